@@ -1,0 +1,1 @@
+import { z } from "@actorlm/llm"; export const w = z;

@@ -1,0 +1,34 @@
+import { defineConfig, type Options } from "tsup";
+
+/** One build per package: ESM + CJS + .d.ts, sibling packages kept external. */
+function pkg(name: string, entry: Record<string, string>): Options {
+  return {
+    name,
+    entry,
+    outDir: `packages/${name}/dist`,
+    format: ["esm", "cjs"],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    shims: true,
+    keepNames: true,
+    target: "node20",
+    platform: "node",
+    external: [/^@actorlm\//],
+    tsconfig: "tsconfig.json",
+  };
+}
+
+const all = [
+  pkg("runtime", {
+    index: "packages/runtime/src/index.ts",
+    "model-worker": "packages/runtime/src/worker/model-worker.ts",
+  }),
+  pkg("tensor", { index: "packages/tensor/src/index.ts" }),
+  pkg("llm", { index: "packages/llm/src/index.ts" }),
+  pkg("server", { index: "packages/server/src/index.ts", cli: "packages/server/src/cli/main.ts" }),
+];
+
+// ACTORLM_PKG=runtime,llm builds only those packages (handy while working on one).
+const only = process.env.ACTORLM_PKG?.split(",");
+export default defineConfig(only ? all.filter((o) => only.includes(o.name ?? "")) : all);
