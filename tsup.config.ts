@@ -1,6 +1,13 @@
+import { readFileSync } from "node:fs";
 import { defineConfig, type Options } from "tsup";
 
-/** One build per package: ESM + CJS + .d.ts, sibling packages kept external. */
+/** A package's runtime dependencies: left to node_modules, never bundled. */
+function dependencies(name: string): string[] {
+  const manifest = JSON.parse(readFileSync(`packages/${name}/package.json`, "utf8")) as { dependencies?: Record<string, string> };
+  return Object.keys(manifest.dependencies ?? {});
+}
+
+/** One build per package: ESM + CJS + .d.ts, its dependencies and sibling packages kept external. */
 function pkg(name: string, entry: Record<string, string>): Options {
   return {
     name,
@@ -14,7 +21,7 @@ function pkg(name: string, entry: Record<string, string>): Options {
     keepNames: true,
     target: "node20",
     platform: "node",
-    external: [/^@actorlm\//],
+    external: [/^@actorlm\//, ...dependencies(name)],
     tsconfig: "tsconfig.json",
   };
 }

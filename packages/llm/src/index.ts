@@ -1,1 +1,31 @@
-import { x } from "@actorlm/runtime"; import { y } from "@actorlm/tensor"; export const z: number = x + y;
+export { LlmError, type LlmErrorCode } from "./errors.js";
+export { Tokenizer, type EncodeOptions, type DecodeOptions, type TokenizerExtras } from "./tokenizer.js";
+export {
+  validateRequest,
+  checkFits,
+  DEFAULT_SAMPLING,
+  type GenerateRequest,
+  type SamplingParams,
+  type NormalizedRequest,
+  type RequestLimits,
+  type TokenOutput,
+  type FinishReason,
+} from "./generation/request.js";
+export * from "./sampling/index.js";
+export {
+  StreamingDetokenizer,
+  type DetokenizerOptions,
+  type DetokenizerSource,
+} from "./generation/detokenizer.js";
+export { StopMatcher, type StopResult } from "./generation/stop.js";
+export { parseLlamaConfig, loadLlamaConfig, type LlamaConfig, type RopeScaling } from "./models/config.js";
+export { Llama, type LlamaLoadOptions, type ForwardOptions } from "./models/llama/model.js";
+export { ropeInvFreq, RotaryTables } from "./models/llama/rope.js";
+export { KvCache, type KvCacheShape } from "./kv-cache.js";
+export {
+  registerArchitecture, architectureFor, architectureOfDir, llamaArchitecture, type ModelArchitecture,
+} from "./models/registry.js";
+export type { CausalLM } from "./models/causal-lm.js";
+export { Sequence, type StepOutput } from "./generation/sequence.js";
+export { LlamaModel, type LlamaModelArgs, type ModelInfo, type SequenceStart, type PerplexityResult } from "./llama-model.js";
+export { streamingHandler, perplexityHandler, collectCompletion, generate, type Completion } from "./handlers.js";

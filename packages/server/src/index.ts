@@ -1,1 +1,1 @@
-import { z } from "@actorlm/llm"; export const w = z;
+export { EMBEDDED_MODEL_DIR } from "./cli/model-dir.js";

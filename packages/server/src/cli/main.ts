@@ -1,1 +1,18 @@
-export {};
+#!/usr/bin/env node
+// The `actorlm` command line.
+import { InferenceError } from "@actorlm/runtime";
+import { Command } from "commander";
+import { generateCommand } from "./generate.js";
+import { perplexityCommand } from "./perplexity.js";
+
+const program = new Command("actorlm")
+  .description("run language models on Node.js")
+  .showHelpAfterError()
+  .addCommand(generateCommand())
+  .addCommand(perplexityCommand());
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  const code = InferenceError.is(error) ? `${error.code}: ` : "";
+  process.stderr.write(`actorlm: ${code}${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

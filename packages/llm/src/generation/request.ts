@@ -1,0 +1,174 @@
+// Generation requests: the caller-facing shape, its validation, and the normalized sampling parameters.
+import { LlmError } from "../errors.js";
+
+/** A text-generation request as a caller writes it (camelCase; absent or null fields take defaults). */
+export interface GenerateRequest {
+  /** The text to continue; must be non-empty. */
+  prompt: string;
+  /** Most new tokens to generate (≥ 1). */
+  maxTokens?: number | null;
+  /** Softmax temperature (≥ 0); 0 means greedy. Default 1. */
+  temperature?: number | null;
+  /** Keep only the k most likely tokens (integer ≥ 1). Default: off. */
+  topK?: number | null;
+  /** Nucleus sampling mass in (0, 1]. Default 1 (off). */
+  topP?: number | null;
+  /** Drop tokens less likely than minP × the top probability, in [0, 1). Default 0 (off). */
+  minP?: number | null;
+  /** HF repetition penalty (> 0); 1 is off. */
+  repetitionPenalty?: number | null;
+  /** OpenAI frequency penalty in [-2, 2]; 0 is off. */
+  frequencyPenalty?: number | null;
+  /** OpenAI presence penalty in [-2, 2]; 0 is off. */
+  presencePenalty?: number | null;
+  /** PRNG seed (a safe integer) for reproducible sampling; random when absent. */
+  seed?: number | null;
+  /** Strings that end generation; never emitted. */
+  stop?: string[] | null;
+}
+
+/** Sampling parameters with every default filled in (the neutral value turns a step off). */
+export interface SamplingParams {
+  /** 0 = greedy. */
+  temperature: number;
+  /** 0 = off. */
+  topK: number;
+  /** 1 = off. */
+  topP: number;
+  /** 0 = off. */
+  minP: number;
+  /** 1 = off. */
+  repetitionPenalty: number;
+  /** 0 = off. */
+  frequencyPenalty: number;
+  /** 0 = off. */
+  presencePenalty: number;
+  /** undefined = pick a random seed. */
+  seed: number | undefined;
+}
+
+/** A validated request: what to generate and how to sample it. */
+export interface NormalizedRequest {
+  prompt: string;
+  maxTokens: number;
+  stop: string[];
+  sampling: SamplingParams;
+}
+
+/** One generated token as streamed to the caller. */
+export interface TokenOutput {
+  /** The text this token adds (may be "" while a multi-byte character or a possible stop string is held back). */
+  token: string;
+  tokenId: number;
+  /** 0-based position among the generated tokens. */
+  index: number;
+  /** True for a special token (eos): reported so callers see why generation ended, never rendered as text. */
+  special: boolean;
+  /** Why generation ended; present on the last output only. */
+  finishReason?: FinishReason;
+}
+
+/** Why generation ended: an eos token or stop string ("stop"), or maxTokens / the context limit ("length"). */
+export type FinishReason = "stop" | "length";
+
+/** Server-side limits that validation checks against. */
+export interface RequestLimits {
+  /** Most tokens (prompt + new) one sequence may hold. */
+  maxSequenceLength: number;
+  /** Most stop strings one request may give. */
+  maxStopSequences: number;
+  /** maxTokens when the request gives none. Default 256 (capped by maxSequenceLength - 1). */
+  defaultMaxTokens?: number;
+}
+
+/** Neutral sampling parameters (temperature 1, every filter off). */
+export const DEFAULT_SAMPLING: Readonly<SamplingParams> = Object.freeze({
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  minP: 0,
+  repetitionPenalty: 1,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
+  seed: undefined,
+});
+
+const fail = (field: string, message: string): never => {
+  throw new LlmError("VALIDATION", `${field}: ${message}`, { field });
+};
+
+/** Read an optional numeric field: undefined / null → undefined; non-numbers and non-finite values fail. */
+function num(req: Record<string, unknown>, field: string): number | undefined {
+  const v = req[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number") fail(field, `must be a number, got ${typeof v}`);
+  if (!Number.isFinite(v)) fail(field, "must be a finite number");
+  return v as number;
+}
+
+/** Read an optional integer field. */
+function int(req: Record<string, unknown>, field: string): number | undefined {
+  const v = num(req, field);
+  if (v !== undefined && !Number.isSafeInteger(v)) fail(field, `must be an integer, got ${v}`);
+  return v;
+}
+
+/** Check a request and fill in defaults; throws LlmError("VALIDATION") naming the first bad field. */
+export function validateRequest(req: unknown, limits: RequestLimits): NormalizedRequest {
+  if (typeof req !== "object" || req === null || Array.isArray(req)) fail("request", "must be an object");
+  const r = req as Record<string, unknown>;
+
+  if (typeof r.prompt !== "string") fail("prompt", `must be a string, got ${r.prompt === null ? "null" : typeof r.prompt}`);
+  const prompt = r.prompt as string;
+  if (prompt.length === 0) fail("prompt", "must not be empty");
+
+  const defaultMax = Math.min(limits.defaultMaxTokens ?? 256, Math.max(1, limits.maxSequenceLength - 1));
+  const maxTokens = int(r, "maxTokens") ?? defaultMax;
+  if (maxTokens < 1) fail("maxTokens", `must be ≥ 1, got ${maxTokens}`);
+  if (maxTokens >= limits.maxSequenceLength) {
+    fail("maxTokens", `${maxTokens} leaves no room for the prompt (max sequence length ${limits.maxSequenceLength})`);
+  }
+
+  const s = { ...DEFAULT_SAMPLING };
+  const temperature = num(r, "temperature");
+  if (temperature !== undefined) s.temperature = temperature < 0 ? fail("temperature", `must be ≥ 0, got ${temperature}`) : temperature;
+  const topK = int(r, "topK");
+  if (topK !== undefined) s.topK = topK < 1 ? fail("topK", `must be ≥ 1, got ${topK}`) : topK;
+  const topP = num(r, "topP");
+  if (topP !== undefined) s.topP = topP <= 0 || topP > 1 ? fail("topP", `must be in (0, 1], got ${topP}`) : topP;
+  const minP = num(r, "minP");
+  if (minP !== undefined) s.minP = minP < 0 || minP >= 1 ? fail("minP", `must be in [0, 1), got ${minP}`) : minP;
+  const rep = num(r, "repetitionPenalty");
+  if (rep !== undefined) s.repetitionPenalty = rep <= 0 ? fail("repetitionPenalty", `must be > 0, got ${rep}`) : rep;
+  for (const field of ["frequencyPenalty", "presencePenalty"] as const) {
+    const v = num(r, field);
+    if (v !== undefined) s[field] = v < -2 || v > 2 ? fail(field, `must be in [-2, 2], got ${v}`) : v;
+  }
+  s.seed = int(r, "seed");
+
+  return { prompt, maxTokens, stop: stopList(r.stop, limits.maxStopSequences), sampling: s };
+}
+
+/** Validate the stop list: an array of at most `max` non-empty strings (absent / null → []). */
+function stopList(v: unknown, max: number): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) fail("stop", `must be an array of strings, got ${typeof v}`);
+  const list = v as unknown[];
+  if (list.length > max) fail("stop", `at most ${max} stop sequences, got ${list.length}`);
+  list.forEach((x, i) => {
+    if (typeof x !== "string") fail(`stop[${i}]`, `must be a string, got ${typeof x}`);
+    if ((x as string).length === 0) fail(`stop[${i}]`, "must not be empty");
+  });
+  return [...(list as string[])];
+}
+
+/** Check that a prompt of `promptTokens` tokens plus `maxTokens` new ones fits; throws VALIDATION otherwise. */
+export function checkFits(promptTokens: number, maxTokens: number, maxSequenceLength: number): void {
+  if (promptTokens + maxTokens > maxSequenceLength) {
+    const field = promptTokens >= maxSequenceLength ? "prompt" : "maxTokens";
+    fail(
+      field,
+      `prompt (${promptTokens} tokens) + maxTokens (${maxTokens}) exceeds the max sequence length ${maxSequenceLength}`,
+    );
+  }
+}

@@ -1,0 +1,175 @@
+// The model actor: what the runtime hosts in its worker. It owns the weights, the tokenizer and one
+// Sequence (KV slot) per request, and exposes generation as named operations the handlers call.
+import { BackendConfig, InferenceError, type BackendConfigInit, type LoadContext } from "@actorlm/runtime";
+import { Sequence, type StepOutput } from "./generation/sequence.js";
+import { checkFits, validateRequest, type GenerateRequest } from "./generation/request.js";
+import type { CausalLM } from "./models/causal-lm.js";
+import { architectureOfDir } from "./models/registry.js";
+import { Tokenizer } from "./tokenizer.js";
+
+/** How to load a model: the backend config, plus the worker's own limits. */
+export interface LlamaModelArgs extends BackendConfigInit {
+  /** Most sequences (KV slots) alive at once; a request beyond it is refused with OVERLOADED. Default 64. */
+  maxSequences?: number;
+  /** Most stop strings one request may give. Default 4. */
+  maxStopSequences?: number;
+}
+
+/** Static facts about the loaded model. */
+export interface ModelInfo {
+  model: string;
+  architecture: string;
+  vocabSize: number;
+  maxSequenceLength: number;
+  bosId: number | null;
+  eosIds: number[];
+  maxStopSequences: number;
+}
+
+/** A started sequence: its slot id, the prompt's token ids and the sampler seed in use. */
+export interface SequenceStart {
+  id: number;
+  promptIds: number[];
+  seed: number;
+}
+
+/** Teacher-forced perplexity of a text: tokens scored (with bos), mean negative log-likelihood, exp of it. */
+export interface PerplexityResult {
+  nTokens: number;
+  meanNll: number;
+  ppl: number;
+}
+
+/** A causal language model hosted in the runtime's worker, generation exposed as operations. */
+export class LlamaModel {
+  static readonly moduleUrl: string = import.meta.url;
+
+  private readonly sequences = new Map<number, Sequence>();
+  private nextId = 1;
+
+  private constructor(
+    private readonly lm: CausalLM,
+    private readonly tokenizer: Tokenizer,
+    private readonly info_: ModelInfo,
+    private readonly maxSequences: number,
+  ) {}
+
+  /** Load config, weights and tokenizer from `args.model` (a directory), reporting progress to the host. */
+  static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
+    const init = typeof args === "string" ? { model: args } : args;
+    const config = new BackendConfig(init).validate();
+    if (config.device !== "cpu") {
+      throw new InferenceError("VALIDATION", `device ${config.device}: only "cpu" is implemented so far`);
+    }
+    if (config.dtype !== "float32") {
+      throw new InferenceError("VALIDATION", `dtype ${config.dtype}: only float32 compute is implemented so far (f16/bf16 weights are upcast to it)`);
+    }
+    const arch = await architectureOfDir(config.model);
+    const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
+    const lm = (await arch.load(config.model, { onProgress })) as CausalLM;
+    const tokenizer = await Tokenizer.fromDir(config.model);
+
+    const modelMax = lm.config.maxPositionEmbeddings;
+    const maxSequenceLength = init.maxSequenceLength ?? modelMax;
+    if (maxSequenceLength > modelMax) {
+      throw new InferenceError("VALIDATION", `maxSequenceLength ${maxSequenceLength} exceeds the model's max_position_embeddings ${modelMax}`);
+    }
+    const info: ModelInfo = {
+      model: config.model,
+      architecture: arch.name,
+      vocabSize: lm.config.vocabSize,
+      maxSequenceLength,
+      bosId: tokenizer.bosId,
+      eosIds: [...tokenizer.eosIds],
+      maxStopSequences: positive(init.maxStopSequences ?? 4, "maxStopSequences"),
+    };
+    return new LlamaModel(lm, tokenizer, info, positive(init.maxSequences ?? 64, "maxSequences"));
+  }
+
+  /** Static facts about the model (vocabulary, limits, special ids). */
+  info(): ModelInfo {
+    return this.info_;
+  }
+
+  /** Number of live sequences (KV slots in use). */
+  activeSequences(): number {
+    return this.sequences.size;
+  }
+
+  /** Token ids of `text` (bos prepended unless `addSpecialTokens` is false). */
+  encode(text: string, addSpecialTokens = true): number[] {
+    return this.tokenizer.encode(text, { addSpecialTokens });
+  }
+
+  /** Text of `ids` (special tokens skipped). */
+  decode(ids: number[]): string {
+    return this.tokenizer.decode(ids);
+  }
+
+  /** Validate a request, tokenize its prompt, give it a KV slot and prefill it. VALIDATION / OVERLOADED on refusal. */
+  start(request: GenerateRequest): SequenceStart {
+    const { maxSequenceLength, maxStopSequences } = this.info_;
+    const normalized = validateRequest(request, { maxSequenceLength, maxStopSequences });
+    const promptIds = this.tokenizer.encode(normalized.prompt);
+    checkFits(promptIds.length, normalized.maxTokens, maxSequenceLength);
+    if (this.sequences.size >= this.maxSequences) {
+      throw new InferenceError("OVERLOADED", `all ${this.maxSequences} sequence slots are in use`);
+    }
+    const sequence = new Sequence(this.lm, this.tokenizer, normalized, promptIds);
+    const id = this.nextId++;
+    this.sequences.set(id, sequence);
+    return { id, promptIds, seed: sequence.seed };
+  }
+
+  /** One decode step of sequence `id`; the slot is freed when the step finishes the sequence. */
+  step(id: number): StepOutput {
+    const sequence = this.sequences.get(id);
+    if (!sequence) throw new InferenceError("VALIDATION", `no live sequence ${id}`);
+    const out = sequence.step();
+    if (out.finishReason) this.sequences.delete(id);
+    return out;
+  }
+
+  /** Free sequence `id`'s KV slot (cancelled or failed requests); true when it was still live. */
+  release(id: number): boolean {
+    return this.sequences.delete(id);
+  }
+
+  /**
+   * Teacher-forced perplexity of `text` (tokenized with bos). Texts longer than the max sequence length are
+   * scored in consecutive windows, each window's first token serving only as context.
+   */
+  perplexity(text: string): PerplexityResult {
+    if (typeof text !== "string") throw new InferenceError("VALIDATION", `text: must be a string, got ${typeof text}`);
+    const ids = this.tokenizer.encode(text);
+    if (ids.length < 2) throw new InferenceError("VALIDATION", "text: needs at least one token after bos to score");
+    const window = this.info_.maxSequenceLength;
+    const vocab = this.info_.vocabSize;
+    let nll = 0;
+    let scored = 0;
+    for (let from = 0; from < ids.length - 1; from += window - 1) {
+      const chunk = ids.slice(from, from + window);
+      const logits = this.lm.forward(chunk, this.lm.newCache(chunk.length), { logits: "all" });
+      for (let t = 0; t + 1 < chunk.length; t++) {
+        nll -= logProb(logits.subarray(t * vocab, (t + 1) * vocab), chunk[t + 1]);
+        scored++;
+      }
+    }
+    const meanNll = nll / scored;
+    return { nTokens: ids.length, meanNll, ppl: Math.exp(meanNll) };
+  }
+}
+
+/** log softmax(row)[id], computed stably in float64. */
+function logProb(row: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  return row[id] - max - Math.log(sum);
+}
+
+function positive(n: number, field: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new InferenceError("VALIDATION", `${field}: must be an integer ≥ 1, got ${n}`);
+  return n;
+}

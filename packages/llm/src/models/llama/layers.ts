@@ -1,0 +1,160 @@
+/**
+ * The blocks of a Llama decoder: attention, MLP, decoder layer. Each has `load` (the only place HF tensor
+ * names appear) and `forward` (kernel calls on caller-owned scratch, reading like the math).
+ */
+import type { Backend, F32Tensor } from "@actorlm/tensor";
+import type { KvCache } from "../../kv-cache.js";
+import type { LlamaConfig } from "../config.js";
+import type { RotaryTables } from "./rope.js";
+import type { WeightLoader } from "./weights.js";
+
+/** Activation buffers for up to `maxTokens` positions, allocated once and grown only when a longer call comes. */
+export class LlamaScratch {
+  maxTokens = 0;
+  x = new Float32Array(0);      // [T, hidden]       residual stream
+  xb = new Float32Array(0);     // [T, hidden]       normalized input of a block
+  proj = new Float32Array(0);   // [T, hidden]       output of o_proj / down_proj
+  q = new Float32Array(0);      // [T, heads·headDim]
+  k = new Float32Array(0);      // [T, kvHeads·headDim]
+  v = new Float32Array(0);      // [T, kvHeads·headDim]
+  att = new Float32Array(0);    // [T, heads·headDim] attention output before o_proj
+  gate = new Float32Array(0);   // [T, intermediate]
+  up = new Float32Array(0);     // [T, intermediate]
+  logits = new Float32Array(0); // [T, vocab] (or [1, vocab])
+  scores = new Float32Array(0); // [positions]       one head's attention weights
+
+  /** Empty buffers; the first `ensure` sizes them. */
+  constructor(private readonly cfg: LlamaConfig) {}
+
+  /** Make room for T new tokens attending over `positions` positions and `logitRows` rows of logits. */
+  ensure(T: number, positions: number, logitRows: number): void {
+    const c = this.cfg;
+    if (T > this.maxTokens) {
+      const n = Math.max(T, 2 * this.maxTokens);
+      this.x = new Float32Array(n * c.hiddenSize);
+      this.xb = new Float32Array(n * c.hiddenSize);
+      this.proj = new Float32Array(n * c.hiddenSize);
+      this.q = new Float32Array(n * c.numHeads * c.headDim);
+      this.k = new Float32Array(n * c.numKvHeads * c.headDim);
+      this.v = new Float32Array(n * c.numKvHeads * c.headDim);
+      this.att = new Float32Array(n * c.numHeads * c.headDim);
+      this.gate = new Float32Array(n * c.intermediateSize);
+      this.up = new Float32Array(n * c.intermediateSize);
+      this.maxTokens = n;
+    }
+    if (this.logits.length < logitRows * c.vocabSize) this.logits = new Float32Array(logitRows * c.vocabSize);
+    if (this.scores.length < positions) this.scores = new Float32Array(positions);
+  }
+}
+
+/** Grouped-query self-attention with rotary positions. */
+export class LlamaAttention {
+  private constructor(
+    private readonly ops: Backend,
+    private readonly cfg: LlamaConfig,
+    private readonly wq: F32Tensor, // [heads·headDim, hidden]
+    private readonly wk: F32Tensor, // [kvHeads·headDim, hidden]
+    private readonly wv: F32Tensor, // [kvHeads·headDim, hidden]
+    private readonly wo: F32Tensor, // [hidden, heads·headDim]
+  ) {}
+
+  /** Load q/k/v/o projections under `prefix` (e.g. "model.layers.0.self_attn"). */
+  static load(w: WeightLoader, prefix: string, cfg: LlamaConfig, ops: Backend): LlamaAttention {
+    const { hiddenSize: h, numHeads, numKvHeads, headDim } = cfg;
+    return new LlamaAttention(
+      ops,
+      cfg,
+      w.f32(`${prefix}.q_proj.weight`, [numHeads * headDim, h]),
+      w.f32(`${prefix}.k_proj.weight`, [numKvHeads * headDim, h]),
+      w.f32(`${prefix}.v_proj.weight`, [numKvHeads * headDim, h]),
+      w.f32(`${prefix}.o_proj.weight`, [h, numHeads * headDim]),
+    );
+  }
+
+  /** s.proj[T, hidden] = attention of s.xb (positions start ..) over layer `layer` of the cache, which it extends. */
+  forward(s: LlamaScratch, cache: KvCache, layer: number, rope: RotaryTables, start: number, T: number): void {
+    const { ops } = this;
+    const { numHeads: heads, numKvHeads: kvHeads, headDim } = this.cfg;
+    ops.matmul(s.q, s.xb, this.wq, T);                                     // q = x Wqᵀ
+    ops.matmul(s.k, s.xb, this.wk, T);                                     // k = x Wkᵀ
+    ops.matmul(s.v, s.xb, this.wv, T);                                     // v = x Wvᵀ
+    ops.rope(s.q, rope.cos, rope.sin, start, T, heads, headDim);           // rotate q, k by position
+    ops.rope(s.k, rope.cos, rope.sin, start, T, kvHeads, headDim);
+    cache.write(layer, start, T, s.k, s.v);                                // append k, v to the cache
+    ops.attention(s.att, s.q, cache.keys(layer), cache.values(layer), s.scores, // softmax(q kᵀ/√d, causal) v
+      { tokens: T, heads, kvHeads, headDim, start, capacity: cache.capacity });
+    ops.matmul(s.proj, s.att, this.wo, T);                                 // out = att Woᵀ
+  }
+}
+
+/** The SwiGLU feed-forward block: down(silu(gate(x)) · up(x)). */
+export class LlamaMlp {
+  private constructor(
+    private readonly ops: Backend,
+    private readonly cfg: LlamaConfig,
+    private readonly wGate: F32Tensor, // [intermediate, hidden]
+    private readonly wUp: F32Tensor,   // [intermediate, hidden]
+    private readonly wDown: F32Tensor, // [hidden, intermediate]
+  ) {}
+
+  /** Load gate/up/down projections under `prefix` (e.g. "model.layers.0.mlp"). */
+  static load(w: WeightLoader, prefix: string, cfg: LlamaConfig, ops: Backend): LlamaMlp {
+    const { hiddenSize: h, intermediateSize: i } = cfg;
+    return new LlamaMlp(
+      ops,
+      cfg,
+      w.f32(`${prefix}.gate_proj.weight`, [i, h]),
+      w.f32(`${prefix}.up_proj.weight`, [i, h]),
+      w.f32(`${prefix}.down_proj.weight`, [h, i]),
+    );
+  }
+
+  /** s.proj[T, hidden] = MLP(s.xb). */
+  forward(s: LlamaScratch, T: number): void {
+    const { ops } = this;
+    ops.matmul(s.gate, s.xb, this.wGate, T);                              // g = x Wgᵀ
+    ops.matmul(s.up, s.xb, this.wUp, T);                                  // u = x Wuᵀ
+    ops.swiglu(s.gate, s.gate, s.up, T * this.cfg.intermediateSize);      // g = silu(g) · u
+    ops.matmul(s.proj, s.gate, this.wDown, T);                            // out = g Wdᵀ
+  }
+}
+
+/** One pre-norm decoder layer: x += attn(norm(x)); x += mlp(norm(x)). */
+export class LlamaDecoderLayer {
+  private constructor(
+    private readonly ops: Backend,
+    private readonly cfg: LlamaConfig,
+    private readonly index: number,
+    private readonly inputNorm: F32Tensor,    // [hidden]
+    private readonly attention: LlamaAttention,
+    private readonly postAttnNorm: F32Tensor, // [hidden]
+    private readonly mlp: LlamaMlp,
+  ) {}
+
+  /** Load layer `index`'s norms, attention and MLP. */
+  static load(w: WeightLoader, index: number, cfg: LlamaConfig, ops: Backend): LlamaDecoderLayer {
+    const p = `model.layers.${index}`;
+    return new LlamaDecoderLayer(
+      ops,
+      cfg,
+      index,
+      w.f32(`${p}.input_layernorm.weight`, [cfg.hiddenSize]),
+      LlamaAttention.load(w, `${p}.self_attn`, cfg, ops),
+      w.f32(`${p}.post_attention_layernorm.weight`, [cfg.hiddenSize]),
+      LlamaMlp.load(w, `${p}.mlp`, cfg, ops),
+    );
+  }
+
+  /** Update the residual stream s.x[T, hidden] in place, extending this layer's cache entries. */
+  forward(s: LlamaScratch, cache: KvCache, rope: RotaryTables, start: number, T: number): void {
+    const { ops } = this;
+    const n = T * this.cfg.hiddenSize;
+    const eps = this.cfg.rmsNormEps;
+    ops.rmsnorm(s.xb, s.x, this.inputNorm, T, eps);                       // xb = norm(x)
+    this.attention.forward(s, cache, this.index, rope, start, T);         // proj = attn(xb)
+    ops.add(s.x, s.x, s.proj, n);                                         // x += proj
+    ops.rmsnorm(s.xb, s.x, this.postAttnNorm, T, eps);                    // xb = norm(x)
+    this.mlp.forward(s, T);                                               // proj = mlp(xb)
+    ops.add(s.x, s.x, s.proj, n);                                         // x += proj
+  }
+}

@@ -1,0 +1,15 @@
+// Sampling: the Sampler, its PRNG and the logit-processing steps.
+export { Sampler } from "./sampler.js";
+export { Rng, randomSeed } from "./rng.js";
+export {
+  countTokens,
+  applyRepetitionPenalty,
+  applyFrequencyPresencePenalty,
+  argmax,
+  applyTemperature,
+  applyTopK,
+  softmax,
+  applyTopP,
+  applyMinP,
+  sampleIndex,
+} from "./processors.js";

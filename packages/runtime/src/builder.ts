@@ -1,0 +1,91 @@
+import { BackendConfig } from "./config.js";
+import { InferenceError } from "./errors.js";
+import { planInjection, type Extractor, type ExtractorFn, type Handler } from "./handler.js";
+import { ModelHost, type HostOptions, type ModelArgs } from "./host.js";
+import { Inference } from "./inference.js";
+import type { ModelClass } from "./model.js";
+import { DEFAULT_BUFFER_SIZE } from "./stream.js";
+
+type ModelSource =
+  | { readonly kind: "init"; readonly model: ModelClass<object, unknown>; readonly args: unknown; readonly options: HostOptions }
+  | { readonly kind: "shared"; readonly host: ModelHost<object> };
+
+/**
+ * Assembles an {@link Inference}: a model (`init` or `withModel`), custom extractors, options, then
+ * `build(handler)`, which checks the handler's parameters and resolves once the model is Ready.
+ */
+export class InferenceBuilder<M extends object = never> {
+  #source: ModelSource | undefined;
+  readonly #extractors = new Map<symbol, ExtractorFn<unknown>>();
+  #bufferSize = DEFAULT_BUFFER_SIZE;
+  #maxJobs: number | undefined;
+
+  /**
+   * The inference gets its own model worker: `model.load(args)` runs there at `build()`, and `close()`
+   * terminates it. `args` may be a {@link BackendConfig}: it is validated at build and sent as plain data.
+   */
+  init<M2 extends object, A>(model: ModelClass<M2, A>, args: NoInfer<ModelArgs<A>>, options: HostOptions = {}): InferenceBuilder<M2> {
+    this.#source = { kind: "init", model: model as unknown as ModelClass<object, unknown>, args, options };
+    return this as unknown as InferenceBuilder<M2>;
+  }
+
+  /**
+   * The inference uses an existing {@link ModelHost}, which may be shared by several inferences (several
+   * handlers, one model worker, one FIFO of operations). `build()` starts it if needed; `close()` leaves it
+   * running: whoever created the host closes it.
+   */
+  withModel<M2 extends object>(host: ModelHost<M2>): InferenceBuilder<M2> {
+    this.#source = { kind: "shared", host: host as unknown as ModelHost<object> };
+    return this as unknown as InferenceBuilder<M2>;
+  }
+
+  /** Registers how to supply a custom token (or override a built-in one) for each job. */
+  extractor<T>(token: Extractor<T>, fn: ExtractorFn<T>): this {
+    this.#extractors.set(token.key, fn as ExtractorFn<unknown>);
+    return this;
+  }
+
+  /** Outputs a job may buffer ahead of its reader (default 16); throws RangeError unless an integer ≥ 1. */
+  withBufferSize(size: number): this {
+    if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`bufferSize must be an integer ≥ 1, got ${size}`);
+    this.#bufferSize = size;
+    return this;
+  }
+
+  /** Jobs that may run at once; beyond it a new job fails with OVERLOADED. Throws RangeError unless an integer ≥ 1. */
+  withMaxJobs(max: number): this {
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxJobs must be an integer ≥ 1, got ${max}`);
+    this.#maxJobs = max;
+    return this;
+  }
+
+  /** Checks the handler's parameters (VALIDATION naming the first unsupplied one), loads the model, resolves when Ready. */
+  async build<Req, O, S>(h: Handler<Req, O, S, M>): Promise<Inference<Req, O, S>> {
+    const source = this.#source;
+    const plan = planInjection(h as Handler<unknown, unknown, unknown, unknown>, { model: source !== undefined, extractors: new Map(this.#extractors) });
+    let host: ModelHost<object> | undefined;
+    if (source?.kind === "init") {
+      const args = source.args instanceof BackendConfig ? source.args.validate().toJSON() : source.args;
+      host = ModelHost.create(source.model, args, source.options);
+      try {
+        await host.start();
+      } catch (error) {
+        await host.close();
+        throw error;
+      }
+    } else if (source?.kind === "shared") {
+      host = source.host;
+      await host.start();
+    }
+    if (host !== undefined && host.closed) throw new InferenceError("NOT_READY", "model host is closed");
+    return new Inference<Req, O, S>({
+      handlerName: h.name,
+      fn: h.fn,
+      plan,
+      host,
+      ownsHost: source?.kind === "init",
+      bufferSize: this.#bufferSize,
+      maxJobs: this.#maxJobs,
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import type { BackendState, LoadProgress } from "./state.js";
+
+/** Handed to a model's `load` inside the worker; `progress` reports to the host (and its `progress` event). */
+export interface LoadContext {
+  /** Reports load progress to the host. */
+  progress(p: LoadProgress): void;
+}
+
+/**
+ * A model class the runtime can host in its worker. The worker imports `moduleUrl`, takes the export
+ * named `name`, calls `load(args, ctx)` there (args must be structured-cloneable), and then serves the
+ * returned object's methods as named operations.
+ */
+export interface ModelClass<M extends object, A> {
+  /** The export name looked up in `moduleUrl` (the class name; tsup keeps names). */
+  readonly name: string;
+  /** URL of the ES module exporting the class, usually `static readonly moduleUrl = import.meta.url`. */
+  readonly moduleUrl: string;
+  /** Static factory, run inside the worker. */
+  load(args: A, ctx: LoadContext): M | Promise<M>;
+}
+
+type AnyFunction = (...args: never[]) => unknown;
+
+/** Names of a model's operations: the keys whose values are functions. */
+export type OpName<M> = { [K in keyof M]-?: M[K] extends AnyFunction ? K : never }[keyof M] & string;
+
+/** Parameter tuple of operation `K`. */
+export type OpArgs<M, K extends keyof M> = M[K] extends (...args: infer P) => unknown ? P : never;
+
+/** Resolved result of operation `K`. */
+export type OpResult<M, K extends keyof M> = M[K] extends (...args: never[]) => infer R ? Awaited<R> : never;
+
+/** Typed access to a model living in the worker: each call runs one named operation there, one at a time. */
+export interface ModelAccessor<M extends object> {
+  /** Runs operation `op` with `args` (structured-cloneable) in the model worker; FIFO with every other call. */
+  call<K extends OpName<M>>(op: K, ...args: OpArgs<M, K>): Promise<OpResult<M, K>>;
+  /** The backend state right now. */
+  readonly state: BackendState;
+}

@@ -1,0 +1,87 @@
+// `actorlm generate`: stream a completion of --prompt from a model to stdout (or one JSON object with --json).
+import { performance } from "node:perf_hooks";
+import { InferenceBuilder, ModelHost } from "@actorlm/runtime";
+import { LlamaModel, streamingHandler, type GenerateRequest } from "@actorlm/llm";
+import { Command } from "commander";
+import { EMBEDDED_MODEL_DIR } from "./model-dir.js";
+import { collect, integer, number } from "./options.js";
+import { showLoadProgress } from "./progress.js";
+
+interface GenerateFlags {
+  model: string;
+  prompt: string;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  stop?: string[];
+  json?: boolean;
+}
+
+/** The `generate` command. */
+export function generateCommand(): Command {
+  return new Command("generate")
+    .description("generate a completion of a prompt, streamed to stdout")
+    .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
+    .requiredOption("--prompt <text>", "text to continue")
+    .option("--max-tokens <n>", "most new tokens", integer)
+    .option("--temperature <t>", "sampling temperature, 0 = greedy", number)
+    .option("--top-p <p>", "nucleus sampling mass in (0, 1]", number)
+    .option("--top-k <k>", "keep the k most likely tokens", integer)
+    .option("--seed <s>", "seed for reproducible sampling", integer)
+    .option("--stop <s>", "stop sequence (repeatable)", collect)
+    .option("--json", "print one JSON object instead of streaming text")
+    .action((flags: GenerateFlags) => runGenerate(flags));
+}
+
+async function runGenerate(flags: GenerateFlags): Promise<void> {
+  const t0 = performance.now();
+  const host = ModelHost.create(LlamaModel, { model: flags.model });
+  const progress = flags.json ? undefined : showLoadProgress(host);
+  await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler).finally(() => progress?.stop());
+  await using _host = host;
+  const loaded = performance.now();
+
+  const request: GenerateRequest = {
+    prompt: flags.prompt,
+    maxTokens: flags.maxTokens,
+    temperature: flags.temperature,
+    topP: flags.topP,
+    topK: flags.topK,
+    seed: flags.seed,
+    stop: flags.stop,
+  };
+  const job = inference.infer(request).spawn();
+  const ids: number[] = [];
+  let text = "";
+  let finishReason = "length";
+  let firstToken: number | undefined;
+  for await (const out of job.stream) {
+    firstToken ??= performance.now();
+    ids.push(out.tokenId);
+    text += out.token;
+    if (out.finishReason) finishReason = out.finishReason;
+    if (!flags.json) process.stdout.write(out.token);
+  }
+  await job.join();
+  const done = performance.now();
+
+  const decodeMs = firstToken === undefined ? 0 : done - firstToken;
+  const timings = {
+    load_ms: round(loaded - t0),
+    prompt_ms: round((firstToken ?? done) - loaded),
+    decode_ms: round(decodeMs),
+    tokens_per_second: ids.length > 1 ? round(((ids.length - 1) * 1000) / decodeMs) : null,
+  };
+  if (flags.json) {
+    const promptIds = await host.call("encode", flags.prompt);
+    process.stdout.write(`${JSON.stringify({ prompt_ids: promptIds, ids, text, finish_reason: finishReason, timings })}\n`);
+  } else {
+    process.stdout.write("\n");
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

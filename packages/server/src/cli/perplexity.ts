@@ -1,0 +1,41 @@
+// `actorlm perplexity`: teacher-forced perplexity of a text file under a model.
+import { readFile } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
+import { InferenceBuilder, ModelHost } from "@actorlm/runtime";
+import { LlamaModel, perplexityHandler } from "@actorlm/llm";
+import { Command } from "commander";
+import { EMBEDDED_MODEL_DIR } from "./model-dir.js";
+import { showLoadProgress } from "./progress.js";
+
+interface PerplexityFlags {
+  model: string;
+  file: string;
+  json?: boolean;
+}
+
+/** The `perplexity` command. */
+export function perplexityCommand(): Command {
+  return new Command("perplexity")
+    .description("teacher-forced perplexity of a text file (scored with bos)")
+    .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
+    .requiredOption("--file <path>", "UTF-8 text file to score")
+    .option("--json", "print one JSON object")
+    .action((flags: PerplexityFlags) => runPerplexity(flags));
+}
+
+async function runPerplexity(flags: PerplexityFlags): Promise<void> {
+  const text = await readFile(flags.file, "utf8");
+  const host = ModelHost.create(LlamaModel, { model: flags.model });
+  const progress = flags.json ? undefined : showLoadProgress(host);
+  await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler).finally(() => progress?.stop());
+  await using _host = host;
+
+  const t0 = performance.now();
+  const [result] = await inference.infer({ text }).run();
+  const ms = Math.round(performance.now() - t0);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ n_tokens: result.nTokens, mean_nll: result.meanNll, ppl: result.ppl, ms })}\n`);
+  } else {
+    process.stdout.write(`perplexity ${result.ppl.toFixed(3)} (mean NLL ${result.meanNll.toFixed(6)} over ${result.nTokens} tokens, ${ms} ms)\n`);
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * Safetensors reading: one file, or shards behind `model.safetensors.index.json`.
+ *
+ * File layout: u64 little-endian header length N, N bytes of JSON header
+ * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: {...} }`, then the data section;
+ * offsets are relative to the data section. Every header is validated before any tensor is handed out.
+ */
+import { open, readFile, stat, type FileHandle } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { DTYPE_SIZE, isDType, rawView, toFloat32Into, type DType, type RawArray } from "./dtype.js";
+import { SafetensorsError } from "./errors.js";
+import type { Tensor } from "./tensor.js";
+
+/** Where one tensor lives. `byteOffset` is relative to its file's data section. */
+export interface TensorInfo {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly byteOffset: number;
+  readonly byteLength: number;
+  readonly file: string;
+}
+
+/** A load progress report; maps one-to-one onto the runtime's `{ stage, done, total, unit }` events. */
+export interface LoadProgress {
+  readonly stage: "read" | "convert";
+  readonly done: number;
+  readonly total: number;
+  readonly unit: "bytes" | "tensors";
+}
+
+/** Receives load progress reports. */
+export type ProgressCallback = (progress: LoadProgress) => void;
+
+/** Options for opening safetensors files. */
+export interface OpenOptions {
+  /** Called as bytes are read (stage "read", unit "bytes"). */
+  readonly onProgress?: ProgressCallback;
+}
+
+/** Read access to a set of named tensors, whatever files they came from. */
+export interface TensorSource {
+  /** Every tensor name, in header order. */
+  readonly names: readonly string[];
+  /** True when a tensor of that name exists. */
+  has(name: string): boolean;
+  /** Dtype, shape and location of a tensor; throws MISSING_TENSOR when absent. */
+  info(name: string): TensorInfo;
+  /** The raw tensor: a zero-copy view when aligned, else a copy. Treat as read-only. */
+  tensor(name: string): Tensor;
+  /** The tensor as float32 (zero-copy for aligned F32). Treat as read-only. */
+  toFloat32(name: string): Float32Array;
+}
+
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const READ_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** Validate a parsed header against a data section of `dataSize` bytes; returns the tensors in header order. */
+export function validateHeader(header: unknown, file: string, dataSize: number): { tensors: TensorInfo[]; metadata: Record<string, string> } {
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new SafetensorsError("BAD_HEADER", file, "header is not a JSON object");
+  }
+  const tensors: TensorInfo[] = [];
+  const metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (typeof entry !== "object" || entry === null) throw new SafetensorsError("BAD_HEADER", file, "__metadata__ is not an object");
+      for (const [k, v] of Object.entries(entry)) metadata[k] = String(v);
+      continue;
+    }
+    tensors.push(validateEntry(name, entry, file, dataSize));
+  }
+  checkOverlaps(tensors, file);
+  return { tensors, metadata };
+}
+
+function validateEntry(name: string, entry: unknown, file: string, dataSize: number): TensorInfo {
+  const bad = (fault: "BAD_HEADER" | "UNKNOWN_DTYPE" | "OUT_OF_BOUNDS" | "SIZE_MISMATCH", msg: string) =>
+    new SafetensorsError(fault, file, msg, name);
+  if (typeof entry !== "object" || entry === null) throw bad("BAD_HEADER", "entry is not an object");
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (!isDType(dtype)) throw bad("UNKNOWN_DTYPE", `unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad("BAD_HEADER", `bad shape ${JSON.stringify(shape)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+    throw bad("BAD_HEADER", `bad data_offsets ${JSON.stringify(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  let elements = 1;
+  for (const d of shape as number[]) elements *= d;
+  const expected = elements * DTYPE_SIZE[dtype];
+  if (expected !== end - begin) {
+    throw bad("SIZE_MISMATCH", `shape [${shape.join(", ")}] × ${dtype} needs ${expected} bytes, data_offsets span ${end - begin}`);
+  }
+  if (end > dataSize) {
+    throw bad("OUT_OF_BOUNDS", `data_offsets [${begin}, ${end}] run past the data section (${dataSize} bytes): truncated file or lying header`);
+  }
+  return { name, dtype, shape: shape as number[], byteOffset: begin, byteLength: end - begin, file };
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function checkOverlaps(tensors: readonly TensorInfo[], file: string): void {
+  const sorted = tensors.filter((t) => t.byteLength > 0).sort((a, b) => a.byteOffset - b.byteOffset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1];
+    const cur = sorted[i];
+    if (cur.byteOffset < prev.byteOffset + prev.byteLength) {
+      throw new SafetensorsError("OVERLAP", file, `bytes overlap those of tensor "${prev.name}"`, cur.name);
+    }
+  }
+}
+
+/** What reading one file yields: validated tensor infos, metadata and the data section bytes. */
+interface FileParts {
+  readonly path: string;
+  readonly tensors: TensorInfo[];
+  readonly metadata: Record<string, string>;
+  readonly data: Uint8Array;
+}
+
+/** Lookup and conversion over validated tensors whose bytes sit in per-file data sections. */
+class TensorTable implements TensorSource {
+  readonly names: readonly string[];
+  private readonly byName: Map<string, TensorInfo>;
+
+  protected constructor(infos: readonly TensorInfo[], private readonly describe: string, private readonly dataByFile: ReadonlyMap<string, Uint8Array>) {
+    this.names = infos.map((t) => t.name);
+    this.byName = new Map(infos.map((t) => [t.name, t]));
+  }
+
+  /** True when a tensor of that name exists. */
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** Dtype, shape and location of a tensor; throws MISSING_TENSOR when absent. */
+  info(name: string): TensorInfo {
+    const t = this.byName.get(name);
+    if (!t) throw new SafetensorsError("MISSING_TENSOR", this.describe, "no such tensor", name);
+    return t;
+  }
+
+  /** The raw tensor: a zero-copy view when aligned, else a copy. Treat as read-only. */
+  tensor(name: string): Tensor {
+    const t = this.info(name);
+    return { dtype: t.dtype, shape: t.shape, data: this.raw(t) };
+  }
+
+  /** The tensor as float32 (zero-copy for aligned F32). Treat as read-only. */
+  toFloat32(name: string): Float32Array {
+    const t = this.info(name);
+    const raw = this.raw(t);
+    if (t.dtype === "F32") return raw as Float32Array;
+    const out = new Float32Array(t.byteLength / DTYPE_SIZE[t.dtype]);
+    try {
+      toFloat32Into(t.dtype, raw, out);
+    } catch (e) {
+      throw new SafetensorsError("UNKNOWN_DTYPE", t.file, (e as Error).message, name, { cause: e });
+    }
+    return out;
+  }
+
+  private raw(t: TensorInfo): RawArray {
+    const data = this.dataByFile.get(t.file)!;
+    const at = data.byteOffset + t.byteOffset;
+    if (at % DTYPE_SIZE[t.dtype] === 0) return rawView(t.dtype, data.buffer, at, t.byteLength);
+    const copy = data.slice(t.byteOffset, t.byteOffset + t.byteLength);  // unaligned: copy into a fresh buffer
+    return rawView(t.dtype, copy.buffer, 0, t.byteLength);
+  }
+}
+
+/** One safetensors file, fully read into memory and validated. */
+export class SafetensorsFile extends TensorTable {
+  /** Free-form `__metadata__` strings from the header. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly path: string;
+
+  private constructor(parts: FileParts) {
+    super(parts.tensors, parts.path, new Map([[parts.path, parts.data]]));
+    this.path = parts.path;
+    this.metadata = parts.metadata;
+  }
+
+  /** Parse and validate a whole file already in memory (`path` is used only in messages). */
+  static fromBytes(bytes: Uint8Array, path = "<memory>"): SafetensorsFile {
+    const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.length, path);
+    const header = parseHeaderJson(bytes.subarray(8, 8 + headerLength), path);
+    const data = bytes.subarray(8 + headerLength);
+    const { tensors, metadata } = validateHeader(header, path, data.length);
+    return new SafetensorsFile({ path, tensors, metadata, data });
+  }
+
+  /** Read and validate a file from disk, reporting bytes read. */
+  static async open(path: string, options: OpenOptions = {}): Promise<SafetensorsFile> {
+    return new SafetensorsFile(await readParts(path, options.onProgress, 0, undefined));
+  }
+}
+function headerLengthOf(first8: Uint8Array, fileSize: number, path: string): number {
+  if (fileSize < 8 || first8.length < 8) throw new SafetensorsError("TRUNCATED", path, `file is ${fileSize} bytes, shorter than the 8-byte header length`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(fileSize - 8)) throw new SafetensorsError("HEADER_BOUNDS", path, `header length ${n} runs past the end of the ${fileSize}-byte file`);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError("HEADER_BOUNDS", path, `header length ${n} exceeds ${MAX_HEADER_BYTES} bytes`);
+  return Number(n);
+}
+
+function parseHeaderJson(bytes: Uint8Array, path: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new SafetensorsError("BAD_JSON", path, `header is not valid UTF-8 JSON: ${(e as Error).message}`, undefined, { cause: e });
+  }
+}
+
+/** Read one file; `base` and `total` place its bytes within a multi-file progress count. */
+async function readParts(path: string, onProgress: ProgressCallback | undefined, base: number, total: number | undefined): Promise<FileParts> {
+  let fh;
+  try {
+    fh = await open(path, "r");
+  } catch (e) {
+    throw new SafetensorsError("IO", path, `cannot open: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const first8 = new Uint8Array(8);
+    await fh.read(first8, 0, Math.min(8, size), 0);
+    const headerLength = headerLengthOf(first8, size, path);
+    const headerBytes = new Uint8Array(headerLength);
+    await readFully(fh, headerBytes, 8, path);
+    const dataSize = size - 8 - headerLength;
+    const { tensors, metadata } = validateHeader(parseHeaderJson(headerBytes, path), path, dataSize);
+    const data = new Uint8Array(dataSize);                 // its own ArrayBuffer: offset 0 is aligned
+    const all = total ?? size;
+    onProgress?.({ stage: "read", done: base + 8 + headerLength, total: all, unit: "bytes" });
+    await readFully(fh, data, 8 + headerLength, path, (n) =>
+      onProgress?.({ stage: "read", done: base + 8 + headerLength + n, total: all, unit: "bytes" }));
+    return { path, tensors, metadata, data };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readFully(
+  fh: FileHandle, into: Uint8Array, position: number, path: string, onBytes?: (done: number) => void,
+): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const want = Math.min(READ_CHUNK_BYTES, into.length - done);
+    const { bytesRead } = await fh.read(into, done, want, position + done);
+    if (bytesRead === 0) throw new SafetensorsError("TRUNCATED", path, `file ended after ${position + done} bytes while reading`);
+    done += bytesRead;
+    onBytes?.(done);
+  }
+}
+
+/** Tensors spread over shards named by a `model.safetensors.index.json` weight map. */
+export class ShardedSafetensors extends TensorTable {
+  private constructor(readonly indexPath: string, infos: TensorInfo[], data: ReadonlyMap<string, Uint8Array>) {
+    super(infos, indexPath, data);
+  }
+
+  /** Read an index and every shard it names; checks each mapped tensor is in its shard. */
+  static async open(indexPath: string, options: OpenOptions = {}): Promise<ShardedSafetensors> {
+    const weightMap = await readWeightMap(indexPath);
+    const dir = dirname(resolve(indexPath));
+    const firstTensorIn = (f: string) => Object.keys(weightMap).find((k) => weightMap[k] === f);
+    const files = [...new Set(Object.values(weightMap))].map((f) => ({ name: f, path: shardPath(dir, f, indexPath, firstTensorIn(f)), size: 0 }));
+    for (const f of files) {
+      try {
+        f.size = (await stat(f.path)).size;
+      } catch {
+        throw new SafetensorsError("MISSING_SHARD", f.path, `shard named by ${indexPath} does not exist`, firstTensorIn(f.name));
+      }
+    }
+    const total = files.reduce((a, f) => a + f.size, 0);
+    const shards = new Map<string, FileParts>();
+    let base = 0;
+    for (const f of files) {
+      shards.set(f.name, await readParts(f.path, options.onProgress, base, total));
+      base += f.size;
+    }
+    const infos: TensorInfo[] = [];
+    for (const [name, f] of Object.entries(weightMap)) {
+      const shard = shards.get(f)!;
+      const info = shard.tensors.find((t) => t.name === name);
+      if (!info) throw new SafetensorsError("MISSING_TENSOR", shard.path, `index ${indexPath} maps the tensor to this shard but the shard lacks it`, name);
+      infos.push(info);
+    }
+    return new ShardedSafetensors(indexPath, infos, new Map([...shards.values()].map((p) => [p.path, p.data])));
+  }
+}
+
+async function readWeightMap(indexPath: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(indexPath, "utf8");
+  } catch (e) {
+    throw new SafetensorsError("IO", indexPath, `cannot read index: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new SafetensorsError("BAD_JSON", indexPath, `index is not valid JSON: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof map !== "object" || map === null || Array.isArray(map)) throw new SafetensorsError("BAD_HEADER", indexPath, "index has no weight_map object");
+  for (const [name, f] of Object.entries(map)) {
+    if (typeof f !== "string") throw new SafetensorsError("BAD_HEADER", indexPath, "weight_map value is not a file name", name);
+  }
+  return map as Record<string, string>;
+}
+
+function shardPath(dir: string, file: string, indexPath: string, tensor: string | undefined): string {
+  const full = resolve(dir, file);
+  if (!full.startsWith(dir + sep)) {
+    throw new SafetensorsError("BAD_HEADER", indexPath, `shard path ${JSON.stringify(file)} leaves the model directory`, tensor);
+  }
+  return full;
+}
+
+/** Open `path`: a `.safetensors` file, an index `.json`, or a directory holding either (index preferred). */
+export async function openSafetensors(path: string, options: OpenOptions = {}): Promise<TensorSource> {
+  let isDir = false;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch (e) {
+    throw new SafetensorsError("IO", path, `cannot stat: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  if (!isDir) return path.endsWith(".json") ? ShardedSafetensors.open(path, options) : SafetensorsFile.open(path, options);
+  const index = join(path, "model.safetensors.index.json");
+  const exists = await stat(index).then(() => true, () => false);
+  return exists ? ShardedSafetensors.open(index, options) : SafetensorsFile.open(join(path, "model.safetensors"), options);
+}

@@ -1,0 +1,137 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadLlamaConfig, parseLlamaConfig } from "../../packages/llm/src/models/config.js";
+import { ropeInvFreq } from "../../packages/llm/src/models/llama/rope.js";
+import { architectureFor } from "../../packages/llm/src/models/registry.js";
+
+const MODEL = join(import.meta.dirname, "../../models/kjv-llama");
+const KJV = JSON.parse(readFileSync(join(MODEL, "config.json"), "utf8")) as Record<string, unknown>;
+
+/** A minimal valid raw config with overrides (undefined deletes a field). */
+function raw(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    model_type: "llama", architectures: ["LlamaForCausalLM"], hidden_size: 64, intermediate_size: 128,
+    num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 100,
+  };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete base[k];
+    else base[k] = v;
+  }
+  return base;
+}
+
+/** The MODEL_LOAD error thrown for a raw config; asserts its code and that the message names `what`. */
+function refusal(c: Record<string, unknown>, what: string): void {
+  let caught: unknown;
+  try {
+    parseLlamaConfig(c);
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toMatchObject({ code: "MODEL_LOAD" });
+  expect((caught as Error).message).toContain(what);
+}
+
+describe("Llama config normalization", () => {
+  it("normalizes kjv-llama's config.json (rope_parameters style)", async () => {
+    const c = await loadLlamaConfig(MODEL);
+    expect(c).toEqual({
+      modelType: "llama", vocabSize: 4096, hiddenSize: 256, intermediateSize: 768, numLayers: 6,
+      numHeads: 4, numKvHeads: 2, headDim: 64, rmsNormEps: 1e-5, maxPositionEmbeddings: 1024,
+      ropeTheta: 10000, ropeScaling: { type: "default" }, tieWordEmbeddings: true, bosTokenId: 0, eosTokenIds: [1],
+    });
+  });
+
+  it("reads rope_theta from the top level or from rope_parameters", () => {
+    expect(parseLlamaConfig(raw({ rope_theta: 500000 })).ropeTheta).toBe(500000);
+    expect(parseLlamaConfig(raw({ rope_parameters: { rope_theta: 123, rope_type: "default" } })).ropeTheta).toBe(123);
+    expect(parseLlamaConfig(raw({ rope_theta: 77, rope_scaling: null })).ropeTheta).toBe(77);
+    expect(parseLlamaConfig(raw()).ropeTheta).toBe(10000);
+  });
+
+  it("fills HF defaults: kv heads = heads, head_dim = hidden / heads, untied head", () => {
+    const c = parseLlamaConfig(raw());
+    expect(c).toMatchObject({ numKvHeads: 4, headDim: 16, tieWordEmbeddings: false, rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, bosTokenId: null, eosTokenIds: [] });
+    expect(parseLlamaConfig(raw({ tie_word_embeddings: true })).tieWordEmbeddings).toBe(true);
+    expect(parseLlamaConfig(raw({ num_key_value_heads: 2, head_dim: 32 }))).toMatchObject({ numKvHeads: 2, headDim: 32 });
+  });
+
+  it("accepts eos as one id or a list", () => {
+    expect(parseLlamaConfig(raw({ bos_token_id: 128000, eos_token_id: [128001, 128008, 128009] }))).toMatchObject({
+      bosTokenId: 128000, eosTokenIds: [128001, 128008, 128009],
+    });
+    expect(parseLlamaConfig(raw({ eos_token_id: 2 })).eosTokenIds).toEqual([2]);
+  });
+
+  it("parses linear and llama3 scaling in both spellings", () => {
+    expect(parseLlamaConfig(raw({ rope_scaling: { type: "linear", factor: 4 } })).ropeScaling).toEqual({ type: "linear", factor: 4 });
+    const llama3 = { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+    expect(parseLlamaConfig(raw({ rope_theta: 500000, rope_scaling: llama3 })).ropeScaling).toEqual({
+      type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192,
+    });
+    expect(parseLlamaConfig(raw({ rope_parameters: { ...llama3, rope_theta: 500000 } })).ropeTheta).toBe(500000);
+  });
+});
+
+describe("RoPE inverse frequencies", () => {
+  // headDim 8, theta 10000: inv_freq = 1 / 10000^(2i/8) = [1, 0.1, 0.01, 0.001]
+  it("default", () => {
+    expect([...ropeInvFreq(8, 10000, { type: "default" })]).toEqual([1, 0.1, 0.01, 0.001].map(Math.fround));
+  });
+
+  it("linear divides every frequency by the factor", () => {
+    const inv = ropeInvFreq(8, 10000, { type: "linear", factor: 4 });
+    [0.25, 0.025, 0.0025, 0.00025].forEach((v, i) => expect(inv[i]).toBeCloseTo(v, 9));
+  });
+
+  it("llama3 keeps high frequencies, divides low ones, blends the middle", () => {
+    // original 2048, low 1, high 4 → low-freq wavelength 2048, high-freq wavelength 512.
+    // wavelengths 2π/inv: 6.28, 62.8 (< 512: kept), 628.3 (blend), 6283 (> 2048: / 8).
+    // blend at 628.3185: s = (2048 / 628.3185 - 1) / 3 = 0.7531644; inv = (1 - s)·0.01/8 + s·0.01 = 0.0078401876
+    const inv = ropeInvFreq(8, 10000, { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 2048 });
+    expect(inv[0]).toBeCloseTo(1, 9);
+    expect(inv[1]).toBeCloseTo(0.1, 8);
+    expect(inv[2] / 0.0078401876 - 1).toBeLessThan(1e-6);
+    expect(inv[3]).toBeCloseTo(0.000125, 10);
+  });
+});
+
+describe("refusing unsupported configs by name", () => {
+  it.each([
+    [{ model_type: "gpt2" }, "gpt2"],
+    [{ model_type: undefined }, "model_type"],
+    [{ architectures: ["GPT2LMHeadModel"] }, "GPT2LMHeadModel"],
+    [{ rope_scaling: { rope_type: "yarn", factor: 4 } }, "yarn"],
+    [{ rope_parameters: { rope_type: "dynamic", factor: 2, rope_theta: 1 } }, "dynamic"],
+    [{ rope_scaling: { type: "linear" } }, "factor"],
+    [{ rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4 } }, "original_max_position_embeddings"],
+    [{ hidden_act: "gelu" }, "gelu"],
+    [{ attention_bias: true }, "attention_bias"],
+    [{ mlp_bias: true }, "mlp_bias"],
+    [{ hidden_size: undefined }, "hidden_size"],
+    [{ vocab_size: undefined }, "vocab_size"],
+    [{ num_hidden_layers: 0 }, "num_hidden_layers"],
+    [{ num_key_value_heads: 3 }, "num_key_value_heads"],
+    [{ rms_norm_eps: -1 }, "rms_norm_eps"],
+    [{ eos_token_id: "x" }, "eos_token_id"],
+    [{ model_type: "mistral", architectures: ["MistralForCausalLM"], sliding_window: 256 }, "sliding_window"],
+  ])("%j", (overrides, what) => refusal(raw(overrides), what));
+
+  it("a config that is not an object, and a directory without config.json", async () => {
+    refusal(null as unknown as Record<string, unknown>, "not a JSON object");
+    await expect(loadLlamaConfig(join(MODEL, "nope"))).rejects.toMatchObject({ code: "MODEL_LOAD" });
+  });
+
+  it("accepts mistral without a sliding window", () => {
+    expect(parseLlamaConfig(raw({ model_type: "mistral", architectures: ["MistralForCausalLM"], sliding_window: null })).modelType).toBe("mistral");
+  });
+});
+
+describe("architecture registry", () => {
+  it("finds llama by model_type and names unknown ones", () => {
+    expect(architectureFor(KJV.model_type).name).toBe("llama");
+    expect(() => architectureFor("bitnet")).toThrow(/bitnet/);
+    expect(() => architectureFor("bitnet")).toThrow(expect.objectContaining({ code: "MODEL_LOAD" }));
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * Golden tests against what Hugging Face transformers computed in float32 from the same bf16 weights
+ * (test/fixtures/kjv-llama.json). Weights are upcast to float32. Tolerances: 1e-3 on logits and
+ * log-probabilities, exact greedy tokens, 1e-4 between prefill and token-by-token, 0.1 % on perplexity.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Tokenizer } from "@huggingface/tokenizers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Llama } from "../../packages/llm/src/models/llama/model.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+const MODEL = join(ROOT, "models/kjv-llama");
+
+interface Prompt {
+  prompt: string;
+  ids: number[];
+  last_top10: [number, number][];
+  last_logsumexp: number;
+  prompt_token_logprobs: number[];
+  greedy_ids: number[];
+}
+const ref = JSON.parse(readFileSync(join(ROOT, "test/fixtures/kjv-llama.json"), "utf8")) as {
+  prompts: Prompt[];
+  full_last_logits_prompt0: number[];
+  heldout0: { n_tokens: number; mean_nll: number; ppl: number };
+};
+
+/** log Σ exp(row) over one row of logits. */
+function logsumexp(row: Float32Array): number {
+  let max = -Infinity;
+  for (const v of row) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  return max + Math.log(sum);
+}
+
+/** Index of the largest logit (first on ties). */
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/** Ids of the k largest logits, largest first. */
+function topK(row: Float32Array, k: number): number[] {
+  return [...row.keys()].sort((a, b) => row[b] - row[a]).slice(0, k);
+}
+
+let model: Llama;
+const V = 4096;
+
+beforeAll(async () => {
+  model = await Llama.load(MODEL);
+});
+
+describe("kjv-llama against transformers", () => {
+  it("loads the config", () => {
+    expect(model.config).toMatchObject({ numLayers: 6, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: V, tieWordEmbeddings: true });
+  });
+
+  it("matches the full last-position logits of prompt 0 within 1e-3", () => {
+    const logits = model.forward(ref.prompts[0].ids, model.newCache(64));
+    let worst = 0;
+    for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(logits[i] - ref.full_last_logits_prompt0[i]));
+    console.log(`prompt 0 full logits: max |diff| = ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(1e-3);
+  });
+
+  it.each(ref.prompts.map((p, i) => [i, p] as const))("prompt %i: top-10, logsumexp and prompt log-probs within 1e-3", (_, p) => {
+    const all = model.forward(p.ids, model.newCache(64), { logits: "all" });
+    const T = p.ids.length;
+    const last = all.subarray((T - 1) * V, T * V);
+    expect(topK(last, 10)).toEqual(p.last_top10.map(([id]) => id));
+    for (const [id, logit] of p.last_top10) expect(Math.abs(last[id] - logit)).toBeLessThanOrEqual(1e-3);
+    expect(Math.abs(logsumexp(last) - p.last_logsumexp)).toBeLessThanOrEqual(1e-3);
+    for (let t = 1; t < T; t++) {
+      const row = all.subarray((t - 1) * V, t * V);
+      const logprob = row[p.ids[t]] - logsumexp(row);
+      expect(Math.abs(logprob - p.prompt_token_logprobs[t - 1])).toBeLessThanOrEqual(1e-3);
+    }
+  });
+
+  it.each(ref.prompts.map((p, i) => [i, p] as const))("prompt %i: 40 greedy tokens, one token per forward, identical", (_, p) => {
+    const cache = model.newCache(p.ids.length + 40);
+    let next = argmax(model.forward(p.ids, cache));
+    const out = [next];
+    while (out.length < 40) {
+      next = argmax(model.forward([next], cache));
+      out.push(next);
+    }
+    expect(out).toEqual(p.greedy_ids);
+    expect(cache.length).toBe(p.ids.length + 39);
+  });
+
+  it("prefill all at once equals token by token within 1e-4", () => {
+    const ids = [...ref.prompts[1].ids, ...ref.prompts[1].greedy_ids.slice(0, 12)];
+    const prefill = Float32Array.from(model.forward(ids, model.newCache(32), { logits: "all" }));
+    const cache = model.newCache(32);
+    let worst = 0;
+    ids.forEach((id, t) => {
+      const row = model.forward([id], cache);
+      for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(row[i] - prefill[t * V + i]));
+    });
+    console.log(`prefill vs incremental: max |diff| = ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("held-out chapter 0 perplexity within 0.1 %", () => {
+    const tokenizer = new Tokenizer(
+      JSON.parse(readFileSync(join(MODEL, "tokenizer.json"), "utf8")),
+      JSON.parse(readFileSync(join(MODEL, "tokenizer_config.json"), "utf8")),
+    );
+    const text = (JSON.parse(readFileSync(join(ROOT, "test/fixtures/heldout-chapters.json"), "utf8")) as { chapters: string[] }).chapters[0];
+    const ids = tokenizer.encode(text).ids;
+    expect(ids[0]).toBe(0);
+    expect(ids.length).toBe(ref.heldout0.n_tokens);
+    const t0 = performance.now();
+    const all = model.forward(ids, model.newCache(ids.length), { logits: "all" });
+    const ms = performance.now() - t0;
+    let nll = 0;
+    for (let t = 1; t < ids.length; t++) {
+      const row = all.subarray((t - 1) * V, t * V);
+      nll -= row[ids[t]] - logsumexp(row);
+    }
+    const meanNll = nll / (ids.length - 1);
+    const ppl = Math.exp(meanNll);
+    console.log(`heldout0: ppl ${ppl.toFixed(3)} vs ${ref.heldout0.ppl.toFixed(3)}, mean NLL ${meanNll.toFixed(6)} vs ${ref.heldout0.mean_nll.toFixed(6)}, forward ${ms.toFixed(0)} ms`);
+    expect(Math.abs(ppl / ref.heldout0.ppl - 1)).toBeLessThanOrEqual(1e-3);
+  });
+});

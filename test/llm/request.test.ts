@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { checkFits, validateRequest, DEFAULT_SAMPLING } from "../../packages/llm/src/generation/request.js";
+import { LlmError } from "../../packages/llm/src/errors.js";
+
+const limits = { maxSequenceLength: 1024, maxStopSequences: 4 };
+
+/** The VALIDATION error validateRequest throws for `req`. */
+function errorOf(req: unknown): LlmError {
+  try {
+    validateRequest(req, limits);
+  } catch (e) {
+    expect(e).toBeInstanceOf(LlmError);
+    return e as LlmError;
+  }
+  throw new Error("expected a validation error");
+}
+
+describe("validateRequest", () => {
+  it("fills in defaults", () => {
+    const r = validateRequest({ prompt: "In the beginning" }, limits);
+    expect(r).toEqual({ prompt: "In the beginning", maxTokens: 256, stop: [], sampling: { ...DEFAULT_SAMPLING } });
+    expect(r.sampling.temperature).toBe(1);
+    expect(validateRequest({ prompt: "x", maxTokens: null, temperature: null }, limits).maxTokens).toBe(256);
+    expect(validateRequest({ prompt: "x" }, { ...limits, defaultMaxTokens: 50 }).maxTokens).toBe(50);
+    expect(validateRequest({ prompt: "x" }, { ...limits, maxSequenceLength: 100 }).maxTokens).toBe(99);
+  });
+
+  it("keeps every valid field", () => {
+    const r = validateRequest(
+      {
+        prompt: "p",
+        maxTokens: 7,
+        temperature: 0,
+        topK: 40,
+        topP: 1,
+        minP: 0.05,
+        repetitionPenalty: 1.1,
+        frequencyPenalty: -2,
+        presencePenalty: 2,
+        seed: -12345,
+        stop: ["\n", "Amen"],
+      },
+      limits,
+    );
+    expect(r).toEqual({
+      prompt: "p",
+      maxTokens: 7,
+      stop: ["\n", "Amen"],
+      sampling: {
+        temperature: 0,
+        topK: 40,
+        topP: 1,
+        minP: 0.05,
+        repetitionPenalty: 1.1,
+        frequencyPenalty: -2,
+        presencePenalty: 2,
+        seed: -12345,
+      },
+    });
+  });
+
+  const bad: [string, Record<string, unknown>, string][] = [
+    ["empty prompt", { prompt: "" }, "prompt"],
+    ["missing prompt", { prompt: undefined }, "prompt"],
+    ["numeric prompt", { prompt: 3 }, "prompt"],
+    ["maxTokens 0", { maxTokens: 0 }, "maxTokens"],
+    ["maxTokens fractional", { maxTokens: 1.5 }, "maxTokens"],
+    ["maxTokens string", { maxTokens: "10" }, "maxTokens"],
+    ["maxTokens ≥ context", { maxTokens: 1024 }, "maxTokens"],
+    ["temperature < 0", { temperature: -0.1 }, "temperature"],
+    ["temperature NaN", { temperature: NaN }, "temperature"],
+    ["temperature Infinity", { temperature: Infinity }, "temperature"],
+    ["topP 0", { topP: 0 }, "topP"],
+    ["topP > 1", { topP: 1.01 }, "topP"],
+    ["topK 0", { topK: 0 }, "topK"],
+    ["topK fractional", { topK: 2.5 }, "topK"],
+    ["minP 1", { minP: 1 }, "minP"],
+    ["minP < 0", { minP: -0.1 }, "minP"],
+    ["repetitionPenalty 0", { repetitionPenalty: 0 }, "repetitionPenalty"],
+    ["frequencyPenalty > 2", { frequencyPenalty: 2.1 }, "frequencyPenalty"],
+    ["presencePenalty < -2", { presencePenalty: -3 }, "presencePenalty"],
+    ["presencePenalty bool", { presencePenalty: true }, "presencePenalty"],
+    ["seed fractional", { seed: 0.5 }, "seed"],
+    ["seed unsafe", { seed: 2 ** 53 }, "seed"],
+    ["stop not an array", { stop: "\n" }, "stop"],
+    ["too many stops", { stop: ["a", "b", "c", "d", "e"] }, "stop"],
+    ["empty stop", { stop: ["a", ""] }, "stop[1]"],
+    ["non-string stop", { stop: [3] }, "stop[0]"],
+  ];
+  it.each(bad)("rejects %s, naming the field", (_name, fields, field) => {
+    const e = errorOf({ prompt: "In the beginning", ...fields });
+    expect(e.code).toBe("VALIDATION");
+    expect(e.field).toBe(field);
+    expect(e.message).toContain(field);
+  });
+
+  it("rejects a non-object request", () => {
+    for (const req of [null, "prompt", [], 3]) expect(errorOf(req).field).toBe("request");
+  });
+});
+
+describe("checkFits", () => {
+  it("accepts a request that exactly fills the context", () => {
+    expect(() => checkFits(1000, 24, 1024)).not.toThrow();
+  });
+  it("refuses one that does not fit, naming maxTokens or prompt", () => {
+    expect(() => checkFits(1000, 25, 1024)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "maxTokens" }));
+    expect(() => checkFits(1024, 1, 1024)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "prompt" }));
+  });
+});

@@ -1,0 +1,53 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Cancel, InferenceBuilder, In, Model, Out, handler } from "@actorlm/runtime";
+import { describe, expect, it } from "vitest";
+import { Counter } from "../fixtures/runtime/counter.mjs";
+import { rejection } from "./helpers.js";
+
+const script = fileURLToPath(new URL("../fixtures/runtime/close-exit.mjs", import.meta.url));
+
+function runChild(mode: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [script, mode], { timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? null), stdout, stderr });
+    });
+  });
+}
+
+describe("close", () => {
+  it.each(["close", "dispose"])("a process that builds, runs a job and %ss exits on its own", async (mode) => {
+    const { code, stdout, stderr } = await runChild(mode);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ outputs: [1, 2, 3], first: 4, joined: "CANCELLED", state: "uninitialized" });
+  });
+
+  it("cancels running jobs, terminates its worker and refuses new jobs", async () => {
+    const endless = handler([Model<Counter>(), Cancel(), Out<number>()], async (model, cancel, out) => {
+      for (;;) {
+        cancel.throwIfCancelled();
+        await out.emit(await model.call("slowAdd", 1, 1));
+      }
+    });
+    const inference = await new InferenceBuilder().init(Counter, { start: 0 }).build(endless);
+    const host = inference.host!;
+    const jobs = [inference.infer(undefined).spawn(), inference.infer(undefined).spawn()];
+    await jobs[0]!.stream[Symbol.asyncIterator]().next();
+    await inference.close();
+    for (const job of jobs) await rejection(job.join(), "CANCELLED");
+    expect(inference.activeJobs).toBe(0);
+    expect(host.closed).toBe(true);
+    expect(inference.state).toBe("uninitialized");
+    await rejection(inference.infer(undefined).run(), "NOT_READY");
+    await rejection(inference.reset(), "NOT_READY");
+    await inference.close();
+  });
+
+  it("Symbol.asyncDispose closes", async () => {
+    const h = handler([In<number>()], (n) => n);
+    const inference = await new InferenceBuilder().init(Counter, {}).build(h);
+    await inference[Symbol.asyncDispose]();
+    expect(inference.host?.closed).toBe(true);
+  });
+});

@@ -1,0 +1,45 @@
+import { InferenceError, type BackendState, type ErrorCode, type StateChange } from "@actorlm/runtime";
+import { expect } from "vitest";
+
+/** Something with eventemitter3-style `on`/`off` for `state` events. */
+interface StateSource {
+  on(event: "state", fn: (change: StateChange) => void): unknown;
+  off(event: "state", fn: (change: StateChange) => void): unknown;
+}
+
+/** Resolves at the next `state` event reaching `state`. */
+export function nextState(source: StateSource, state: BackendState): Promise<StateChange> {
+  return new Promise((resolve) => {
+    const listener = (change: StateChange) => {
+      if (change.state !== state) return;
+      source.off("state", listener);
+      resolve(change);
+    };
+    source.on("state", listener);
+  });
+}
+
+/** Records every `state` event of `source`. */
+export function recordStates(source: StateSource): BackendState[] {
+  const seen: BackendState[] = [];
+  source.on("state", (change) => seen.push(change.state));
+  return seen;
+}
+
+/** Awaits `promise`, expects it to reject with an InferenceError of `code`, and returns that error. */
+export async function rejection(promise: Promise<unknown>, code: ErrorCode): Promise<InferenceError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(InferenceError);
+  expect((error as InferenceError).code).toBe(code);
+  return error as InferenceError;
+}
+
+/** A promise with its resolve function. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
