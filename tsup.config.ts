@@ -22,7 +22,7 @@ function pkg(name: string, entry: Record<string, string>): Options {
     target: "node20",
     platform: "node",
     external: [/^@actorlm\//, ...dependencies(name)],
-    tsconfig: "tsconfig.json",
+    tsconfig: "tsconfig.build.json",
   };
 }
 
@@ -32,7 +32,7 @@ const all = [
     "model-worker": "packages/runtime/src/worker/model-worker.ts",
   }),
   pkg("tensor", { index: "packages/tensor/src/index.ts" }),
-  pkg("llm", { index: "packages/llm/src/index.ts" }),
+  pkg("llm", { index: "packages/llm/src/index.ts", "encode-task": "packages/llm/src/tokenize/encode-task.ts" }),
   pkg("server", { index: "packages/server/src/index.ts", cli: "packages/server/src/cli/main.ts" }),
 ];
 

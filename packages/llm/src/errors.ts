@@ -1,18 +1,20 @@
+import { InferenceError } from "@actorlm/runtime";
+
 /** Error codes raised by the llm package (a subset of the runtime's catalogue). */
 export type LlmErrorCode = "VALIDATION" | "MODEL_LOAD";
 
-/** An error from the llm package; `code` says what kind, `field` or `file` say where. */
-export class LlmError extends Error {
+/** An InferenceError from the llm package that also says where: the request `field` or model `file` at fault. */
+export class LlmError extends InferenceError {
   override readonly name = "LlmError";
 
   /** Build an error with a catalogue code; `where` names the request field or model file at fault. */
   constructor(
-    readonly code: LlmErrorCode,
+    code: LlmErrorCode,
     message: string,
     readonly where: { field?: string; file?: string } = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 
   /** The request field at fault (VALIDATION), if any. */

@@ -1,7 +1,8 @@
 // The ready-made handlers: applications build an Inference from these and never write the generation loop.
-import { Cancel, In, Model, Out, handler, type Inference } from "@actorlm/runtime";
+import { Cancel, In, InferenceError, Model, Out, handler, type Inference } from "@actorlm/runtime";
 import type { FinishReason, GenerateRequest, TokenOutput } from "./generation/request.js";
-import type { LlamaModel, PerplexityResult } from "./llama-model.js";
+import type { LlamaModel } from "./llama-model.js";
+import { encodeOffThread } from "./tokenize/encoder-pool.js";
 
 /**
  * Streams a completion token by token. Each output is `{ token, tokenId, index, special }`; the last one also
@@ -29,10 +30,39 @@ export const streamingHandler = handler(
   },
 );
 
-/** Teacher-forced perplexity of `{ text }` (with bos), as the job's single output. */
+/** Teacher-forced perplexity of a text: tokens (with bos), mean negative log-likelihood, and exp of it. */
+export interface PerplexityResult {
+  nTokens: number;
+  meanNll: number;
+  ppl: number;
+}
+
+/**
+ * Teacher-forced perplexity of `{ text }` (with bos), as the job's single output. The text is tokenized on a
+ * CPU pool thread and scored one window (max sequence length) per model operation, so other requests keep
+ * running between windows; each later window starts at the previous one's last token, which serves only
+ * as context.
+ */
 export const perplexityHandler = handler(
-  [In<{ text: string }>(), Model<LlamaModel>()],
-  (request, model): Promise<PerplexityResult> => model.call("perplexity", request.text),
+  [In<{ text: string }>(), Model<LlamaModel>(), Cancel()],
+  async (request, model, cancel): Promise<PerplexityResult> => {
+    if (typeof request.text !== "string" || request.text.length === 0) {
+      throw new InferenceError("VALIDATION", "text: must be a non-empty string");
+    }
+    const { model: dir, maxSequenceLength } = await model.call("info");
+    const [encoded] = await encodeOffThread(dir, [request.text], cancel.signal);
+    const ids = Array.from(encoded);
+    if (ids.length < 2) throw new InferenceError("VALIDATION", "text: needs at least one token after bos to score");
+    let nll = 0;
+    let count = 0;
+    for (let from = 0; from < ids.length - 1; from += maxSequenceLength - 1) {
+      cancel.throwIfCancelled();
+      const window = await model.call("score", ids.slice(from, from + maxSequenceLength));
+      nll += window.nll;
+      count += window.count;
+    }
+    return { nTokens: ids.length, meanNll: nll / count, ppl: Math.exp(nll / count) };
+  },
 );
 
 /** A finished completion: its text, every generated token id, and why it ended. */

@@ -27,5 +27,6 @@ export {
 } from "./models/registry.js";
 export type { CausalLM } from "./models/causal-lm.js";
 export { Sequence, type StepOutput } from "./generation/sequence.js";
-export { LlamaModel, type LlamaModelArgs, type ModelInfo, type SequenceStart, type PerplexityResult } from "./llama-model.js";
-export { streamingHandler, perplexityHandler, collectCompletion, generate, type Completion } from "./handlers.js";
+export { LlamaModel, type LlamaModelArgs, type ModelInfo, type SequenceStart, type WindowScore } from "./llama-model.js";
+export { streamingHandler, perplexityHandler, collectCompletion, generate, type Completion, type PerplexityResult } from "./handlers.js";
+export { encodeOffThread } from "./tokenize/encoder-pool.js";

@@ -33,11 +33,10 @@ export interface SequenceStart {
   seed: number;
 }
 
-/** Teacher-forced perplexity of a text: tokens scored (with bos), mean negative log-likelihood, exp of it. */
-export interface PerplexityResult {
-  nTokens: number;
-  meanNll: number;
-  ppl: number;
+/** A scored window: summed negative log-likelihood of its predicted tokens and how many there were. */
+export interface WindowScore {
+  nll: number;
+  count: number;
 }
 
 /** A causal language model hosted in the runtime's worker, generation exposed as operations. */
@@ -136,27 +135,18 @@ export class LlamaModel {
   }
 
   /**
-   * Teacher-forced perplexity of `text` (tokenized with bos). Texts longer than the max sequence length are
-   * scored in consecutive windows, each window's first token serving only as context.
+   * Teacher-forced log-likelihood of `ids` (one window of at most the max sequence length, the first id only
+   * context): the summed negative log-probability of ids[1..] and how many were scored.
    */
-  perplexity(text: string): PerplexityResult {
-    if (typeof text !== "string") throw new InferenceError("VALIDATION", `text: must be a string, got ${typeof text}`);
-    const ids = this.tokenizer.encode(text);
-    if (ids.length < 2) throw new InferenceError("VALIDATION", "text: needs at least one token after bos to score");
-    const window = this.info_.maxSequenceLength;
-    const vocab = this.info_.vocabSize;
-    let nll = 0;
-    let scored = 0;
-    for (let from = 0; from < ids.length - 1; from += window - 1) {
-      const chunk = ids.slice(from, from + window);
-      const logits = this.lm.forward(chunk, this.lm.newCache(chunk.length), { logits: "all" });
-      for (let t = 0; t + 1 < chunk.length; t++) {
-        nll -= logProb(logits.subarray(t * vocab, (t + 1) * vocab), chunk[t + 1]);
-        scored++;
-      }
+  score(ids: number[]): WindowScore {
+    const { maxSequenceLength, vocabSize } = this.info_;
+    if (!Array.isArray(ids) || ids.length < 2 || ids.length > maxSequenceLength) {
+      throw new InferenceError("VALIDATION", `ids: must be an array of 2 .. ${maxSequenceLength} token ids`);
     }
-    const meanNll = nll / scored;
-    return { nTokens: ids.length, meanNll, ppl: Math.exp(meanNll) };
+    const logits = this.lm.forward(ids, this.lm.newCache(ids.length), { logits: "all" });
+    let nll = 0;
+    for (let t = 0; t + 1 < ids.length; t++) nll -= logProb(logits.subarray(t * vocabSize, (t + 1) * vocabSize), ids[t + 1]);
+    return { nll, count: ids.length - 1 };
   }
 }
 

@@ -1,7 +1,6 @@
 import { Piscina } from "piscina";
 import { cancelledError, InferenceError } from "./errors.js";
 
-
 /** Options of a {@link CpuPool}. */
 export interface CpuPoolOptions {
   /** URL or path of the worker module; its default export handles one task. Must be built JS. */

@@ -23,6 +23,7 @@ interface GenerateFlags {
 export function generateCommand(): Command {
   return new Command("generate")
     .description("generate a completion of a prompt, streamed to stdout")
+    .showHelpAfterError()
     .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
     .requiredOption("--prompt <text>", "text to continue")
     .option("--max-tokens <n>", "most new tokens", integer)

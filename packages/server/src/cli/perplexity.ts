@@ -17,6 +17,7 @@ interface PerplexityFlags {
 export function perplexityCommand(): Command {
   return new Command("perplexity")
     .description("teacher-forced perplexity of a text file (scored with bos)")
+    .showHelpAfterError()
     .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
     .requiredOption("--file <path>", "UTF-8 text file to score")
     .option("--json", "print one JSON object")

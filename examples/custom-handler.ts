@@ -1,0 +1,41 @@
+// A handler of your own: declare what it needs and the runtime injects it — the request, the model,
+// the cancel token, the output stream, per-job state and a custom extractor.
+import { Cancel, In, InferenceBuilder, Model, Out, State, defineExtractor, handler } from "@actorlm/runtime";
+import { LlamaModel } from "@actorlm/llm";
+import { MODEL_DIR } from "./model-dir.js";
+
+/** A custom parameter: the job's start time, supplied by an extractor registered on the builder. */
+const StartedAt = defineExtractor<number>("startedAt");
+
+/** Continues a prompt greedily, one line of verse per output, until `lines` lines are done. */
+const versesHandler = handler(
+  [In<{ prompt: string; lines: number }>(), Model<LlamaModel>(), Cancel(), Out<string>(), State<{ label: string }>(), StartedAt],
+  async (request, model, cancel, out, state, startedAt) => {
+    const { id } = await model.call("start", { prompt: request.prompt, maxTokens: 400, temperature: 0 });
+    let line = "";
+    let done = 0;
+    try {
+      while (done < request.lines) {
+        cancel.throwIfCancelled();
+        const step = await model.call("step", id);
+        line += step.text;
+        for (let nl = line.indexOf("\n"); nl >= 0 && done < request.lines; nl = line.indexOf("\n")) {
+          await out.emit(`${state.label} ${++done}: ${line.slice(0, nl).trim()}`);
+          line = line.slice(nl + 1);
+        }
+        if (step.finishReason) break;
+      }
+    } finally {
+      await model.call("release", id);
+    }
+    return `${state.label}: ${done} lines in ${Math.round(performance.now() - startedAt)} ms`;
+  },
+);
+
+await using inference = await new InferenceBuilder()
+  .init(LlamaModel, { model: MODEL_DIR })
+  .extractor(StartedAt, () => performance.now())
+  .build(versesHandler);
+
+const outputs = await inference.infer({ prompt: "Blessed are the", lines: 3 }).withState({ label: "verse" }).run();
+for (const o of outputs) console.log(o);

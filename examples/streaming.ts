@@ -1,0 +1,13 @@
+// Streaming: print each token as the model produces it.
+import { InferenceBuilder } from "@actorlm/runtime";
+import { LlamaModel, streamingHandler } from "@actorlm/llm";
+import { MODEL_DIR } from "./model-dir.js";
+
+await using inference = await new InferenceBuilder()
+  .init(LlamaModel, { model: MODEL_DIR, dtype: "float32" })
+  .build(streamingHandler);
+
+const job = inference.infer({ prompt: "In the beginning", maxTokens: 40, temperature: 0 }).spawn();
+for await (const t of job.stream) process.stdout.write(t.token);
+await job.join();
+process.stdout.write("\n");

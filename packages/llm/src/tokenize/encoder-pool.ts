@@ -1,0 +1,18 @@
+// Tokenizing long texts off the model actor: the actor runs one operation at a time, so tokenizing a
+// book inside it would stall every other request's decode steps. A shared piscina pool does it instead.
+import { availableParallelism } from "node:os";
+import { CpuPool } from "@actorlm/runtime";
+import type { EncodeTask } from "./encode-task.js";
+
+let pool: CpuPool<EncodeTask, Int32Array> | undefined;
+
+/** Token ids of each text under the tokenizer in `dir`, computed on pool threads (in parallel for several texts). */
+export async function encodeOffThread(dir: string, texts: readonly string[], signal?: AbortSignal): Promise<Int32Array[]> {
+  // Created on first use; idle threads are reaped and never keep the process alive.
+  pool ??= new CpuPool<EncodeTask, Int32Array>({
+    filename: new URL("./encode-task.js", import.meta.url),
+    maxThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
+  });
+  const shared = pool;
+  return Promise.all(texts.map((text) => shared.run({ dir, text }, { signal })));
+}
