@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFits, validateRequest, DEFAULT_SAMPLING } from "../../packages/llm/src/generation/request.js";
+import { fitMaxTokens, validateRequest, DEFAULT_SAMPLING } from "../../packages/llm/src/generation/request.js";
 import { LlmError } from "../../packages/llm/src/errors.js";
 
 const limits = { maxSequenceLength: 1024, maxStopSequences: 4 };
@@ -18,11 +18,9 @@ function errorOf(req: unknown): LlmError {
 describe("validateRequest", () => {
   it("fills in defaults", () => {
     const r = validateRequest({ prompt: "In the beginning" }, limits);
-    expect(r).toEqual({ prompt: "In the beginning", maxTokens: 256, stop: [], sampling: { ...DEFAULT_SAMPLING } });
+    expect(r).toEqual({ prompt: "In the beginning", maxTokens: null, stop: [], sampling: { ...DEFAULT_SAMPLING } });
     expect(r.sampling.temperature).toBe(1);
-    expect(validateRequest({ prompt: "x", maxTokens: null, temperature: null }, limits).maxTokens).toBe(256);
-    expect(validateRequest({ prompt: "x" }, { ...limits, defaultMaxTokens: 50 }).maxTokens).toBe(50);
-    expect(validateRequest({ prompt: "x" }, { ...limits, maxSequenceLength: 100 }).maxTokens).toBe(99);
+    expect(validateRequest({ prompt: "x", maxTokens: null, temperature: null }, limits).maxTokens).toBe(null);
   });
 
   it("keeps every valid field", () => {
@@ -99,12 +97,20 @@ describe("validateRequest", () => {
   });
 });
 
-describe("checkFits", () => {
+describe("fitMaxTokens", () => {
+  const fit = { maxSequenceLength: 1024, maxStopSequences: 4 };
   it("accepts a request that exactly fills the context", () => {
-    expect(() => checkFits(1000, 24, 1024)).not.toThrow();
+    expect(fitMaxTokens(1000, 24, fit)).toBe(24);
   });
   it("refuses one that does not fit, naming maxTokens or prompt", () => {
-    expect(() => checkFits(1000, 25, 1024)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "maxTokens" }));
-    expect(() => checkFits(1024, 1, 1024)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "prompt" }));
+    expect(() => fitMaxTokens(1000, 25, fit)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "maxTokens" }));
+    expect(() => fitMaxTokens(1024, 1, fit)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "prompt" }));
+    expect(() => fitMaxTokens(1024, null, fit)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "prompt" }));
+  });
+  it("without maxTokens gives the default, shrunk to the room the prompt leaves", () => {
+    expect(fitMaxTokens(4, null, fit)).toBe(256);
+    expect(fitMaxTokens(4, null, { ...fit, defaultMaxTokens: 50 })).toBe(50);
+    expect(fitMaxTokens(900, null, fit)).toBe(124);
+    expect(fitMaxTokens(1023, null, fit)).toBe(1);
   });
 });

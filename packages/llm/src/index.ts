@@ -2,7 +2,7 @@ export { LlmError, type LlmErrorCode } from "./errors.js";
 export { Tokenizer, type EncodeOptions, type DecodeOptions, type TokenizerExtras } from "./tokenizer.js";
 export {
   validateRequest,
-  checkFits,
+  fitMaxTokens,
   DEFAULT_SAMPLING,
   type GenerateRequest,
   type SamplingParams,

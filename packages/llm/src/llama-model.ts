@@ -2,7 +2,7 @@
 // Sequence (KV slot) per request, and exposes generation as named operations the handlers call.
 import { BackendConfig, InferenceError, type BackendConfigInit, type LoadContext } from "@actorlm/runtime";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
-import { checkFits, validateRequest, type GenerateRequest } from "./generation/request.js";
+import { fitMaxTokens, validateRequest, type GenerateRequest } from "./generation/request.js";
 import type { CausalLM } from "./models/causal-lm.js";
 import { architectureOfDir } from "./models/registry.js";
 import { Tokenizer } from "./tokenizer.js";
@@ -110,11 +110,11 @@ export class LlamaModel {
     const { maxSequenceLength, maxStopSequences } = this.info_;
     const normalized = validateRequest(request, { maxSequenceLength, maxStopSequences });
     const promptIds = this.tokenizer.encode(normalized.prompt);
-    checkFits(promptIds.length, normalized.maxTokens, maxSequenceLength);
+    const maxTokens = fitMaxTokens(promptIds.length, normalized.maxTokens, { maxSequenceLength, maxStopSequences });
     if (this.sequences.size >= this.maxSequences) {
       throw new InferenceError("OVERLOADED", `all ${this.maxSequences} sequence slots are in use`);
     }
-    const sequence = new Sequence(this.lm, this.tokenizer, normalized, promptIds);
+    const sequence = new Sequence(this.lm, this.tokenizer, normalized, promptIds, maxTokens);
     const id = this.nextId++;
     this.sequences.set(id, sequence);
     return { id, promptIds, seed: sequence.seed };

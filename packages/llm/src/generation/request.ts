@@ -50,7 +50,8 @@ export interface SamplingParams {
 /** A validated request: what to generate and how to sample it. */
 export interface NormalizedRequest {
   prompt: string;
-  maxTokens: number;
+  /** As given, or null: as many as fit, up to the default (see {@link fitMaxTokens}). */
+  maxTokens: number | null;
   stop: string[];
   sampling: SamplingParams;
 }
@@ -77,7 +78,7 @@ export interface RequestLimits {
   maxSequenceLength: number;
   /** Most stop strings one request may give. */
   maxStopSequences: number;
-  /** maxTokens when the request gives none. Default 256 (capped by maxSequenceLength - 1). */
+  /** maxTokens when the request gives none. Default 256 (capped by the room the prompt leaves). */
   defaultMaxTokens?: number;
 }
 
@@ -122,10 +123,9 @@ export function validateRequest(req: unknown, limits: RequestLimits): Normalized
   const prompt = r.prompt as string;
   if (prompt.length === 0) fail("prompt", "must not be empty");
 
-  const defaultMax = Math.min(limits.defaultMaxTokens ?? 256, Math.max(1, limits.maxSequenceLength - 1));
-  const maxTokens = int(r, "maxTokens") ?? defaultMax;
-  if (maxTokens < 1) fail("maxTokens", `must be ≥ 1, got ${maxTokens}`);
-  if (maxTokens >= limits.maxSequenceLength) {
+  const maxTokens = int(r, "maxTokens") ?? null;
+  if (maxTokens !== null && maxTokens < 1) fail("maxTokens", `must be ≥ 1, got ${maxTokens}`);
+  if (maxTokens !== null && maxTokens >= limits.maxSequenceLength) {
     fail("maxTokens", `${maxTokens} leaves no room for the prompt (max sequence length ${limits.maxSequenceLength})`);
   }
 
@@ -162,13 +162,16 @@ function stopList(v: unknown, max: number): string[] {
   return [...(list as string[])];
 }
 
-/** Check that a prompt of `promptTokens` tokens plus `maxTokens` new ones fits; throws VALIDATION otherwise. */
-export function checkFits(promptTokens: number, maxTokens: number, maxSequenceLength: number): void {
-  if (promptTokens + maxTokens > maxSequenceLength) {
-    const field = promptTokens >= maxSequenceLength ? "prompt" : "maxTokens";
-    fail(
-      field,
-      `prompt (${promptTokens} tokens) + maxTokens (${maxTokens}) exceeds the max sequence length ${maxSequenceLength}`,
-    );
-  }
+/**
+ * The number of new tokens a request may generate once its prompt is tokenized: the requested maxTokens if
+ * prompt + maxTokens fits the max sequence length, or — when none was requested — the default (256) shrunk to
+ * the room the prompt leaves. Throws VALIDATION naming `prompt` or `maxTokens` when it does not fit.
+ */
+export function fitMaxTokens(promptTokens: number, maxTokens: number | null, limits: RequestLimits): number {
+  const max = limits.maxSequenceLength;
+  if (promptTokens >= max) fail("prompt", `prompt (${promptTokens} tokens) leaves no room to generate within the max sequence length ${max}`);
+  const room = max - promptTokens;
+  if (maxTokens === null) return Math.min(limits.defaultMaxTokens ?? 256, room);
+  if (maxTokens > room) fail("maxTokens", `prompt (${promptTokens} tokens) + maxTokens (${maxTokens}) exceeds the max sequence length ${max}`);
+  return maxTokens;
 }

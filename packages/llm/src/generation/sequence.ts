@@ -33,14 +33,15 @@ export class Sequence {
   private generated = 0;
   private finished = false;
 
-  /** Prefill `promptIds` into a fresh cache sized for the prompt plus `request.maxTokens`. */
+  /** Prefill `promptIds` into a fresh cache sized for the prompt plus `maxTokens` new tokens. */
   constructor(
     private readonly model: CausalLM,
     private readonly tokenizer: Tokenizer,
-    private readonly request: NormalizedRequest,
+    request: NormalizedRequest,
     readonly promptIds: readonly number[],
+    private readonly maxTokens: number,
   ) {
-    this.cache = model.newCache(promptIds.length + request.maxTokens);
+    this.cache = model.newCache(promptIds.length + maxTokens);
     this.history = [...promptIds];
     this.sampler = new Sampler(request.sampling);
     this.detokenizer = new StreamingDetokenizer(tokenizer, { context: promptIds });
@@ -65,7 +66,7 @@ export class Sequence {
     const { emit, stopped } = this.stops.push(this.detokenizer.push(tokenId));
     const special = this.tokenizer.isSpecial(tokenId);
     if (stopped) return this.finish({ tokenId, text: emit, special }, "stop");
-    if (this.generated >= this.request.maxTokens) return this.finish({ tokenId, text: emit + this.flush(), special }, "length");
+    if (this.generated >= this.maxTokens) return this.finish({ tokenId, text: emit + this.flush(), special }, "length");
 
     this.logits.set(this.model.forward([tokenId], this.cache));
     return { tokenId, text: emit, special };

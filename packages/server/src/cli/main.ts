@@ -5,6 +5,12 @@ import { Command } from "commander";
 import { generateCommand } from "./generate.js";
 import { perplexityCommand } from "./perplexity.js";
 
+// A reader that goes away (`actorlm generate … | head`) ends the program quietly instead of crashing on EPIPE.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(0);
+});
+
 const program = new Command("actorlm")
   .description("run language models on Node.js")
   .showHelpAfterError()

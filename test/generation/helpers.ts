@@ -1,0 +1,76 @@
+/** Shared by the end-to-end generation, model-file and CLI tests: paths, reference data, a hosted model, job helpers. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { InferenceBuilder, InferenceError, ModelHost, type ErrorCode, type Inference, type Job } from "@actorlm/runtime";
+import { LlamaModel, streamingHandler, type GenerateRequest, type LlamaModelArgs, type TokenOutput } from "@actorlm/llm";
+import { expect } from "vitest";
+
+export const ROOT = join(import.meta.dirname, "../..");
+/** The embedded reference model. */
+export const MODEL = join(ROOT, "models/kjv-llama");
+/** The built CLI entry point. */
+export const CLI = join(ROOT, "packages/server/dist/cli.js");
+
+/** One reference prompt: what transformers computed (float32, CPU) from the same weights. */
+export interface RefPrompt {
+  prompt: string;
+  ids: number[];
+  greedy_ids: number[];
+  greedy_text: string;
+}
+
+/** test/fixtures/kjv-llama.json */
+export const REF = JSON.parse(readFileSync(join(ROOT, "test/fixtures/kjv-llama.json"), "utf8")) as {
+  prompts: RefPrompt[];
+  heldout0: { n_tokens: number; mean_nll: number; ppl: number };
+};
+
+/** Held-out chapter 0 (the perplexity reference text). */
+export const CHAPTER0 = (JSON.parse(readFileSync(join(ROOT, "test/fixtures/heldout-chapters.json"), "utf8")) as { chapters: string[] }).chapters[0];
+
+/** A model host plus a streaming inference over it. */
+export interface Hosted {
+  host: ModelHost<LlamaModel>;
+  inference: Inference<GenerateRequest, TokenOutput, never>;
+  close(): Promise<void>;
+}
+
+/** Load the model (or `args`) in a real worker and build the streaming handler over it. */
+export async function hostModel(args: Partial<LlamaModelArgs> = {}): Promise<Hosted> {
+  const host = ModelHost.create(LlamaModel, { model: MODEL, ...args });
+  const inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
+  return {
+    host,
+    inference,
+    async close() {
+      await inference.close();
+      await host.close();
+    },
+  };
+}
+
+/** Every output of `job`, read through its stream, after `join()` resolved. */
+export async function drain<O>(job: Job<O>): Promise<O[]> {
+  const outputs: O[] = [];
+  for await (const output of job.stream) outputs.push(output);
+  await job.join();
+  return outputs;
+}
+
+/** Ids, text and finish reason of a finished stream of outputs (and checks the indices run 0..n-1). */
+export function summarize(outputs: readonly TokenOutput[]): { ids: number[]; text: string; finishReason: string | undefined } {
+  expect(outputs.map((o) => o.index)).toEqual(outputs.map((_, i) => i));
+  outputs.slice(0, -1).forEach((o) => expect(o.finishReason).toBeUndefined());
+  return { ids: outputs.map((o) => o.tokenId), text: outputs.map((o) => o.token).join(""), finishReason: outputs.at(-1)?.finishReason };
+}
+
+/** Awaits `promise`, expects an InferenceError with `code`, returns it. */
+export async function rejection(promise: Promise<unknown>, code: ErrorCode): Promise<InferenceError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, `expected a ${code} rejection`).toBeInstanceOf(InferenceError);
+  expect((error as InferenceError).code, (error as Error).message).toBe(code);
+  return error as InferenceError;
+}

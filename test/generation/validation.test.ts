@@ -1,0 +1,118 @@
+/**
+ * Bad requests fail alone: each is refused with VALIDATION naming the field, while a generation running beside
+ * them completes exactly; a full set of KV slots refuses the next request with OVERLOADED.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GenerateRequest, TokenOutput } from "@actorlm/llm";
+import { CHAPTER0, drain, hostModel, REF, rejection, summarize, type Hosted } from "./helpers.js";
+
+const MAX_LEN = 64;
+let model: Hosted;
+beforeAll(async () => {
+  model = await hostModel({ maxSequenceLength: MAX_LEN, maxSequences: 2, maxStopSequences: 4 });
+});
+afterAll(() => model.close());
+
+const [REF0, REF1] = REF.prompts;
+const LONG_PROMPT = CHAPTER0.slice(0, 200); // ~45 tokens
+const TOO_LONG_PROMPT = CHAPTER0.slice(0, 600); // > 64 tokens
+
+/** [field named in the message, request]. */
+const BAD: [string, GenerateRequest][] = [
+  ["prompt", { prompt: "", maxTokens: 5 }],
+  ["prompt", { prompt: 42 as unknown as string, maxTokens: 5 }],
+  ["maxTokens", { prompt: "And", maxTokens: 0 }],
+  ["maxTokens", { prompt: "And", maxTokens: 2.5 }],
+  ["maxTokens", { prompt: "And", maxTokens: MAX_LEN }],
+  ["temperature", { prompt: "And", maxTokens: 5, temperature: -1 }],
+  ["topP", { prompt: "And", maxTokens: 5, topP: 0 }],
+  ["topP", { prompt: "And", maxTokens: 5, topP: 1.5 }],
+  ["topK", { prompt: "And", maxTokens: 5, topK: 0 }],
+  ["repetitionPenalty", { prompt: "And", maxTokens: 5, repetitionPenalty: 0 }],
+  ["maxTokens", { prompt: LONG_PROMPT, maxTokens: 30 }], // prompt tokens + maxTokens > 64
+  ["prompt", { prompt: TOO_LONG_PROMPT, maxTokens: 5 }], // the prompt alone does not fit
+  ["stop", { prompt: "And", maxTokens: 5, stop: ["a", "b", "c", "d", "e"] }],
+  ["stop[1]", { prompt: "And", maxTokens: 5, stop: ["a", ""] }],
+];
+
+/** Runs `request` and expects VALIDATION naming `field` from both join() and the stream. */
+async function expectRefused(field: string, request: GenerateRequest): Promise<void> {
+  const job = model.inference.infer(request).spawn();
+  const error = await rejection(job.join(), "VALIDATION");
+  expect(error.message.startsWith(`${field}:`), error.message).toBe(true);
+  const fromStream = await rejection(drain(job), "VALIDATION");
+  expect(fromStream.message).toBe(error.message);
+}
+
+describe("validation", () => {
+  it.each(BAD)("refuses a bad %s with VALIDATION naming it", async (field, request) => {
+    await expectRefused(field, request);
+    expect(await model.host.call("activeSequences")).toBe(0);
+  });
+
+  it("the oversized request's message gives the sizes", async () => {
+    const promptTokens = (await model.host.call("encode", LONG_PROMPT)).length;
+    expect(promptTokens).toBeLessThan(MAX_LEN);
+    expect(promptTokens + 30).toBeGreaterThan(MAX_LEN);
+    const error = await rejection(model.inference.infer({ prompt: LONG_PROMPT, maxTokens: 30 }).run(), "VALIDATION");
+    expect(error.message).toContain(`${promptTokens} tokens`);
+    expect(error.message).toContain(`${MAX_LEN}`);
+    // the same prompt with room to spare is fine
+    const ok = await model.inference.infer({ prompt: LONG_PROMPT, maxTokens: MAX_LEN - promptTokens, temperature: 0 }).run();
+    expect(ok).toHaveLength(MAX_LEN - promptTokens);
+  });
+
+  it("without maxTokens the default shrinks to the room the prompt leaves, instead of refusing the request", async () => {
+    const promptTokens = (await model.host.call("encode", LONG_PROMPT)).length;
+    const outputs = await model.inference.infer({ prompt: LONG_PROMPT, temperature: 0 }).run();
+    expect(outputs).toHaveLength(MAX_LEN - promptTokens);
+    expect(outputs.at(-1)!.finishReason).toBe("length");
+    const short = await model.inference.infer({ prompt: REF0.prompt, temperature: 0 }).run();
+    expect(short).toHaveLength(MAX_LEN - REF0.ids.length);
+    expect(short.slice(0, 40).map((o) => o.tokenId)).toEqual(REF0.greedy_ids);
+    // a prompt that leaves no room is still refused, naming the prompt
+    await expectRefused("prompt", { prompt: TOO_LONG_PROMPT });
+    expect(await model.host.call("activeSequences")).toBe(0);
+  });
+
+  it("failures beside a running generation leave it untouched", async () => {
+    const good = model.inference.infer({ prompt: REF0.prompt, maxTokens: 40, temperature: 0 }).spawn();
+    const it = good.stream[Symbol.asyncIterator]();
+    const outputs: TokenOutput[] = [(await it.next()).value!];
+    await Promise.all(BAD.map(([field, request]) => expectRefused(field, request)));
+    for (let r = await it.next(); !r.done; r = await it.next()) outputs.push(r.value);
+    await good.join();
+    const { ids, text, finishReason } = summarize(outputs);
+    expect(ids).toEqual(REF0.greedy_ids);
+    expect(text).toBe(REF0.greedy_text);
+    expect(finishReason).toBe("length");
+    expect(await model.host.call("activeSequences")).toBe(0);
+  });
+});
+
+describe("overload", () => {
+  it("with maxSequences 2, a third concurrent request gets OVERLOADED while the first two finish", async () => {
+    const a = model.inference.infer({ prompt: REF0.prompt, maxTokens: 40, temperature: 0 }).spawn();
+    const b = model.inference.infer({ prompt: REF1.prompt, maxTokens: 40, temperature: 0 }).spawn();
+    const ia = a.stream[Symbol.asyncIterator]();
+    const ib = b.stream[Symbol.asyncIterator]();
+    const outA: TokenOutput[] = [(await ia.next()).value!];
+    const outB: TokenOutput[] = [(await ib.next()).value!];
+    expect(await model.host.call("activeSequences")).toBe(2);
+
+    const c = model.inference.infer({ prompt: "Blessed are the", maxTokens: 10, temperature: 0 }).spawn();
+    await rejection(c.join(), "OVERLOADED");
+    await rejection(drain(c), "OVERLOADED");
+
+    for (let r = await ia.next(); !r.done; r = await ia.next()) outA.push(r.value);
+    for (let r = await ib.next(); !r.done; r = await ib.next()) outB.push(r.value);
+    await Promise.all([a.join(), b.join()]);
+    expect(summarize(outA).ids).toEqual(REF0.greedy_ids);
+    expect(summarize(outB).ids).toEqual(REF1.greedy_ids);
+    expect(await model.host.call("activeSequences")).toBe(0);
+
+    // the slots are free again
+    const again = await model.inference.infer({ prompt: "Blessed are the", maxTokens: 40, temperature: 0 }).run();
+    expect(again.map((o) => o.tokenId)).toEqual(REF.prompts[4].greedy_ids);
+  });
+});
