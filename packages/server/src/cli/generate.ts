@@ -1,11 +1,11 @@
 // `actorlm generate`: stream a completion of --prompt from a model to stdout (or one JSON object with --json).
 import { performance } from "node:perf_hooks";
-import { InferenceBuilder, ModelHost } from "@actorlm/runtime";
-import { LlamaModel, streamingHandler, type GenerateRequest } from "@actorlm/llm";
+import { InferenceBuilder } from "@actorlm/runtime";
+import { streamingHandler, type GenerateRequest } from "@actorlm/llm";
 import { Command } from "commander";
 import { EMBEDDED_MODEL_DIR } from "./model-dir.js";
 import { collect, integer, number } from "./options.js";
-import { showLoadProgress } from "./progress.js";
+import { startModel } from "./start-model.js";
 
 interface GenerateFlags {
   model: string;
@@ -38,10 +38,8 @@ export function generateCommand(): Command {
 
 async function runGenerate(flags: GenerateFlags): Promise<void> {
   const t0 = performance.now();
-  const host = ModelHost.create(LlamaModel, { model: flags.model });
-  const progress = flags.json ? undefined : showLoadProgress(host);
-  await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler).finally(() => progress?.stop());
-  await using _host = host;
+  await using host = await startModel(flags.model, !flags.json);
+  await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const loaded = performance.now();
 
   const request: GenerateRequest = {

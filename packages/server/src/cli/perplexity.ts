@@ -1,11 +1,11 @@
 // `actorlm perplexity`: teacher-forced perplexity of a text file under a model.
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import { InferenceBuilder, ModelHost } from "@actorlm/runtime";
-import { LlamaModel, perplexityHandler } from "@actorlm/llm";
+import { InferenceBuilder } from "@actorlm/runtime";
+import { perplexityHandler } from "@actorlm/llm";
 import { Command } from "commander";
 import { EMBEDDED_MODEL_DIR } from "./model-dir.js";
-import { showLoadProgress } from "./progress.js";
+import { startModel } from "./start-model.js";
 
 interface PerplexityFlags {
   model: string;
@@ -26,10 +26,8 @@ export function perplexityCommand(): Command {
 
 async function runPerplexity(flags: PerplexityFlags): Promise<void> {
   const text = await readFile(flags.file, "utf8");
-  const host = ModelHost.create(LlamaModel, { model: flags.model });
-  const progress = flags.json ? undefined : showLoadProgress(host);
-  await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler).finally(() => progress?.stop());
-  await using _host = host;
+  await using host = await startModel(flags.model, !flags.json);
+  await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler);
 
   const t0 = performance.now();
   const [result] = await inference.infer({ text }).run();
