@@ -2,18 +2,19 @@
 // eight concurrent), perplexity throughput, memory. Prints numbers; asserts nothing.
 //   node --import tsx bench/generate.ts [--tokens N]
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
 import { InferenceBuilder, ModelHost } from "@actorlm/runtime";
-import { LlamaModel, generate, perplexityHandler, streamingHandler } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlamaModel, generate, perplexityHandler, streamingHandler } from "@actorlm/llm";
 
-const MODEL = fileURLToPath(new URL("../models/kjv-llama", import.meta.url));
 const chapters = JSON.parse(readFileSync(new URL("../test/fixtures/heldout-chapters.json", import.meta.url), "utf8")) as { chapters: string[] };
-const tokens = Number(process.argv[process.argv.indexOf("--tokens") + 1]) || 128;
+const { values: flags } = parseArgs({ options: { tokens: { type: "string", default: "128" } } }); // unknown flags throw
+const tokens = Number(flags.tokens);
+if (!Number.isSafeInteger(tokens) || tokens < 1) throw new RangeError(`--tokens must be a positive integer, got ${flags.tokens}`);
 
 const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 const t0 = performance.now();
-await using host = await ModelHost.start(LlamaModel, { model: MODEL });
+await using host = await ModelHost.start(LlamaModel, { model: EMBEDDED_MODEL_DIR });
 const loadMs = performance.now() - t0;
 await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
 await using scorer = await new InferenceBuilder().withModel(host).build(perplexityHandler);
@@ -54,7 +55,7 @@ const rows: [string, string][] = [
   [`decode, 1 stream, ${n} tokens (tokens/s)`, (((n - 1) * 1000) / (end - first)).toFixed(1)],
   [`decode, 8 concurrent streams, ${cTokens} tokens (tokens/s, aggregate)`, ((cTokens * 1000) / cMs).toFixed(1)],
   [`perplexity, ${ppl.nTokens} tokens (tokens/s)`, ((ppl.nTokens * 1000) / pMs).toFixed(0)],
-  ["main-thread RSS (MB)", mb(process.memoryUsage().rss)],
+  ["process RSS (MB)", mb(process.memoryUsage().rss)], // the whole process: the model worker's weights included
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

@@ -1,9 +1,8 @@
 // Concurrent jobs from several async tasks: one model worker, one KV slot per request, results unchanged.
 import { InferenceBuilder } from "@actorlm/runtime";
-import { LlamaModel, generate, streamingHandler } from "@actorlm/llm";
-import { MODEL_DIR } from "./model-dir.js";
+import { EMBEDDED_MODEL_DIR, LlamaModel, generate, streamingHandler } from "@actorlm/llm";
 
-await using inference = await new InferenceBuilder().init(LlamaModel, { model: MODEL_DIR }).build(streamingHandler);
+await using inference = await new InferenceBuilder().init(LlamaModel, { model: EMBEDDED_MODEL_DIR }).build(streamingHandler);
 
 const prompts = ["In the beginning", "Jesus wept.", "Blessed are the", "And God said, Let there be"];
 

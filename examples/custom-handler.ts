@@ -1,8 +1,7 @@
 // A handler of your own: declare what it needs and the runtime injects it — the request, the model,
 // the cancel token, the output stream, per-job state and a custom extractor.
 import { Cancel, In, InferenceBuilder, Model, Out, State, defineExtractor, handler } from "@actorlm/runtime";
-import { LlamaModel } from "@actorlm/llm";
-import { MODEL_DIR } from "./model-dir.js";
+import { EMBEDDED_MODEL_DIR, LlamaModel } from "@actorlm/llm";
 
 /** A custom parameter: the job's start time, supplied by an extractor registered on the builder. */
 const StartedAt = defineExtractor<number>("startedAt");
@@ -14,26 +13,29 @@ const versesHandler = handler(
     const { id } = await model.call("start", { prompt: request.prompt, maxTokens: 400, temperature: 0 });
     let line = "";
     let done = 0;
+    let finished = false;
     try {
-      while (done < request.lines) {
+      while (done < request.lines && !finished) {
         cancel.throwIfCancelled();
         const step = await model.call("step", id);
+        finished = step.finishReason !== undefined;
         line += step.text;
         for (let nl = line.indexOf("\n"); nl >= 0 && done < request.lines; nl = line.indexOf("\n")) {
           await out.emit(`${state.label} ${++done}: ${line.slice(0, nl).trim()}`);
           line = line.slice(nl + 1);
         }
-        if (step.finishReason) break;
       }
     } finally {
-      await model.call("release", id);
+      // A finished sequence already freed its KV slot. Otherwise free it here, ignoring a failure of the release
+      // itself (the worker may be gone), which must not replace the error the job is failing with.
+      if (!finished) await model.call("release", id).catch(() => undefined);
     }
     return `${state.label}: ${done} lines in ${Math.round(performance.now() - startedAt)} ms`;
   },
 );
 
 await using inference = await new InferenceBuilder()
-  .init(LlamaModel, { model: MODEL_DIR })
+  .init(LlamaModel, { model: EMBEDDED_MODEL_DIR })
   .extractor(StartedAt, () => performance.now())
   .build(versesHandler);
 

@@ -3,7 +3,7 @@
  * seeded sampling, stop strings, usage errors, coded errors, and perplexity.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -111,6 +111,26 @@ describe("stdout closed early (`actorlm generate … | head`)", () => {
     const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
     expect(stderr).toBe("");
     expect(code).toBe(0);
+  });
+});
+
+describe("stdout fails otherwise (`actorlm generate … > /dev/full`)", () => {
+  it.skipIf(!existsSync("/dev/full"))("exits 1 with `actorlm: <message>` on stderr, no stack trace", async () => {
+    const full = openSync("/dev/full", "w");
+    try {
+      const child = spawn(process.execPath, [CLI, "generate", "--prompt", REF0.prompt, "--max-tokens", "5", "--temperature", "0"], {
+        cwd: ROOT,
+        stdio: ["ignore", full, "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^actorlm: .*ENOSPC.*\n$/);
+      expect(stderr.split("\n")).toHaveLength(2); // one line, no stack trace
+    } finally {
+      closeSync(full);
+    }
   });
 });
 

@@ -2,12 +2,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InferenceBuilder, InferenceError, ModelHost, type ErrorCode, type Inference, type Job } from "@actorlm/runtime";
-import { LlamaModel, streamingHandler, type GenerateRequest, type LlamaModelArgs, type TokenOutput } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlamaModel, streamingHandler, type GenerateRequest, type LlamaModelArgs, type TokenOutput } from "@actorlm/llm";
 import { expect } from "vitest";
 
 export const ROOT = join(import.meta.dirname, "../..");
 /** The embedded reference model. */
-export const MODEL = join(ROOT, "models/kjv-llama");
+export const MODEL = EMBEDDED_MODEL_DIR;
 /** The built CLI entry point. */
 export const CLI = join(ROOT, "packages/server/dist/cli.js");
 

@@ -3,7 +3,8 @@
  * them completes exactly; a full set of KV slots refuses the next request with OVERLOADED.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GenerateRequest, TokenOutput } from "@actorlm/llm";
+import { InferenceBuilder } from "@actorlm/runtime";
+import { perplexityHandler, type GenerateRequest, type TokenOutput } from "@actorlm/llm";
 import { CHAPTER0, drain, hostModel, REF, rejection, summarize, type Hosted } from "./helpers.js";
 
 const MAX_LEN = 64;
@@ -114,5 +115,23 @@ describe("overload", () => {
     // the slots are free again
     const again = await model.inference.infer({ prompt: "Blessed are the", maxTokens: 40, temperature: 0 }).run();
     expect(again.map((o) => o.tokenId)).toEqual(REF.prompts[4].greedy_ids);
+  });
+});
+
+describe("requests that are not objects", () => {
+  it("a null generate request is VALIDATION naming the request", async () => {
+    await expectRefused("request", null as unknown as GenerateRequest);
+  });
+
+  it("a null, textless or non-object perplexity request is VALIDATION naming text, not HANDLER_FAILED", async () => {
+    const scorer = await new InferenceBuilder().withModel(model.host).build(perplexityHandler);
+    try {
+      for (const request of [null, undefined, 42, {}, { text: 7 }]) {
+        const error = await rejection(scorer.infer(request as unknown as { text: string }).run(), "VALIDATION");
+        expect(error.message.startsWith("text:"), error.message).toBe(true);
+      }
+    } finally {
+      await scorer.close();
+    }
   });
 });

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Llama } from "../../packages/llm/src/models/llama/model.js";
+import type { Llama } from "../../packages/llm/src/models/llama/model.js";
+import { loadLlama } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const MODEL = join(ROOT, "models/kjv-llama");
@@ -51,7 +52,7 @@ let model: Llama;
 const V = 4096;
 
 beforeAll(async () => {
-  model = await Llama.load(MODEL);
+  model = await loadLlama(MODEL);
 });
 
 describe("kjv-llama against transformers", () => {

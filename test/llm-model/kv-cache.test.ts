@@ -2,11 +2,12 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { KvCache } from "../../packages/llm/src/kv-cache.js";
-import { Llama } from "../../packages/llm/src/models/llama/model.js";
+import type { Llama } from "../../packages/llm/src/models/llama/model.js";
+import { loadLlama } from "./helpers.js";
 
 let model: Llama;
 beforeAll(async () => {
-  model = await Llama.load(join(import.meta.dirname, "../../models/kjv-llama"));
+  model = await loadLlama(join(import.meta.dirname, "../../models/kjv-llama"));
 });
 
 describe("KvCache", () => {

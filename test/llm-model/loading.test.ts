@@ -5,8 +5,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { LoadProgress } from "@actorlm/tensor";
+import { jsBackend, SafetensorsFile, type LoadProgress } from "@actorlm/tensor";
+import { parseLlamaConfig } from "../../packages/llm/src/models/config.js";
 import { Llama } from "../../packages/llm/src/models/llama/model.js";
+import { loadLlama } from "./helpers.js";
 import { buildSafetensors, f32Bytes, randomFloats, tempDir, writeTo, type Entry } from "../tensor/helpers.js";
 
 const CONFIG = {
@@ -50,7 +52,7 @@ function modelDir(list: Entry[], config: Record<string, unknown> = CONFIG): stri
 describe("loading a Llama checkpoint", () => {
   it("loads, reports read then convert progress, and runs", async () => {
     const events: LoadProgress[] = [];
-    const model = await Llama.load(modelDir(entries()), { onProgress: (p) => events.push(p) });
+    const model = await loadLlama(modelDir(entries()), { onProgress: (p) => events.push(p) });
     expect(events[0].stage).toBe("read");
     const converts = events.filter((e) => e.stage === "convert");
     expect(converts.at(-1)).toEqual({ stage: "convert", done: 20, total: 20, unit: "tensors" });
@@ -59,11 +61,28 @@ describe("loading a Llama checkpoint", () => {
     expect(logits.every(Number.isFinite)).toBe(true);
   });
 
+  it("counts the weights it loads for progress: one more when the head is untied", async () => {
+    const events: LoadProgress[] = [];
+    await loadLlama(modelDir(entries(true), { ...CONFIG, tie_word_embeddings: false }), { onProgress: (p) => events.push(p) });
+    const converts = events.filter((e) => e.stage === "convert");
+    expect(converts.map((e) => e.done)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(new Set(converts.map((e) => e.total))).toEqual(new Set([21]));
+  });
+
+  it("needs a backend from its caller (TypeError naming the option)", async () => {
+    const source = SafetensorsFile.fromBytes(buildSafetensors(entries()));
+    const config = parseLlamaConfig(CONFIG);
+    expect(() => Llama.fromSource(config, source, {} as never)).toThrow(TypeError);
+    expect(() => Llama.fromSource(config, source, {} as never)).toThrow(/backend/);
+    const model = Llama.fromSource(config, source, { backend: jsBackend });
+    expect(model.forward([1, 2], model.newCache(4)).length).toBe(16);
+  });
+
   it("refuses a weight whose shape the config does not imply, naming it and both shapes", async () => {
     const list = entries();
     const k = list.find((e) => e.name === "model.layers.1.self_attn.k_proj.weight")!;
     k.shape = [8, 4];
-    const err = await Llama.load(modelDir(list)).catch((e: Error) => e);
+    const err = await loadLlama(modelDir(list)).catch((e: Error) => e);
     expect(err).toMatchObject({ code: "MODEL_LOAD" });
     expect((err as Error).message).toContain("model.layers.1.self_attn.k_proj.weight");
     expect((err as Error).message).toContain("[8, 4]");
@@ -72,26 +91,26 @@ describe("loading a Llama checkpoint", () => {
 
   it("refuses a missing weight by name", async () => {
     const list = entries().filter((e) => e.name !== "model.layers.0.mlp.up_proj.weight");
-    await expect(Llama.load(modelDir(list))).rejects.toThrow(/model\.layers\.0\.mlp\.up_proj\.weight/);
-    await expect(Llama.load(modelDir(list))).rejects.toMatchObject({ code: "MODEL_LOAD" });
+    await expect(loadLlama(modelDir(list))).rejects.toThrow(/model\.layers\.0\.mlp\.up_proj\.weight/);
+    await expect(loadLlama(modelDir(list))).rejects.toMatchObject({ code: "MODEL_LOAD" });
   });
 
   it("refuses integer weights by name", async () => {
     const list = entries();
     list[1] = { name: "model.norm.weight", dtype: "I32", shape: [8], bytes: new Uint8Array(32) };
-    await expect(Llama.load(modelDir(list))).rejects.toThrow(/model\.norm\.weight.*I32/);
+    await expect(loadLlama(modelDir(list))).rejects.toThrow(/model\.norm\.weight.*I32/);
   });
 
   it("refuses an untied config whose checkpoint lacks lm_head.weight", async () => {
-    await expect(Llama.load(modelDir(entries(), { ...CONFIG, tie_word_embeddings: false }))).rejects.toThrow(/lm_head\.weight/);
+    await expect(loadLlama(modelDir(entries(), { ...CONFIG, tie_word_embeddings: false }))).rejects.toThrow(/lm_head\.weight/);
   });
 
   it("uses lm_head.weight when untied, the embedding when tied", async () => {
-    const tied = await Llama.load(modelDir(entries()));
+    const tied = await loadLlama(modelDir(entries()));
     const untiedSame = entries(true);
     untiedSame.at(-1)!.bytes = untiedSame[0].bytes;           // lm_head = embed_tokens
-    const same = await Llama.load(modelDir(untiedSame, { ...CONFIG, tie_word_embeddings: false }));
-    const other = await Llama.load(modelDir(entries(true), { ...CONFIG, tie_word_embeddings: false }));
+    const same = await loadLlama(modelDir(untiedSame, { ...CONFIG, tie_word_embeddings: false }));
+    const other = await loadLlama(modelDir(entries(true), { ...CONFIG, tie_word_embeddings: false }));
     const ids = [3, 1, 4, 1, 5];
     const a = Float32Array.from(tied.forward(ids, tied.newCache()));
     expect([...same.forward(ids, same.newCache())]).toEqual([...a]);
@@ -117,8 +136,8 @@ describe("loading a Llama checkpoint", () => {
     writeTo(dir, "model-00002-of-00002.safetensors", buildSafetensors(asBf16.slice(half)));
     const weightMap = Object.fromEntries(asBf16.map((e, i) => [e.name, `model-0000${i < half ? 1 : 2}-of-00002.safetensors`]));
     writeTo(dir, "model.safetensors.index.json", JSON.stringify({ weight_map: weightMap }));
-    const sharded = await Llama.load(dir);
-    const plain = await Llama.load(modelDir(asF32));
+    const sharded = await loadLlama(dir);
+    const plain = await loadLlama(modelDir(asF32));
     const ids = [2, 7, 11];
     expect([...sharded.forward(ids, sharded.newCache())]).toEqual([...plain.forward(ids, plain.newCache())]);
   });

@@ -4,6 +4,7 @@ import { Tokenizer } from "../../packages/llm/src/tokenizer.js";
 import { StreamingDetokenizer, type DetokenizerSource } from "../../packages/llm/src/generation/detokenizer.js";
 import { StopMatcher } from "../../packages/llm/src/generation/stop.js";
 import { Rng } from "../../packages/llm/src/sampling/rng.js";
+import { EMBEDDED_MODEL_DIR } from "../../packages/llm/src/embedded-model.js";
 
 type RefPrompt = { prompt: string; ids: number[]; greedy_ids: number[]; greedy_text: string };
 const llama = JSON.parse(await readFile("test/fixtures/kjv-llama.json", "utf8")) as { prompts: RefPrompt[] };
@@ -19,7 +20,7 @@ const TEXTS = [
 
 let tok: Tokenizer;
 beforeAll(async () => {
-  tok = await Tokenizer.fromDir("models/kjv-llama");
+  tok = await Tokenizer.fromDir(EMBEDDED_MODEL_DIR);
 });
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -2,7 +2,12 @@ import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { Sampler } from "../../packages/llm/src/sampling/sampler.js";
 import { Rng } from "../../packages/llm/src/sampling/rng.js";
-import { argmax } from "../../packages/llm/src/sampling/processors.js";
+import {
+  applyFrequencyPresencePenalty,
+  applyRepetitionPenalty,
+  argmax,
+  countTokens,
+} from "../../packages/llm/src/sampling/processors.js";
 
 const ref = JSON.parse(await readFile("test/fixtures/kjv-llama.json", "utf8")) as {
   prompts: { ids: number[]; greedy_ids: number[] }[];
@@ -54,10 +59,10 @@ describe("Sampler", () => {
   });
   it("does not modify the logits it is given", () => {
     const l = Float32Array.from(modelLogits);
-    new Sampler({ temperature: 0.7, topK: 5, topP: 0.9, minP: 0.1, repetitionPenalty: 1.3, frequencyPenalty: 1 }).sample(
-      l,
-      [270, 270, 13],
-    );
+    const s = new Sampler({ temperature: 0.7, topK: 5, topP: 0.9, minP: 0.1, repetitionPenalty: 1.3, frequencyPenalty: 1 }, [0, 270]);
+    s.accept(270);
+    s.accept(13);
+    s.sample(l);
     expect(l).toEqual(modelLogits);
   });
   it("same seed → same sequence, different seed → different sequence", () => {
@@ -119,23 +124,122 @@ describe("Sampler", () => {
   });
   it("penalties steer greedy decoding", () => {
     const l = Float32Array.from([3, 2.9, 1, -1]);
-    expect(new Sampler({ temperature: 0, repetitionPenalty: 1.1 }).sample(l, [0])).toBe(1); // 3/1.1 < 2.9
-    expect(new Sampler({ temperature: 0, presencePenalty: 0.2 }).sample(l, [0])).toBe(1);
-    expect(new Sampler({ temperature: 0, frequencyPenalty: 0.06 }).sample(l, [0, 0])).toBe(1);
-    expect(new Sampler({ temperature: 0, frequencyPenalty: 0.06 }).sample(l, [0])).toBe(0);
-    expect(new Sampler({ temperature: 0 }).sample(l, [0, 0, 0])).toBe(0); // no penalty configured
+    /** A greedy sampler over prompt `prompt` that has generated `generated`. */
+    const after = (params: ConstructorParameters<typeof Sampler>[0], prompt: number[], generated: number[]): Sampler => {
+      const s = new Sampler({ temperature: 0, ...params }, prompt);
+      for (const id of generated) s.accept(id);
+      return s;
+    };
+    expect(after({ repetitionPenalty: 1.1 }, [], [0]).sample(l)).toBe(1); // 3/1.1 < 2.9
+    expect(after({ presencePenalty: 0.2 }, [], [0]).sample(l)).toBe(1);
+    expect(after({ frequencyPenalty: 0.06 }, [], [0, 0]).sample(l)).toBe(1);
+    expect(after({ frequencyPenalty: 0.06 }, [], [0]).sample(l)).toBe(0);
+    expect(after({}, [0, 0], [0]).sample(l)).toBe(0); // no penalty configured
+  });
+  it("frequency / presence penalties count generated tokens only; the repetition penalty the prompt too", () => {
+    const l = Float32Array.from([3, 2.9, 1, -1]);
+    const prompt = [0, 0, 0, 0]; // token 0 all over the prompt
+    expect(new Sampler({ temperature: 0, presencePenalty: 2 }, prompt).sample(l)).toBe(0);
+    expect(new Sampler({ temperature: 0, frequencyPenalty: 2 }, prompt).sample(l)).toBe(0);
+    expect(new Sampler({ temperature: 0, frequencyPenalty: 2, presencePenalty: 2 }, prompt).sample(l)).toBe(0);
+    expect(new Sampler({ temperature: 0, repetitionPenalty: 1.1 }, prompt).sample(l)).toBe(1); // 3/1.1 < 2.9
+    expect(new Sampler({ temperature: 0, repetitionPenalty: 1.1 }, [2, 0]).sample(l)).toBe(1);
+    // once generated, token 0 is penalized by frequency / presence too
+    const s = new Sampler({ temperature: 0, presencePenalty: 0.2 }, prompt);
+    s.accept(0);
+    expect(s.sample(l)).toBe(1);
+  });
+  it("incremental counts give the same logits as recounting the whole history every step", () => {
+    const rng = new Rng(11);
+    const vocab = 64;
+    const prompt = Array.from({ length: 20 }, () => Math.floor(rng.nextFloat() * vocab));
+    const params = { temperature: 0, repetitionPenalty: 1.3, frequencyPenalty: 0.4, presencePenalty: 0.3 };
+    const s = new Sampler(params, prompt);
+    const generated: number[] = [];
+    for (let step = 0; step < 200; step++) {
+      const l = randomLogits(rng, vocab, 2);
+      // the reference: penalties recomputed from scratch (repetition over prompt + output, the others over the output)
+      const want = Float32Array.from(l);
+      const all = new Int32Array(vocab);
+      countTokens([...prompt, ...generated], all);
+      applyRepetitionPenalty(want, all, params.repetitionPenalty);
+      const out = new Int32Array(vocab);
+      countTokens(generated, out);
+      applyFrequencyPresencePenalty(want, out, params.frequencyPenalty, params.presencePenalty);
+      const id = s.sample(l);
+      expect(id).toBe(argmax(want));
+      s.accept(id);
+      generated.push(id);
+    }
+  });
+  it("penalized sampling is reproducible per seed", () => {
+    const run = (seed: number): number[] => {
+      const s = new Sampler({ temperature: 1, repetitionPenalty: 1.2, frequencyPenalty: 0.5, presencePenalty: 0.5, seed }, ref.prompts[0].ids);
+      return Array.from({ length: 100 }, () => {
+        const id = s.sample(modelLogits);
+        s.accept(id);
+        return id;
+      });
+    };
+    expect(run(7)).toEqual(run(7));
+    expect(run(7)).not.toEqual(run(8));
+  });
+  it("accept and the prompt take token ids only", () => {
+    const s = new Sampler({ repetitionPenalty: 1.2 });
+    expect(() => s.accept(-1)).toThrow(RangeError);
+    expect(() => s.accept(1.5)).toThrow(RangeError);
+    expect(() => new Sampler({ repetitionPenalty: 1.2 }, [0, Number.NaN])).toThrow(RangeError);
+  });
+  it("a tiny temperature is (near-)greedy over the penalized logits, without overflow", () => {
+    const l = Float32Array.from([5, 10, 3]); // 10 / 1e-38 overflows float32
+    for (const temperature of [1e-38, Number.MIN_VALUE, 1e-6]) {
+      for (let seed = 0; seed < 20; seed++) expect(new Sampler({ temperature, seed }).sample(l)).toBe(1);
+    }
+    const p = Float32Array.from([3, 2.9, 1, -1]);
+    expect(new Sampler({ temperature: 1e-38, repetitionPenalty: 1.1, seed: 1 }, [0]).sample(p)).toBe(1); // 3/1.1 < 2.9
+    const s = new Sampler({ temperature: 1e-38, presencePenalty: 0.2, seed: 1 });
+    s.accept(0);
+    expect(s.sample(p)).toBe(1);
+    // tied maxima stay tied (the limit of temperature → 0 is uniform over them), every other token is out
+    const tied = Float32Array.from([7, 1, 7]);
+    const seen = new Set(Array.from({ length: 64 }, (_, seed) => new Sampler({ temperature: 1e-38, seed }).sample(tied)));
+    expect([...seen].sort()).toEqual([0, 2]);
+  });
+  it("a +Infinity logit wins at any temperature", () => {
+    const l = Float32Array.from([1, Infinity, 2]);
+    for (const temperature of [1e-38, 0.5, 1, 2]) expect(new Sampler({ temperature, seed: 1 }).sample(l)).toBe(1);
   });
   it("falls back to argmax when every logit is masked", () => {
     expect(new Sampler({ seed: 1 }).sample(Float32Array.from([-Infinity, -Infinity]))).toBe(0);
+    expect(new Sampler({ seed: 1 }).sample(Float32Array.from([Number.NaN, -Infinity]))).toBe(0);
     expect(() => new Sampler().sample(new Float32Array(0))).toThrow(RangeError);
   });
-  it("handles a full 4096 vocabulary quickly without per-token buffers", () => {
-    const s = new Sampler({ temperature: 0.8, topK: 40, topP: 0.95, minP: 0.02, repetitionPenalty: 1.1, seed: 3 });
-    const history = [...ref.prompts[0].ids];
-    const t0 = performance.now();
-    for (let i = 0; i < 2000; i++) history.push(s.sample(modelLogits, history.slice(-64)));
-    expect(performance.now() - t0).toBeLessThan(5000);
-    const nucleus = new Sampler({ temperature: 1, topP: 0.9, seed: 3 }); // top-p without top-k: heap over 4096
-    for (let i = 0; i < 500; i++) expect(nucleus.sample(modelLogits)).toBeLessThan(4096);
+  it("reuses its scratch buffers across a full 4096 vocabulary, step after step", () => {
+    const s = new Sampler({ temperature: 0.8, topK: 40, topP: 0.95, minP: 0.02, repetitionPenalty: 1.1, frequencyPenalty: 0.1, seed: 3 }, ref.prompts[0].ids);
+    const fields = ["work", "scratch", "probs", "heap", "seen", "generated"] as const;
+    const buffers = (): unknown[] => fields.map((f) => (s as unknown as Record<string, unknown>)[f]);
+    // after one sample and one accept of the largest id, every buffer has its final size
+    s.sample(modelLogits);
+    s.accept(modelLogits.length - 1);
+    const first = buffers();
+    for (let i = 0; i < 500; i++) s.accept(s.sample(modelLogits));
+    buffers().forEach((b, i) => expect(b, fields[i]).toBe(first[i]));
+  });
+  it("top-p without top-k draws only from the nucleus of a 4096 vocabulary", () => {
+    // the nucleus: most probable tokens, in order, until their mass reaches 0.9
+    const max = Math.max(...modelLogits);
+    const weights = Array.from(modelLogits, (x) => Math.exp(x - max));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const order = weights.map((_, i) => i).sort((a, b) => weights[b] - weights[a] || a - b);
+    const nucleus = new Set<number>();
+    for (let mass = 0, k = 0; mass < 0.9; k++) {
+      nucleus.add(order[k]);
+      mass += weights[order[k]] / total;
+    }
+    expect(nucleus.size).toBeGreaterThan(1);
+    const s = new Sampler({ temperature: 1, topP: 0.9, seed: 3 });
+    const drawn = new Set(Array.from({ length: 500 }, () => s.sample(modelLogits)));
+    for (const id of drawn) expect(nucleus.has(id), `token ${id}`).toBe(true);
+    expect(drawn.size).toBeGreaterThan(1);
   });
 });

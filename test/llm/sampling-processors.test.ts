@@ -48,10 +48,28 @@ describe("argmax / temperature / softmax", () => {
     expect(argmax(f32([NaN, -1, NaN]))).toBe(1);
     expect(argmax(f32([-Infinity, -Infinity]))).toBe(0);
   });
-  it("temperature divides", () => {
+  it("temperature divides after shifting the largest logit to 0 (softmax unchanged)", () => {
     const l = f32([1, -2, 4]);
     applyTemperature(l, 0.5);
-    expect([...l]).toEqual([2, -4, 8]);
+    expect([...l]).toEqual([-6, -12, 0]); // (x − 4) / 0.5
+    const same = f32([1, -2, 4]);
+    applyTemperature(same, 1);
+    expect([...same]).toEqual([1, -2, 4]); // 1: nothing to do
+  });
+  it("a tiny temperature cannot overflow: the maxima become 0, the rest large negative or -Infinity", () => {
+    const l = f32([5, 10, 3, 10, -Infinity, NaN]);
+    applyTemperature(l, 1e-38);
+    expect([...l]).toEqual([-Infinity, 0, -Infinity, 0, -Infinity, NaN]);
+    const close = f32([1, 1 + 2 ** -20]);
+    applyTemperature(close, 1e-30);
+    expect(close[1]).toBe(0);
+    expect(close[0]).toBeLessThan(-1e20);
+    const inf = f32([1, Infinity, 2]);
+    applyTemperature(inf, 0.5);
+    expect([...inf]).toEqual([-Infinity, 0, -Infinity]);
+    const masked = f32([-Infinity, NaN]);
+    applyTemperature(masked, 1e-38);
+    expect([...masked]).toEqual([-Infinity, NaN]);
   });
   it("softmax gives masked tokens 0 and sums to 1", () => {
     const p = new Float64Array(4);

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Tokenizer } from "../../packages/llm/src/tokenizer.js";
 import { LlmError } from "../../packages/llm/src/errors.js";
+import { EMBEDDED_MODEL_DIR as MODEL } from "../../packages/llm/src/embedded-model.js";
 
-const MODEL = "models/kjv-llama";
 type RefPrompt = { prompt: string; ids: number[]; greedy_ids: number[]; greedy_text: string };
 type Case = { text: string; ids: number[]; decoded: string; decodedWithSpecial: string; prefixDecodes: string[] };
 

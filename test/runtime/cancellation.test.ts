@@ -1,4 +1,4 @@
-import { Cancel, InferenceBuilder, InferenceError, In, Model, ModelHost, Out, handler } from "@actorlm/runtime";
+import { Cancel, CpuPool, InferenceBuilder, InferenceError, In, Model, ModelHost, Out, handler, type ErrorCode, type Job } from "@actorlm/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
 import { deferred, rejection } from "./helpers.js";
@@ -12,15 +12,16 @@ describe("cancellation", () => {
     await host.close();
   });
 
-  /** A generator that never stops on its own; it counts its model operations. */
+  /** A generator that never stops on its own; it counts its model operations (`running` resolves at the first). */
   function endless() {
-    const stats = { ops: 0, opsAtCancel: -1, sawCancel: false, finished: false };
+    const stats = { ops: 0, opsAtCancel: -1, sawCancel: false, finished: false, running: deferred() };
     const h = handler([Model<Counter>(), Cancel(), Out<number>()], async (model, cancel, out) => {
       try {
         for (;;) {
           cancel.throwIfCancelled();
           const value = await model.call("slowAdd", 1, 2);
           stats.ops++;
+          stats.running.resolve();
           await out.emit(value);
         }
       } catch (error) {
@@ -64,7 +65,7 @@ describe("cancellation", () => {
   });
 
   it("a caller's AbortSignal cancels the job (withSignal and run(signal))", async () => {
-    const { h } = endless();
+    const { h, stats } = endless();
     const inference = await new InferenceBuilder().withModel(host).build(h);
     const controller = new AbortController();
     const job = inference.infer(undefined).withSignal(controller.signal).spawn();
@@ -74,8 +75,9 @@ describe("cancellation", () => {
     await rejection(job.join(), "CANCELLED");
 
     const second = new AbortController();
+    stats.running = deferred();
     const running = inference.infer(undefined).run(second.signal);
-    await host.call("echo", "let the job start", 5);
+    await stats.running.promise;
     second.abort(new Error("client went away"));
     await rejection(running, "CANCELLED");
     await inference.close();
@@ -109,17 +111,75 @@ describe("cancellation", () => {
   });
 
   it("a cancelled job waiting in emit is released at once", async () => {
-    const started = deferred();
+    const full = deferred();
+    let released: Promise<InferenceError> | undefined;
     const h = handler([Out<number>()], async (out) => {
-      started.resolve();
-      for (let i = 0; ; i++) await out.emit(i);
+      await out.emit(0);
+      await out.emit(1);
+      const blocked = out.emit(2); // the buffer holds 2: this one waits for a reader that never comes
+      released = rejection(blocked, "CANCELLED");
+      full.resolve();
+      await blocked;
     });
     const inference = await new InferenceBuilder().withBufferSize(2).build(h);
     const job = inference.infer(undefined).spawn();
-    await started.promise;
-    expect(job.stream.buffered).toBeLessThanOrEqual(2);
+    await full.promise;
+    expect(job.stream.buffered).toBe(job.stream.capacity);
     job.cancel();
+    await released;
     await rejection(job.join(), "CANCELLED");
+    await inference.close();
+  });
+
+  it("an already-aborted signal does not hide a refusal: the stream throws what join() rejects with", async () => {
+    const release = deferred();
+    const h = handler([In<number>()], async (n) => {
+      await release.promise;
+      return n;
+    });
+    const inference = await new InferenceBuilder().withMaxJobs(1).build(h);
+    const busy = inference.infer(1).spawn();
+    const aborted = AbortSignal.abort();
+    const refusals: [ErrorCode, Job<number>][] = [["OVERLOADED", inference.infer(2).withSignal(aborted).spawn()]];
+    release.resolve();
+    await busy.join();
+    await inference.close();
+    refusals.push(["NOT_READY", inference.infer(3).withSignal(aborted).spawn()]);
+    for (const [code, job] of refusals) {
+      const joined = await rejection(job.join(), code);
+      await expect(job.stream[Symbol.asyncIterator]().next()).rejects.toBe(joined);
+      expect(job.status).toBe("failed");
+    }
+  });
+
+  it("spawn, run and a CpuPool report the same CANCELLED for the same aborted signal", async () => {
+    const h = handler([In<number>()], (n) => n);
+    const inference = await new InferenceBuilder().build(h);
+    const pool = new CpuPool<{ values: number[] }, { sum: number }>({ filename: new URL("../fixtures/runtime/sum-task.mjs", import.meta.url) });
+    for (const signal of [AbortSignal.abort(), AbortSignal.abort("client went away"), AbortSignal.abort(new Error("timeout"))]) {
+      const spawned = await rejection(inference.infer(1).withSignal(signal).spawn().join(), "CANCELLED");
+      const ran = await rejection(inference.infer(1).run(signal), "CANCELLED");
+      const pooled = await rejection(pool.run({ values: [1] }, { signal }), "CANCELLED");
+      expect(ran.message).toBe(spawned.message);
+      expect(pooled.message).toBe(spawned.message);
+    }
+    await pool.close();
+    await inference.close();
+  });
+
+  it("run(signal) applies to that run only; withSignal refuses a non-signal", async () => {
+    const h = handler([In<number>()], (n) => n);
+    const inference = await new InferenceBuilder().build(h);
+    const builder = inference.infer(5);
+    const controller = new AbortController();
+    expect(await builder.run(controller.signal)).toEqual([5]);
+    controller.abort();
+    expect(await builder.run()).toEqual([5]);
+    const job = builder.spawn();
+    await job.join();
+    expect(job.status).toBe("completed");
+    expect(() => builder.withSignal({} as AbortSignal)).toThrow(TypeError);
+    expect(() => builder.withSignal({} as AbortSignal)).toThrow(/signal/);
     await inference.close();
   });
 });

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Cancel, InferenceBuilder, In, Model, Out, handler } from "@actorlm/runtime";
+import { Cancel, InferenceBuilder, In, Model, ModelHost, Out, handler } from "@actorlm/runtime";
 import { describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
 import { rejection } from "./helpers.js";
@@ -42,6 +42,14 @@ describe("close", () => {
     await rejection(inference.infer(undefined).run(), "NOT_READY");
     await rejection(inference.reset(), "NOT_READY");
     await inference.close();
+  });
+
+  it("build() on a shared host that its owner closes meanwhile rejects NOT_READY", async () => {
+    const h = handler([In<number>(), Model<Counter>()], (n, model) => model.call("add", n));
+    const shared = await ModelHost.start(Counter, {});
+    const building = rejection(new InferenceBuilder().withModel(shared).build(h), "NOT_READY");
+    await shared.close();
+    await building;
   });
 
   it("Symbol.asyncDispose closes", async () => {

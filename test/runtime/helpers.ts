@@ -1,4 +1,4 @@
-import { InferenceError, type BackendState, type ErrorCode, type StateChange } from "@actorlm/runtime";
+import { InferenceError, type BackendState, type ErrorCode, type LoadProgress, type StateChange } from "@actorlm/runtime";
 import { expect } from "vitest";
 
 /** Something with eventemitter3-style `on`/`off` for `state` events. */
@@ -16,6 +16,23 @@ export function nextState(source: StateSource, state: BackendState): Promise<Sta
       resolve(change);
     };
     source.on("state", listener);
+  });
+}
+
+/** Resolves at the next `progress` event of `stage`, calling `then` synchronously inside the event first. */
+export function nextProgress(
+  source: { on(event: "progress", fn: (p: LoadProgress) => void): unknown; off(event: "progress", fn: (p: LoadProgress) => void): unknown },
+  stage: string,
+  then?: () => void,
+): Promise<LoadProgress> {
+  return new Promise((resolve) => {
+    const listener = (progress: LoadProgress) => {
+      if (progress.stage !== stage) return;
+      source.off("progress", listener);
+      then?.();
+      resolve(progress);
+    };
+    source.on("progress", listener);
   });
 }
 

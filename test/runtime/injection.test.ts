@@ -40,6 +40,13 @@ describe("parameter injection", () => {
     await inference.close();
   });
 
+  it("gives Model() a view with call and state only, not the host", async () => {
+    const h = handler([Model<Counter>()], (model) => ({ keys: Object.keys(model).sort(), isHost: model instanceof ModelHost, frozen: Object.isFrozen(model), state: model.state }));
+    const inference = await new InferenceBuilder().withModel(host).build(h);
+    expect(await inference.infer(undefined).run()).toEqual([{ keys: ["call", "state"], isHost: false, frozen: true, state: "ready" }]);
+    await inference.close();
+  });
+
   it("emits a returned value as the single output", async () => {
     const h = handler([In<number>(), Model<Counter>()], (n, model) => model.call("add", n));
     const inference = await new InferenceBuilder().withModel(host).build(h);

@@ -1,4 +1,4 @@
-import { InferenceBuilder, Model, ModelHost, handler, type LoadProgress, type ModelClass } from "@actorlm/runtime";
+import { InferenceBuilder, InferenceError, Model, ModelHost, handler, type LoadProgress, type ModelClass } from "@actorlm/runtime";
 import { describe, expect, it } from "vitest";
 import { Counter, type CounterArgs } from "../fixtures/runtime/counter.mjs";
 import { recordStates, rejection } from "./helpers.js";
@@ -52,7 +52,12 @@ describe("model loading", () => {
 
     const viaBuild = await rejection(new InferenceBuilder().init(Counter, { failLoad: "bad config.json" }).build(read), "MODEL_LOAD");
     expect(viaBuild.message).toContain("bad config.json");
-    await rejection(new InferenceBuilder().init(Counter, { failLoad: "coded", failLoadCode: true }).build(read), "MODEL_LOAD");
+    // A load that throws another code is still MODEL_LOAD; the original, code and all, is the cause.
+    const coded = await rejection(new InferenceBuilder().init(Counter, { failLoad: "coded", failLoadCode: true }).build(read), "MODEL_LOAD");
+    expect(coded.message).toContain("coded");
+    expect(coded.cause).toBeInstanceOf(InferenceError);
+    expect((coded.cause as InferenceError).code).toBe("VALIDATION");
+    expect((coded.cause as InferenceError).message).toBe("coded");
   });
 
   it("a worker that exits during load, or a missing export, is MODEL_LOAD too", async () => {
@@ -66,8 +71,10 @@ describe("model loading", () => {
 
   it("reset() after a failed load tries again in a fresh worker", async () => {
     const host = ModelHost.create(Counter, { exitOnLoad: true });
+    const states = recordStates(host);
     await rejection(host.start(), "MODEL_LOAD");
     await rejection(host.reset(), "MODEL_LOAD");
+    expect(states).toEqual(["loading", "error", "loading", "error"]);
     expect(host.state).toBe("error");
     await host.close();
     await rejection(host.reset(), "NOT_READY");

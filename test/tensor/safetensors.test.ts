@@ -71,6 +71,30 @@ describe("safetensors: reading generated files", () => {
     expect([...f.tensor("pad").data as Uint8Array]).toEqual([7, 9]);
   });
 
+  it("reads each tensor from disk into its own aligned buffer, in any header order", async () => {
+    const entries: Entry[] = [
+      { name: "pad", dtype: "U8", shape: [3], bytes: Uint8Array.of(7, 8, 9) },
+      { name: "x", dtype: "F32", shape: [2], bytes: f32Bytes([1.5, -2.5]) },
+      { name: "y", dtype: "F64", shape: [1], bytes: new Uint8Array(Float64Array.of(0.25).buffer) },
+    ];
+    const path = writeTo(tempDir(), "parts.safetensors", buildSafetensors(entries, (h) => {
+      const { pad, ...rest } = h;                           // header order differs from offset order
+      for (const k of Object.keys(h)) delete h[k];
+      Object.assign(h, rest, { pad });
+    }));
+    const progress: LoadProgress[] = [];
+    const f = await SafetensorsFile.open(path, { onProgress: (p) => progress.push(p) });
+    expect(f.names).toEqual(["x", "y", "pad"]);
+    const x = f.toFloat32("x");                             // offset 3 in the file, still a view: its own buffer
+    expect([...x]).toEqual([1.5, -2.5]);
+    expect(x.byteOffset).toBe(0);
+    expect(x.buffer.byteLength).toBe(8);
+    expect(f.tensor("y").data).toEqual(Float64Array.of(0.25));
+    expect(f.tensor("pad").data.buffer).not.toBe(x.buffer);
+    expect(progress.at(-1)).toEqual({ stage: "read", done: readFileSync(path).length, total: readFileSync(path).length, unit: "bytes" });
+    expect(progress.every((p, i) => i === 0 || p.done >= progress[i - 1].done)).toBe(true);
+  });
+
   it("accepts zero-sized tensors and scalars", () => {
     const f = SafetensorsFile.fromBytes(buildSafetensors([
       { name: "empty", dtype: "F32", shape: [0, 4], bytes: new Uint8Array(0) },
@@ -124,6 +148,39 @@ describe("safetensors: refusing broken files", () => {
     expect(e.message).toMatch(/"a"|"b"/);
   });
 
+  it("a hole between tensors, and one before the first", async () => {
+    // a: [0, 24) F32, then 4 unclaimed bytes, then b (BF16 [4]) at [28, 36)
+    const [a, b] = sample();
+    const gap = buildSafetensors([a, { ...b, name: "pad", dtype: "U8", shape: [4], bytes: new Uint8Array(4) }, b], (h) => {
+      delete h.pad;
+    });
+    const e = await refused(gap);
+    expect(e.fault).toBe("HOLE");
+    expect(e.tensor).toBe("b");
+    expect(e.message).toContain("[24, 28)");
+    // only b, placed at [4, 12) of a 12-byte data section
+    const lead = await refused(withHeader(JSON.stringify({ b: { dtype: "BF16", shape: [4], data_offsets: [4, 12] } }), new Uint8Array(12)));
+    expect(lead).toMatchObject({ fault: "HOLE", tensor: "b" });
+  });
+
+  it("trailing bytes after the last tensor", async () => {
+    const e = await refused(buildSafetensors([...sample(), { name: "extra", dtype: "U8", shape: [3], bytes: Uint8Array.of(1, 2, 3) }], (h) => {
+      delete h.extra;
+    }));
+    expect(e.fault).toBe("TRAILING_BYTES");
+    expect(e.message).toContain("3 trailing bytes");
+    // a header with no tensors over a non-empty data section
+    expect((await refused(withHeader("{}", new Uint8Array(8)))).fault).toBe("TRAILING_BYTES");
+  });
+
+  it("__metadata__ that is not an object of strings", async () => {
+    for (const metadata of [["pt"], "pt", null, { format: "pt", step: 7 }, { nested: { a: "b" } }]) {
+      const e = await refused(buildSafetensors(sample(), (h) => { h.__metadata__ = metadata; }));
+      expect(e.fault).toBe("BAD_HEADER");
+      expect(e.message).toContain("__metadata__");
+    }
+  });
+
   it("shape × dtype size different from the byte length", async () => {
     const e = await refused(buildSafetensors(sample(), (h) => {
       (h.a as { shape: number[] }).shape = [3, 3];
@@ -158,6 +215,9 @@ describe("safetensors: refusing broken files", () => {
 
   it("names the file when it does not exist, and a missing tensor by name", async () => {
     await expect(openSafetensors(join(tempDir(), "nope"))).rejects.toMatchObject({ code: "MODEL_LOAD", fault: "IO" });
+    const dir = tempDir();                                   // opens, but reading fails (EISDIR)
+    writeTo(dir, "entry", "x");                              // some filesystems give an empty directory size 0
+    await expect(SafetensorsFile.open(dir)).rejects.toMatchObject({ name: "SafetensorsError", code: "MODEL_LOAD", fault: "IO", file: dir });
     const f = SafetensorsFile.fromBytes(buildSafetensors(sample()), "mem.safetensors");
     expect(() => f.info("zzz")).toThrow(SafetensorsError);
     expect(() => f.info("zzz")).toThrow(/mem\.safetensors.*"zzz"/);

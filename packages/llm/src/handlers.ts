@@ -46,11 +46,12 @@ export interface PerplexityResult {
 export const perplexityHandler = handler(
   [In<{ text: string }>(), Model<LlamaModel>(), Cancel()],
   async (request, model, cancel): Promise<PerplexityResult> => {
-    if (typeof request.text !== "string" || request.text.length === 0) {
+    const text: unknown = request?.text; // a null or non-object request is a bad request, not a handler failure
+    if (typeof text !== "string" || text.length === 0) {
       throw new InferenceError("VALIDATION", "text: must be a non-empty string");
     }
     const { model: dir, maxSequenceLength } = await model.call("info");
-    const [encoded] = await encodeOffThread(dir, [request.text], cancel.signal);
+    const [encoded] = await encodeOffThread(dir, [text], cancel.signal);
     const ids = Array.from(encoded);
     if (ids.length < 2) throw new InferenceError("VALIDATION", "text: needs at least one token after bos to score");
     let nll = 0;

@@ -18,15 +18,17 @@ export {
   type DetokenizerSource,
 } from "./generation/detokenizer.js";
 export { StopMatcher, type StopResult } from "./generation/stop.js";
-export { parseLlamaConfig, loadLlamaConfig, type LlamaConfig, type RopeScaling } from "./models/config.js";
+export { parseLlamaConfig, loadLlamaConfig, LLAMA_MODEL_TYPES, type LlamaConfig, type RopeScaling } from "./models/config.js";
 export { Llama, type LlamaLoadOptions, type ForwardOptions } from "./models/llama/model.js";
 export { ropeInvFreq, RotaryTables } from "./models/llama/rope.js";
 export { KvCache, type KvCacheShape } from "./kv-cache.js";
 export {
-  registerArchitecture, architectureFor, architectureOfDir, llamaArchitecture, type ModelArchitecture,
+  registerArchitecture, architectureFor, architectureOfDir, llamaArchitecture, loadModel, type ModelArchitecture, type LoadedModel,
 } from "./models/registry.js";
-export type { CausalLM } from "./models/causal-lm.js";
+export type { CausalLM, ModelLoadOptions } from "./models/causal-lm.js";
+export { readJsonFile, type ReadJsonOptions } from "./json-file.js";
 export { Sequence, type StepOutput } from "./generation/sequence.js";
 export { LlamaModel, type LlamaModelArgs, type ModelInfo, type SequenceStart, type WindowScore } from "./llama-model.js";
 export { streamingHandler, perplexityHandler, collectCompletion, generate, type Completion, type PerplexityResult } from "./handlers.js";
 export { encodeOffThread } from "./tokenize/encoder-pool.js";
+export { EMBEDDED_MODEL_DIR } from "./embedded-model.js";

@@ -1,11 +1,17 @@
 // The model actor: what the runtime hosts in its worker. It owns the weights, the tokenizer and one
 // Sequence (KV slot) per request, and exposes generation as named operations the handlers call.
+import { join } from "node:path";
 import { BackendConfig, InferenceError, type BackendConfigInit, type LoadContext } from "@actorlm/runtime";
+import { jsBackend } from "@actorlm/tensor";
+import { LlmError } from "./errors.js";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
 import { fitMaxTokens, validateRequest, type GenerateRequest } from "./generation/request.js";
 import type { CausalLM } from "./models/causal-lm.js";
-import { architectureOfDir } from "./models/registry.js";
+import { loadModel } from "./models/registry.js";
 import { Tokenizer } from "./tokenizer.js";
+
+/** Positions `score` runs through the model per forward pass: bounds its [rows, vocab] logits scratch. */
+const SCORE_CHUNK = 64;
 
 /** How to load a model: the backend config, plus the worker's own limits. */
 export interface LlamaModelArgs extends BackendConfigInit {
@@ -63,10 +69,11 @@ export class LlamaModel {
     if (config.dtype !== "float32") {
       throw new InferenceError("VALIDATION", `dtype ${config.dtype}: only float32 compute is implemented so far (f16/bf16 weights are upcast to it)`);
     }
-    const arch = await architectureOfDir(config.model);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
-    const lm = (await arch.load(config.model, { onProgress })) as CausalLM;
-    const tokenizer = await Tokenizer.fromDir(config.model);
+    // device "cpu" (the only one so far) runs on the plain-JS reference backend
+    const { architecture: arch, rawConfig, model: lm } = await loadModel(config.model, { backend: jsBackend, onProgress });
+    const tokenizer = await Tokenizer.fromDir(config.model, { modelConfig: rawConfig });
+    checkVocabulary(tokenizer, lm.config.vocabSize, config.model);
 
     const modelMax = lm.config.maxPositionEmbeddings;
     const maxSequenceLength = init.maxSequenceLength ?? modelMax;
@@ -143,11 +150,32 @@ export class LlamaModel {
     if (!Array.isArray(ids) || ids.length < 2 || ids.length > maxSequenceLength) {
       throw new InferenceError("VALIDATION", `ids: must be an array of 2 .. ${maxSequenceLength} token ids`);
     }
-    const logits = this.lm.forward(ids, this.lm.newCache(ids.length), { logits: "all" });
+    const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0 || id >= vocabSize);
+    if (bad >= 0) throw new LlmError("VALIDATION", `ids: id ${ids[bad]} at ${bad} is outside the vocabulary 0 .. ${vocabSize - 1}`, { field: "ids" });
+    // ids[0 .. n-2] go through the cache a chunk at a time; row r of a chunk's logits predicts the id after it
+    const inputs = ids.length - 1;
+    const cache = this.lm.newCache(inputs);
     let nll = 0;
-    for (let t = 0; t + 1 < ids.length; t++) nll -= logProb(logits.subarray(t * vocabSize, (t + 1) * vocabSize), ids[t + 1]);
-    return { nll, count: ids.length - 1 };
+    for (let from = 0; from < inputs; from += SCORE_CHUNK) {
+      const chunk = ids.slice(from, Math.min(from + SCORE_CHUNK, inputs));
+      const logits = this.lm.forward(chunk, cache, { logits: "all" });
+      for (let r = 0; r < chunk.length; r++) nll -= logProb(logits.subarray(r * vocabSize, (r + 1) * vocabSize), ids[from + r + 1]);
+    }
+    return { nll, count: inputs };
   }
+}
+
+/**
+ * Refuse (MODEL_LOAD, naming both numbers) a tokenizer with ids the model has no embedding row for: a larger
+ * vocabulary, or a bos / eos id (from tokenizer_config, generation_config or config.json) ≥ vocab_size.
+ */
+function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, dir: string): void {
+  const refuse = (file: string, what: string): never => {
+    throw new LlmError("MODEL_LOAD", `${file}: ${what} the model's vocab_size ${vocabSize}`, { file });
+  };
+  if (tokenizer.vocabSize > vocabSize) refuse(join(dir, "tokenizer.json"), `the tokenizer's vocabulary of ${tokenizer.vocabSize} ids exceeds`);
+  if (tokenizer.bosId !== null && tokenizer.bosId >= vocabSize) refuse(dir, `bos token id ${tokenizer.bosId} is not below`);
+  for (const id of tokenizer.eosIds) if (id >= vocabSize) refuse(dir, `eos token id ${id} is not below`);
 }
 
 /** log softmax(row)[id], computed stably in float64. */

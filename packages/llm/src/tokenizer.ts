@@ -1,8 +1,8 @@
 // Tokenizer: a thin wrapper over @huggingface/tokenizers that knows the model's bos / eos ids.
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { LlmError } from "./errors.js";
+import { readJsonFile } from "./json-file.js";
 
 /** Options for {@link Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -85,12 +85,16 @@ export class Tokenizer {
     this.cleanUpDefault = config.clean_up_tokenization_spaces === true;
   }
 
-  /** Load tokenizer.json (required), tokenizer_config.json, generation_config.json and config.json from a model folder. */
-  static async fromDir(dir: string): Promise<Tokenizer> {
-    const tokenizerJson = await readJson(join(dir, "tokenizer.json"), true);
-    const config = await readJson(join(dir, "tokenizer_config.json"), false);
-    const generationConfig = await readJson(join(dir, "generation_config.json"), false);
-    const modelConfig = await readJson(join(dir, "config.json"), false);
+  /**
+   * Load tokenizer.json (required), tokenizer_config.json, generation_config.json and config.json from a model
+   * folder; a config the caller already parsed (`extras`) is used instead of reading its file again.
+   */
+  static async fromDir(dir: string, extras: TokenizerExtras = {}): Promise<Tokenizer> {
+    const optional = { optional: true };
+    const tokenizerJson = await readJsonFile(join(dir, "tokenizer.json"));
+    const config = await readJsonFile(join(dir, "tokenizer_config.json"), optional);
+    const generationConfig = extras.generationConfig ?? await readJsonFile(join(dir, "generation_config.json"), optional);
+    const modelConfig = extras.modelConfig ?? await readJsonFile(join(dir, "config.json"), optional);
     const files = { tokenizer: join(dir, "tokenizer.json"), config: join(dir, "tokenizer_config.json") };
     return Tokenizer.build(tokenizerJson, config ?? {}, { generationConfig, modelConfig }, files);
   }
@@ -156,23 +160,5 @@ export class Tokenizer {
   /** Whether `id` ends generation. */
   isEos(id: number): boolean {
     return this.eosIds.includes(id);
-  }
-}
-
-/** Read and parse a JSON file; a missing optional file gives undefined, anything else broken is MODEL_LOAD. */
-async function readJson(path: string, required: boolean): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && !required) return undefined;
-    const why = code === "ENOENT" ? "file not found" : `cannot read (${code ?? String(cause)})`;
-    throw new LlmError("MODEL_LOAD", `${path}: ${why}`, { file: path }, { cause });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new LlmError("MODEL_LOAD", `${path}: invalid JSON (${(cause as Error).message})`, { file: path }, { cause });
   }
 }

@@ -1,9 +1,9 @@
-import { BackendConfig } from "./config.js";
 import { InferenceError } from "./errors.js";
 import { planInjection, type Extractor, type ExtractorFn, type Handler } from "./handler.js";
 import { ModelHost, type HostOptions, type ModelArgs } from "./host.js";
 import { Inference } from "./inference.js";
 import type { ModelClass } from "./model.js";
+import { integerOption } from "./options.js";
 import { DEFAULT_BUFFER_SIZE } from "./stream.js";
 
 type ModelSource =
@@ -47,15 +47,13 @@ export class InferenceBuilder<M extends object = never> {
 
   /** Outputs a job may buffer ahead of its reader (default 16); throws RangeError unless an integer ≥ 1. */
   withBufferSize(size: number): this {
-    if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`bufferSize must be an integer ≥ 1, got ${size}`);
-    this.#bufferSize = size;
+    this.#bufferSize = integerOption("bufferSize", size, 1);
     return this;
   }
 
   /** Jobs that may run at once; beyond it a new job fails with OVERLOADED. Throws RangeError unless an integer ≥ 1. */
   withMaxJobs(max: number): this {
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxJobs must be an integer ≥ 1, got ${max}`);
-    this.#maxJobs = max;
+    this.#maxJobs = integerOption("maxJobs", max, 1);
     return this;
   }
 
@@ -65,8 +63,8 @@ export class InferenceBuilder<M extends object = never> {
     const plan = planInjection(h as Handler<unknown, unknown, unknown, unknown>, { model: source !== undefined, extractors: new Map(this.#extractors) });
     let host: ModelHost<object> | undefined;
     if (source?.kind === "init") {
-      const args = source.args instanceof BackendConfig ? source.args.validate().toJSON() : source.args;
-      host = ModelHost.create(source.model, args, source.options);
+      // The host validates a BackendConfig itself: start() rejects VALIDATION before any worker starts.
+      host = ModelHost.create(source.model, source.args, source.options);
       try {
         await host.start();
       } catch (error) {
@@ -76,8 +74,9 @@ export class InferenceBuilder<M extends object = never> {
     } else if (source?.kind === "shared") {
       host = source.host;
       await host.start();
+      // A Ready shared host resolves start() at once, and its owner may close it before we resume.
+      if (host.closed) throw new InferenceError("NOT_READY", "model host is closed");
     }
-    if (host !== undefined && host.closed) throw new InferenceError("NOT_READY", "model host is closed");
     return new Inference<Req, O, S>({
       handlerName: h.name,
       fn: h.fn,

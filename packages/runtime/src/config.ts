@@ -1,5 +1,5 @@
 import { InferenceError } from "./errors.js";
-import { findDataType, type DataType, type DataTypeLike, type DataTypeName } from "./dtype.js";
+import { findDataType, parseDataType, type DataType, type DataTypeLike, type DataTypeName } from "./dtype.js";
 
 /** Where the model runs: the CPU, the default GPU, or a CUDA device by index. */
 export type Device = "cpu" | "gpu" | `cuda:${number}`;
@@ -36,11 +36,17 @@ export function isDevice(value: unknown): value is Device {
  * {@link BackendConfig.validate} (the builder does it at `build()`).
  */
 export class BackendConfig {
+  /** Model id or path. */
   readonly model: string;
+  /** Where the model runs (`cpu` by default). */
   readonly device: Device;
+  /** Canonical weight data type name (an unknown name is kept as given, and refused by `validate()`). */
   readonly dtype: DataTypeName | string;
+  /** Longest sequence (prompt + generated tokens) the backend accepts. */
   readonly maxSequenceLength: number;
+  /** Whether to use a fused attention kernel where the backend has one. */
   readonly flashAttention: boolean;
+  /** Worker threads for CPU kernels; undefined means as many as the machine has. */
   readonly threads: number | undefined;
 
   /** Builds a config from a model id/path or from plain settings. */
@@ -80,11 +86,9 @@ export class BackendConfig {
     return new BackendConfig({ ...this.toJSON(), threads });
   }
 
-  /** The resolved data type (valid only after {@link validate} passed). */
+  /** The resolved data type; throws VALIDATION for an unknown `dtype` (see {@link validate}). */
   get dataType(): DataType {
-    const found = findDataType(this.dtype);
-    if (found === undefined) throw new InferenceError("VALIDATION", `dtype: unknown data type ${JSON.stringify(this.dtype)}`);
-    return found;
+    return parseDataType(this.dtype);
   }
 
   /** Checks every field; throws InferenceError VALIDATION whose message starts with the field name. Returns `this`. */

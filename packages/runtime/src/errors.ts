@@ -19,13 +19,13 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * HTTP status per code:
- * - `VALIDATION` 422: bad input, bad options, a handler that cannot be injected;
+ * - `VALIDATION` 422: bad input, bad options, a handler that cannot be injected, unclonable operation data;
  * - `OVERLOADED` 429: a bounded queue or job limit is full;
  * - `NOT_READY` 503: the model is loading, resetting or closed;
  * - `CANCELLED` 499 (nginx's "client closed request"): the job was cancelled;
  * - `HANDLER_FAILED` 424: the handler threw (the thrown error is the `cause`);
  * - `WORKER_CRASHED` 424: the model worker died; `reset()` brings it back;
- * - `MODEL_LOAD` 500: the model could not be loaded in the worker.
+ * - `MODEL_LOAD` 500: the model could not be loaded in the worker (what `load()` threw is the `cause`).
  */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   VALIDATION: 422,

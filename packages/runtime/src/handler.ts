@@ -13,6 +13,7 @@ export type ExtractorKind = "in" | "model" | "cancel" | "out" | "state" | "custo
 
 /** A parameter token: asks the runtime for one value of type `T` per job. */
 export interface Extractor<T> {
+  /** What the token asks for: a built-in kind, or `custom` (supplied by `builder.extractor`). */
   readonly kind: ExtractorKind;
   /** Identity of the token (built-in tokens share one key per kind). */
   readonly key: symbol;
@@ -90,9 +91,13 @@ export function defineExtractor<T>(name: string): Extractor<T> {
 
 /** What a custom extractor gets to build its value from. */
 export interface ExtractContext {
+  /** Id of the job, unique within its inference. */
   readonly jobId: number;
+  /** The job's request (what `In()` injects). */
   readonly request: unknown;
+  /** Aborted when the job is cancelled. */
   readonly signal: AbortSignal;
+  /** The job's state from `withState(s)`, or undefined when it has none. */
   readonly state: unknown;
 }
 
@@ -116,8 +121,11 @@ export type OutOf<P extends readonly unknown[], R> = ([Find<P, "out">] extends [
 
 /** A handler: its parameter tokens and function. Build one with {@link handler}. */
 export interface Handler<Req, O, S = never, M = unknown> {
+  /** The function's name (or "handler"), used in error messages. */
   readonly name: string;
+  /** The parameter tokens, one per argument of `fn`, in order. */
   readonly params: readonly Extractor<unknown>[];
+  /** The handler function; called once per job with the injected arguments. */
   readonly fn: (...args: never[]) => unknown;
   /** Type carriers only; never set. */
   readonly __types?: { req: (req: Req) => void; out: O; state: (state: S) => void; model: (model: M) => void };
@@ -166,7 +174,7 @@ function describe(h: { name: string }, index: number, token: { name: string }): 
 /** Builds the injection plan of `h`; throws VALIDATION naming the parameter that nothing supplies. */
 export function planInjection(h: Handler<unknown, unknown, unknown, unknown>, supply: Supply): Resolver[] {
   if (!HANDLERS.has(h)) throw new InferenceError("VALIDATION", "build() needs a handler made with handler([...tokens], fn)");
-  if (h.params.length !== h.fn.length && h.fn.length > h.params.length) {
+  if (h.fn.length > h.params.length) {
     throw new InferenceError("VALIDATION", `handler "${h.name}" takes ${h.fn.length} parameters but declares ${h.params.length} tokens`);
   }
   return h.params.map((token, index): Resolver => {

@@ -49,6 +49,8 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
   #starting: Promise<void> | undefined;
   #operations: readonly string[] = [];
   #closed = false;
+  /** Counts load generations (start/reset); a load whose generation is no longer current was superseded. */
+  #generation = 0;
 
   private constructor(model: { name: string; moduleUrl: string }, args: unknown, options: HostOptions) {
     super();
@@ -91,8 +93,9 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
   }
 
   /**
-   * Makes the model Ready: starts the worker when Uninitialized, waits when Loading, resolves when Ready,
-   * rejects with the error that caused `Error` (use {@link ModelHost.reset} to recover).
+   * Makes the model Ready: starts the worker when Uninitialized, waits when Loading (a load started by
+   * {@link ModelHost.reset} included), resolves when Ready, rejects with the error that caused `Error`
+   * (use {@link ModelHost.reset} to recover).
    */
   async start(): Promise<void> {
     if (this.#closed) throw new InferenceError("NOT_READY", "model host is closed");
@@ -103,13 +106,14 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
     return this.#starting ?? this.#launch();
   }
 
-  /** Throws away the current worker (pending calls fail with NOT_READY) and loads the model in a fresh one. */
-  async reset(): Promise<void> {
-    if (this.#closed) throw new InferenceError("NOT_READY", "model host is closed");
-    if (this.#starting !== undefined) return this.#starting;
-    const old = this.#session;
-    if (old !== undefined) await this.#stop(old, new InferenceError("NOT_READY", "model worker was reset"));
-    return this.#starting ?? this.#launch();
+  /**
+   * Throws away the current worker and loads the model in a fresh one. The state is Loading from the call
+   * on (so `start()` waits for the fresh load); pending calls fail with NOT_READY. A load still in flight
+   * (even a hung one) is stopped: whoever waits for it gets NOT_READY ("superseded").
+   */
+  reset(): Promise<void> {
+    if (this.#closed) return Promise.reject(new InferenceError("NOT_READY", "model host is closed"));
+    return this.#launch();
   }
 
   /** Runs operation `op` in the worker, after every earlier call. Rejects NOT_READY / WORKER_CRASHED when not Ready. */
@@ -126,18 +130,23 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
     try {
       reply = await this.#track(session, session.remote.call({ op, args }) as Promise<CallReply>);
     } catch (error) {
-      throw toHostError(error, `operation "${op}"`);
+      throw callError(error, op);
     }
     if (!reply.ok) throw deserializeError(reply.error);
     return reply.value as OpResult<M, K>;
   }
 
-  /** Terminates the worker (pending calls fail with NOT_READY); later calls reject with NOT_READY. Idempotent. */
+  /**
+   * Terminates the worker (pending calls and a load in flight fail with NOT_READY) and waits until no
+   * worker of this host is left; later calls reject with NOT_READY. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const session = this.#session;
+    const starting = this.#starting?.catch(() => undefined);
     if (session !== undefined) await this.#stop(session, new InferenceError("NOT_READY", "model host closed"));
+    await starting;
     this.#setState(BackendState.Uninitialized);
   }
 
@@ -146,7 +155,10 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
     await this.close();
   }
 
-  /** Validates the load arguments, then loads in a fresh worker; `#starting` holds the load while it runs. */
+  /**
+   * Starts a load generation: validates the load arguments, moves to Loading and sets `#starting`, all
+   * synchronously; then stops the current worker (superseding a load in flight) and loads in a fresh one.
+   */
   #launch(): Promise<void> {
     let args: unknown;
     try {
@@ -154,39 +166,49 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
     } catch (error) {
       return Promise.reject(error);
     }
-    const loading: Promise<void> = this.#load(args).finally(() => {
+    const generation = ++this.#generation;
+    const old = this.#session;
+    const why = this.#state === BackendState.Loading ? "model load was superseded by reset()" : "model worker was reset";
+    const loading: Promise<void> = this.#replace(old, new InferenceError("NOT_READY", why), args, generation).finally(() => {
       if (this.#starting === loading) this.#starting = undefined;
     });
     this.#starting = loading;
+    this.#error = undefined;
+    this.#setState(BackendState.Loading);
     return loading;
   }
 
-  async #load(args: unknown): Promise<void> {
-    let session: Session | undefined;
+  /** Stops `old` (if any), then loads generation `generation` unless it was superseded or the host closed meanwhile. */
+  async #replace(old: Session | undefined, reason: InferenceError, args: unknown, generation: number): Promise<void> {
+    if (old !== undefined) await this.#stop(old, reason);
+    return this.#load(args, generation);
+  }
+
+  async #load(args: unknown, generation: number): Promise<void> {
+    if (this.#closed) throw new InferenceError("NOT_READY", "model host is closed");
+    if (generation !== this.#generation) throw new InferenceError("NOT_READY", "model load was superseded by reset()");
+    const session = this.#spawn();
     try {
-      this.#error = undefined;
-      this.#setState(BackendState.Loading);
-      session = this.#spawn();
       let reply: LoadReply;
       try {
         const request = { moduleUrl: this.#moduleUrl, exportName: this.#exportName, args };
         reply = await this.#track(session, session.remote.load(request) as Promise<LoadReply>);
       } catch (error) {
-        const cause = toHostError(error, "load arguments");
+        // NOT_READY: stopped by reset/close; VALIDATION: unclonable arguments; anything else (a worker that
+        // died while loading) is MODEL_LOAD.
+        const cause = InferenceError.is(error) ? error : sendError(error, "load arguments");
         if (InferenceError.is(cause, "VALIDATION") || InferenceError.is(cause, "NOT_READY")) throw cause;
         throw new InferenceError("MODEL_LOAD", `loading ${this.#exportName} failed: ${cause.message}`, { cause });
       }
+      if (this.#closed) throw new InferenceError("NOT_READY", "model host is closed");
+      if (this.#session !== session) throw new InferenceError("NOT_READY", "model load was superseded by reset()");
       if (!reply.ok) throw deserializeError(reply.error);
-      if (this.#session !== session) throw new InferenceError("NOT_READY", "model load was superseded");
       this.#operations = Object.freeze([...reply.operations]);
       this.#setState(BackendState.Ready);
     } catch (error) {
       const failure = InferenceError.is(error) ? error : new InferenceError("MODEL_LOAD", String(error), { cause: error });
-      if (session !== undefined && this.#session === session) {
-        await this.#stop(session, failure);
-        this.#session = undefined;
-      }
-      if (!this.#closed && failure.code !== "NOT_READY") this.#setState(BackendState.Error, failure);
+      if (this.#session === session) await this.#stop(session, failure);
+      if (!this.#closed && generation === this.#generation && failure.code !== "NOT_READY") this.#setState(BackendState.Error, failure);
       throw failure;
     }
   }
@@ -256,12 +278,22 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
   }
 }
 
-/** Maps what a comlink call can reject with: unsendable arguments → VALIDATION, an unsendable result → a TypeError. */
-function toHostError(error: unknown, what: string): Error {
-  if (InferenceError.is(error)) return error;
+/** A DataCloneError from sending `what` to the worker is VALIDATION; anything else is returned as an Error. */
+function sendError(error: unknown, what: string): Error {
   if (error instanceof Error && error.name === "DataCloneError") {
     return new InferenceError("VALIDATION", `${what} must be structured-cloneable: ${error.message}`, { cause: error });
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return new TypeError(`${what}: ${message}`, { cause: error });
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Maps what an operation's comlink call can reject with. The worker never throws through comlink (its
+ * errors travel inside the reply), so besides our own InferenceErrors and unsendable arguments, the one
+ * rejection left is comlink failing to send the reply back: the operation returned an unclonable value.
+ */
+function callError(error: unknown, op: string): InferenceError {
+  if (InferenceError.is(error)) return error;
+  const sent = sendError(error, `arguments of operation "${op}"`);
+  if (InferenceError.is(sent)) return sent;
+  return new InferenceError("VALIDATION", `operation "${op}" returned a value that is not structured-cloneable`, { cause: error });
 }

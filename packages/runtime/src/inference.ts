@@ -3,6 +3,7 @@ import { InferenceError } from "./errors.js";
 import type { Resolver } from "./handler.js";
 import type { ModelHost } from "./host.js";
 import { Job, JobBuilder } from "./job.js";
+import type { ModelAccessor } from "./model.js";
 import { BackendState, type BackendEvents, type LoadProgress, type StateChange } from "./state.js";
 
 /** The parts an {@link InferenceBuilder} assembles into an Inference. */
@@ -26,13 +27,19 @@ export class Inference<Req, O, S = never> extends EventEmitter<BackendEvents> {
   readonly #jobs = new Set<Job<O>>();
   readonly #onState = (change: StateChange) => this.emit("state", change);
   readonly #onProgress = (progress: LoadProgress) => this.emit("progress", progress);
+  /** What handlers get for `Model()`: calls and state only, never the host itself (no close/reset). */
+  readonly #model: ModelAccessor<object> | undefined;
   #nextId = 1;
   #closing: Promise<void> | undefined;
 
-  /** Made by `InferenceBuilder.build`. */
+  /**
+   * Made by `InferenceBuilder.build`.
+   * @internal `InferenceParts` is not part of the public API.
+   */
   constructor(parts: InferenceParts) {
     super();
     this.#parts = parts;
+    this.#model = parts.host === undefined ? undefined : accessorOf(parts.host);
     parts.host?.on("state", this.#onState).on("progress", this.#onProgress);
   }
 
@@ -95,7 +102,7 @@ export class Inference<Req, O, S = never> extends EventEmitter<BackendEvents> {
       bufferSize: this.#parts.bufferSize,
       request,
       state,
-      model: this.#parts.host,
+      model: this.#model,
       signal,
       failure,
       invoke: async (values) => {
@@ -105,7 +112,17 @@ export class Inference<Req, O, S = never> extends EventEmitter<BackendEvents> {
       },
       onSettled: () => this.#jobs.delete(job),
     });
-    if (failure === undefined && job.status === "running") this.#jobs.add(job);
+    if (failure === undefined) this.#jobs.add(job);
     return job;
   }
+}
+
+/** A narrow, frozen view of `host`: `call` and `state`, so a handler cannot cast its way to close/reset. */
+function accessorOf(host: ModelHost<object>): ModelAccessor<object> {
+  return Object.freeze({
+    call: ((op: string, ...args: unknown[]) => (host.call as (op: string, ...a: unknown[]) => Promise<unknown>)(op, ...args)) as ModelAccessor<object>["call"],
+    get state() {
+      return host.state;
+    },
+  });
 }

@@ -40,15 +40,19 @@ export class Job<O> {
   readonly #done: Promise<void>;
   #status: JobStatus = "running";
 
-  /** Starts the job described by `spec` (the handler runs from the next microtask on). */
+  /**
+   * Starts the job described by `spec` (the handler runs from the next microtask on).
+   * @internal Jobs are made by `Inference.infer(...).spawn()`; `JobSpec` is not part of the public API.
+   */
   constructor(spec: JobSpec) {
     this.id = spec.id;
     const channel = new Channel<O>(spec.bufferSize);
     this.stream = new JobStream(channel, () => this.cancel("the stream consumer left"));
     const signal = this.#controller.signal;
     signal.addEventListener("abort", () => channel.cancel(reasonOf(signal)), { once: true });
-    const external = spec.signal;
-    const follow = () => this.cancel(external?.reason);
+    // A refused job (spec.failure) ignores its signal: its stream throws the error join() rejects with.
+    const external = spec.failure === undefined ? spec.signal : undefined;
+    const follow = () => this.cancel(external === undefined ? undefined : reasonOf(external));
     if (external?.aborted) follow();
     else external?.addEventListener("abort", follow, { once: true });
     this.#done = this.#execute(spec, channel).finally(() => {
@@ -128,7 +132,10 @@ export class JobBuilder<Req, O, S> {
   #state: { value: unknown } | undefined;
   readonly #signals: AbortSignal[] = [];
 
-  /** Created by `Inference.infer`. */
+  /**
+   * Created by `Inference.infer`.
+   * @internal
+   */
   constructor(request: Req, launch: (request: Req, state: { value: unknown } | undefined, signal: AbortSignal | undefined) => Job<O>) {
     this.#request = request;
     this.#launch = launch;
@@ -140,28 +147,41 @@ export class JobBuilder<Req, O, S> {
     return this;
   }
 
-  /** Cancels the job when `signal` aborts (an already-aborted signal cancels it before the handler runs). */
+  /**
+   * Cancels the job when `signal` aborts (an already-aborted signal cancels it before the handler runs).
+   * Throws TypeError unless `signal` is an AbortSignal.
+   */
   withSignal(signal: AbortSignal): this {
-    this.#signals.push(signal);
+    this.#signals.push(checkSignal(signal));
     return this;
   }
 
   /** Starts the job and returns it at once. */
   spawn(): Job<O> {
-    const signal = this.#signals.length === 0 ? undefined : this.#signals.length === 1 ? this.#signals[0] : AbortSignal.any(this.#signals);
-    return this.#launch(this.#request, this.#state, signal);
+    return this.#start(this.#signals);
   }
 
-  /** Runs the job to completion and resolves with every output; rejects with the job's error (CANCELLED when `signal` aborts). */
+  /**
+   * Runs the job to completion and resolves with every output; rejects with the job's error (CANCELLED when
+   * `signal` aborts, at once when it already has). `signal` applies to this run only, not to the builder.
+   */
   async run(signal?: AbortSignal): Promise<O[]> {
-    if (signal !== undefined) {
-      if (signal.aborted) throw cancelledError(signal.reason instanceof Error && signal.reason.name === "AbortError" ? undefined : signal.reason);
-      this.withSignal(signal);
-    }
-    const job = this.spawn();
+    const signals = signal === undefined ? this.#signals : [...this.#signals, checkSignal(signal)];
+    if (signal?.aborted) throw reasonOf(signal);
+    const job = this.#start(signals);
     const outputs: O[] = [];
     for await (const output of job.stream) outputs.push(output);
     await job.join();
     return outputs;
   }
+
+  #start(signals: readonly AbortSignal[]): Job<O> {
+    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any([...signals]);
+    return this.#launch(this.#request, this.#state, signal);
+  }
+}
+
+function checkSignal(signal: unknown): AbortSignal {
+  if (!(signal instanceof AbortSignal)) throw new TypeError(`signal must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`);
+  return signal;
 }

@@ -1,5 +1,7 @@
 import { Piscina } from "piscina";
-import { cancelledError, InferenceError } from "./errors.js";
+import { reasonOf } from "./cancel.js";
+import { InferenceError } from "./errors.js";
+import { integerOption } from "./options.js";
 
 /** Options of a {@link CpuPool}. */
 export interface CpuPoolOptions {
@@ -22,24 +24,22 @@ export interface CpuPoolOptions {
  */
 export class CpuPool<Task, Result> {
   readonly #pool: Piscina<Task, Result>;
+  readonly #maxQueue: number;
   #closed = false;
 
   /** Creates the pool; throws RangeError/TypeError naming a bad option. */
   constructor(options: CpuPoolOptions) {
     const filename = options.filename instanceof URL ? options.filename.href : options.filename;
     if (typeof filename !== "string" || filename === "") throw new TypeError("filename must be a module URL or path");
-    for (const key of ["minThreads", "maxThreads", "maxQueue", "idleTimeout"] as const) {
-      const value = options[key];
-      const min = key === "idleTimeout" || key === "maxQueue" ? 0 : 1;
-      if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw new RangeError(`${key} must be an integer ≥ ${min}, got ${value}`);
-    }
-    this.#pool = new Piscina<Task, Result>({
-      filename,
-      minThreads: options.minThreads ?? 1,
-      maxThreads: options.maxThreads,
-      maxQueue: options.maxQueue ?? Infinity,
-      idleTimeout: options.idleTimeout ?? 1000,
-    });
+    const optional = (name: "minThreads" | "maxThreads" | "maxQueue" | "idleTimeout", min: number): number | undefined => {
+      const value = options[name];
+      return value === undefined ? undefined : integerOption(name, value, min);
+    };
+    const minThreads = optional("minThreads", 1) ?? 1;
+    const maxThreads = optional("maxThreads", 1);
+    this.#maxQueue = optional("maxQueue", 0) ?? Infinity;
+    const idleTimeout = optional("idleTimeout", 0) ?? 1000;
+    this.#pool = new Piscina<Task, Result>({ filename, minThreads, maxThreads, maxQueue: this.#maxQueue, idleTimeout });
   }
 
   /** Threads alive right now. */
@@ -56,13 +56,18 @@ export class CpuPool<Task, Result> {
   async run(task: Task, options: { signal?: AbortSignal } = {}): Promise<Result> {
     if (this.#closed) throw new InferenceError("NOT_READY", "CPU pool is closed");
     const { signal } = options;
-    if (signal?.aborted) throw cancelledError(signal.reason);
+    if (signal?.aborted) throw reasonOf(signal);
+    // piscina queues a task only while no thread is free, so a queue at maxQueue means this one would wait too.
+    if (this.#maxQueue > 0 && this.#pool.queueSize >= this.#maxQueue) {
+      throw new InferenceError("OVERLOADED", `CPU pool queue is full (maxQueue ${this.#maxQueue})`);
+    }
     try {
       return await this.#pool.run(task, signal === undefined ? {} : { signal });
     } catch (error) {
-      if (signal?.aborted) throw cancelledError(signal.reason);
-      if (error instanceof Error && /queue is at limit/i.test(error.message)) {
-        throw new InferenceError("OVERLOADED", "CPU pool queue is full", { cause: error });
+      if (signal?.aborted) throw reasonOf(signal);
+      // With maxQueue 0 only piscina knows whether a thread is free; it refuses with an error that has no code.
+      if (this.#maxQueue === 0 && error instanceof Error && /no task queue available/i.test(error.message)) {
+        throw new InferenceError("OVERLOADED", "CPU pool has no free thread (maxQueue 0)", { cause: error });
       }
       throw error;
     }

@@ -22,7 +22,9 @@ export type LoadReply = { ok: true; operations: string[] } | { ok: false; error:
 
 /** Host → worker: run one named operation. */
 export interface CallRequest {
+  /** Name of the model method to run. */
   op: string;
+  /** Its arguments (structured-cloneable). */
   args: unknown[];
 }
 

@@ -1,4 +1,5 @@
 import { cancelledError } from "./errors.js";
+import { integerOption } from "./options.js";
 
 /** Default number of outputs a job may buffer before its producer waits. */
 export const DEFAULT_BUFFER_SIZE = 16;
@@ -29,10 +30,9 @@ export class Channel<T> {
   #pull: PendingPull<T> | undefined;
   #end: End = { kind: "open" };
 
-  /** Creates a channel holding at most `capacity` (≥ 1) values. */
+  /** Creates a channel holding at most `capacity` values; throws RangeError unless an integer ≥ 1. */
   constructor(capacity: number = DEFAULT_BUFFER_SIZE) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`bufferSize must be an integer ≥ 1, got ${capacity}`);
-    this.capacity = capacity;
+    this.capacity = integerOption("capacity", capacity, 1);
   }
 
   /** Values pushed and not yet taken by the consumer. */

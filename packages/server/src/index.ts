@@ -1,1 +1,2 @@
-export { EMBEDDED_MODEL_DIR } from "./cli/model-dir.js";
+// The embedded model's path, kept here for existing importers: it is defined in @actorlm/llm.
+export { EMBEDDED_MODEL_DIR } from "@actorlm/llm";

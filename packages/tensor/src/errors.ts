@@ -7,10 +7,12 @@ export type SafetensorsFault =
   | "UNKNOWN_DTYPE"    // a dtype this package does not know
   | "OUT_OF_BOUNDS"    // data_offsets reach outside the data section
   | "OVERLAP"          // two tensors share bytes
+  | "HOLE"             // data-section bytes before or between tensors belong to no tensor
+  | "TRAILING_BYTES"   // the data section runs on past the last tensor
   | "SIZE_MISMATCH"    // shape × dtype size ≠ byte length
   | "MISSING_SHARD"    // the index names a file that does not exist
   | "MISSING_TENSOR"   // a tensor is absent from the shard the index points at (or from the file)
-  | "IO";              // the file could not be read
+  | "IO";              // the file could not be read (or a tensor's buffer not allocated)
 
 /** A refused or unreadable safetensors file; `code` is always "MODEL_LOAD" so the runtime can forward it as-is. */
 export class SafetensorsError extends Error {

@@ -3,7 +3,10 @@
  *
  * File layout: u64 little-endian header length N, N bytes of JSON header
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: {...} }`, then the data section;
- * offsets are relative to the data section. Every header is validated before any tensor is handed out.
+ * offsets are relative to the data section. Every header is validated before any tensor is handed out: as
+ * in the reference implementation, the tensors sorted by offset must tile the data section exactly (from
+ * byte 0, no holes, no overlaps, ending at its last byte). Files are read one tensor at a time, each into its
+ * own buffer (aligned for any dtype, so views are zero-copy): no allocation ever spans a whole shard.
  */
 import { open, readFile, stat, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
@@ -57,28 +60,37 @@ const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 
 /** Validate a parsed header against a data section of `dataSize` bytes; returns the tensors in header order. */
 export function validateHeader(header: unknown, file: string, dataSize: number): { tensors: TensorInfo[]; metadata: Record<string, string> } {
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw new SafetensorsError("BAD_HEADER", file, "header is not a JSON object");
-  }
+  if (!isObject(header)) throw new SafetensorsError("BAD_HEADER", file, "header is not a JSON object");
   const tensors: TensorInfo[] = [];
-  const metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      if (typeof entry !== "object" || entry === null) throw new SafetensorsError("BAD_HEADER", file, "__metadata__ is not an object");
-      for (const [k, v] of Object.entries(entry)) metadata[k] = String(v);
-      continue;
-    }
-    tensors.push(validateEntry(name, entry, file, dataSize));
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") metadata = validateMetadata(entry, file);
+    else tensors.push(validateEntry(name, entry, file, dataSize));
   }
-  checkOverlaps(tensors, file);
+  checkTiling(tensors, file, dataSize);
   return { tensors, metadata };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `__metadata__` must be an object whose values are all strings (the reference's `HashMap<String, String>`). */
+function validateMetadata(entry: unknown, file: string): Record<string, string> {
+  if (!isObject(entry)) throw new SafetensorsError("BAD_HEADER", file, `__metadata__ must be an object of strings, got ${JSON.stringify(entry)}`);
+  for (const [key, value] of Object.entries(entry)) {
+    if (typeof value !== "string") {
+      throw new SafetensorsError("BAD_HEADER", file, `__metadata__ value of ${JSON.stringify(key)} must be a string, got ${JSON.stringify(value)}`);
+    }
+  }
+  return { ...(entry as Record<string, string>) };
 }
 
 function validateEntry(name: string, entry: unknown, file: string, dataSize: number): TensorInfo {
   const bad = (fault: "BAD_HEADER" | "UNKNOWN_DTYPE" | "OUT_OF_BOUNDS" | "SIZE_MISMATCH", msg: string) =>
     new SafetensorsError(fault, file, msg, name);
-  if (typeof entry !== "object" || entry === null) throw bad("BAD_HEADER", "entry is not an object");
-  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (!isObject(entry)) throw bad("BAD_HEADER", "entry is not an object");
+  const { dtype, shape, data_offsets: offsets } = entry;
   if (!isDType(dtype)) throw bad("UNKNOWN_DTYPE", `unknown dtype ${JSON.stringify(dtype)}`);
   if (!Array.isArray(shape) || !shape.every(isCount)) throw bad("BAD_HEADER", `bad shape ${JSON.stringify(shape)}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
@@ -101,31 +113,45 @@ function isCount(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
-function checkOverlaps(tensors: readonly TensorInfo[], file: string): void {
-  const sorted = tensors.filter((t) => t.byteLength > 0).sort((a, b) => a.byteOffset - b.byteOffset);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1];
-    const cur = sorted[i];
-    if (cur.byteOffset < prev.byteOffset + prev.byteLength) {
-      throw new SafetensorsError("OVERLAP", file, `bytes overlap those of tensor "${prev.name}"`, cur.name);
+/** Tensors in offset order (zero-sized ones before a sized one at the same offset). */
+function byOffset(tensors: readonly TensorInfo[]): TensorInfo[] {
+  return [...tensors].sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength);
+}
+
+/** Sorted by offset, the tensors must start at byte 0, follow each other with no hole or overlap, and end at `dataSize`. */
+function checkTiling(tensors: readonly TensorInfo[], file: string, dataSize: number): void {
+  let at = 0;
+  let prev: TensorInfo | undefined;
+  for (const t of byOffset(tensors)) {
+    if (t.byteOffset < at) {
+      throw new SafetensorsError("OVERLAP", file, `bytes overlap those of tensor "${prev!.name}"`, t.name);
     }
+    if (t.byteOffset > at) {
+      const after = prev ? `after tensor "${prev.name}"` : "at the start of the data section";
+      throw new SafetensorsError("HOLE", file, `bytes [${at}, ${t.byteOffset}) ${after} belong to no tensor`, t.name);
+    }
+    at = t.byteOffset + t.byteLength;
+    prev = t;
+  }
+  if (at !== dataSize) {
+    throw new SafetensorsError("TRAILING_BYTES", file, `the data section holds ${dataSize} bytes but its tensors end at ${at}: ${dataSize - at} trailing bytes`);
   }
 }
 
-/** What reading one file yields: validated tensor infos, metadata and the data section bytes. */
+/** What reading one file yields: validated tensor infos, metadata, and each tensor's bytes. */
 interface FileParts {
   readonly path: string;
   readonly tensors: TensorInfo[];
   readonly metadata: Record<string, string>;
-  readonly data: Uint8Array;
+  readonly bytes: ReadonlyMap<TensorInfo, Uint8Array>;
 }
 
-/** Lookup and conversion over validated tensors whose bytes sit in per-file data sections. */
+/** Lookup and conversion over validated tensors, each with its bytes. */
 class TensorTable implements TensorSource {
   readonly names: readonly string[];
   private readonly byName: Map<string, TensorInfo>;
 
-  protected constructor(infos: readonly TensorInfo[], private readonly describe: string, private readonly dataByFile: ReadonlyMap<string, Uint8Array>) {
+  protected constructor(infos: readonly TensorInfo[], private readonly describe: string, private readonly bytes: ReadonlyMap<TensorInfo, Uint8Array>) {
     this.names = infos.map((t) => t.name);
     this.byName = new Map(infos.map((t) => [t.name, t]));
   }
@@ -163,11 +189,9 @@ class TensorTable implements TensorSource {
   }
 
   private raw(t: TensorInfo): RawArray {
-    const data = this.dataByFile.get(t.file)!;
-    const at = data.byteOffset + t.byteOffset;
-    if (at % DTYPE_SIZE[t.dtype] === 0) return rawView(t.dtype, data.buffer, at, t.byteLength);
-    const copy = data.slice(t.byteOffset, t.byteOffset + t.byteLength);  // unaligned: copy into a fresh buffer
-    return rawView(t.dtype, copy.buffer, 0, t.byteLength);
+    const bytes = this.bytes.get(t)!;
+    if (bytes.byteOffset % DTYPE_SIZE[t.dtype] === 0) return rawView(t.dtype, bytes.buffer, bytes.byteOffset, t.byteLength);
+    return rawView(t.dtype, bytes.slice().buffer, 0, t.byteLength);   // unaligned (only in fromBytes input): copy
   }
 }
 
@@ -178,18 +202,19 @@ export class SafetensorsFile extends TensorTable {
   readonly path: string;
 
   private constructor(parts: FileParts) {
-    super(parts.tensors, parts.path, new Map([[parts.path, parts.data]]));
+    super(parts.tensors, parts.path, parts.bytes);
     this.path = parts.path;
     this.metadata = parts.metadata;
   }
 
-  /** Parse and validate a whole file already in memory (`path` is used only in messages). */
+  /** Parse and validate a whole file already in memory (`path` is used only in messages); tensors are views of `bytes`. */
   static fromBytes(bytes: Uint8Array, path = "<memory>"): SafetensorsFile {
     const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.length, path);
     const header = parseHeaderJson(bytes.subarray(8, 8 + headerLength), path);
     const data = bytes.subarray(8 + headerLength);
     const { tensors, metadata } = validateHeader(header, path, data.length);
-    return new SafetensorsFile({ path, tensors, metadata, data });
+    const views = new Map(tensors.map((t) => [t, data.subarray(t.byteOffset, t.byteOffset + t.byteLength)]));
+    return new SafetensorsFile({ path, tensors, metadata, bytes: views });
   }
 
   /** Read and validate a file from disk, reporting bytes read. */
@@ -197,6 +222,7 @@ export class SafetensorsFile extends TensorTable {
     return new SafetensorsFile(await readParts(path, options.onProgress, 0, undefined));
   }
 }
+
 function headerLengthOf(first8: Uint8Array, fileSize: number, path: string): number {
   if (fileSize < 8 || first8.length < 8) throw new SafetensorsError("TRUNCATED", path, `file is ${fileSize} bytes, shorter than the 8-byte header length`);
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
@@ -213,31 +239,69 @@ function parseHeaderJson(bytes: Uint8Array, path: string): unknown {
   }
 }
 
-/** Read one file; `base` and `total` place its bytes within a multi-file progress count. */
+/**
+ * Read one file; `base` and `total` place its bytes within a multi-file progress count. Every I/O failure
+ * is an IO SafetensorsError naming the file.
+ */
 async function readParts(path: string, onProgress: ProgressCallback | undefined, base: number, total: number | undefined): Promise<FileParts> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(path, "r");
   } catch (e) {
     throw new SafetensorsError("IO", path, `cannot open: ${(e as Error).message}`, undefined, { cause: e });
   }
+  let parts: FileParts;
   try {
-    const size = (await fh.stat()).size;
-    const first8 = new Uint8Array(8);
-    await fh.read(first8, 0, Math.min(8, size), 0);
-    const headerLength = headerLengthOf(first8, size, path);
-    const headerBytes = new Uint8Array(headerLength);
-    await readFully(fh, headerBytes, 8, path);
-    const dataSize = size - 8 - headerLength;
-    const { tensors, metadata } = validateHeader(parseHeaderJson(headerBytes, path), path, dataSize);
-    const data = new Uint8Array(dataSize);                 // its own ArrayBuffer: offset 0 is aligned
-    const all = total ?? size;
-    onProgress?.({ stage: "read", done: base + 8 + headerLength, total: all, unit: "bytes" });
-    await readFully(fh, data, 8 + headerLength, path, (n) =>
-      onProgress?.({ stage: "read", done: base + 8 + headerLength + n, total: all, unit: "bytes" }));
-    return { path, tensors, metadata, data };
-  } finally {
+    parts = await readTensors(fh, path, onProgress, base, total);
+  } catch (e) {
+    await fh.close().catch(() => undefined);            // the read's error is the one worth reporting
+    throw e;
+  }
+  try {
     await fh.close();
+  } catch (e) {
+    throw new SafetensorsError("IO", path, `cannot close: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  return parts;
+}
+
+/** Header, then each tensor in offset order by positioned reads into a buffer of its own. */
+async function readTensors(fh: FileHandle, path: string, onProgress: ProgressCallback | undefined, base: number, total: number | undefined): Promise<FileParts> {
+  let size: number;
+  try {
+    size = (await fh.stat()).size;
+  } catch (e) {
+    throw new SafetensorsError("IO", path, `cannot stat: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  const first8 = new Uint8Array(Math.min(8, size));
+  await readFully(fh, first8, 0, path);
+  const headerLength = headerLengthOf(first8, size, path);
+  const headerBytes = new Uint8Array(headerLength);
+  await readFully(fh, headerBytes, 8, path);
+  const dataStart = 8 + headerLength;
+  const { tensors, metadata } = validateHeader(parseHeaderJson(headerBytes, path), path, size - dataStart);
+  const all = total ?? size;
+  let done = base + dataStart;
+  onProgress?.({ stage: "read", done, total: all, unit: "bytes" });
+  const bytes = new Map<TensorInfo, Uint8Array>();
+  for (const t of byOffset(tensors)) {                   // the tiling check makes this one sequential pass
+    const into = allocate(t, path);                      // its own ArrayBuffer: offset 0 suits every dtype
+    const before = done;
+    await readFully(fh, into, dataStart + t.byteOffset, path, (n) => {
+      done = before + n;
+      onProgress?.({ stage: "read", done, total: all, unit: "bytes" });
+    });
+    bytes.set(t, into);
+  }
+  return { path, tensors, metadata, bytes };
+}
+
+/** A fresh buffer for one tensor; a size the engine refuses is an IO SafetensorsError naming the tensor. */
+function allocate(t: TensorInfo, path: string): Uint8Array {
+  try {
+    return new Uint8Array(t.byteLength);
+  } catch (e) {
+    throw new SafetensorsError("IO", path, `cannot allocate ${t.byteLength} bytes for the tensor: ${(e as Error).message}`, t.name, { cause: e });
   }
 }
 
@@ -247,7 +311,12 @@ async function readFully(
   let done = 0;
   while (done < into.length) {
     const want = Math.min(READ_CHUNK_BYTES, into.length - done);
-    const { bytesRead } = await fh.read(into, done, want, position + done);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await fh.read(into, done, want, position + done));
+    } catch (e) {
+      throw new SafetensorsError("IO", path, `cannot read ${want} bytes at offset ${position + done}: ${(e as Error).message}`, undefined, { cause: e });
+    }
     if (bytesRead === 0) throw new SafetensorsError("TRUNCATED", path, `file ended after ${position + done} bytes while reading`);
     done += bytesRead;
     onBytes?.(done);
@@ -256,8 +325,8 @@ async function readFully(
 
 /** Tensors spread over shards named by a `model.safetensors.index.json` weight map. */
 export class ShardedSafetensors extends TensorTable {
-  private constructor(readonly indexPath: string, infos: TensorInfo[], data: ReadonlyMap<string, Uint8Array>) {
-    super(infos, indexPath, data);
+  private constructor(readonly indexPath: string, infos: TensorInfo[], bytes: ReadonlyMap<TensorInfo, Uint8Array>) {
+    super(infos, indexPath, bytes);
   }
 
   /** Read an index and every shard it names; checks each mapped tensor is in its shard. */
@@ -281,13 +350,15 @@ export class ShardedSafetensors extends TensorTable {
       base += f.size;
     }
     const infos: TensorInfo[] = [];
+    const bytes = new Map<TensorInfo, Uint8Array>();
     for (const [name, f] of Object.entries(weightMap)) {
       const shard = shards.get(f)!;
       const info = shard.tensors.find((t) => t.name === name);
       if (!info) throw new SafetensorsError("MISSING_TENSOR", shard.path, `index ${indexPath} maps the tensor to this shard but the shard lacks it`, name);
       infos.push(info);
+      bytes.set(info, shard.bytes.get(info)!);
     }
-    return new ShardedSafetensors(indexPath, infos, new Map([...shards.values()].map((p) => [p.path, p.data])));
+    return new ShardedSafetensors(indexPath, infos, bytes);
   }
 }
 

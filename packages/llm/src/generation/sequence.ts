@@ -1,4 +1,6 @@
-// One request's generation state: its KV slot, sampler, token history, detokenizer and stop matcher.
+// One request's generation state: its KV slot, sampler (which counts the tokens for the penalties), detokenizer
+// and stop matcher.
+import { LlmError } from "../errors.js";
 import type { KvCache } from "../kv-cache.js";
 import type { CausalLM } from "../models/causal-lm.js";
 import { Sampler } from "../sampling/sampler.js";
@@ -23,8 +25,6 @@ export interface StepOutput {
  * text (holding back broken UTF-8 and possible stop strings) and runs it through the model for the next step.
  */
 export class Sequence {
-  /** Prompt followed by every generated token (the penalties' history). */
-  private readonly history: number[];
   private readonly cache: KvCache;
   private readonly logits: Float32Array; // next-token logits, owned (the model's buffer is reused)
   private readonly sampler: Sampler;
@@ -42,8 +42,7 @@ export class Sequence {
     private readonly maxTokens: number,
   ) {
     this.cache = model.newCache(promptIds.length + maxTokens);
-    this.history = [...promptIds];
-    this.sampler = new Sampler(request.sampling);
+    this.sampler = new Sampler(request.sampling, promptIds);
     this.detokenizer = new StreamingDetokenizer(tokenizer, { context: promptIds });
     this.stops = new StopMatcher(request.stop);
     this.logits = Float32Array.from(model.forward(promptIds, this.cache));
@@ -54,11 +53,11 @@ export class Sequence {
     return this.sampler.seed;
   }
 
-  /** Sample the next token and advance; throws once the sequence has finished. */
+  /** Sample the next token and advance; throws LlmError VALIDATION once the sequence has finished. */
   step(): StepOutput {
-    if (this.finished) throw new Error("sequence already finished");
-    const tokenId = this.sampler.sample(this.logits, this.history);
-    this.history.push(tokenId);
+    if (this.finished) throw new LlmError("VALIDATION", "sequence already finished");
+    const tokenId = this.sampler.sample(this.logits);
+    this.sampler.accept(tokenId);
     this.generated++;
 
     if (this.tokenizer.isEos(tokenId)) return this.finish({ tokenId, text: this.flush(), special: true }, "stop");

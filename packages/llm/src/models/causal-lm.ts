@@ -1,4 +1,5 @@
-// What generation needs from a model architecture: a KV cache per sequence and a forward pass.
+// What generation needs from a model architecture: a KV cache per sequence and a forward pass; and what loading one takes.
+import type { Backend, ProgressCallback } from "@actorlm/tensor";
 import type { KvCache } from "../kv-cache.js";
 
 /** A causal language model as the generation code sees it (Llama implements it; later architectures too). */
@@ -11,4 +12,12 @@ export interface CausalLM {
    * `logits: "all"`, every position's ([T, vocab]) in a buffer the next call overwrites.
    */
   forward(tokens: ArrayLike<number>, cache: KvCache, options?: { logits?: "last" | "all" }): Float32Array;
+}
+
+/** Options for loading a model's weights. */
+export interface ModelLoadOptions {
+  /** The kernels the model runs on: chosen by the caller (the model never picks one). */
+  readonly backend: Backend;
+  /** Progress: bytes read (stage "read"), then tensors converted (stage "convert"). */
+  readonly onProgress?: ProgressCallback;
 }

@@ -2,9 +2,9 @@
  * Hugging Face `config.json` for the Llama family → one normalized, validated config.
  * Every default below is the one transformers' `LlamaConfig` applies when a field is absent.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LlmError } from "../errors.js";
+import { readJsonFile } from "../json-file.js";
 
 /** How RoPE frequencies are scaled (HF `rope_type`). */
 export type RopeScaling =
@@ -35,13 +35,13 @@ export interface LlamaConfig {
   readonly ropeScaling: RopeScaling;
   /** True: the LM head reuses the token embedding matrix; false: a separate `lm_head`. */
   readonly tieWordEmbeddings: boolean;
-  readonly bosTokenId: number | null;
-  /** Every token id that ends generation (config may give one or a list). */
-  readonly eosTokenIds: readonly number[];
 }
 
-/** model_type values this parser accepts, with the architecture class name each implies. */
-const SUPPORTED: Readonly<Record<string, string>> = { llama: "LlamaForCausalLM", mistral: "MistralForCausalLM" };
+/**
+ * The model_type values of the Llama family, each with the HF architecture class it implies: the one list
+ * both this parser and the architecture registry use.
+ */
+export const LLAMA_MODEL_TYPES: Readonly<Record<string, string>> = { llama: "LlamaForCausalLM", mistral: "MistralForCausalLM" };
 
 type Raw = Record<string, unknown>;
 
@@ -50,13 +50,13 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) refuse(source, "is not a JSON object");
   const c = raw as Raw;
   const modelType = c.model_type;
-  if (typeof modelType !== "string" || !(modelType in SUPPORTED)) {
-    refuse(source, `model_type ${JSON.stringify(modelType)} is not supported (supported: ${Object.keys(SUPPORTED).join(", ")})`);
+  if (typeof modelType !== "string" || !Object.hasOwn(LLAMA_MODEL_TYPES, modelType)) {
+    refuse(source, `model_type ${JSON.stringify(modelType)} is not supported (supported: ${Object.keys(LLAMA_MODEL_TYPES).join(", ")})`);
   }
   const archs = c.architectures;
   if (archs !== undefined && archs !== null) {
-    if (!Array.isArray(archs) || !archs.includes(SUPPORTED[modelType])) {
-      refuse(source, `architectures ${JSON.stringify(archs)} are not supported (expected ${SUPPORTED[modelType]})`);
+    if (!Array.isArray(archs) || !archs.includes(LLAMA_MODEL_TYPES[modelType])) {
+      refuse(source, `architectures ${JSON.stringify(archs)} are not supported (expected ${LLAMA_MODEL_TYPES[modelType]})`);
     }
   }
   const act = c.hidden_act ?? "silu";
@@ -92,27 +92,13 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
     ropeTheta: theta,
     ropeScaling: scaling,
     tieWordEmbeddings: tie,
-    bosTokenId: tokenIds(c.bos_token_id, "bos_token_id", source)[0] ?? null,
-    eosTokenIds: tokenIds(c.eos_token_id, "eos_token_id", source),
   };
 }
 
-/** Read `config.json` from a model directory and normalize it. */
+/** Read `config.json` from a model directory and normalize it (model loading reads it once, in the registry). */
 export async function loadLlamaConfig(dir: string): Promise<LlamaConfig> {
   const path = join(dir, "config.json");
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new LlmError("MODEL_LOAD", `${path}: cannot read: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new LlmError("MODEL_LOAD", `${path}: not valid JSON: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
-  return parseLlamaConfig(raw, path);
+  return parseLlamaConfig(await readJsonFile(path), path);
 }
 
 /** RoPE base and scaling, from top-level `rope_theta` + `rope_scaling` or from `rope_parameters`. */
@@ -163,11 +149,4 @@ function objectOrNull(v: unknown, name: string, source: string): Raw | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== "object" || Array.isArray(v)) refuse(source, `${name} must be an object`);
   return v as Raw;
-}
-
-function tokenIds(v: unknown, name: string, source: string): number[] {
-  if (v === undefined || v === null) return [];
-  const list = Array.isArray(v) ? v : [v];
-  if (!list.every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) refuse(source, `${name} must be a token id or a list of them`);
-  return list as number[];
 }

@@ -1,56 +1,78 @@
 /**
- * Model architectures, registered by `model_type`. Loading code asks the registry, never switches on names.
+ * Model architectures, registered by `model_type`. Loading code asks the registry, never switches on names:
+ * `loadModel` reads config.json once, picks the architecture by its model_type, normalizes the config with
+ * that architecture's parser and hands the result to its loader.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LlmError } from "../errors.js";
-import { parseLlamaConfig, type LlamaConfig } from "./config.js";
-import { Llama, type LlamaLoadOptions } from "./llama/model.js";
+import { readJsonFile } from "../json-file.js";
+import type { CausalLM, ModelLoadOptions } from "./causal-lm.js";
+import { LLAMA_MODEL_TYPES, parseLlamaConfig, type LlamaConfig } from "./config.js";
+import { Llama } from "./llama/model.js";
 
 /** One architecture: the `model_type` values it handles, its config parser and its loader. */
-export interface ModelArchitecture<C = LlamaConfig, M = Llama> {
+export interface ModelArchitecture<C = LlamaConfig, M extends CausalLM = Llama> {
   readonly name: string;
   readonly modelTypes: readonly string[];
-  /** Normalize a parsed config.json (throws MODEL_LOAD on anything unsupported). */
+  /** Normalize a parsed config.json (throws MODEL_LOAD on anything unsupported); `source` names the file. */
   parseConfig(raw: unknown, source?: string): C;
-  /** Load the model from a directory. */
-  load(dir: string, options?: LlamaLoadOptions): Promise<M>;
+  /** Load the weights in `dir` for a config `parseConfig` returned. */
+  load(dir: string, config: C, options: ModelLoadOptions): Promise<M>;
 }
 
 /** The Llama family (Llama 2/3, TinyLlama, SmolLM, Mistral without sliding window). */
 export const llamaArchitecture: ModelArchitecture = {
   name: "llama",
-  modelTypes: ["llama", "mistral"],
+  modelTypes: Object.keys(LLAMA_MODEL_TYPES),
   parseConfig: parseLlamaConfig,
-  load: (dir, options) => Llama.load(dir, options),
+  load: (dir, config, options) => Llama.load(dir, config, options),
 };
 
-const registry = new Map<string, ModelArchitecture<unknown, unknown>>();
+const registry = new Map<string, ModelArchitecture<unknown, CausalLM>>();
 
 /** Make an architecture available for its model types (later registrations replace earlier ones). */
-export function registerArchitecture<C, M>(arch: ModelArchitecture<C, M>): void {
-  for (const t of arch.modelTypes) registry.set(t, arch as ModelArchitecture<unknown, unknown>);
+export function registerArchitecture<C, M extends CausalLM>(arch: ModelArchitecture<C, M>): void {
+  for (const t of arch.modelTypes) registry.set(t, arch as unknown as ModelArchitecture<unknown, CausalLM>);
 }
 
 registerArchitecture(llamaArchitecture);
 
-/** The architecture registered for `modelType`; throws MODEL_LOAD naming it when none is. */
-export function architectureFor(modelType: unknown): ModelArchitecture<unknown, unknown> {
+/** The architecture registered for `modelType`; throws MODEL_LOAD naming it (and `source`, the config file) when none is. */
+export function architectureFor(modelType: unknown, source?: string): ModelArchitecture<unknown, CausalLM> {
   const arch = typeof modelType === "string" ? registry.get(modelType) : undefined;
   if (!arch) {
-    throw new LlmError("MODEL_LOAD", `model_type ${JSON.stringify(modelType)} is not supported (registered: ${[...registry.keys()].join(", ")})`);
+    const where = source === undefined ? "" : `${source}: `;
+    throw new LlmError("MODEL_LOAD", `${where}model_type ${JSON.stringify(modelType)} is not supported (registered: ${[...registry.keys()].join(", ")})`, { file: source });
   }
   return arch;
 }
 
 /** The architecture for the model in `dir`, chosen by its config.json `model_type`. */
-export async function architectureOfDir(dir: string): Promise<ModelArchitecture<unknown, unknown>> {
+export async function architectureOfDir(dir: string): Promise<ModelArchitecture<unknown, CausalLM>> {
   const path = join(dir, "config.json");
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, "utf8"));
-  } catch (e) {
-    throw new LlmError("MODEL_LOAD", `${path}: cannot read config: ${(e as Error).message}`, { file: path }, { cause: e });
+  return architectureFor(modelTypeOf(await readJsonFile(path), path), path);
+}
+
+/** A loaded model with the architecture that loaded it and its config.json as parsed (for the tokenizer's ids). */
+export interface LoadedModel {
+  readonly architecture: ModelArchitecture<unknown, CausalLM>;
+  readonly rawConfig: Readonly<Record<string, unknown>>;
+  readonly model: CausalLM;
+}
+
+/** Load the model in `dir`: config.json is read and parsed once, then handed to its architecture's loader. */
+export async function loadModel(dir: string, options: ModelLoadOptions): Promise<LoadedModel> {
+  const path = join(dir, "config.json");
+  const rawConfig = await readJsonFile(path);
+  const architecture = architectureFor(modelTypeOf(rawConfig, path), path);
+  const config = architecture.parseConfig(rawConfig, path);
+  const model = await architecture.load(dir, config, options);
+  return { architecture, rawConfig: rawConfig as Record<string, unknown>, model };
+}
+
+function modelTypeOf(raw: unknown, path: string): unknown {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new LlmError("MODEL_LOAD", `${path}: is not a JSON object`, { file: path });
   }
-  return architectureFor((raw as { model_type?: unknown } | null)?.model_type);
+  return (raw as { model_type?: unknown }).model_type;
 }

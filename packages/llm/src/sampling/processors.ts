@@ -41,10 +41,18 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
-/** Divide every logit by `temperature` (> 0). */
+/**
+ * Divide every logit by `temperature` (> 0) after shifting the largest one to 0, which softmax ignores. The shift
+ * keeps a tiny temperature from overflowing float32: the largest logits become 0, every other one a large negative
+ * number or -Infinity (probability 0), so the result tends to greedy (uniform over tied maxima) as temperature → 0.
+ * A +Infinity logit becomes 0 and every finite one -Infinity; NaN stays NaN; all -Infinity / NaN is left as is.
+ */
 export function applyTemperature(logits: Float32Array, temperature: number): void {
-  if (temperature === 1) return;
-  for (let i = 0; i < logits.length; i++) logits[i] /= temperature;
+  if (temperature === 1) return; // dividing by 1 cannot overflow, and softmax does the shift itself
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  if (max === -Infinity) return;
+  for (let i = 0; i < logits.length; i++) logits[i] = logits[i] === max ? 0 : (logits[i] - max) / temperature;
 }
 
 /**

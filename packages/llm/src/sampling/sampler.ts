@@ -8,13 +8,19 @@ import {
   applyTopK,
   applyTopP,
   argmax,
-  countTokens,
   sampleIndex,
   softmax,
 } from "./processors.js";
 import { Rng, randomSeed } from "./rng.js";
 
-/** Picks the next token from logits (penalties, then greedy or temperature / top-k / top-p / min-p sampling). */
+/**
+ * Picks the next token from logits (penalties, then greedy or temperature / top-k / top-p / min-p sampling).
+ *
+ * The penalties see what they see in their reference implementations: the repetition penalty (HF) every token of
+ * the prompt and the output, the frequency and presence penalties (OpenAI, vLLM) only generated tokens. The
+ * counts are kept incrementally: the prompt is counted once at construction and every generated token must be
+ * passed to {@link Sampler.accept} after it is sampled, so a step costs O(vocabulary), whatever the length so far.
+ */
 export class Sampler {
   /** The parameters in force, defaults filled in. */
   readonly params: Readonly<SamplingParams>;
@@ -22,14 +28,20 @@ export class Sampler {
   readonly seed: number;
 
   private readonly rng: Rng;
+  private readonly repetition: boolean; // repetition penalty on: keep `seen`
+  private readonly frequencyPresence: boolean; // frequency / presence penalty on: keep `generated`
+  private seen: Int32Array = new Int32Array(0); // occurrences of each id in prompt + output (repetition penalty)
+  private generated: Int32Array = new Int32Array(0); // occurrences of each id in the output (frequency / presence)
   private work = new Float32Array(0); // penalized / scaled logits
   private scratch = new Float32Array(0); // top-k selection
   private probs = new Float64Array(0);
   private heap = new Int32Array(0); // top-p
-  private counts = new Int32Array(0); // occurrences of each id in the history
 
-  /** Make a sampler for one request; missing parameters take their neutral defaults. */
-  constructor(params: Partial<SamplingParams> = {}) {
+  /**
+   * Make a sampler for one request; missing parameters take their neutral defaults. `promptIds` (bos included,
+   * if the model adds one) are what the repetition penalty sees before the first generated token.
+   */
+  constructor(params: Partial<SamplingParams> = {}, promptIds: readonly number[] = []) {
     const full = { ...DEFAULT_SAMPLING };
     for (const key of Object.keys(full) as (keyof SamplingParams)[]) {
       const v = params[key];
@@ -38,40 +50,51 @@ export class Sampler {
     this.seed = full.seed ?? randomSeed();
     this.params = Object.freeze({ ...full, seed: this.seed });
     this.rng = new Rng(this.seed);
+    this.repetition = full.repetitionPenalty !== 1;
+    this.frequencyPresence = full.frequencyPenalty !== 0 || full.presencePenalty !== 0;
+    if (this.repetition) for (const id of promptIds) this.seen = increment(this.seen, checkId(id, "promptIds"));
   }
 
   /**
-   * The next token id for `logits` (one row, length = vocabulary); `history` is the sequence so far (the caller
-   * chooses whether it includes the prompt) and feeds the penalties. `logits` is not modified.
+   * The next token id for `logits` (one row, length = vocabulary), given the prompt and every token passed to
+   * {@link Sampler.accept} so far. `logits` is not modified. The sampler does not record the id itself: call
+   * `accept` with the token actually appended.
    */
-  sample(logits: Float32Array, history: readonly number[] = []): number {
+  sample(logits: Float32Array): number {
     const p = this.params;
     const n = logits.length;
     if (n === 0) throw new RangeError("logits must not be empty");
     this.ensure(n);
-    const work = this.work;
-    work.set(logits);
-
-    const penalize = p.repetitionPenalty !== 1 || p.frequencyPenalty !== 0 || p.presencePenalty !== 0;
-    if (penalize && history.length > 0) {
-      const counts = this.counts;
-      counts.fill(0);
-      countTokens(history, counts);
-      if (p.repetitionPenalty !== 1) applyRepetitionPenalty(work, counts, p.repetitionPenalty);
-      if (p.frequencyPenalty !== 0 || p.presencePenalty !== 0) {
-        applyFrequencyPresencePenalty(work, counts, p.frequencyPenalty, p.presencePenalty);
-      }
-    }
+    const work = this.penalize(logits);
     if (p.temperature === 0) return argmax(work);
 
-    applyTemperature(work, p.temperature);
+    applyTemperature(work, p.temperature); // shifted so the largest is 0: a tiny temperature cannot overflow
     if (p.topK > 0) applyTopK(work, p.topK, this.scratch);
     const probs = this.probs;
-    if (!softmax(work, probs)) return argmax(logits); // everything masked (all -Infinity / NaN)
+    // Greedy on the penalized logits when nothing is left to draw from (every logit -Infinity / NaN, or a
+    // +Infinity one at temperature 1, which leaves softmax NaN).
+    if (!softmax(work, probs)) return argmax(this.penalize(logits));
     if (p.topP < 1) applyTopP(probs, p.topP, this.heap);
     if (p.minP > 0) applyMinP(probs, p.minP);
     const id = sampleIndex(probs, this.rng.nextFloat());
-    return id >= 0 ? id : argmax(work);
+    return id >= 0 ? id : argmax(this.penalize(logits));
+  }
+
+  /** Record `tokenId` as generated (once per step, after {@link Sampler.sample}): later steps penalize it. */
+  accept(tokenId: number): void {
+    checkId(tokenId, "tokenId");
+    if (this.repetition) this.seen = increment(this.seen, tokenId);
+    if (this.frequencyPresence) this.generated = increment(this.generated, tokenId);
+  }
+
+  /** Copy `logits` into the work buffer and apply the penalties there; returns the work buffer. */
+  private penalize(logits: Float32Array): Float32Array {
+    const p = this.params;
+    const work = this.work;
+    work.set(logits);
+    if (this.repetition) applyRepetitionPenalty(work, this.seen, p.repetitionPenalty);
+    if (this.frequencyPresence) applyFrequencyPresencePenalty(work, this.generated, p.frequencyPenalty, p.presencePenalty);
+    return work;
   }
 
   /** Size the scratch buffers to `n` entries (reallocates only when the vocabulary size changes). */
@@ -81,6 +104,25 @@ export class Sampler {
     this.scratch = new Float32Array(n);
     this.probs = new Float64Array(n);
     this.heap = new Int32Array(n);
-    this.counts = new Int32Array(n);
   }
+}
+
+/** `id` if it is a token id (a non-negative integer); RangeError naming `what` otherwise. */
+function checkId(id: number, what: string): number {
+  if (!Number.isSafeInteger(id) || id < 0) throw new RangeError(`${what}: token ids must be non-negative integers, got ${id}`);
+  return id;
+}
+
+/**
+ * Add one to `counts[id]`, first growing `counts` (at least doubling, so growth is amortized O(1)) when `id` is
+ * beyond it; returns the array to keep. The counts only grow to the largest id seen, never to the vocabulary.
+ */
+function increment(counts: Int32Array, id: number): Int32Array {
+  let c = counts;
+  if (id >= c.length) {
+    c = new Int32Array(Math.max(id + 1, 2 * counts.length));
+    c.set(counts);
+  }
+  c[id]++;
+  return c;
 }

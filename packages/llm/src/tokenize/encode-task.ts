@@ -1,4 +1,6 @@
 // A piscina task (runs on a CpuPool thread): tokenize one text with the tokenizer of a model directory.
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { Tokenizer } from "../tokenizer.js";
 
 /** One text to tokenize with the tokenizer files in `dir`. */
@@ -7,14 +9,24 @@ export interface EncodeTask {
   text: string;
 }
 
-const tokenizers = new Map<string, Promise<Tokenizer>>(); // per thread, one per model directory
+/** Per thread, one tokenizer per model directory, with the tokenizer.json mtime it was loaded at. */
+const tokenizers = new Map<string, { mtimeMs: number; tokenizer: Promise<Tokenizer> }>();
 
 /** Token ids of `task.text` (bos prepended), as the model's own tokenizer would give them. */
 export default async function encode(task: EncodeTask): Promise<Int32Array> {
-  let tokenizer = tokenizers.get(task.dir);
-  if (!tokenizer) {
-    tokenizer = Tokenizer.fromDir(task.dir);
-    tokenizers.set(task.dir, tokenizer);
-  }
-  return Int32Array.from((await tokenizer).encode(task.text));
+  return Int32Array.from((await tokenizerOf(task.dir)).encode(task.text));
+}
+
+/** The cached tokenizer of `dir` while its tokenizer.json is unchanged; a failed load is not kept. */
+async function tokenizerOf(dir: string): Promise<Tokenizer> {
+  // a missing file reads as mtime NaN (never equal): fromDir then rejects naming it
+  const mtimeMs = await stat(join(dir, "tokenizer.json")).then((s) => s.mtimeMs, () => NaN);
+  const cached = tokenizers.get(dir);
+  if (cached && cached.mtimeMs === mtimeMs) return cached.tokenizer;
+  const entry = { mtimeMs, tokenizer: Tokenizer.fromDir(dir) };
+  tokenizers.set(dir, entry);
+  entry.tokenizer.catch(() => {
+    if (tokenizers.get(dir) === entry) tokenizers.delete(dir);
+  });
+  return entry.tokenizer;
 }

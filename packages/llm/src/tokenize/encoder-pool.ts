@@ -8,7 +8,8 @@ let pool: CpuPool<EncodeTask, Int32Array> | undefined;
 
 /** Token ids of each text under the tokenizer in `dir`, computed on pool threads (in parallel for several texts). */
 export async function encodeOffThread(dir: string, texts: readonly string[], signal?: AbortSignal): Promise<Int32Array[]> {
-  // Created on first use; idle threads are reaped and never keep the process alive.
+  // Created on first use and kept for the process's life. Threads beyond the one CpuPool always keeps (its
+  // minThreads) are reaped after its idle timeout; piscina unrefs idle threads, so none keeps the process alive.
   pool ??= new CpuPool<EncodeTask, Int32Array>({
     filename: new URL("./encode-task.js", import.meta.url),
     maxThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),

@@ -44,9 +44,14 @@ async function load(request: LoadRequest): Promise<LoadReply> {
     operations = new Set(operationNames(model));
     return { ok: true, operations: [...operations] };
   } catch (error) {
-    const base = serializeError(error);
-    return { ok: false, error: { ...base, code: "MODEL_LOAD" } };
+    return { ok: false, error: serializeError(loadError(error)) };
   }
+}
+
+/** Every failed load is MODEL_LOAD with the worker's message; anything else thrown stays the `cause`, code and all. */
+function loadError(error: unknown): InferenceError {
+  if (InferenceError.is(error, "MODEL_LOAD")) return error;
+  return new InferenceError("MODEL_LOAD", error instanceof Error ? error.message : String(error), { cause: error });
 }
 
 function findDefault(mod: Record<string, unknown>, name: string): unknown {

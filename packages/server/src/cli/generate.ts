@@ -1,9 +1,8 @@
 // `actorlm generate`: stream a completion of --prompt from a model to stdout (or one JSON object with --json).
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
-import { streamingHandler, type GenerateRequest } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, streamingHandler, type GenerateRequest } from "@actorlm/llm";
 import { Command } from "commander";
-import { EMBEDDED_MODEL_DIR } from "./model-dir.js";
 import { collect, integer, number } from "./options.js";
 import { startModel } from "./start-model.js";
 

@@ -5,10 +5,12 @@ import { Command } from "commander";
 import { generateCommand } from "./generate.js";
 import { perplexityCommand } from "./perplexity.js";
 
-// A reader that goes away (`actorlm generate … | head`) ends the program quietly instead of crashing on EPIPE.
+// A reader that goes away (`actorlm generate … | head`) ends the program quietly instead of crashing on EPIPE;
+// any other output error (a full disk, …) is reported like every other failure, without a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code !== "EPIPE") throw error;
-  process.exit(0);
+  if (error.code === "EPIPE") process.exit(0);
+  process.stderr.write(`actorlm: ${error.message}\n`);
+  process.exit(1);
 });
 
 const program = new Command("actorlm")

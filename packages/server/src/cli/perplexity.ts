@@ -2,9 +2,8 @@
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
-import { perplexityHandler } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, perplexityHandler } from "@actorlm/llm";
 import { Command } from "commander";
-import { EMBEDDED_MODEL_DIR } from "./model-dir.js";
 import { startModel } from "./start-model.js";
 
 interface PerplexityFlags {

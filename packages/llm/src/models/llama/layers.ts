@@ -1,12 +1,18 @@
 /**
- * The blocks of a Llama decoder: attention, MLP, decoder layer. Each has `load` (the only place HF tensor
- * names appear) and `forward` (kernel calls on caller-owned scratch, reading like the math).
+ * The blocks of a Llama decoder: attention, MLP, decoder layer. Each has `weights` (the only place HF tensor
+ * names appear: the weights it needs and their shapes), `load` (the block over those weights, loaded) and
+ * `forward` (kernel calls on caller-owned scratch, reading like the math).
  */
 import type { Backend, F32Tensor } from "@actorlm/tensor";
 import type { KvCache } from "../../kv-cache.js";
 import type { LlamaConfig } from "../config.js";
 import type { RotaryTables } from "./rope.js";
-import type { WeightLoader } from "./weights.js";
+import type { WeightSpecs, Weights } from "./weights.js";
+
+type AttentionKey = "wq" | "wk" | "wv" | "wo";
+type MlpKey = "wGate" | "wUp" | "wDown";
+/** The keys of every weight one decoder layer loads. */
+export type DecoderLayerKey = "inputNorm" | "postAttnNorm" | AttentionKey | MlpKey;
 
 /** Activation buffers for up to `maxTokens` positions, allocated once and grown only when a longer call comes. */
 export class LlamaScratch {
@@ -58,17 +64,20 @@ export class LlamaAttention {
     private readonly wo: F32Tensor, // [hidden, heads·headDim]
   ) {}
 
-  /** Load q/k/v/o projections under `prefix` (e.g. "model.layers.0.self_attn"). */
-  static load(w: WeightLoader, prefix: string, cfg: LlamaConfig, ops: Backend): LlamaAttention {
+  /** The q/k/v/o projections under `prefix` (e.g. "model.layers.0.self_attn"). */
+  static weights(prefix: string, cfg: LlamaConfig): WeightSpecs<AttentionKey> {
     const { hiddenSize: h, numHeads, numKvHeads, headDim } = cfg;
-    return new LlamaAttention(
-      ops,
-      cfg,
-      w.f32(`${prefix}.q_proj.weight`, [numHeads * headDim, h]),
-      w.f32(`${prefix}.k_proj.weight`, [numKvHeads * headDim, h]),
-      w.f32(`${prefix}.v_proj.weight`, [numKvHeads * headDim, h]),
-      w.f32(`${prefix}.o_proj.weight`, [h, numHeads * headDim]),
-    );
+    return {
+      wq: { name: `${prefix}.q_proj.weight`, shape: [numHeads * headDim, h] },
+      wk: { name: `${prefix}.k_proj.weight`, shape: [numKvHeads * headDim, h] },
+      wv: { name: `${prefix}.v_proj.weight`, shape: [numKvHeads * headDim, h] },
+      wo: { name: `${prefix}.o_proj.weight`, shape: [h, numHeads * headDim] },
+    };
+  }
+
+  /** The block over its loaded weights. */
+  static load(w: Weights<AttentionKey>, cfg: LlamaConfig, ops: Backend): LlamaAttention {
+    return new LlamaAttention(ops, cfg, w.wq, w.wk, w.wv, w.wo);
   }
 
   /** s.proj[T, hidden] = attention of s.xb (positions start ..) over layer `layer` of the cache, which it extends. */
@@ -97,16 +106,19 @@ export class LlamaMlp {
     private readonly wDown: F32Tensor, // [hidden, intermediate]
   ) {}
 
-  /** Load gate/up/down projections under `prefix` (e.g. "model.layers.0.mlp"). */
-  static load(w: WeightLoader, prefix: string, cfg: LlamaConfig, ops: Backend): LlamaMlp {
+  /** The gate/up/down projections under `prefix` (e.g. "model.layers.0.mlp"). */
+  static weights(prefix: string, cfg: LlamaConfig): WeightSpecs<MlpKey> {
     const { hiddenSize: h, intermediateSize: i } = cfg;
-    return new LlamaMlp(
-      ops,
-      cfg,
-      w.f32(`${prefix}.gate_proj.weight`, [i, h]),
-      w.f32(`${prefix}.up_proj.weight`, [i, h]),
-      w.f32(`${prefix}.down_proj.weight`, [h, i]),
-    );
+    return {
+      wGate: { name: `${prefix}.gate_proj.weight`, shape: [i, h] },
+      wUp: { name: `${prefix}.up_proj.weight`, shape: [i, h] },
+      wDown: { name: `${prefix}.down_proj.weight`, shape: [h, i] },
+    };
+  }
+
+  /** The block over its loaded weights. */
+  static load(w: Weights<MlpKey>, cfg: LlamaConfig, ops: Backend): LlamaMlp {
+    return new LlamaMlp(ops, cfg, w.wGate, w.wUp, w.wDown);
   }
 
   /** s.proj[T, hidden] = MLP(s.xb). */
@@ -131,18 +143,20 @@ export class LlamaDecoderLayer {
     private readonly mlp: LlamaMlp,
   ) {}
 
-  /** Load layer `index`'s norms, attention and MLP. */
-  static load(w: WeightLoader, index: number, cfg: LlamaConfig, ops: Backend): LlamaDecoderLayer {
+  /** Layer `index`'s norms, attention and MLP weights. */
+  static weights(index: number, cfg: LlamaConfig): WeightSpecs<DecoderLayerKey> {
     const p = `model.layers.${index}`;
-    return new LlamaDecoderLayer(
-      ops,
-      cfg,
-      index,
-      w.f32(`${p}.input_layernorm.weight`, [cfg.hiddenSize]),
-      LlamaAttention.load(w, `${p}.self_attn`, cfg, ops),
-      w.f32(`${p}.post_attention_layernorm.weight`, [cfg.hiddenSize]),
-      LlamaMlp.load(w, `${p}.mlp`, cfg, ops),
-    );
+    return {
+      inputNorm: { name: `${p}.input_layernorm.weight`, shape: [cfg.hiddenSize] },
+      ...LlamaAttention.weights(`${p}.self_attn`, cfg),
+      postAttnNorm: { name: `${p}.post_attention_layernorm.weight`, shape: [cfg.hiddenSize] },
+      ...LlamaMlp.weights(`${p}.mlp`, cfg),
+    };
+  }
+
+  /** Layer `index` over its loaded weights. */
+  static load(w: Weights<DecoderLayerKey>, index: number, cfg: LlamaConfig, ops: Backend): LlamaDecoderLayer {
+    return new LlamaDecoderLayer(ops, cfg, index, w.inputNorm, LlamaAttention.load(w, cfg, ops), w.postAttnNorm, LlamaMlp.load(w, cfg, ops));
   }
 
   /** Update the residual stream s.x[T, hidden] in place, extending this layer's cache entries. */

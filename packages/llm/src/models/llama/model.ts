@@ -1,23 +1,19 @@
 /**
  * The Llama model: token embedding → decoder layers → final RMSNorm → LM head. Immutable after load;
- * per-sequence state lives in the KvCache passed to `forward`. The model never names a device: kernels
- * come from the `Backend` it was loaded with.
+ * per-sequence state lives in the KvCache passed to `forward`. The model never names a device or a backend:
+ * its kernels come from the `Backend` the caller loads it with.
  */
-import { jsBackend, openSafetensors, type Backend, type F32Tensor, type ProgressCallback, type TensorSource } from "@actorlm/tensor";
+import { openSafetensors, type Backend, type F32Tensor, type TensorSource } from "@actorlm/tensor";
 import { KvCache } from "../../kv-cache.js";
 import { LlmError } from "../../errors.js";
-import { loadLlamaConfig, type LlamaConfig } from "../config.js";
+import type { ModelLoadOptions } from "../causal-lm.js";
+import type { LlamaConfig } from "../config.js";
 import { LlamaDecoderLayer, LlamaScratch } from "./layers.js";
 import { RotaryTables, ropeInvFreq } from "./rope.js";
-import { WeightLoader } from "./weights.js";
+import { WeightLoader, type WeightSpecs } from "./weights.js";
 
-/** Options for loading a Llama checkpoint. */
-export interface LlamaLoadOptions {
-  /** Progress: bytes read (stage "read"), then tensors converted (stage "convert"). */
-  readonly onProgress?: ProgressCallback;
-  /** Kernels to run on; the plain-JS reference backend by default. */
-  readonly backend?: Backend;
-}
+/** Options for loading a Llama checkpoint: the backend to run on (required) and a progress callback. */
+export type LlamaLoadOptions = ModelLoadOptions;
 
 /** Options for one forward pass. */
 export interface ForwardOptions {
@@ -46,23 +42,27 @@ export class Llama {
     this.scratch = new LlamaScratch(config);
   }
 
-  /** Load `config.json` and the safetensors weights (single file or shards) from a model directory. */
-  static async load(dir: string, options: LlamaLoadOptions = {}): Promise<Llama> {
-    const config = await loadLlamaConfig(dir);
+  /** Load the safetensors weights (single file or shards) of the model in `dir`, whose config.json gave `config`. */
+  static async load(dir: string, config: LlamaConfig, options: LlamaLoadOptions): Promise<Llama> {
+    requireBackend(options);
     const source = await openSafetensors(dir, { onProgress: options.onProgress });
     return Llama.fromSource(config, source, options);
   }
 
   /** Build a model from a normalized config and any tensor source, checking every weight's shape. */
-  static fromSource(config: LlamaConfig, source: TensorSource, options: LlamaLoadOptions = {}): Llama {
-    const ops = options.backend ?? jsBackend;
-    const { vocabSize: v, hiddenSize: h, numLayers } = config;
-    const total = 2 + 9 * numLayers + (config.tieWordEmbeddings ? 0 : 1);
-    const w = new WeightLoader(source, ops, total, options.onProgress);
-    const embed = w.f32("model.embed_tokens.weight", [v, h]);
-    const layers = Array.from({ length: numLayers }, (_, i) => LlamaDecoderLayer.load(w, i, config, ops));
-    const norm = w.f32("model.norm.weight", [h]);
-    const lmHead = config.tieWordEmbeddings ? embed : w.f32("lm_head.weight", [v, h]);
+  static fromSource(config: LlamaConfig, source: TensorSource, options: LlamaLoadOptions): Llama {
+    const ops = requireBackend(options);
+    const { vocabSize: v, hiddenSize: h } = config;
+    const outer = {
+      embed: { name: "model.embed_tokens.weight", shape: [v, h] },
+      norm: { name: "model.norm.weight", shape: [h] },
+    } satisfies WeightSpecs<"embed" | "norm">;
+    const head: WeightSpecs<"lmHead"> | null = config.tieWordEmbeddings ? null : { lmHead: { name: "lm_head.weight", shape: [v, h] } };
+    const layerWeights = Array.from({ length: config.numLayers }, (_, i) => LlamaDecoderLayer.weights(i, config));
+    const w = new WeightLoader(source, ops, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress);
+    const { embed, norm } = w.load(outer);
+    const layers = layerWeights.map((specs, i) => LlamaDecoderLayer.load(w.load(specs), i, config, ops));
+    const lmHead = head ? w.load(head).lmHead : embed;              // tied: the embedding doubles as the head
     return new Llama(config, ops, embed, layers, norm, lmHead);
   }
 
@@ -115,4 +115,11 @@ export class Llama {
       throw new LlmError("VALIDATION", "KV cache was made for a model of another shape");
     }
   }
+}
+
+/** The backend of `options`; a TypeError naming the option when the caller gave none. */
+function requireBackend(options: LlamaLoadOptions | undefined): Backend {
+  const backend = options?.backend;
+  if (typeof backend !== "object" || backend === null) throw new TypeError("options.backend is required: the caller chooses the kernels a model runs on");
+  return backend;
 }
