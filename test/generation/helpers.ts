@@ -1,7 +1,7 @@
 /** Shared by the end-to-end generation, model-file and CLI tests: paths, reference data, a hosted model, job helpers. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InferenceBuilder, InferenceError, ModelHost, type ErrorCode, type Inference, type Job } from "@actorlm/runtime";
+import { InferenceBuilder, ModelHost, type Inference, type Job } from "@actorlm/runtime";
 import { EMBEDDED_MODEL_DIR, LlamaModel, streamingHandler, type GenerateRequest, type LlamaModelArgs, type TokenOutput } from "@actorlm/llm";
 import { expect } from "vitest";
 
@@ -64,13 +64,4 @@ export function summarize(outputs: readonly TokenOutput[]): { ids: number[]; tex
   return { ids: outputs.map((o) => o.tokenId), text: outputs.map((o) => o.token).join(""), finishReason: outputs.at(-1)?.finishReason };
 }
 
-/** Awaits `promise`, expects an InferenceError with `code`, returns it. */
-export async function rejection(promise: Promise<unknown>, code: ErrorCode): Promise<InferenceError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, `expected a ${code} rejection`).toBeInstanceOf(InferenceError);
-  expect((error as InferenceError).code, (error as Error).message).toBe(code);
-  return error as InferenceError;
-}
+export { rejection } from "../assertions.js";

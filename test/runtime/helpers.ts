@@ -1,5 +1,4 @@
-import { InferenceError, type BackendState, type ErrorCode, type LoadProgress, type StateChange } from "@actorlm/runtime";
-import { expect } from "vitest";
+import type { BackendState, LoadProgress, StateChange } from "@actorlm/runtime";
 
 /** Something with eventemitter3-style `on`/`off` for `state` events. */
 interface StateSource {
@@ -43,16 +42,7 @@ export function recordStates(source: StateSource): BackendState[] {
   return seen;
 }
 
-/** Awaits `promise`, expects it to reject with an InferenceError of `code`, and returns that error. */
-export async function rejection(promise: Promise<unknown>, code: ErrorCode): Promise<InferenceError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(InferenceError);
-  expect((error as InferenceError).code).toBe(code);
-  return error as InferenceError;
-}
+export { rejection } from "../assertions.js";
 
 /** A promise with its resolve function. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {

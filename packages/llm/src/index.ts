@@ -23,7 +23,7 @@ export { Llama, type LlamaLoadOptions, type ForwardOptions } from "./models/llam
 export { ropeInvFreq, RotaryTables } from "./models/llama/rope.js";
 export { KvCache, type KvCacheShape } from "./kv-cache.js";
 export {
-  registerArchitecture, architectureFor, architectureOfDir, llamaArchitecture, loadModel, type ModelArchitecture, type LoadedModel,
+  registerArchitecture, architectureFor, llamaArchitecture, loadModel, type ModelArchitecture, type LoadedModel,
 } from "./models/registry.js";
 export type { CausalLM, ModelLoadOptions } from "./models/causal-lm.js";
 export { readJsonFile, type ReadJsonOptions } from "./json-file.js";

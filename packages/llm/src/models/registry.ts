@@ -47,12 +47,6 @@ export function architectureFor(modelType: unknown, source?: string): ModelArchi
   return arch;
 }
 
-/** The architecture for the model in `dir`, chosen by its config.json `model_type`. */
-export async function architectureOfDir(dir: string): Promise<ModelArchitecture<unknown, CausalLM>> {
-  const path = join(dir, "config.json");
-  return architectureFor(modelTypeOf(await readJsonFile(path), path), path);
-}
-
 /** A loaded model with the architecture that loaded it and its config.json as parsed (for the tokenizer's ids). */
 export interface LoadedModel {
   readonly architecture: ModelArchitecture<unknown, CausalLM>;
