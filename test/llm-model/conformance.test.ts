@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsKernels, WasmKernels, type Kernels } from "@actorlm/tensor";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
 import { loadLlama, session } from "./helpers.js";
 
@@ -48,14 +49,22 @@ function topK(row: Float32Array, k: number): number[] {
   return [...row.keys()].sort((a, b) => row[b] - row[a]).slice(0, k);
 }
 
-let model: Llama;
 const V = 4096;
 
-beforeAll(async () => {
-  model = await loadLlama(MODEL);
-});
+/** Every backend the conformance checks run on: the reference, and wasm on one and two threads. */
+const BACKENDS: { label: string; make: () => Kernels | Promise<Kernels> }[] = [
+  { label: "js", make: () => new JsKernels() },
+  { label: "wasm, 1 thread", make: () => WasmKernels.create({ threads: 1 }) },
+  { label: "wasm, 2 threads", make: () => WasmKernels.create({ threads: 2 }) },
+];
 
-describe("kjv-llama against transformers", () => {
+describe.each(BACKENDS)("kjv-llama against transformers, $label", ({ make }) => {
+  let model: Llama;
+  beforeAll(async () => {
+    model = await loadLlama(MODEL, { kernels: await make() });
+  });
+  afterAll(() => model.dispose());
+
   it("loads the config", () => {
     expect(model.config).toMatchObject({ numLayers: 6, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: V, tieWordEmbeddings: true });
   });

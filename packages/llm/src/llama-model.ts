@@ -237,7 +237,7 @@ function weightFormatOf(dtype: string): WeightFormat {
 function kernelBackendOf(device: string, backend: KernelBackend | undefined): KernelBackend {
   if (device !== "cpu") throw new InferenceError("VALIDATION", `device ${device}: no GPU backend in this build (use "cpu")`);
   if (backend === "gpu") throw new InferenceError("VALIDATION", `backend gpu needs device "gpu"`);
-  return backend ?? "js";
+  return backend ?? "wasm";
 }
 
 /** Starts the kernels; a backend this build lacks is VALIDATION naming it. */

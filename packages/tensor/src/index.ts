@@ -19,5 +19,7 @@ export {
   type BatchSequence, type LogitRows, type Activation, type AttentionParams,
 } from "./kernels.js";
 export { JsKernels } from "./reference/js-kernels.js";
+export { WasmKernels, type WasmOptions } from "./wasm/wasm-kernels.js";
+export type { SimdLevel } from "./wasm/module.js";
 export { createKernels, KERNELS, type KernelsOptions } from "./create.js";
 export { kvElements } from "./batch-tables.js";
