@@ -38,6 +38,7 @@ function stubModel(): CausalLM {
     kv: new KvPool(kernels, { layers: 1, kvHeads: 1, headDim: 2, blockSize: 16, blocks: 4 }),
     maxBatchTokens: 512,
     maxLogitRows: 64,
+    weightBytesPerToken: 0,
     forward: () => logits,
     dispose: async () => undefined,
   };

@@ -40,11 +40,21 @@ export interface ModelInfo {
   kvCacheTokens: number;
   /** Bytes of kernel memory in use (weights, buffers, KV cache). */
   memoryBytes: number;
+  /** Bytes of weights one decode step reads. */
+  weightBytesPerToken: number;
   vocabSize: number;
   maxSequenceLength: number;
   bosId: number | null;
   eosIds: number[];
   maxStopSequences: number;
+}
+
+/** What {@link LlamaModel.benchmark} measured, per run. */
+export interface BenchmarkTimes {
+  /** Milliseconds of each run's prefill (one forward over the prompt). */
+  prefillMs: number[];
+  /** Milliseconds of each run's decode (`genTokens` one-token forwards, each followed by an argmax). */
+  decodeMs: number[];
 }
 
 /** A started sequence: its slot id, the prompt's token ids and the sampler seed in use. */
@@ -109,6 +119,7 @@ export class LlamaModel {
       dtype: format,
       kvCacheTokens: lm.kv.capacityTokens,
       memoryBytes: kernels.memoryBytes(),
+      weightBytesPerToken: lm.weightBytesPerToken,
       vocabSize: lm.config.vocabSize,
       maxSequenceLength,
       bosId: tokenizer.bosId,
@@ -169,6 +180,47 @@ export class LlamaModel {
     return this.sequences.delete(id);
   }
 
+  /**
+   * Times the engine alone (no sampling, detokenizing or messaging): `runs` times, a forward over `promptTokens`
+   * seeded random ids, then `genTokens` greedy one-token forwards (end-of-sequence ignored).
+   */
+  benchmark(options: { promptTokens: number; genTokens: number; runs: number; seed?: number }): BenchmarkTimes {
+    const P = positive(options.promptTokens, "promptTokens"), G = positive(options.genTokens, "genTokens");
+    const runs = positive(options.runs, "runs");
+    if (P + G > this.info_.maxSequenceLength) {
+      throw new LlmError("VALIDATION", `promptTokens + genTokens (${P + G}) exceeds the max sequence length ${this.info_.maxSequenceLength}`, { field: "genTokens" });
+    }
+    const kv = this.lm.kv.allocate(P + G);
+    if (kv === undefined) throw new InferenceError("OVERLOADED", `the KV cache has no room for ${P + G} positions`);
+    let state = (options.seed ?? 1) >>> 0 || 1;
+    const vocab = Math.min(this.tokenizer.vocabSize, this.info_.vocabSize);
+    const prompt = Array.from({ length: P }, () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state % vocab;
+    });
+    const times: BenchmarkTimes = { prefillMs: [], decodeMs: [] };
+    try {
+      for (let run = 0; run < runs; run++) {
+        const t0 = performance.now();
+        let logits: Float32Array<ArrayBufferLike> = new Float32Array(0);
+        for (let from = 0; from < P; from += this.lm.maxBatchTokens) {
+          const tokens = prompt.slice(from, from + this.lm.maxBatchTokens);
+          logits = this.lm.forward([{ tokens, start: from, blocks: kv.blocks, logits: from + tokens.length === P ? "last" : "none" }]);
+        }
+        const t1 = performance.now();
+        for (let g = 0; g < G; g++) {
+          const next = argmax(logits.subarray(0, vocab));
+          logits = this.lm.forward([{ tokens: [next], start: P + g, blocks: kv.blocks }]);
+        }
+        times.prefillMs.push(t1 - t0);
+        times.decodeMs.push(performance.now() - t1);
+      }
+    } finally {
+      kv.free();
+    }
+    return times;
+  }
+
   /** KV cache use: blocks in use, free, and the pool's size in tokens. */
   kvUsage(): { usedBlocks: number; freeBlocks: number; capacityTokens: number } {
     const kv = this.lm.kv;
@@ -216,6 +268,13 @@ function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, dir: string): 
   if (tokenizer.vocabSize > vocabSize) refuse(join(dir, "tokenizer.json"), `the tokenizer's vocabulary of ${tokenizer.vocabSize} ids exceeds`);
   if (tokenizer.bosId !== null && tokenizer.bosId >= vocabSize) refuse(dir, `bos token id ${tokenizer.bosId} is not below`);
   for (const id of tokenizer.eosIds) if (id >= vocabSize) refuse(dir, `eos token id ${id} is not below`);
+}
+
+/** Index of the largest value (the first on ties). */
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
 }
 
 /** log softmax(row)[id], computed stably in float64. */

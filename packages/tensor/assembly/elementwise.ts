@@ -83,3 +83,16 @@ export function softcap(out: usize, x: usize, cap: f32, i0: i32, i1: i32, tmp: u
     memory.copy(out + o, tmp, n);
   }
 }
+
+/** out = Σ x[i] over i0 .. i1 (multiples of 16 apart): reads memory as fast as it can, for the bandwidth probe. */
+export function sum(out: usize, x: usize, i0: i32, i1: i32): void {
+  let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), d = f32x4.splat(0);
+  for (let i = i0; i + 16 <= i1; i += 16) {
+    const p = x + (<usize>i << 2);
+    a = f32x4.add(a, v128.load(p));
+    b = f32x4.add(b, v128.load(p + 16));
+    c = f32x4.add(c, v128.load(p + 32));
+    d = f32x4.add(d, v128.load(p + 48));
+  }
+  v128.store(out, f32x4.add(f32x4.add(a, b), f32x4.add(c, d)));
+}

@@ -22,6 +22,8 @@ export interface CausalLM {
   readonly maxBatchTokens: number;
   /** Most logit rows one `forward` returns. */
   readonly maxLogitRows: number;
+  /** Bytes of weights one decode step reads (every matrix once; of the embedding table, only when it is the head). */
+  readonly weightBytesPerToken: number;
   /**
    * Runs one batch: each sequence's new tokens at positions start .. (its block table must cover them), writing
    * their keys and values to the cache. Returns the logits the sequences asked for, [rows, vocab], in order.

@@ -26,6 +26,8 @@ export type Weights<K extends string> = { readonly [key in K]: Weight };
 /** Fetches planned weights from a tensor source into the kernels' memory, reporting conversions as progress. */
 export class WeightLoader {
   private converted = 0;
+  /** Bytes of every weight stored so far, in their storage format. */
+  storedBytes = 0;
   private readonly total: number;
   private readonly planned: ReadonlySet<WeightSpecs<string>>;
 
@@ -71,6 +73,7 @@ export class WeightLoader {
       return out;
     });
     this.converted++;
+    this.storedBytes += weight.bytes;
     this.onProgress?.({ stage: "convert", done: this.converted, total: this.total, unit: "tensors" });
     return weight;
   }

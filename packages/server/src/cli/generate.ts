@@ -1,13 +1,13 @@
 // `actorlm generate`: stream a completion of --prompt from a model to stdout (or one JSON object with --json).
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, streamingHandler, type GenerateRequest } from "@actorlm/llm";
+import { streamingHandler, type GenerateRequest } from "@actorlm/llm";
 import { Command } from "commander";
+import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { collect, integer, number } from "./options.js";
 import { startModel } from "./start-model.js";
 
-interface GenerateFlags {
-  model: string;
+interface GenerateFlags extends ModelFlags {
   prompt: string;
   maxTokens?: number;
   temperature?: number;
@@ -20,10 +20,9 @@ interface GenerateFlags {
 
 /** The `generate` command. */
 export function generateCommand(): Command {
-  return new Command("generate")
+  return addModelOptions(new Command("generate")
     .description("generate a completion of a prompt, streamed to stdout")
-    .showHelpAfterError()
-    .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
+    .showHelpAfterError())
     .requiredOption("--prompt <text>", "text to continue")
     .option("--max-tokens <n>", "most new tokens", integer)
     .option("--temperature <t>", "sampling temperature, 0 = greedy", number)
@@ -37,7 +36,7 @@ export function generateCommand(): Command {
 
 async function runGenerate(flags: GenerateFlags): Promise<void> {
   const t0 = performance.now();
-  await using host = await startModel(flags.model, !flags.json);
+  await using host = await startModel(modelArgs(flags), !flags.json);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const loaded = performance.now();
 

@@ -2,6 +2,7 @@
 // The `actorlm` command line.
 import { InferenceError } from "@actorlm/runtime";
 import { Command } from "commander";
+import { benchCommand } from "./bench.js";
 import { generateCommand } from "./generate.js";
 import { perplexityCommand } from "./perplexity.js";
 
@@ -17,7 +18,8 @@ const program = new Command("actorlm")
   .description("run language models on Node.js")
   .showHelpAfterError()
   .addCommand(generateCommand())
-  .addCommand(perplexityCommand());
+  .addCommand(perplexityCommand())
+  .addCommand(benchCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const code = InferenceError.is(error) ? `${error.code}: ` : "";

@@ -2,22 +2,21 @@
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, perplexityHandler } from "@actorlm/llm";
+import { perplexityHandler } from "@actorlm/llm";
 import { Command } from "commander";
+import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { startModel } from "./start-model.js";
 
-interface PerplexityFlags {
-  model: string;
+interface PerplexityFlags extends ModelFlags {
   file: string;
   json?: boolean;
 }
 
 /** The `perplexity` command. */
 export function perplexityCommand(): Command {
-  return new Command("perplexity")
+  return addModelOptions(new Command("perplexity")
     .description("teacher-forced perplexity of a text file (scored with bos)")
-    .showHelpAfterError()
-    .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
+    .showHelpAfterError())
     .requiredOption("--file <path>", "UTF-8 text file to score")
     .option("--json", "print one JSON object")
     .action((flags: PerplexityFlags) => runPerplexity(flags));
@@ -25,7 +24,7 @@ export function perplexityCommand(): Command {
 
 async function runPerplexity(flags: PerplexityFlags): Promise<void> {
   const text = await readFile(flags.file, "utf8");
-  await using host = await startModel(flags.model, !flags.json);
+  await using host = await startModel(modelArgs(flags), !flags.json);
   await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler);
 
   const t0 = performance.now();

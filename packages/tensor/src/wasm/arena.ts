@@ -32,27 +32,23 @@ export class Arena {
     return this.#top;
   }
 
-  /** The whole memory as i32 (for Atomics and op records); refreshed after growth. */
+  /** The whole memory as i32 (for Atomics and op records); renewed after growth. */
   get i32(): Int32Array {
-    this.#refresh();
     return this.#i32;
   }
 
   /** The whole memory as f32. */
   get f32(): Float32Array {
-    this.#refresh();
     return this.#f32;
   }
 
   /** The whole memory as bytes. */
   get u8(): Uint8Array {
-    this.#refresh();
     return this.#u8;
   }
 
   /** The shared buffer right now (typed views over any part of it). */
   get buffer(): SharedArrayBuffer {
-    this.#refresh();
     return this.#buffer;
   }
 
@@ -63,14 +59,16 @@ export class Arena {
     if (end > MAX_PAGES * PAGE) {
       throw new RangeError(`wasm memory is limited to 4 GiB: ${(end / 2 ** 30).toFixed(2)} GiB would be needed`);
     }
-    const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    const have = this.#buffer.byteLength;
+    if (end > have) {
+      this.memory.grow(Math.ceil((end - have) / PAGE));     // only this thread grows the memory: views renew here
+      this.#renew();
+    }
     this.#top = end;
     return at;
   }
 
-  #refresh(): void {
-    if (this.#buffer.byteLength === this.memory.buffer.byteLength) return;
+  #renew(): void {
     this.#buffer = this.memory.buffer as unknown as SharedArrayBuffer;
     this.#i32 = new Int32Array(this.#buffer);
     this.#f32 = new Float32Array(this.#buffer);

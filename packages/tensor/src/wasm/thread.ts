@@ -18,8 +18,6 @@ export interface HelperData {
 
 /** Offset (in i32 words) of the fault flag in the control block. */
 export const FAULT_WORD = 10;
-/** Offset (in i32 words) of the barrier phase in the control block. */
-export const PHASE_WORD = 5;
 
 const data = workerData as HelperData;
 const instance = new WebAssembly.Instance(data.module, { env: { memory: data.memory, abort: () => undefined } });
@@ -30,6 +28,6 @@ try {
 } catch (error) {
   const i32 = new Int32Array(data.memory.buffer);
   Atomics.store(i32, (data.ctrl >> 2) + FAULT_WORD, 1);
-  Atomics.notify(i32, (data.ctrl >> 2) + PHASE_WORD);
+  Atomics.notify(i32, (data.ctrl >> 2) + FAULT_WORD);
   throw error;
 }

@@ -2,7 +2,8 @@
  * The `wasm` backend: SIMD WebAssembly kernels (compiled from AssemblyScript) over one shared memory, run by the
  * calling thread and `threads − 1` helper threads. Ops are recorded into a command list (with barriers only
  * where an op depends on an earlier one) and run in one go when data is read back: every thread walks the same
- * list and does its share of each op, so a forward pass costs one wake-up, not one message per op.
+ * list and claims chunks of each op, so a forward pass costs one wake-up, not one message per op, and a helper
+ * that is not scheduled just does less (the calling thread never waits for a helper that has no work in hand).
  */
 import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
@@ -13,7 +14,7 @@ import type {
 import { checkRange } from "../reference/js-kernels.js";
 import { Arena, MAX_PAGES } from "./arena.js";
 import { kernelModule, type SimdLevel } from "./module.js";
-import { OP, Recorder, overlaps, type Arg, type Range } from "./recorder.js";
+import { OP, Recorder, chunking, type Chunking, type Range } from "./recorder.js";
 import type { HelperData } from "./thread.js";
 
 interface WasmBuffer extends Buffer {
@@ -50,10 +51,9 @@ interface WasmBatch extends Batch {
 }
 
 /** Control block words (see assembly/index.ts). */
-const CTRL = { gen: 0, list: 1, count: 2, threads: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
+const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
 const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3 };
 const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
-const MATMUL_OP: Readonly<Record<Exclude<WeightFormat, "int8">, number>> = { float32: OP.matmulF32, float16: OP.matmulF16, bfloat16: OP.matmulBF16 };
 /** Rows converted per call of a weight's row source. */
 const ROWS_PER_CHUNK = 256;
 
@@ -73,15 +73,17 @@ export class WasmKernels implements Kernels {
   readonly memoryLimit = MAX_PAGES * 65536;
   readonly #arena: Arena;
   readonly #recorder: Recorder;
-  readonly #run: (ctrl: number, list: number, count: number, tid: number, nth: number) => void;
+  readonly #run: (ctrl: number, generation: number) => void;
   readonly #ctrl: number;
   readonly #helpers: Worker[];
   #scratchFloats = 0;
   #batchRegion: Range = [0, 0];
   #batchGeneration = 0;
+  /** Activations prepared for int8 weights (i16 values and row scales) or 16-bit float weights (reordered f32). */
   #quant: { ptr: number; bytes: number; scales: number; rows: number } = { ptr: 0, bytes: 0, scales: 0, rows: 0 };
-  /** The activations last quantized into the int8 scratch, while nothing overwrote them. */
-  #quantized: { x: number; rows: number; K: number } | undefined;
+  #halves: { ptr: number; bytes: number } = { ptr: 0, bytes: 0 };
+  /** Which activations the prepared scratch holds, while nothing overwrote them. */
+  #prepared: { kind: WeightFormat; x: number; rows: number; K: number } | undefined;
   #broken: Error | undefined;
   #disposed = false;
 
@@ -89,7 +91,7 @@ export class WasmKernels implements Kernels {
     this.#arena = arena;
     this.simd = simd;
     this.#recorder = new Recorder(arena);
-    this.#run = instance.exports.run as (ctrl: number, list: number, count: number, tid: number, nth: number) => void;
+    this.#run = instance.exports.run as (ctrl: number, generation: number) => void;
     this.#ctrl = ctrl;
     this.#helpers = helpers;
     this.threads = helpers.length + 1;
@@ -124,6 +126,32 @@ export class WasmKernels implements Kernels {
     const kernels = new WasmKernels(arena, simd, instance, ctrl, helpers);
     kernels.#ensureScratch(1024);
     return kernels;
+  }
+
+  /**
+   * Memory bandwidth the kernels reach: GB/s of the fastest of `repeats` passes summing a `bytes`-byte buffer on
+   * `threads` threads (what bounds a decode step, which reads every weight once).
+   */
+  static async measureBandwidth(threads: number, bytes = 256 * 2 ** 20, repeats = 5): Promise<number> {
+    const kernels = await WasmKernels.create({ threads });
+    try {
+      const n = Math.floor(bytes / 4 / 1024) * 1024;
+      const data = kernels.#arena.alloc(4 * n);
+      kernels.#arena.f32.fill(1, data >> 2, (data >> 2) + n);          // touch every page first
+      const out = kernels.#arena.alloc(16 * 4 * threads);
+      let best = Infinity;
+      for (let i = 0; i < repeats; i++) {
+        const t0 = performance.now();
+        const cut = chunking(n, threads, 64, 1 << 16);
+        kernels.#begin(OP.sum, cut).int(out).int(data).int(n).reads(data, data + 4 * n).writes(out, out + 16 * cut.chunks);
+        kernels.#end();
+        kernels.#flush();
+        best = Math.min(best, performance.now() - t0);
+      }
+      return (4 * n) / (best / 1000) / 1e9;
+    } finally {
+      await kernels.dispose();
+    }
   }
 
   /** Every op, for every weight format. */
@@ -203,7 +231,7 @@ export class WasmKernels implements Kernels {
     checkRange(buffer, offset, data.length);
     this.#flush();
     this.#arena.f32.set(data, (ptrOf(buffer) >> 2) + offset);
-    this.#quantized = undefined;
+    this.#prepared = undefined;
   }
 
   read(buffer: Buffer, length = buffer.length): Float32Array {
@@ -232,107 +260,175 @@ export class WasmKernels implements Kernels {
 
   embed(out: Buffer, table: Weight, batch: Batch): void {
     const w = table as WasmWeight, b = this.#batch(batch);
-    this.#op(OP.embed, [ptrOf(out), w.ptr, w.scales, b.tokens, b.rows, w.K, FORMAT_CODE[w.format], w.stride],
-      [b.tableBytes], [range(out, b.rows * w.K)]);
+    const o = ptrOf(out);
+    this.#begin(OP.embed, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
+      .int(o).int(w.ptr).int(w.scales).int(b.tokens).int(b.rows).int(w.K).int(FORMAT_CODE[w.format]).int(w.stride)
+      .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
+    this.#end();
   }
 
   rmsnorm(out: Buffer, x: Buffer, w: Weight, rows: number, eps: number): void {
-    const D = w.shape[0];
-    this.#op(OP.rmsnorm, [ptrOf(out), ptrOf(x), ptrOf(w), rows, D, { f: eps }], [range(x, rows * D)], [range(out, rows * D)]);
+    const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
+    this.#begin(OP.rmsnorm, this.#cut(rows, 1, Math.ceil(4096 / D)))
+      .int(o).int(i).int(ptrOf(w)).int(rows).int(D).float(eps).reads(i, i + n).writes(o, o + n);
+    this.#end();
   }
 
   layernorm(out: Buffer, x: Buffer, w: Weight, b: Weight, rows: number, eps: number): void {
-    const D = w.shape[0];
-    this.#op(OP.layernorm, [ptrOf(out), ptrOf(x), ptrOf(w), ptrOf(b), rows, D, { f: eps }], [range(x, rows * D)], [range(out, rows * D)]);
+    const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
+    this.#begin(OP.layernorm, this.#cut(rows, 1, Math.ceil(4096 / D)))
+      .int(o).int(i).int(ptrOf(w)).int(ptrOf(b)).int(rows).int(D).float(eps).reads(i, i + n).writes(o, o + n);
+    this.#end();
   }
 
   matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight): void {
     const m = w as WasmWeight;
     const { N, K } = m;
-    const biasPtr = bias === undefined ? 0 : ptrOf(bias);
+    const o = ptrOf(out), i = ptrOf(x), b = bias === undefined ? 0 : ptrOf(bias);
+    const cut = this.#cut(N, 4, Math.ceil(16384 / Math.max(1, rows * K)));
+    if (m.format === "float32") {
+      this.#begin(OP.matmulF32, cut).int(o).int(i).int(m.ptr).int(rows).int(N).int(K).int(b)
+        .reads(i, i + 4 * rows * K).writes(o, o + 4 * rows * N);
+      this.#end();
+      return;
+    }
     if (m.format !== "int8") {
-      this.#op(MATMUL_OP[m.format], [ptrOf(out), ptrOf(x), m.ptr, rows, N, K, biasPtr], [range(x, rows * K)], [range(out, rows * N)]);
+      const xp = this.#prepareHalves(x, rows, K, m.format);
+      this.#begin(m.format === "float16" ? OP.matmulF16 : OP.matmulBF16, cut).int(o).int(xp).int(m.ptr).int(rows).int(N).int(K).int(b)
+        .reads(xp, xp + 4 * rows * K).writes(o, o + 4 * rows * N);
+      this.#end();
       return;
     }
     const q = this.#quantize(x, rows, K, m.stride);
-    this.#op(OP.matmulI8, [ptrOf(out), q.ptr, q.scales, m.ptr, m.scales, rows, N, m.stride, biasPtr],
-      [[q.ptr, q.ptr + 2 * rows * m.stride], [q.scales, q.scales + 4 * rows]], [range(out, rows * N)]);
+    this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(m.scales).int(rows).int(N).int(m.stride).int(b)
+      .reads(q.ptr, q.ptr + 2 * rows * m.stride).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
+    this.#end();
   }
 
   rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
-    const b = this.#batch(batch);
-    const n = b.rows * heads * headDim;
-    this.#op(OP.rope, [ptrOf(x), ptrOf(cos), ptrOf(sin), b.positions, b.rows, heads, headDim, rotaryDim],
-      [range(x, n), b.tableBytes], [range(x, n)]);
+    const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * heads * headDim;
+    this.#begin(OP.rope, this.#cut(b.rows * heads, 1, Math.ceil(2048 / headDim)))
+      .int(i).int(ptrOf(cos)).int(ptrOf(sin)).int(b.positions).int(b.rows).int(heads).int(headDim).int(rotaryDim)
+      .reads(i, i + n).reads(b.tableBytes[0], b.tableBytes[1]).writes(i, i + n);
+    this.#end();
   }
 
   kvWrite(cache: KvCache, layer: number, k: Buffer, v: Buffer, batch: Batch): void {
     const c = cache as WasmKvCache, b = this.#batch(batch);
     const { kvHeads, headDim, blockSize } = c.spec;
-    const n = b.rows * kvHeads * headDim;
-    const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes;
-    this.#op(OP.kvWrite, [Kl, Vl, ptrOf(k), ptrOf(v), b.slots, b.rows, kvHeads, headDim, blockSize],
-      [range(k, n), range(v, n), b.tableBytes], [[Kl, Kl + c.layerBytes], [Vl, Vl + c.layerBytes]]);
+    const n = 4 * b.rows * kvHeads * headDim;
+    const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, kp = ptrOf(k), vp = ptrOf(v);
+    this.#begin(OP.kvWrite, this.#cut(b.rows * kvHeads, 1, 64))
+      .int(Kl).int(Vl).int(kp).int(vp).int(b.slots).int(b.rows).int(kvHeads).int(headDim).int(blockSize)
+      .reads(kp, kp + n).reads(vp, vp + n).reads(b.tableBytes[0], b.tableBytes[1])
+      .writes(Kl, Kl + c.layerBytes).writes(Vl, Vl + c.layerBytes);
+    this.#end();
   }
 
   attention(out: Buffer, q: Buffer, cache: KvCache, layer: number, batch: Batch, p: AttentionParams): void {
     const c = cache as WasmKvCache, b = this.#batch(batch);
-    const n = b.rows * p.heads * p.headDim;
-    const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes;
-    this.#op(OP.attention, [
-      ptrOf(out), ptrOf(q), Kl, Vl, b.positions, b.seqOf, b.sequences, b.blockTables, b.rows, p.heads, p.kvHeads, p.headDim,
-      { f: p.scale }, p.window ?? 0, { f: p.softcap ?? 0 }, c.spec.blockSize,
-    ], [range(q, n), [Kl, Kl + c.layerBytes], [Vl, Vl + c.layerBytes], b.tableBytes], [range(out, n)]);
+    const n = 4 * b.rows * p.heads * p.headDim;
+    const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, o = ptrOf(out), qp = ptrOf(q);
+    this.#begin(OP.attention, this.#cut(b.rows * p.heads, 1, 1))
+      .int(o).int(qp).int(Kl).int(Vl).int(b.positions).int(b.seqOf).int(b.sequences).int(b.blockTables)
+      .int(b.rows).int(p.heads).int(p.kvHeads).int(p.headDim).float(p.scale).int(p.window ?? 0).float(p.softcap ?? 0).int(c.spec.blockSize)
+      .reads(qp, qp + n).reads(Kl, Kl + c.layerBytes).reads(Vl, Vl + c.layerBytes).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + n);
+    this.#end();
   }
 
   glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void {
-    this.#op(OP.glu, [ptrOf(out), ptrOf(gate), ptrOf(up), n, ACT_CODE[act]], [range(gate, n), range(up, n)], [range(out, n)]);
+    const o = ptrOf(out), g = ptrOf(gate), u = ptrOf(up);
+    this.#begin(OP.glu, this.#cut(n, 16, 4096)).int(o).int(g).int(u).int(n).int(ACT_CODE[act])
+      .reads(g, g + 4 * n).reads(u, u + 4 * n).writes(o, o + 4 * n);
+    this.#end();
   }
 
   activation(out: Buffer, x: Buffer, n: number, act: Activation): void {
-    this.#op(OP.activation, [ptrOf(out), ptrOf(x), n, ACT_CODE[act]], [range(x, n)], [range(out, n)]);
+    const o = ptrOf(out), i = ptrOf(x);
+    this.#begin(OP.activation, this.#cut(n, 16, 4096)).int(o).int(i).int(n).int(ACT_CODE[act]).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#end();
   }
 
   add(out: Buffer, a: Buffer, b: Buffer, n: number): void {
-    this.#op(OP.add, [ptrOf(out), ptrOf(a), ptrOf(b), n], [range(a, n), range(b, n)], [range(out, n)]);
+    const o = ptrOf(out), x = ptrOf(a), y = ptrOf(b);
+    this.#begin(OP.add, this.#cut(n, 16, 8192)).int(o).int(x).int(y).int(n).reads(x, x + 4 * n).reads(y, y + 4 * n).writes(o, o + 4 * n);
+    this.#end();
   }
 
   scale(out: Buffer, x: Buffer, s: number, n: number): void {
-    this.#op(OP.scale, [ptrOf(out), ptrOf(x), { f: s }, n], [range(x, n)], [range(out, n)]);
+    const o = ptrOf(out), i = ptrOf(x);
+    this.#begin(OP.scale, this.#cut(n, 16, 8192)).int(o).int(i).float(s).int(n).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#end();
   }
 
   softcap(out: Buffer, x: Buffer, cap: number, n: number): void {
-    this.#op(OP.softcap, [ptrOf(out), ptrOf(x), { f: cap }, n], [range(x, n)], [range(out, n)]);
+    const o = ptrOf(out), i = ptrOf(x);
+    this.#begin(OP.softcap, this.#cut(n, 16, 4096)).int(o).int(i).float(cap).int(n).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#end();
   }
 
   gather(out: Buffer, x: Buffer, batch: Batch, width: number): void {
-    const b = this.#batch(batch);
-    this.#op(OP.gather, [ptrOf(out), ptrOf(x), b.outputRows, b.outputs, width],
-      [range(x, b.rows * width), b.tableBytes], [range(out, b.outputs * width)]);
+    const b = this.#batch(batch), o = ptrOf(out), i = ptrOf(x);
+    this.#begin(OP.gather, this.#cut(b.outputs, 1, Math.ceil(4096 / width))).int(o).int(i).int(b.outputRows).int(b.outputs).int(width)
+      .reads(i, i + 4 * b.rows * width).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.outputs * width);
+    this.#end();
   }
 
   // ---- internals ----
 
-  /** Records an op (after checking the backend is usable); ops that overwrite quantized activations drop them. */
-  #op(opcode: number, args: readonly Arg[], reads: readonly Range[], writes: readonly Range[]): void {
+  /** Starts recording an op (after checking the backend is usable). */
+  #begin(opcode: number, cut: Chunking): Recorder {
     this.#usable();
-    const q = this.#quantized;
-    if (q !== undefined && overlaps(writes, [[q.x, q.x + 4 * q.rows * q.K]])) this.#quantized = undefined;
-    this.#recorder.record(opcode, args, reads, writes);
+    return this.#recorder.begin(opcode, cut);
+  }
+
+  /** Finishes the op; one that overwrites the prepared activations' source drops them. */
+  #end(): void {
+    const p = this.#prepared;
+    if (p !== undefined && this.#recorder.writesInto(p.x, p.x + 4 * p.rows * p.K)) this.#prepared = undefined;
+    this.#recorder.end();
+  }
+
+  /** True when the scratch holds x ([rows, K]) prepared for `kind` weights. */
+  #isPrepared(kind: WeightFormat, x: Buffer, rows: number, K: number): boolean {
+    const p = this.#prepared;
+    return p !== undefined && p.kind === kind && p.x === ptrOf(x) && p.rows === rows && p.K === K;
+  }
+
+  /** x ([rows, K]) reordered (and scaled) for 16-bit float weights in the shared scratch; returns its address. */
+  #prepareHalves(x: Buffer, rows: number, K: number, format: "float16" | "bfloat16"): number {
+    if (this.#isPrepared(format, x, rows, K)) return this.#halves.ptr;
+    if (this.#halves.bytes < 4 * rows * K) {
+      this.#flush();
+      const bytes = Math.max(8 * rows * K, this.#halves.bytes);
+      this.#halves = { ptr: this.#arena.alloc(bytes), bytes };
+    }
+    const xp = this.#halves.ptr, i = ptrOf(x);
+    this.#begin(OP.prepareHalves, this.#cut(rows, 1, Math.ceil(4096 / K))).int(xp).int(i).int(rows).int(K).float(format === "float16" ? 2 ** 56 : 1)
+      .reads(i, i + 4 * rows * K).writes(xp, xp + 4 * rows * K);
+    this.#end();
+    this.#prepared = { kind: format, x: i, rows, K };
+    return xp;
+  }
+
+  /** How to cut `total` units between this backend's threads (see {@link chunking}). */
+  #cut(total: number, align: number, min: number): Chunking {
+    return chunking(total, this.threads, align, min);
   }
 
   /** int8 activations of x ([rows, K]) in the shared scratch, quantized once while x is unchanged. */
   #quantize(x: Buffer, rows: number, K: number, Kp: number): { ptr: number; scales: number } {
-    const hit = this.#quantized;
-    if (hit !== undefined && hit.x === ptrOf(x) && hit.rows === rows && hit.K === K) return this.#quant;
+    if (this.#isPrepared("int8", x, rows, K)) return this.#quant;
     if (this.#quant.bytes < 2 * rows * Kp || this.#quant.rows < rows) {
       this.#flush();
       const bytes = 2 * Math.max(2 * rows * Kp, this.#quant.bytes), n = Math.max(rows, this.#quant.rows);
       this.#quant = { ptr: this.#arena.alloc(bytes), bytes, scales: this.#arena.alloc(4 * n), rows: n };
     }
-    const q = this.#quant;
-    this.#op(OP.quantize, [q.ptr, q.scales, ptrOf(x), rows, K, Kp], [range(x, rows * K)], [[q.ptr, q.ptr + 2 * rows * Kp], [q.scales, q.scales + 4 * rows]]);
-    this.#quantized = { x: ptrOf(x), rows, K };
+    const q = this.#quant, i = ptrOf(x);
+    this.#begin(OP.quantize, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(i).int(rows).int(K).int(Kp)
+      .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows);
+    this.#end();
+    this.#prepared = { kind: "int8", x: i, rows, K };
     return q;
   }
 
@@ -356,21 +452,21 @@ export class WasmKernels implements Kernels {
     return b;
   }
 
-  /** Runs the recorded ops on every thread and waits for all of them. */
+  /** Publishes the recorded ops as a new generation, runs them with whichever helpers join, returns when all are done. */
   #flush(): void {
     const count = this.#recorder.count;
     if (count === 0) return;
     const i32 = this.#arena.i32, c = this.#ctrl >> 2;
+    const generation = (Atomics.load(i32, c + CTRL.gen) + 1) | 0;
+    this.#recorder.arm(generation);
     i32[c + CTRL.list] = this.#recorder.list;
     i32[c + CTRL.count] = count;
-    i32[c + CTRL.threads] = this.threads;
+    i32[c + CTRL.counters] = this.#recorder.counters;
     this.#recorder.reset();
-    if (this.threads > 1) {
-      Atomics.add(i32, c + CTRL.gen, 1);
-      Atomics.notify(i32, c + CTRL.gen);
-    }
+    Atomics.store(i32, c + CTRL.gen, generation);
+    if (this.threads > 1) Atomics.notify(i32, c + CTRL.gen);
     try {
-      this.#run(this.#ctrl, i32[c + CTRL.list], count, 0, this.threads);
+      this.#run(this.#ctrl, generation);
     } catch (error) {
       Atomics.store(this.#arena.i32, c + CTRL.fault, 1);
       this.#broken = error instanceof Error ? error : new Error(String(error));
@@ -400,9 +496,4 @@ export class WasmKernels implements Kernels {
 
 function ptrOf(handle: Buffer | Weight): number {
   return (handle as WasmBuffer).ptr;
-}
-
-function range(buffer: Buffer, floats: number): Range {
-  const p = ptrOf(buffer);
-  return [p, p + 4 * floats];
 }

@@ -25,6 +25,7 @@ export class Llama implements CausalLM {
     readonly kv: KvPool,
     readonly maxBatchTokens: number,
     readonly maxLogitRows: number,
+    readonly weightBytesPerToken: number,
     private readonly embed: Weight,           // [vocab, hidden]
     private readonly layers: readonly LlamaDecoderLayer[],
     private readonly norm: Weight,            // [hidden]
@@ -66,8 +67,8 @@ export class Llama implements CausalLM {
       cos: ops.weight([positions * half], "float32", () => tables.cos),
       sin: ops.weight([positions * half], "float32", () => tables.sin),
     };
-    const bytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 4;
-    const kvTokens = options.kvCacheTokens ?? defaultKvTokens(bytesPerToken, positions);
+    const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 4;
+    const kvTokens = options.kvCacheTokens ?? defaultKvTokens(kvBytesPerToken, positions);
     const kv = new KvPool(ops, {
       layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim,
       blockSize: DEFAULT_BLOCK_SIZE, blocks: Math.ceil(kvTokens / DEFAULT_BLOCK_SIZE),
@@ -75,7 +76,8 @@ export class Llama implements CausalLM {
     const rows = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
     const outputs = options.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS;
     const buffers = new LlamaBuffers(ops, config, rows, outputs);
-    return new Llama(config, ops, kv, rows, outputs, embed, layers, norm, lmHead, rope, buffers);
+    const bytesPerToken = w.storedBytes - (head ? embed.bytes : 0);  // an untied embedding is read one row at a time
+    return new Llama(config, ops, kv, rows, outputs, bytesPerToken, embed, layers, norm, lmHead, rope, buffers);
   }
 
   /**
