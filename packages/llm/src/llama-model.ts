@@ -20,7 +20,7 @@ export interface LlamaModelArgs extends BackendConfigInit {
   maxSequences?: number;
   /** Most stop strings one request may give. Default 4. */
   maxStopSequences?: number;
-  /** KV cache pool size in tokens. Default: room for 8 full-length sequences, at most 1 GiB. */
+  /** KV cache pool size in tokens. Default: room for 4 full-length sequences, at most 256 MiB. */
   kvCacheTokens?: number;
   /** Most tokens one forward pass takes (longer prompts are prefilled in chunks). Default 512. */
   maxBatchTokens?: number;

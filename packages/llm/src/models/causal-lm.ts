@@ -1,5 +1,7 @@
 // What generation needs from a model architecture, and what loading one takes.
+import { totalmem } from "node:os";
 import type { BatchSequence, Kernels, ProgressCallback, WeightFormat } from "@actorlm/tensor";
+import { LlmError } from "../errors.js";
 import type { KvPool } from "../kv-cache.js";
 
 /** The facts about a model that generation and scheduling use. */
@@ -55,10 +57,24 @@ export const DEFAULT_MAX_BATCH_TOKENS = 512;
 export const DEFAULT_MAX_LOGIT_ROWS = 64;
 
 /**
- * The default KV budget in tokens: room for 8 sequences of the model's full length (at least 8192 tokens),
- * but never more than 1 GiB of cache.
+ * The default KV budget in tokens: room for 4 sequences of the model's full length (at least 4096 tokens),
+ * but never more than 256 MiB of cache or 1/16 of the machine's memory.
  */
 export function defaultKvTokens(bytesPerToken: number, maxPositions: number): number {
-  const wanted = Math.max(8 * maxPositions, 8192);
-  return Math.max(1, Math.min(wanted, Math.floor(2 ** 30 / bytesPerToken)));
+  const wanted = Math.max(4 * maxPositions, 4096);
+  const budget = Math.min(256 * 2 ** 20, totalmem() / 16);
+  return Math.max(1, Math.min(wanted, Math.floor(budget / bytesPerToken)));
+}
+
+/**
+ * Refuses (MODEL_LOAD) a model whose weights, KV cache and buffers (`bytes` in all) cannot fit the kernels' memory,
+ * before anything is read: wasm32 holds at most 4 GiB.
+ */
+export function checkMemory(kernels: Kernels, bytes: number, format: WeightFormat, weightBytes: number): void {
+  const free = kernels.memoryLimit - kernels.memoryBytes();
+  if (bytes <= free) return;
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+  throw new LlmError("MODEL_LOAD",
+    `the model needs ${gib(bytes)} of ${kernels.name} memory (weights in ${format}: ${gib(weightBytes)}), more than the ${gib(free)} this backend can hold` +
+    (kernels.name === "wasm" ? " (wasm32 memory is limited to 4 GiB): choose a smaller dtype, a smaller kvCacheTokens, or backend js" : ""));
 }

@@ -4,7 +4,7 @@
  * whole). Blocks describe the weights they need as specs; the loader is given every spec up front, so the
  * progress total is counted, never hard-coded.
  */
-import { toFloat32Into, type Kernels, type ProgressCallback, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
+import { matrixBytes, toFloat32Into, type Kernels, type ProgressCallback, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
@@ -31,6 +31,9 @@ export class WeightLoader {
   private readonly total: number;
   private readonly planned: ReadonlySet<WeightSpecs<string>>;
 
+  /** Bytes the planned weights take in the kernels' memory (matrices in the model's format, vectors float32). */
+  readonly plannedBytes: number;
+
   /** `plan` is every block's specs, in any order: how many weights they name is the progress denominator. */
   constructor(
     private readonly source: TensorSource,
@@ -40,7 +43,9 @@ export class WeightLoader {
     private readonly onProgress?: ProgressCallback,
   ) {
     this.planned = new Set(plan);
-    this.total = plan.reduce((n, specs) => n + Object.keys(specs).length, 0);
+    const specs = plan.flatMap((p) => Object.values(p) as WeightSpec[]);
+    this.total = specs.length;
+    this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(format, s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
   }
 
   /** Every weight of `specs` (one of the planned ones); refuses (MODEL_LOAD) a missing, non-float or mis-shaped one. */

@@ -26,6 +26,12 @@ export class LlamaBuffers {
   readonly out: Buffer;    // [outputs, hidden]   rows whose logits are wanted
   readonly logits: Buffer; // [outputs, vocab]
 
+  /** Bytes of every buffer for `rows` rows and `outputs` logit rows. */
+  static bytes(c: LlamaConfig, rows: number, outputs: number): number {
+    const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
+    return 4 * (rows * (3 * c.hiddenSize + 2 * qDim + 2 * kvDim + 2 * c.intermediateSize) + outputs * (c.hiddenSize + c.vocabSize));
+  }
+
   /** Allocates every buffer for `rows` rows and `outputs` logit rows. */
   constructor(ops: Kernels, c: LlamaConfig, rows: number, outputs: number) {
     const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;

@@ -7,7 +7,7 @@ import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, t
 import { LlmError } from "../../errors.js";
 import { DEFAULT_BLOCK_SIZE, KvPool } from "../../kv-cache.js";
 import {
-  DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, defaultKvTokens, type CausalLM, type ModelLoadOptions,
+  DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, checkMemory, defaultKvTokens, type CausalLM, type ModelLoadOptions,
 } from "../causal-lm.js";
 import type { LlamaConfig } from "../config.js";
 import { WeightLoader, type WeightSpecs } from "../weights.js";
@@ -55,26 +55,28 @@ export class Llama implements CausalLM {
     } satisfies WeightSpecs<"embed" | "norm">;
     const head: WeightSpecs<"lmHead"> | null = config.tieWordEmbeddings ? null : { lmHead: { name: "lm_head.weight", shape: [v, h] } };
     const layerWeights = Array.from({ length: config.numLayers }, (_, i) => LlamaDecoderLayer.weights(i, config));
-    const w = new WeightLoader(source, ops, options.format ?? "float32", [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress);
+    const format = options.format ?? "float32";
+    const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress);
+    const positions = config.maxPositionEmbeddings;
+    const half = config.headDim / 2;
+    const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 4;
+    const kvTokens = options.kvCacheTokens ?? defaultKvTokens(kvBytesPerToken, positions);
+    const blocks = Math.ceil(kvTokens / DEFAULT_BLOCK_SIZE);
+    const rows = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
+    const outputs = options.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS;
+    checkMemory(ops, w.plannedBytes + 8 * positions * half + blocks * DEFAULT_BLOCK_SIZE * kvBytesPerToken + LlamaBuffers.bytes(config, rows, outputs), format, w.plannedBytes);
+
     const { embed, norm } = w.load(outer);
     const layers = layerWeights.map((specs, i) => LlamaDecoderLayer.load(w.load(specs), i, config, ops));
     const lmHead = head ? w.load(head).lmHead : embed;              // tied: the embedding doubles as the head
-
-    const positions = config.maxPositionEmbeddings;
     const tables = new RotaryTables(ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling), positions);
-    const half = config.headDim / 2;
     const rope = {
       cos: ops.weight([positions * half], "float32", () => tables.cos),
       sin: ops.weight([positions * half], "float32", () => tables.sin),
     };
-    const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 4;
-    const kvTokens = options.kvCacheTokens ?? defaultKvTokens(kvBytesPerToken, positions);
     const kv = new KvPool(ops, {
-      layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim,
-      blockSize: DEFAULT_BLOCK_SIZE, blocks: Math.ceil(kvTokens / DEFAULT_BLOCK_SIZE),
+      layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim, blockSize: DEFAULT_BLOCK_SIZE, blocks,
     });
-    const rows = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
-    const outputs = options.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS;
     const buffers = new LlamaBuffers(ops, config, rows, outputs);
     const bytesPerToken = w.storedBytes - (head ? embed.bytes : 0);  // an untied embedding is read one row at a time
     return new Llama(config, ops, kv, rows, outputs, bytesPerToken, embed, layers, norm, lmHead, rope, buffers);
