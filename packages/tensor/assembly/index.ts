@@ -160,7 +160,7 @@ function execute(op: usize, c: i32, tmp: usize): void {
     case 10:                                                      // attention
       attention(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), ptr(op, 4), ptr(op, 5), ptr(op, 6), ptr(op, 7),
         arg(op, 9), arg(op, 10), arg(op, 11), argf(op, 12), arg(op, 13), argf(op, 14), arg(op, 15), tmp,
-        from(c, size), upto(c, size, arg(op, 8) * arg(op, 9)));
+        from(c, size), upto(c, size, arg(op, 8) * arg(op, 10)));
       break;
     case 11:                                                      // glu, chunks of elements
       glu(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 4), from(c, size), upto(c, size, arg(op, 3)), tmp);

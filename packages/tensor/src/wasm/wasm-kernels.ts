@@ -40,6 +40,8 @@ interface WasmKvCache extends KvCache {
 
 interface WasmBatch extends Batch {
   readonly generation: number;
+  /** The largest position of any row. */
+  readonly maxPosition: number;
   readonly tokens: number;
   readonly positions: number;
   readonly slots: number;
@@ -219,7 +221,7 @@ export class WasmKernels implements Kernels {
     for (let r = 0; r < t.rows; r++) maxPosition = Math.max(maxPosition, t.positions[r]);
     this.#ensureScratch(maxPosition + 1);
     const made: WasmBatch = {
-      rows: t.rows, outputs: t.outputRows.length, generation: ++this.#batchGeneration,
+      rows: t.rows, outputs: t.outputRows.length, generation: ++this.#batchGeneration, maxPosition,
       tokens: ptrs[0], positions: ptrs[1], slots: ptrs[2], seqOf: ptrs[3], sequences: ptrs[4], blockTables: ptrs[5], outputRows: ptrs[6],
       tableBytes: [this.#batchRegion[0], at],
     };
@@ -329,7 +331,8 @@ export class WasmKernels implements Kernels {
     const c = cache as WasmKvCache, b = this.#batch(batch);
     const n = 4 * b.rows * p.heads * p.headDim;
     const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, o = ptrOf(out), qp = ptrOf(q);
-    this.#begin(OP.attention, this.#cut(b.rows * p.heads, 1, 1))
+    this.#ensureScratch((p.heads / p.kvHeads) * (b.maxPosition + 1));     // one row of scores per query head of a group
+    this.#begin(OP.attention, this.#cut(b.rows * p.kvHeads, 1, 1))
       .int(o).int(qp).int(Kl).int(Vl).int(b.positions).int(b.seqOf).int(b.sequences).int(b.blockTables)
       .int(b.rows).int(p.heads).int(p.kvHeads).int(p.headDim).float(p.scale).int(p.window ?? 0).float(p.softcap ?? 0).int(c.spec.blockSize)
       .reads(qp, qp + n).reads(Kl, Kl + c.layerBytes).reads(Vl, Vl + c.layerBytes).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + n);
