@@ -20,7 +20,7 @@ const shapes: [string, number, number][] = [
 const results: Record<string, unknown>[] = [];
 for (const format of WEIGHT_FORMATS) {
   for (const [label, N, K] of shapes) {
-    const w = kernels.weight([N, K], format, (a, b) => Float32Array.from({ length: (b - a) * K }, (_, i) => Math.sin(i + a) * 0.05));
+    const w = kernels.weight([N, K], format, Float32Array.from({ length: N * K }, (_, i) => Math.sin(i) * 0.05));
     const x = kernels.buffer(R * K), out = kernels.buffer(R * N);
     kernels.write(x, Float32Array.from({ length: R * K }, (_, i) => Math.cos(i)));
     const reps = Math.max(3, Math.round(2e8 / (N * K * R)));

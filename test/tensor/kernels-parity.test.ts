@@ -4,7 +4,9 @@
  * A backend joins by being added to BACKENDS.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { JsKernels, WasmKernels, type Activation, type BatchSequence, type Kernels, type WeightFormat } from "@actorlm/tensor";
+import {
+  JsKernels, WasmKernels, f32ToBf16Bits, f32ToF16Bits, type Activation, type BatchSequence, type Kernels, type WeightFormat,
+} from "@actorlm/tensor";
 import { randomFloats } from "./helpers.js";
 
 interface Case {
@@ -47,8 +49,8 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
       const xs = randomFloats(R * K, seed++), ws = randomFloats(N * K, seed++, 0.5), bs = randomFloats(N, seed++);
       for (const withBias of [false, true]) {
         const [got, want] = await both((k) => {
-          const w = k.weight([N, K], format, (a, b) => ws.subarray(a * K, b * K));
-          const bias = withBias ? k.weight([N], "float32", () => bs) : undefined;
+          const w = k.weight([N, K], format, ws);
+          const bias = withBias ? k.weight([N], "float32", bs) : undefined;
           const x = k.buffer(R * K), out = k.buffer(R * N);
           k.write(x, xs);
           k.matmul(out, x, w, R, bias);
@@ -60,11 +62,27 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     }
   });
 
+  it.each(["BF16", "F16"] as const)("weights read from a %s source, stored in every format, give the reference's products", async (type) => {
+    const N = 21, K = 75, R = 3;
+    const ws = randomFloats(N * K, 51, 0.5), xs = randomFloats(R * K, 52);
+    const bits = Uint16Array.from(ws, type === "BF16" ? f32ToBf16Bits : f32ToF16Bits);
+    for (const format of FORMATS) {
+      const [got, want] = await both((k) => {
+        const w = k.weight([N, K], format, { type, read: (from, to, into) => into.set(bits.subarray(from * K, to * K)) });
+        const x = k.buffer(R * K), out = k.buffer(R * N);
+        k.write(x, xs);
+        k.matmul(out, x, w, R);
+        return k.read(out);
+      });
+      expect(worst(got, want), format).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
+    }
+  });
+
   it("rmsnorm and layernorm, in place and not, D ∈ {5, 64, 67}", async () => {
     for (const D of [5, 64, 67]) for (const R of [1, 4]) {
       const xs = randomFloats(R * D, D, 3), ws = randomFloats(D, D + 1), bs = randomFloats(D, D + 2);
       const [got, want] = await both((k) => {
-        const w = k.weight([D], "float32", () => ws), b = k.weight([D], "float32", () => bs);
+        const w = k.weight([D], "float32", ws), b = k.weight([D], "float32", bs);
         const x = k.buffer(R * D), y = k.buffer(R * D);
         k.write(x, xs);
         k.rmsnorm(y, x, w, R, 1e-5);
@@ -86,7 +104,7 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
         const batch = k.batch(cache, [{ tokens: [1, 2, 3], start: 30, blocks: [0, 1, 2, 3, 4, 5, 6, 7, 8] }, { tokens: [4, 5], start: 0, blocks: [9] }]);
         const x = k.buffer(xs.length);
         k.write(x, xs);
-        k.rope(x, k.weight([P * half], "float32", () => cos), k.weight([P * half], "float32", () => sin), batch, heads, headDim, rot);
+        k.rope(x, k.weight([P * half], "float32", cos), k.weight([P * half], "float32", sin), batch, heads, headDim, rot);
         return k.read(x);
       });
       expect(worst(got, want)).toBeLessThan(1e-6);
@@ -160,7 +178,7 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     const V = 11, D = 37;
     const table = randomFloats(V * D, 31);
     const [got, want] = await both((k) => {
-      const t = k.weight([V, D], format, (a, b) => table.subarray(a * D, b * D));
+      const t = k.weight([V, D], format, table);
       const cache = k.kvCache({ layers: 1, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 4 });
       const batch = k.batch(cache, [{ tokens: [10, 0, 3], start: 0, blocks: [0], logits: "all" }, { tokens: [7, 7], start: 0, blocks: [1] }]);
       const x = k.buffer(5 * D), picked = k.buffer(4 * D);
@@ -176,10 +194,10 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     const xs = randomFloats(R * D, 41), w1 = randomFloats(F * D, 42, 0.3), w2 = randomFloats(F * D, 43, 0.3), w3 = randomFloats(D * F, 44, 0.3), nw = randomFloats(D, 45);
     const [got, want] = await both((k) => {
       const x = k.buffer(R * D), h = k.buffer(R * D), g = k.buffer(R * F), u = k.buffer(R * F), p = k.buffer(R * D);
-      const norm = k.weight([D], "float32", () => nw);
-      const W1 = k.weight([F, D], "int8", (a, b) => w1.subarray(a * D, b * D));
-      const W2 = k.weight([F, D], "int8", (a, b) => w2.subarray(a * D, b * D));
-      const W3 = k.weight([D, F], "float16", (a, b) => w3.subarray(a * F, b * F));
+      const norm = k.weight([D], "float32", nw);
+      const W1 = k.weight([F, D], "int8", w1);
+      const W2 = k.weight([F, D], "int8", w2);
+      const W3 = k.weight([D, F], "float16", w3);
       k.write(x, xs);
       for (let layer = 0; layer < 3; layer++) {
         k.rmsnorm(h, x, norm, R, 1e-5);

@@ -193,3 +193,5 @@ function execute(op: usize, c: i32, tmp: usize): void {
       break;
   }
 }
+
+export { narrowToHalves, quantizeWeights, widenHalves } from "./convert";

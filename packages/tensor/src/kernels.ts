@@ -20,6 +20,16 @@ export interface Buffer {
   readonly length: number;
 }
 
+/**
+ * Where a weight's values come from, read a chunk of rows at a time straight into backend memory (the checkpoint
+ * is never held whole): float32 values, or float16 / bfloat16 bit patterns.
+ */
+export interface WeightSource {
+  readonly type: "F32" | "F16" | "BF16";
+  /** Writes rows from .. to (exclusive), K values each, into `into` (whose length is exactly that). */
+  read(from: number, to: number, into: Float32Array | Uint16Array): void;
+}
+
 /** A weight in a backend's memory: a matrix [N, K] in a storage format, or a float32 vector [n]. */
 export interface Weight {
   readonly shape: readonly number[];
@@ -110,8 +120,11 @@ export interface Kernels {
   supports(op: Op, format?: WeightFormat): boolean;
 
   // ---- memory ----
-  /** Stores a float32 matrix [N, K] (or vector, `shape` of length 1) as `format`; `rows(r0, r1)` yields its rows on demand. */
-  weight(shape: readonly number[], format: WeightFormat, rows: (from: number, to: number) => Float32Array): Weight;
+  /**
+   * Stores a matrix [N, K] (or a vector, `shape` of length 1, always float32) as `format`, from all its values or
+   * from a source read a chunk of rows at a time.
+   */
+  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource): Weight;
   /** A zeroed float32 buffer of `length` elements. */
   buffer(length: number): Buffer;
   /** A view of `length` elements of `buffer` from element `offset` (shares its memory). */

@@ -55,6 +55,8 @@ export interface TensorSource {
   tensor(name: string): Tensor;
   /** The tensor as float32, read now (each call reads again). */
   toFloat32(name: string): Float32Array;
+  /** Reads `into.byteLength` bytes of the tensor's data, from byte `offset` of it, into `into` (no buffer of its own). */
+  readInto(name: string, offset: number, into: ArrayBufferView): void;
   /** Closes the files (later reads fail with IO). Idempotent. */
   close(): void;
 }
@@ -142,8 +144,8 @@ function checkTiling(tensors: readonly TensorInfo[], file: string, dataSize: num
   }
 }
 
-/** Reads one tensor's bytes into a fresh buffer. */
-type TensorReader = (t: TensorInfo) => Uint8Array;
+/** Reads bytes [offset, offset + into.length) of one tensor's data into `into`. */
+type TensorReader = (t: TensorInfo, offset: number, into: Uint8Array) => void;
 
 /** What opening one file yields: validated tensor infos, metadata, and how to read a tensor's bytes. */
 interface FileParts {
@@ -152,6 +154,8 @@ interface FileParts {
   readonly metadata: Record<string, string>;
   readonly read: TensorReader;
   readonly close: () => void;
+  /** In-memory files only: a tensor's bytes as a view (no copy). */
+  readonly view?: (t: TensorInfo) => Uint8Array;
 }
 
 /** Lookup and conversion over validated tensors, each read on demand. */
@@ -164,6 +168,7 @@ class TensorTable implements TensorSource {
     private readonly describe: string,
     private readonly reader: TensorReader,
     private readonly closer: () => void,
+    private readonly view?: (t: TensorInfo) => Uint8Array,
   ) {
     this.names = infos.map((t) => t.name);
     this.byName = new Map(infos.map((t) => [t.name, t]));
@@ -201,13 +206,26 @@ class TensorTable implements TensorSource {
     return out;
   }
 
+  /** Reads `into.byteLength` bytes of the tensor's data, from byte `offset` of it, into `into`. */
+  readInto(name: string, offset: number, into: ArrayBufferView): void {
+    const t = this.info(name);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + into.byteLength > t.byteLength) {
+      throw new RangeError(`bytes [${offset}, ${offset + into.byteLength}) lie outside tensor "${name}" (${t.byteLength} bytes)`);
+    }
+    this.reader(t, offset, new Uint8Array(into.buffer, into.byteOffset, into.byteLength));
+  }
+
   /** Closes the files. */
   close(): void {
     this.closer();
   }
 
   private raw(t: TensorInfo): RawArray {
-    const bytes = this.reader(t);
+    let bytes = this.view?.(t);
+    if (bytes === undefined) {
+      bytes = allocate(t, this.describe);                     // its own ArrayBuffer: offset 0 suits every dtype
+      this.reader(t, 0, bytes);
+    }
     if (bytes.byteOffset % DTYPE_SIZE[t.dtype] === 0) return rawView(t.dtype, bytes.buffer, bytes.byteOffset, t.byteLength);
     return rawView(t.dtype, bytes.slice().buffer, 0, t.byteLength);   // unaligned (only in fromBytes input): copy
   }
@@ -220,7 +238,7 @@ export class SafetensorsFile extends TensorTable {
   readonly path: string;
 
   private constructor(parts: FileParts) {
-    super(parts.tensors, parts.path, parts.read, parts.close);
+    super(parts.tensors, parts.path, parts.read, parts.close, parts.view);
     this.path = parts.path;
     this.metadata = parts.metadata;
   }
@@ -231,8 +249,9 @@ export class SafetensorsFile extends TensorTable {
     const header = parseHeaderJson(bytes.subarray(8, 8 + headerLength), path);
     const data = bytes.subarray(8 + headerLength);
     const { tensors, metadata } = validateHeader(header, path, data.length);
-    const read = (t: TensorInfo) => data.subarray(t.byteOffset, t.byteOffset + t.byteLength);
-    return new SafetensorsFile({ path, tensors, metadata, read, close: () => undefined });
+    const view = (t: TensorInfo) => data.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+    const read = (t: TensorInfo, offset: number, into: Uint8Array) => into.set(view(t).subarray(offset, offset + into.length));
+    return new SafetensorsFile({ path, tensors, metadata, read, view, close: () => undefined });
   }
 
   /** Open a file from disk and validate its header; tensor reads report their bytes as progress. */
@@ -292,14 +311,12 @@ async function openParts(path: string, progress: ProgressCounter): Promise<FileP
   } catch (e) {
     throw new SafetensorsError("IO", path, `cannot open: ${(e as Error).message}`, undefined, { cause: e });
   }
-  const read = (t: TensorInfo): Uint8Array => {
+  const read = (t: TensorInfo, offset: number, into: Uint8Array): void => {
     if (fd === undefined) throw new SafetensorsError("IO", path, "file is closed", t.name);
-    const into = allocate(t, path);                      // its own ArrayBuffer: offset 0 suits every dtype
-    readFullySync(fd, into, header.dataStart + t.byteOffset, path, (n) => {
+    readFullySync(fd, into, header.dataStart + t.byteOffset + offset, path, (n) => {
       progress.done += n;
       progress.report?.({ stage: "read", done: progress.done, total: progress.total, unit: "bytes" });
     });
-    return into;
   };
   const close = () => {
     if (fd !== undefined) closeSync(fd);
@@ -402,7 +419,7 @@ export class ShardedSafetensors extends TensorTable {
         infos.push(info);
         readers.set(info, shard.read);
       }
-      return new ShardedSafetensors(indexPath, infos, (t) => readers.get(t)!(t), closeAll);
+      return new ShardedSafetensors(indexPath, infos, (t, offset, into) => readers.get(t)!(t, offset, into), closeAll);
     } catch (e) {
       closeAll();
       throw e;

@@ -4,7 +4,7 @@
  * whole). Blocks describe the weights they need as specs; the loader is given every spec up front, so the
  * progress total is counted, never hard-coded.
  */
-import { matrixBytes, toFloat32Into, type Kernels, type ProgressCallback, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
+import { matrixBytes, type Kernels, type ProgressCallback, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
@@ -65,18 +65,18 @@ export class WeightLoader {
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
       throw new LlmError("MODEL_LOAD", `weight "${name}" has shape [${info.shape.join(", ")}] but the config implies [${shape.join(", ")}]`);
     }
-    const raw = this.source.tensor(name).data;
     const K = shape[shape.length - 1];
-    const chunk = new Float32Array(0);
-    let rows = chunk;
-    const weight = this.kernels.weight(shape, this.format, (from, to) => {
-      const n = (to - from) * K;
-      if (rows.length < n) rows = new Float32Array(n);
-      const out = rows.subarray(0, n);
-      toFloat32Into(info.dtype, raw.subarray(from * K, to * K), out);
-      map?.(out);
-      return out;
-    });
+    let weight: Weight;
+    if (map === undefined) {
+      // read a chunk of rows at a time straight into the kernels' memory, in the checkpoint's own type
+      const type = info.dtype as "F32" | "F16" | "BF16";
+      const bytes = type === "F32" ? 4 : 2;
+      weight = this.kernels.weight(shape, this.format, { type, read: (from, to, into) => this.source.readInto(name, from * K * bytes, into) });
+    } else {
+      const values = this.source.toFloat32(name);
+      map(values);
+      weight = this.kernels.weight(shape, this.format, values);
+    }
     this.converted++;
     this.storedBytes += weight.bytes;
     this.onProgress?.({ stage: "convert", done: this.converted, total: this.total, unit: "tensors" });

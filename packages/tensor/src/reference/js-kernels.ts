@@ -2,9 +2,10 @@
  * The `js` backend: the reference kernels over plain typed arrays. Ops run at once; `read` copies.
  */
 import { batchTables, kvElements } from "../batch-tables.js";
+import { bf16ToF32, f16ToF32 } from "../dtype.js";
 import { encodeRows, matrixLayout, type WeightFormat } from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight, WeightSource,
 } from "../kernels.js";
 import * as ref from "./ops.js";
 
@@ -44,7 +45,7 @@ export class JsKernels implements Kernels {
   }
 
   /** Stores a matrix [N, K] or vector [n] as `format` (vectors are always float32). */
-  weight(shape: readonly number[], format: WeightFormat, rows: (from: number, to: number) => Float32Array): Weight {
+  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource): Weight {
     const [N, K] = shape.length === 1 ? [1, shape[0]] : [shape[0], shape[1]];
     const fmt: WeightFormat = shape.length === 1 ? "float32" : format;
     const layout = matrixLayout(fmt, N, K);
@@ -53,7 +54,7 @@ export class JsKernels implements Kernels {
     const stored = { format: fmt, N, K, data, scales };
     for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
       const to = Math.min(N, r + ROWS_PER_CHUNK);
-      encodeRows(fmt, rows(r, to), to - r, K, stored, r);
+      encodeRows(fmt, readRows(values, r, to, K), to - r, K, stored, r);
     }
     const bytes = layout.dataBytes + 4 * layout.scales;
     this.#bytes += bytes;
@@ -163,6 +164,21 @@ export class JsKernels implements Kernels {
   gather(out: Buffer, x: Buffer, batch: Batch, width: number): void {
     ref.gather(data(out), data(x), tables(batch), width);
   }
+}
+
+/** Rows from .. to (K values each) of a weight's values, as float32. */
+function readRows(values: Float32Array | WeightSource, from: number, to: number, K: number): Float32Array {
+  if (values instanceof Float32Array) return values.subarray(from * K, to * K);
+  const n = (to - from) * K;
+  if (values.type === "F32") {
+    const out = new Float32Array(n);
+    values.read(from, to, out);
+    return out;
+  }
+  const bits = new Uint16Array(n), out = new Float32Array(n);
+  values.read(from, to, bits);
+  (values.type === "BF16" ? bf16ToF32 : f16ToF32)(bits, out);
+  return out;
 }
 
 function data(b: Buffer): Float32Array {

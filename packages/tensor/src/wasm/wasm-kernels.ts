@@ -7,9 +7,9 @@
  */
 import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
-import { encodeRows, matrixLayout, type WeightFormat } from "../formats.js";
+import { INT8_BLOCK, matrixLayout, type WeightFormat } from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight, WeightSource,
 } from "../kernels.js";
 import { checkRange } from "../reference/js-kernels.js";
 import { Arena, MAX_PAGES } from "./arena.js";
@@ -52,12 +52,19 @@ interface WasmBatch extends Batch {
   readonly tableBytes: Range;
 }
 
+/** The module's weight conversions (assembly/convert.ts). */
+interface Conversions {
+  widenHalves(dst: number, src: number, n: number, bf: number): void;
+  narrowToHalves(dst: number, src: number, n: number, bf: number): void;
+  quantizeWeights(q: number, scales: number, src: number, rows: number, K: number, stride: number): void;
+}
+
 /** Control block words (see assembly/index.ts). */
 const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
 const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3 };
 const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
-/** Rows converted per call of a weight's row source. */
-const ROWS_PER_CHUNK = 256;
+/** Values converted per chunk of rows while storing a weight. */
+const VALUES_PER_CHUNK = 1 << 20;
 
 /** Options of {@link WasmKernels.create}. */
 export interface WasmOptions {
@@ -76,6 +83,9 @@ export class WasmKernels implements Kernels {
   readonly #arena: Arena;
   readonly #recorder: Recorder;
   readonly #run: (ctrl: number, generation: number) => void;
+  readonly #convert: Conversions;
+  /** Staging for weight conversion: 16-bit source values, then float32 values. */
+  #staging: { u16: number; f32: number; values: number } = { u16: 0, f32: 0, values: 0 };
   readonly #ctrl: number;
   readonly #helpers: Worker[];
   #scratchFloats = 0;
@@ -94,6 +104,7 @@ export class WasmKernels implements Kernels {
     this.simd = simd;
     this.#recorder = new Recorder(arena);
     this.#run = instance.exports.run as (ctrl: number, generation: number) => void;
+    this.#convert = instance.exports as unknown as Conversions;
     this.#ctrl = ctrl;
     this.#helpers = helpers;
     this.threads = helpers.length + 1;
@@ -163,19 +174,52 @@ export class WasmKernels implements Kernels {
 
   // ---- memory ----
 
-  weight(shape: readonly number[], format: WeightFormat, rows: (from: number, to: number) => Float32Array): Weight {
+  /**
+   * Reads the rows a chunk at a time straight into wasm memory (their place, or a reused staging area when they
+   * need converting) and converts them there: fresh memory is touched once.
+   */
+  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource): Weight {
     this.#usable();
     const [N, K] = shape.length === 1 ? [1, shape[0]] : [shape[0], shape[1]];
     const fmt: WeightFormat = shape.length === 1 ? "float32" : format;
     const layout = matrixLayout(fmt, N, K);
     const ptr = this.#arena.alloc(layout.dataBytes);
     const scales = layout.scales > 0 ? this.#arena.alloc(4 * layout.scales) : 0;
-    for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
-      const to = Math.min(N, r + ROWS_PER_CHUNK);
-      encodeRows(fmt, rows(r, to), to - r, K, this.#storage(fmt, ptr, scales, N, layout.stride, layout.scales), r);
+    const chunk = Math.max(1, Math.floor(VALUES_PER_CHUNK / K));
+    for (let r = 0; r < N; r += chunk) {
+      const to = Math.min(N, r + chunk);
+      this.#store(fmt, sourceOf(values, K), to - r, K, ptr, scales, layout.stride, r);
     }
     const made: WasmWeight = { shape: [...shape], format: fmt, bytes: layout.dataBytes + 4 * layout.scales, ptr, scales, N, K, stride: layout.stride };
     return made;
+  }
+
+  /** Stores rows r0 .. r0 + n of `source` as rows of a weight in `format` at ptr (and scales). */
+  #store(format: WeightFormat, source: WeightSource, n: number, K: number, ptr: number, scales: number, stride: number, r0: number): void {
+    const count = n * K, a = this.#arena, type = source.type;
+    const sameHalf = (type === "BF16" && format === "bfloat16") || (type === "F16" && format === "float16");
+    if (sameHalf) return source.read(r0, r0 + n, new Uint16Array(a.buffer, ptr + 2 * r0 * K, count));
+    if (type === "F32" && format === "float32") return source.read(r0, r0 + n, new Float32Array(a.buffer, ptr + 4 * r0 * K, count));
+    const st = this.#stage(count);
+    let f32 = st.f32;
+    if (type === "F32") source.read(r0, r0 + n, new Float32Array(a.buffer, st.f32, count));
+    else {
+      source.read(r0, r0 + n, new Uint16Array(a.buffer, st.u16, count));
+      if (format === "float32") f32 = ptr + 4 * r0 * K;               // widen straight into place
+      this.#convert.widenHalves(f32, st.u16, count, type === "BF16" ? 1 : 0);
+      if (format === "float32") return;
+    }
+    if (format === "int8") this.#convert.quantizeWeights(ptr + r0 * stride, scales + 4 * r0 * (stride / INT8_BLOCK), f32, n, K, stride);
+    else this.#convert.narrowToHalves(ptr + 2 * r0 * K, f32, count, format === "bfloat16" ? 1 : 0);
+  }
+
+  /** Staging room for `values` values (16-bit and float32). */
+  #stage(values: number): { u16: number; f32: number } {
+    if (this.#staging.values < values) {
+      const n = Math.max(values, VALUES_PER_CHUNK);
+      this.#staging = { u16: this.#arena.alloc(2 * n), f32: this.#arena.alloc(4 * n), values: n };
+    }
+    return this.#staging;
   }
 
   buffer(length: number): Buffer {
@@ -482,19 +526,12 @@ export class WasmKernels implements Kernels {
     if (this.#broken !== undefined) throw new RangeError(`wasm kernels are unusable after a failure: ${this.#broken.message}`);
   }
 
-  /** Typed views of one weight's storage, for encodeRows. */
-  #storage(format: WeightFormat, ptr: number, scales: number, N: number, stride: number, scaleCount: number) {
-    const buffer = this.#arena.buffer;
-    switch (format) {
-      case "float32":
-        return { data: new Float32Array(buffer, ptr, N * stride) };
-      case "float16":
-      case "bfloat16":
-        return { data: new Uint16Array(buffer, ptr, N * stride) };
-      case "int8":
-        return { data: new Int8Array(buffer, ptr, N * stride), scales: new Float32Array(buffer, scales, scaleCount) };
-    }
-  }
+}
+
+/** A weight's values as a source (plain values are read from memory). */
+function sourceOf(values: Float32Array | WeightSource, K: number): WeightSource {
+  if (!(values instanceof Float32Array)) return values;
+  return { type: "F32", read: (from, to, into) => into.set(values.subarray(from * K, to * K)) };
 }
 
 function ptrOf(handle: Buffer | Weight): number {

@@ -71,8 +71,8 @@ export class Llama implements CausalLM {
     const lmHead = head ? w.load(head).lmHead : embed;              // tied: the embedding doubles as the head
     const tables = new RotaryTables(ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling), positions);
     const rope = {
-      cos: ops.weight([positions * half], "float32", () => tables.cos),
-      sin: ops.weight([positions * half], "float32", () => tables.sin),
+      cos: ops.weight([positions * half], "float32", tables.cos),
+      sin: ops.weight([positions * half], "float32", tables.sin),
     };
     const kv = new KvPool(ops, {
       layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim, blockSize: DEFAULT_BLOCK_SIZE, blocks,
