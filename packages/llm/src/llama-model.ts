@@ -1,41 +1,41 @@
 // The model actor: what the runtime hosts in its worker. It owns the weights, the tokenizer and one
 // Sequence (KV slot) per request, and exposes generation as named operations the handlers call.
 import { join } from "node:path";
-import { BackendConfig, InferenceError, type BackendConfigInit, type LoadContext } from "@actorlm/runtime";
+import { InferenceError, type LoadContext } from "@actorlm/runtime";
 import { jsBackend } from "@actorlm/tensor";
 import { LlmError } from "./errors.js";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
-import { fitMaxTokens, validateRequest, type GenerateRequest } from "./generation/request.js";
+import { fitMaxTokens, validateRequest, type GenerateRequest, type RequestLimits } from "./generation/request.js";
+import { parseModelArgs, refuseUnsupported, type LlamaModelArgs } from "./model-args.js";
 import type { CausalLM } from "./models/causal-lm.js";
 import { loadModel } from "./models/registry.js";
+import { logSumExp } from "./sampling/processors.js";
 import { Tokenizer } from "./tokenizer.js";
 
 /** Positions `score` runs through the model per forward pass: bounds its [rows, vocab] logits scratch. */
 const SCORE_CHUNK = 64;
 
-/** How to load a model: the backend config, plus the worker's own limits. */
-export interface LlamaModelArgs extends BackendConfigInit {
-  /** Most sequences (KV slots) alive at once; a request beyond it is refused with OVERLOADED. Default 64. */
-  maxSequences?: number;
-  /** Most stop strings one request may give. Default 4. */
-  maxStopSequences?: number;
-}
+export type { LlamaModelArgs } from "./model-args.js";
 
 /** Static facts about the loaded model. */
 export interface ModelInfo {
+  /** The model directory as given at load. */
   model: string;
   architecture: string;
+  /** Rows of the model's embedding (may exceed the tokenizer's vocabulary: such ids are never sampled). */
   vocabSize: number;
   maxSequenceLength: number;
   bosId: number | null;
   eosIds: number[];
   maxStopSequences: number;
+  /** Most UTF-8 bytes a prompt that fits can have (Infinity when the tokenizer gives no bound); longer ones are refused untokenized. */
+  maxPromptBytes: number;
 }
 
 /** A started sequence: its slot id, the prompt's token ids and the sampler seed in use. */
 export interface SequenceStart {
   id: number;
-  promptIds: number[];
+  promptIds: readonly number[];
   seed: number;
 }
 
@@ -59,16 +59,18 @@ export class LlamaModel {
     private readonly maxSequences: number,
   ) {}
 
-  /** Load config, weights and tokenizer from `args.model` (a directory), reporting progress to the host. */
+  /** Checks load arguments on the caller's thread (the host runs it before starting a worker): VALIDATION naming the field. */
+  static validateArgs(args: unknown): void {
+    parseModelArgs(args);
+  }
+
+  /**
+   * Load config, weights and tokenizer from `args.model` (a directory), reporting progress to the host. Bad
+   * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
+   */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
-    const init = typeof args === "string" ? { model: args } : args;
-    const config = new BackendConfig(init).validate();
-    if (config.device !== "cpu") {
-      throw new InferenceError("VALIDATION", `device ${config.device}: only "cpu" is implemented so far`);
-    }
-    if (config.dtype !== "float32") {
-      throw new InferenceError("VALIDATION", `dtype ${config.dtype}: only float32 compute is implemented so far (f16/bf16 weights are upcast to it)`);
-    }
+    const { config, maxSequences, maxStopSequences } = parseModelArgs(args);
+    refuseUnsupported(config);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
     // device "cpu" (the only one so far) runs on the plain-JS reference backend
     const { architecture: arch, rawConfig, model: lm } = await loadModel(config.model, { backend: jsBackend, onProgress });
@@ -76,9 +78,9 @@ export class LlamaModel {
     checkVocabulary(tokenizer, lm.config.vocabSize, config.model);
 
     const modelMax = lm.config.maxPositionEmbeddings;
-    const maxSequenceLength = init.maxSequenceLength ?? modelMax;
+    const maxSequenceLength = config.maxSequenceLength ?? modelMax; // unset: the model's own limit
     if (maxSequenceLength > modelMax) {
-      throw new InferenceError("VALIDATION", `maxSequenceLength ${maxSequenceLength} exceeds the model's max_position_embeddings ${modelMax}`);
+      throw new LlmError("MODEL_LOAD", `maxSequenceLength ${maxSequenceLength} exceeds the model's max_position_embeddings ${modelMax}`, { field: "maxSequenceLength" });
     }
     const info: ModelInfo = {
       model: config.model,
@@ -87,9 +89,10 @@ export class LlamaModel {
       maxSequenceLength,
       bosId: tokenizer.bosId,
       eosIds: [...tokenizer.eosIds],
-      maxStopSequences: positive(init.maxStopSequences ?? 4, "maxStopSequences"),
+      maxStopSequences,
+      maxPromptBytes: tokenizer.maxTokenBytes * maxSequenceLength,
     };
-    return new LlamaModel(lm, tokenizer, info, positive(init.maxSequences ?? 64, "maxSequences"));
+    return new LlamaModel(lm, tokenizer, info, maxSequences);
   }
 
   /** Static facts about the model (vocabulary, limits, special ids). */
@@ -102,8 +105,16 @@ export class LlamaModel {
     return this.sequences.size;
   }
 
-  /** Token ids of `text` (bos prepended unless `addSpecialTokens` is false). */
+  /**
+   * Token ids of `text` (bos prepended unless `addSpecialTokens` is false), tokenized on this actor: a text longer
+   * than `maxPromptBytes` is refused (VALIDATION naming `text`); tokenize long texts off the actor with `encodeOffThread`.
+   */
   encode(text: string, addSpecialTokens = true): number[] {
+    if (typeof text !== "string") throw new LlmError("VALIDATION", "text: must be a string", { field: "text" });
+    const max = this.info_.maxPromptBytes;
+    if (text.length * 3 > max && Buffer.byteLength(text, "utf8") > max) {
+      throw new LlmError("VALIDATION", `text: longer than ${max} bytes; tokenize it with encodeOffThread`, { field: "text" });
+    }
     return this.tokenizer.encode(text, { addSpecialTokens });
   }
 
@@ -112,19 +123,32 @@ export class LlamaModel {
     return this.tokenizer.decode(ids);
   }
 
-  /** Validate a request, tokenize its prompt, give it a KV slot and prefill it. VALIDATION / OVERLOADED on refusal. */
-  start(request: GenerateRequest): SequenceStart {
-    const { maxSequenceLength, maxStopSequences } = this.info_;
-    const normalized = validateRequest(request, { maxSequenceLength, maxStopSequences });
-    const promptIds = this.tokenizer.encode(normalized.prompt);
-    const maxTokens = fitMaxTokens(promptIds.length, normalized.maxTokens, { maxSequenceLength, maxStopSequences });
+  /** What requests are checked against: limits from this model's info. */
+  private limits(): RequestLimits {
+    const { maxSequenceLength, maxStopSequences, maxPromptBytes } = this.info_;
+    return { maxSequenceLength, maxStopSequences, maxPromptBytes };
+  }
+
+  /**
+   * Validate a request, give it a KV slot and prefill it; VALIDATION / OVERLOADED on refusal. `promptIds` are
+   * the prompt's token ids when the caller tokenized it (off this actor, as the ready-made handlers do: see
+   * `startSequence`); they are checked again here (count and range), cheaply. Without them the prompt is
+   * tokenized here, after a prompt too long to fit was refused untokenized.
+   */
+  start(request: GenerateRequest, promptIds?: readonly number[]): SequenceStart {
+    const limits = this.limits();
+    const normalized = validateRequest(request, limits);
+    if (promptIds !== undefined && !Array.isArray(promptIds)) throw new LlmError("VALIDATION", "promptIds: must be an array of token ids", { field: "promptIds" });
+    const ids = promptIds ?? this.tokenizer.encode(normalized.prompt);
+    const maxTokens = fitMaxTokens(ids.length, normalized.maxTokens, limits); // refuses a prompt too long before scanning it
+    if (promptIds !== undefined) checkIds(ids, "promptIds", 1, this.tokenizer.vocabSize);
     if (this.sequences.size >= this.maxSequences) {
       throw new InferenceError("OVERLOADED", `all ${this.maxSequences} sequence slots are in use`);
     }
-    const sequence = new Sequence(this.lm, this.tokenizer, normalized, promptIds, maxTokens);
+    const sequence = new Sequence(this.lm, this.tokenizer, normalized, ids, maxTokens);
     const id = this.nextId++;
     this.sequences.set(id, sequence);
-    return { id, promptIds, seed: sequence.seed };
+    return { id, promptIds: ids, seed: sequence.seed };
   }
 
   /** One decode step of sequence `id`; the slot is freed when the step finishes the sequence. */
@@ -147,11 +171,10 @@ export class LlamaModel {
    */
   score(ids: number[]): WindowScore {
     const { maxSequenceLength, vocabSize } = this.info_;
-    if (!Array.isArray(ids) || ids.length < 2 || ids.length > maxSequenceLength) {
-      throw new InferenceError("VALIDATION", `ids: must be an array of 2 .. ${maxSequenceLength} token ids`);
+    if (!Array.isArray(ids) || ids.length > maxSequenceLength) {
+      throw new LlmError("VALIDATION", `ids: must be an array of 2 .. ${maxSequenceLength} token ids`, { field: "ids" });
     }
-    const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0 || id >= vocabSize);
-    if (bad >= 0) throw new LlmError("VALIDATION", `ids: id ${ids[bad]} at ${bad} is outside the vocabulary 0 .. ${vocabSize - 1}`, { field: "ids" });
+    checkIds(ids, "ids", 2, vocabSize);
     // ids[0 .. n-2] go through the cache a chunk at a time; row r of a chunk's logits predicts the id after it
     const inputs = ids.length - 1;
     const cache = this.lm.newCache(inputs);
@@ -159,7 +182,10 @@ export class LlamaModel {
     for (let from = 0; from < inputs; from += SCORE_CHUNK) {
       const chunk = ids.slice(from, Math.min(from + SCORE_CHUNK, inputs));
       const logits = this.lm.forward(chunk, cache, { logits: "all" });
-      for (let r = 0; r < chunk.length; r++) nll -= logProb(logits.subarray(r * vocabSize, (r + 1) * vocabSize), ids[from + r + 1]);
+      for (let r = 0; r < chunk.length; r++) {
+        const row = logits.subarray(r * vocabSize, (r + 1) * vocabSize);
+        nll -= row[ids[from + r + 1]] - logSumExp(row);
+      }
     }
     return { nll, count: inputs };
   }
@@ -178,16 +204,9 @@ function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, dir: string): 
   for (const id of tokenizer.eosIds) if (id >= vocabSize) refuse(dir, `eos token id ${id} is not below`);
 }
 
-/** log softmax(row)[id], computed stably in float64. */
-function logProb(row: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
-  return row[id] - max - Math.log(sum);
-}
-
-function positive(n: number, field: string): number {
-  if (!Number.isSafeInteger(n) || n < 1) throw new InferenceError("VALIDATION", `${field}: must be an integer ≥ 1, got ${n}`);
-  return n;
+/** Refuses (VALIDATION naming `field`) a list of fewer than `min` ids, or one with an id outside 0 .. vocabSize - 1. */
+function checkIds(ids: unknown, field: string, min: number, vocabSize: number): void {
+  if (!Array.isArray(ids) || ids.length < min) throw new LlmError("VALIDATION", `${field}: must be an array of at least ${min} token ids`, { field });
+  const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0 || id >= vocabSize);
+  if (bad >= 0) throw new LlmError("VALIDATION", `${field}: id ${String(ids[bad])} at ${bad} is outside the vocabulary 0 .. ${vocabSize - 1}`, { field });
 }

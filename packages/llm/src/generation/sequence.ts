@@ -42,7 +42,7 @@ export class Sequence {
     private readonly maxTokens: number,
   ) {
     this.cache = model.newCache(promptIds.length + maxTokens);
-    this.sampler = new Sampler(request.sampling, promptIds);
+    this.sampler = new Sampler(request.sampling, promptIds, { vocabSize: tokenizer.vocabSize }); // never an id the tokenizer lacks
     this.detokenizer = new StreamingDetokenizer(tokenizer, { context: promptIds });
     this.stops = new StopMatcher(request.stop);
     this.logits = Float32Array.from(model.forward(promptIds, this.cache));
