@@ -30,6 +30,7 @@ const all = [
   pkg("runtime", {
     index: "packages/runtime/src/index.ts",
     "model-worker": "packages/runtime/src/worker/model-worker.ts",
+    "pool-worker": "packages/runtime/src/worker/pool-worker.ts",
   }),
   pkg("tensor", { index: "packages/tensor/src/index.ts", "wasm-thread": "packages/tensor/src/wasm/thread.ts" }),
   pkg("llm", { index: "packages/llm/src/index.ts", "encode-task": "packages/llm/src/tokenize/encode-task.ts" }),

@@ -1,7 +1,7 @@
 // A handler of your own: declare what it needs and the runtime injects it — the request, the model,
 // the cancel token, the output stream, per-job state and a custom extractor.
 import { Cancel, In, InferenceBuilder, Model, Out, State, defineExtractor, handler } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlamaModel, startSequence } from "@actorlm/llm";
 
 /** A custom parameter: the job's start time, supplied by an extractor registered on the builder. */
 const StartedAt = defineExtractor<number>("startedAt");
@@ -10,14 +10,17 @@ const StartedAt = defineExtractor<number>("startedAt");
 const versesHandler = handler(
   [In<{ prompt: string; lines: number }>(), Model<LlamaModel>(), Cancel(), Out<string>(), State<{ label: string }>(), StartedAt],
   async (request, model, cancel, out, state, startedAt) => {
-    const { id } = await model.call("start", { prompt: request.prompt, maxTokens: 400, temperature: 0 });
+    // Validates the request and tokenizes the prompt off the model worker, then runs the "start" operation (a KV
+    // slot, prefilled). The job's signal takes it off the worker's queue if the job is cancelled meanwhile.
+    const { id } = await startSequence(model, { prompt: request.prompt, maxTokens: 400, temperature: 0 }, cancel.signal);
+    const steps = model.withSignal(cancel.signal); // queued steps of a cancelled job never run
     let line = "";
     let done = 0;
     let finished = false;
     try {
       while (done < request.lines && !finished) {
         cancel.throwIfCancelled();
-        const step = await model.call("step", id);
+        const step = await steps.call("step", id);
         finished = step.finishReason !== undefined;
         line += step.text;
         for (let nl = line.indexOf("\n"); nl >= 0 && done < request.lines; nl = line.indexOf("\n")) {

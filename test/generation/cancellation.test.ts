@@ -2,6 +2,7 @@
  * Cancelling a generation mid-stream through the real worker: the stream ends, join() rejects with CANCELLED,
  * and the request's KV slot is freed. Three ways: job.cancel(), leaving `for await` early, an AbortSignal.
  */
+import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamingHandler, type TokenOutput } from "@actorlm/llm";
 import { InferenceBuilder, type Job } from "@actorlm/runtime";
@@ -14,6 +15,19 @@ beforeAll(async () => {
 afterAll(() => model.close());
 
 const REQUEST = { prompt: REF.prompts[1].prompt, maxTokens: 200, temperature: 0 };
+
+/** How many sequences the model has ever started: ids are handed out in order, so a probe's id tells. */
+async function sequencesStarted(): Promise<number> {
+  const { id } = await model.host.call("start", { prompt: "A", maxTokens: 1 });
+  await model.host.call("release", id);
+  return id;
+}
+
+/** Calls `check` (a round trip through the model's FIFO) until it is true; fails after 10 s. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (!(await check())) if (performance.now() > deadline) throw new Error("condition not reached within 10 s");
+}
 
 /** Reads `n` outputs, checks they are the greedy ones, returns the iterator (still open). */
 async function readSome(job: Job<TokenOutput>, n: number): Promise<AsyncIterator<TokenOutput, undefined>> {
@@ -62,15 +76,17 @@ describe("cancellation frees the KV slot", () => {
   });
 
   it("an already-aborted signal: the handler never starts a sequence", async () => {
+    const before = await sequencesStarted();
     const job = model.inference.infer(REQUEST).withSignal(AbortSignal.abort()).spawn();
     await rejection(job.join(), "CANCELLED");
-    expect(await model.host.call("activeSequences")).toBe(0);
+    expect(await sequencesStarted()).toBe(before + 1); // only the probe itself started one in between
   });
 
   it("run(signal) aborted while the sequence is live rejects with CANCELLED and frees the slot", async () => {
     const controller = new AbortController();
     const running = model.inference.infer(REQUEST).run(controller.signal);
-    while ((await model.host.call("activeSequences")) === 0); // each call waits behind the job's start / steps
+    // each call queues behind the job's start or a step, so the sequence is live within a few calls
+    await until(async () => (await model.host.call("activeSequences")) === 1);
     controller.abort();
     await rejection(running, "CANCELLED");
     expect(await model.host.call("activeSequences")).toBe(0);
@@ -78,12 +94,21 @@ describe("cancellation frees the KV slot", () => {
 
   it("a job blocked on a full stream buffer (nobody reading) is cancelled and frees its slot", async () => {
     const job = model.inference.infer(REQUEST).spawn();
-    // with nobody reading, the handler stops after filling the buffer; the slot stays live meanwhile
-    while (job.stream.buffered < job.stream.capacity) await model.host.call("activeSequences");
+    // with nobody reading, the handler stops after filling the buffer (one step per call below); the slot stays live
+    await until(async () => (await model.host.call("activeSequences"), job.stream.buffered === job.stream.capacity));
     expect(await model.host.call("activeSequences")).toBe(1);
     job.cancel();
     await rejection(job.join(), "CANCELLED");
     expect(await model.host.call("activeSequences")).toBe(0);
+  });
+
+  it("a stream nobody reads is cancelled after the idle timeout and frees its slot", async () => {
+    const idle = await new InferenceBuilder().withModel(model.host).withBufferSize(2).withStreamIdleTimeout(100).build(streamingHandler);
+    const job = idle.infer(REQUEST).spawn(); // never read
+    const error = await rejection(job.join(), "CANCELLED");
+    expect(error.message).toMatch(/not read for 100 ms/);
+    expect(await model.host.call("activeSequences")).toBe(0);
+    await idle.close();
   });
 
   it("closing the inference cancels its running jobs and frees their slots; the shared host keeps working", async () => {

@@ -3,7 +3,7 @@
  * followed by <|end_of_text|>), so greedy decoding of a chapter heading runs to the chapter's end and emits eos:
  * "Psalms 150\n\n" ends with eos as its 95th token, and a complete Psalm 117 is followed by eos at once.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ModelInfo, TokenOutput } from "@actorlm/llm";
 import { drain, hostModel, summarize, type Hosted } from "./helpers.js";
 
@@ -14,6 +14,10 @@ beforeAll(async () => {
   info = await model.host.call("info");
 });
 afterAll(() => model.close());
+// Every test leaves no KV slot behind: a finished (or stopped) sequence frees its own.
+afterEach(async () => {
+  expect(await model.host.call("activeSequences")).toBe(0);
+});
 
 const PSALM_150 = "Psalms 150\n\n";
 const PSALM_117 =
@@ -58,9 +62,5 @@ describe("eos", () => {
     expect(outputs).toHaveLength(95);
     expect(summarize(outputs).text.endsWith("Praise ye the LORD.\n")).toBe(true);
     expect(outputs.at(-1)!.token).toBe("LORD.\n");
-  });
-
-  it("frees every KV slot afterwards", async () => {
-    expect(await model.host.call("activeSequences")).toBe(0);
   });
 });

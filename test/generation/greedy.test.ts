@@ -1,5 +1,5 @@
 /** Greedy generation through the runtime (real worker, streaming handler) reproduces transformers' 40 greedy tokens. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { drain, hostModel, REF, summarize, type Hosted } from "./helpers.js";
 
 let model: Hosted;
@@ -7,6 +7,10 @@ beforeAll(async () => {
   model = await hostModel();
 });
 afterAll(() => model.close());
+// Every test leaves no KV slot behind: a finished (or stopped) sequence frees its own.
+afterEach(async () => {
+  expect(await model.host.call("activeSequences")).toBe(0);
+});
 
 describe("greedy conformance through the runtime", () => {
   it.each(REF.prompts.map((p, i) => [i, p] as const))("prompt %i: ids, text, indices and finish reason", async (_, ref) => {
@@ -18,9 +22,5 @@ describe("greedy conformance through the runtime", () => {
     expect(outputs.map((o) => o.index)).toEqual([...Array(40).keys()]);
     expect(finishReason).toBe("length");
     expect(outputs.every((o) => o.special === false)).toBe(true);
-  });
-
-  it("frees every KV slot afterwards", async () => {
-    expect(await model.host.call("activeSequences")).toBe(0);
   });
 });

@@ -2,7 +2,7 @@
  * Seeded sampling through the runtime is reproducible, seed-dependent, and top-k 1 is greedy; the penalties see
  * what their references see (frequency / presence: generated tokens; repetition: the prompt too).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GenerateRequest } from "@actorlm/llm";
 import { drain, hostModel, REF, summarize, type Hosted } from "./helpers.js";
 
@@ -11,6 +11,10 @@ beforeAll(async () => {
   model = await hostModel();
 });
 afterAll(() => model.close());
+// Every test leaves no KV slot behind: a finished (or stopped) sequence frees its own.
+afterEach(async () => {
+  expect(await model.host.call("activeSequences")).toBe(0);
+});
 
 async function ids(request: GenerateRequest): Promise<number[]> {
   return summarize(await drain(model.inference.infer(request).spawn())).ids;
@@ -58,9 +62,5 @@ describe("seeded sampling", () => {
       expect(ref.ids, `token ${i}`).not.toContain(id);
       expect(repeated.slice(0, i), `token ${i}`).not.toContain(id);
     });
-  });
-
-  it("frees every KV slot afterwards", async () => {
-    expect(await model.host.call("activeSequences")).toBe(0);
   });
 });

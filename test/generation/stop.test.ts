@@ -2,7 +2,7 @@
  * Stop strings through the runtime: output ends right before the stop's first occurrence in the greedy text,
  * finish reason "stop", no part of the stop is emitted; a stop that is never reached ends on length.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TokenOutput } from "@actorlm/llm";
 import { drain, hostModel, REF, summarize, type Hosted } from "./helpers.js";
 
@@ -11,6 +11,10 @@ beforeAll(async () => {
   model = await hostModel();
 });
 afterAll(() => model.close());
+// Every test leaves no KV slot behind: a finished (or stopped) sequence frees its own.
+afterEach(async () => {
+  expect(await model.host.call("activeSequences")).toBe(0);
+});
 
 // " of the vision and former spatthew was made a supper season, and the tidings that Jesus was the Son of God.\n…"
 const REF0 = REF.prompts[0];
@@ -109,9 +113,5 @@ describe("stop sequences", () => {
       expect(finishReason).toBe("length");
       expect(ids).toEqual(REF0.greedy_ids);
     }
-  });
-
-  it("frees every KV slot afterwards", async () => {
-    expect(await model.host.call("activeSequences")).toBe(0);
   });
 });

@@ -3,8 +3,9 @@
  * them completes exactly; a full set of KV slots refuses the next request with OVERLOADED.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
-import { perplexityHandler, type GenerateRequest, type TokenOutput } from "@actorlm/llm";
+import { LlmError, perplexityHandler, type GenerateRequest, type TokenOutput } from "@actorlm/llm";
 import { CHAPTER0, drain, hostModel, REF, rejection, summarize, type Hosted } from "./helpers.js";
 
 const MAX_LEN = 64;
@@ -34,20 +35,39 @@ const BAD: [string, GenerateRequest][] = [
   ["prompt", { prompt: TOO_LONG_PROMPT, maxTokens: 5 }], // the prompt alone does not fit
   ["stop", { prompt: "And", maxTokens: 5, stop: ["a", "b", "c", "d", "e"] }],
   ["stop[1]", { prompt: "And", maxTokens: 5, stop: ["a", ""] }],
+  ["max_tokens", { prompt: "And", max_tokens: 2 } as GenerateRequest], // unknown fields are refused, not ignored
+  ["temprature", { prompt: "And", maxTokens: 5, temprature: 0 } as GenerateRequest],
 ];
 
-/** Runs `request` and expects VALIDATION naming `field` from both join() and the stream. */
+/** Runs `request` and expects VALIDATION naming `field` (as `field`) from both join() and the stream. */
 async function expectRefused(field: string, request: GenerateRequest): Promise<void> {
   const job = model.inference.infer(request).spawn();
   const error = await rejection(job.join(), "VALIDATION");
-  expect(error.message.startsWith(`${field}:`), error.message).toBe(true);
+  expect(error.field, error.message).toBe(field);
   const fromStream = await rejection(drain(job), "VALIDATION");
-  expect(fromStream.message).toBe(error.message);
+  expect(fromStream).toBe(error);
 }
 
 describe("validation", () => {
   it.each(BAD)("refuses a bad %s with VALIDATION naming it", async (field, request) => {
     await expectRefused(field, request);
+    expect(await model.host.call("activeSequences")).toBe(0);
+  });
+
+  it("an unknown field is refused with a hint at the field meant", async () => {
+    const error = await rejection(model.inference.infer({ prompt: "And", max_tokens: 2 } as GenerateRequest).run(), "VALIDATION");
+    expect(error.field).toBe("max_tokens");
+    expect(error.message).toContain("did you mean maxTokens?");
+  });
+
+  it("the model operation itself refuses a bad request, and the field and class cross the worker boundary", async () => {
+    const empty = await rejection(model.host.call("start", { prompt: "" }), "VALIDATION");
+    expect(empty.field).toBe("prompt");
+    expect(empty).toBeInstanceOf(LlmError);
+    const unknown = await rejection(model.host.call("start", { prompt: "And", top_p: 0.5 } as GenerateRequest), "VALIDATION");
+    expect(unknown.field).toBe("top_p");
+    const ids = await rejection(model.host.call("start", { prompt: "And" }, [0, 99_999]), "VALIDATION");
+    expect(ids.field).toBe("promptIds");
     expect(await model.host.call("activeSequences")).toBe(0);
   });
 
@@ -91,6 +111,30 @@ describe("validation", () => {
   });
 });
 
+describe("a prompt far too long for the model", () => {
+  it("is refused (VALIDATION naming prompt) before it is tokenized, while a generation beside it goes on untouched", async () => {
+    const info = await model.host.call("info");
+    expect(info.maxPromptBytes).toBeLessThan(100_000); // this tokenizer's longest token × 64 positions
+    const huge = "And God said, Let there be light: and there was light. ".repeat(200_000); // 11 MB
+    const good = model.inference.infer({ prompt: REF0.prompt, maxTokens: 40, temperature: 0 }).spawn();
+    const it = good.stream[Symbol.asyncIterator]();
+    const outputs: TokenOutput[] = [(await it.next()).value!];
+    const t0 = performance.now();
+    const error = await rejection(model.inference.infer({ prompt: huge, maxTokens: 5 }).run(), "VALIDATION");
+    const refusedMs = performance.now() - t0;
+    expect(error.field).toBe("prompt");
+    // Tokenizing it (before the fix: inside the model worker, stalling every stream) took ~9 s on a CI-class core.
+    expect(refusedMs).toBeLessThan(3000);
+    for (let r = await it.next(); !r.done; r = await it.next()) outputs.push(r.value);
+    await good.join();
+    expect(summarize(outputs).ids).toEqual(REF0.greedy_ids);
+    // the model operation refuses it on its own too, without tokenizing it
+    const direct = await rejection(model.host.call("start", { prompt: huge }), "VALIDATION");
+    expect(direct.field).toBe("prompt");
+    expect(await model.host.call("activeSequences")).toBe(0);
+  });
+});
+
 describe("overload", () => {
   it("with maxSequences 2, a third concurrent request gets OVERLOADED while the first two finish", async () => {
     const a = model.inference.infer({ prompt: REF0.prompt, maxTokens: 40, temperature: 0 }).spawn();
@@ -128,7 +172,7 @@ describe("requests that are not objects", () => {
     try {
       for (const request of [null, undefined, 42, {}, { text: 7 }]) {
         const error = await rejection(scorer.infer(request as unknown as { text: string }).run(), "VALIDATION");
-        expect(error.message.startsWith("text:"), error.message).toBe(true);
+        expect(error.field, error.message).toBe("text");
       }
     } finally {
       await scorer.close();

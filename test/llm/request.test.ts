@@ -92,6 +92,49 @@ describe("validateRequest", () => {
     expect(e.message).toContain(field);
   });
 
+  it.each([
+    ["max_tokens", "maxTokens"],
+    ["max_new_tokens", "maxTokens"],
+    ["temprature", "temperature"],
+    ["top_p", "topP"],
+    ["TopK", "topK"],
+    ["stop_sequences", "stop"],
+  ])("refuses the unknown field %s, naming it, with the hint %s", (name, hint) => {
+    const e = errorOf({ prompt: "In the beginning", [name]: 2 });
+    expect(e.code).toBe("VALIDATION");
+    expect(e.field).toBe(name);
+    expect(e.message).toBe(`${name}: unknown field (did you mean ${hint}?)`);
+  });
+
+  it("refuses an unknown field unlike any known one without a hint", () => {
+    const e = errorOf({ prompt: "In the beginning", logprobs: true });
+    expect(e.field).toBe("logprobs");
+    expect(e.message).toBe("logprobs: unknown field");
+  });
+
+  it("accepts fields present but undefined (as an object spread or a CLI leaves them)", () => {
+    expect(validateRequest({ prompt: "x", maxTokens: undefined, stop: undefined }, limits).maxTokens).toBe(null);
+  });
+
+  it("refuses a prompt of more than maxPromptBytes UTF-8 bytes without tokenizing it", () => {
+    const bounded = { ...limits, maxPromptBytes: 12 };
+    expect(validateRequest({ prompt: "abcd" }, bounded).prompt).toBe("abcd"); // 4 bytes
+    expect(validateRequest({ prompt: "éééééé" }, bounded).prompt).toBe("éééééé"); // 12 bytes: fits
+    for (const prompt of ["é".repeat(7), "x".repeat(13), "🙂🙂🙂🙂"]) {
+      const e = (() => {
+        try {
+          validateRequest({ prompt }, bounded);
+        } catch (error) {
+          return error as LlmError;
+        }
+        throw new Error("expected a refusal");
+      })();
+      expect(e.code).toBe("VALIDATION");
+      expect(e.field).toBe("prompt");
+    }
+    expect(validateRequest({ prompt: "🙂🙂🙂" }, bounded).prompt).toBe("🙂🙂🙂"); // 12 bytes
+  });
+
   it("rejects a non-object request", () => {
     for (const req of [null, "prompt", [], 3]) expect(errorOf(req).field).toBe("request");
   });

@@ -57,6 +57,15 @@ describe("Sampler", () => {
     expect(s.sample(modelLogits)).toBe(ref.prompts[0].greedy_ids[0]);
     expect(s.sample(Float32Array.from([0, 2, 2, 1]))).toBe(1);
   });
+  it("never picks an id at or past its vocabSize option, greedy or sampled", () => {
+    const logits = Float32Array.from([0, 1, 2, 9, 8]); // ids 3 and 4 are padding past a 3-id vocabulary
+    expect(new Sampler({ temperature: 0 }, [], { vocabSize: 3 }).sample(logits)).toBe(2);
+    const sampler = new Sampler({ temperature: 5, seed: 3 }, [], { vocabSize: 3 });
+    for (let i = 0; i < 500; i++) expect(sampler.sample(logits)).toBeLessThan(3);
+    expect(new Sampler({ temperature: 0 }).sample(logits)).toBe(3); // without the option, every id is a candidate
+    expect(() => new Sampler({}, [], { vocabSize: 0 })).toThrow(RangeError);
+  });
+
   it("does not modify the logits it is given", () => {
     const l = Float32Array.from(modelLogits);
     const s = new Sampler({ temperature: 0.7, topK: 5, topP: 0.9, minP: 0.1, repetitionPenalty: 1.3, frequencyPenalty: 1 }, [0, 270]);

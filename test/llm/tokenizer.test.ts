@@ -31,6 +31,48 @@ describe("Tokenizer.fromDir (kjv-llama)", () => {
   });
 });
 
+describe("maxTokenBytes: how many bytes of text one token can stand for", () => {
+  it("is the longest token's byte length for the byte-level kjv tokenizer", () => {
+    let longest = 0;
+    for (let id = 0; id < tok.vocabSize; id++) longest = Math.max(longest, Buffer.byteLength(tok.decode([id], { skipSpecialTokens: false })));
+    expect(tok.maxTokenBytes).toBe(longest);
+  });
+
+  it("bounds every tokenization: no text has fewer tokens than its bytes / maxTokenBytes", () => {
+    const texts = [...cases.map((c) => c.text), ...llama.prompts.map((p) => p.prompt), "<|begin_of_text|>".repeat(50), "a".repeat(5000)];
+    for (const text of texts) {
+      const tokens = tok.encode(text, { addSpecialTokens: false }).length;
+      expect(tokens * tok.maxTokenBytes, JSON.stringify(text.slice(0, 40))).toBeGreaterThanOrEqual(Buffer.byteLength(text));
+    }
+  });
+
+  it("counts added tokens; is ×4 with a normalizer, and Infinity when unknown characters could fuse into one unk token", async () => {
+    const json = JSON.parse(await readFile(join(MODEL, "tokenizer.json"), "utf8")) as { normalizer: unknown; pre_tokenizer: unknown; decoder: unknown; model: Record<string, unknown> };
+    const build = (edit: (j: typeof json) => void): Tokenizer => {
+      const copy = structuredClone(json);
+      edit(copy);
+      return Tokenizer.fromJSON(copy, {});
+    };
+    expect(build((j) => (j.normalizer = { type: "NFKC" })).maxTokenBytes).toBe(4 * tok.maxTokenBytes);
+    const marker = "<|a much longer added marker than any token|>"; // an added token only, not in the BPE vocabulary
+    const added = build((j) => {
+      (j as unknown as { added_tokens: unknown[] }).added_tokens.push({ id: 4096, content: marker, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    });
+    expect(added.maxTokenBytes).toBe(Buffer.byteLength(marker));
+    expect(added.encode(marker, { addSpecialTokens: false })).toEqual([4096]);
+    const long = "ĠandĠtheĠLORDĠsaidĠuntoĠMoses"; // byte-level spelling of " and the LORD said unto Moses": 29 bytes
+    const withLong = build((j) => ((j.model.vocab as Record<string, number>)[long] = 4096));
+    expect(withLong.maxTokenBytes).toBe(29);
+    const notByteLevel = (j: typeof json) => {
+      j.pre_tokenizer = { type: "Whitespace" };
+      j.decoder = null;
+    };
+    expect(build(notByteLevel).maxTokenBytes).toBe(Infinity);
+    expect(Number.isFinite(build((j) => (notByteLevel(j), (j.model.byte_fallback = true))).maxTokenBytes)).toBe(true);
+    expect(build((j) => (j.pre_tokenizer = { type: "Sequence", pretokenizers: [{ type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true }] })).maxTokenBytes).toBe(tok.maxTokenBytes);
+  });
+});
+
 describe("encode matches the reference ids exactly", () => {
   const all = [...llama.prompts, ...bitnet.prompts].map((p) => ({ text: p.prompt, ids: p.ids }));
   it.each([...all, ...cases].map((c) => [JSON.stringify(c.text), c] as const))("%s", (_name, c) => {

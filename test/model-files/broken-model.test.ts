@@ -1,7 +1,8 @@
 /**
  * Broken copies of models/kjv-llama, loaded in a real worker: each is refused at build() with MODEL_LOAD and a
- * message naming what is wrong (file, tensor and shapes, model type); unimplemented dtype / device are refused by
- * name; a failed load leaves the process, and a good model host, working.
+ * message naming what is wrong (file, tensor and shapes, model type); settings the engine cannot honour are refused
+ * by name (MODEL_LOAD), bad arguments before any worker starts (VALIDATION); a failed load leaves the process, and a
+ * good model host, working.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -83,33 +84,61 @@ describe("broken model files are refused at load, by name", () => {
   });
 });
 
-describe("unimplemented dtype and device are refused by name", () => {
-  // LlamaModel.load refuses them with VALIDATION before touching any file ...
-  it("LlamaModel.load: VALIDATION for dtype ternary and device gpu", async () => {
-    const dtype = await rejection(LlamaModel.load({ model: MODEL, dtype: "ternary" }), "VALIDATION");
-    expect(dtype.message).toMatch(/^dtype ternary: not supported/);
-    const device = await rejection(LlamaModel.load({ model: MODEL, device: "gpu" }), "VALIDATION");
-    expect(device.message).toMatch(/^device gpu: no GPU backend/);
+describe("load arguments and settings the engine cannot honour", () => {
+  // One code for one fault, in-process and through a host alike: a setting the engine or the model cannot honour
+  // is MODEL_LOAD naming it (as `field` and in the message); malformed arguments are VALIDATION, refused on the
+  // caller's thread before any worker starts.
+  const UNSUPPORTED: [Partial<LlamaModelArgs>, string, RegExp][] = [
+    [{ dtype: "ternary" }, "dtype", /^dtype ternary: not supported/],
+    [{ dtype: "b1.58" }, "dtype", /^dtype ternary: not supported/],
+    [{ device: "gpu" }, "device", /^device gpu: no GPU backend/],
+    [{ device: "cuda:0" }, "device", /^device cuda:0: no GPU backend/],
+    [{ backend: "gpu" }, "backend", /^backend gpu: needs device "gpu"/],
+    [{ flashAttention: true }, "flashAttention", /^flashAttention true: no fused attention kernel/],
+    [{ maxSequenceLength: 2048 }, "maxSequenceLength", /maxSequenceLength 2048 exceeds the model's max_position_embeddings 1024/],
+  ];
+
+  it.each(UNSUPPORTED)("%o: MODEL_LOAD naming %s, in-process and through a host", async (args, field, message) => {
+    const direct = await rejection(LlamaModel.load({ model: MODEL, ...args }), "MODEL_LOAD");
+    expect(direct.field).toBe(field);
+    expect(direct.message).toMatch(message);
+    const hosted = await refused({ model: MODEL, ...args }, "MODEL_LOAD");
+    expect(hosted.field).toBe(field);
+    expect(hosted.message).toMatch(message);
   });
 
-  // ... but the runtime's worker reports every failed load() as MODEL_LOAD (a runtime contract, see
-  // test/runtime/model-load.test.ts, "failLoadCode"), so through a host the code is MODEL_LOAD. The message keeps
-  // the refusal's name.
-  it.each([
-    [{ dtype: "ternary" }, /dtype ternary: not supported/],
-    [{ dtype: "b1.58" }, /dtype ternary: not supported/],
-    [{ device: "gpu" }, /device gpu: no GPU backend/],
-    [{ device: "cuda:0" }, /device cuda:0: no GPU backend/],
-  ] as const)("through a host: %o is refused by name", async (args, message) => {
-    const error = await refused({ model: MODEL, ...args }, "MODEL_LOAD");
-    expect(error.message).toMatch(message);
-  });
-
-  it("an unknown dtype in a BackendConfig is VALIDATION before any worker starts", async () => {
-    const host = ModelHost.create(LlamaModel, new BackendConfig({ model: MODEL, dtype: "float64" as "float32" }));
-    const error = await rejection(host.start(), "VALIDATION");
-    expect(error.message).toMatch(/^dtype/);
+  it.each<[string, unknown, string]>([
+    ["no arguments", undefined, "args"],
+    ["a number", 42, "args"],
+    ["an empty model path", { model: "" }, "model"],
+    ["an unknown dtype", { model: MODEL, dtype: "float64" }, "dtype"],
+    ["maxSequences 0", { model: MODEL, maxSequences: 0 }, "maxSequences"],
+    ["an unknown field", { model: MODEL, max_sequences: 4 }, "max_sequences"],
+  ])("%s: VALIDATION naming the field, in-process and at build() with no worker started", async (_what, args, field) => {
+    const direct = await rejection(LlamaModel.load(args as LlamaModelArgs), "VALIDATION");
+    expect(direct.field).toBe(field);
+    const host = ModelHost.create(LlamaModel, args as LlamaModelArgs);
+    const viaInit = await rejection(new InferenceBuilder().init(LlamaModel, args as LlamaModelArgs).build(streamingHandler), "VALIDATION");
+    expect(viaInit.field).toBe(field);
+    const viaHost = await rejection(host.start(), "VALIDATION");
+    expect(viaHost.field).toBe(field);
+    expect(host.state).toBe(BackendState.Uninitialized); // refused before any worker started
     await host.close();
+  });
+
+  it("an unknown field gets a hint when a known one is meant", async () => {
+    const error = await rejection(LlamaModel.load({ model: MODEL, max_sequence_length: 64 } as unknown as LlamaModelArgs), "VALIDATION");
+    expect(error.message).toBe("max_sequence_length: unknown field (did you mean maxSequenceLength?)");
+  });
+
+  it("a BackendConfig with nothing but the model directory loads: unset max sequence length is the model's", async () => {
+    const host = ModelHost.create(LlamaModel, new BackendConfig(MODEL));
+    await host.start();
+    expect((await host.call("info")).maxSequenceLength).toBe(1024);
+    await host.close();
+    const shorter = await ModelHost.start(LlamaModel, new BackendConfig(MODEL).withMaxSequenceLength(64).withThreads(2));
+    expect((await shorter.call("info")).maxSequenceLength).toBe(64);
+    await shorter.close();
   });
 });
 

@@ -1,16 +1,11 @@
-import { Channel, InferenceBuilder, In, Model, ModelHost, Out, handler } from "@actorlm/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Channel, InferenceBuilder, In, Model, Out, handler } from "@actorlm/runtime";
+import { describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
+import { useCounterHost } from "./helpers.js";
 import type { Job } from "@actorlm/runtime";
 
 describe("backpressure", () => {
-  let host: ModelHost<Counter>;
-  beforeAll(async () => {
-    host = await ModelHost.start(Counter, { start: 0 });
-  });
-  afterAll(async () => {
-    await host.close();
-  });
+  const shared = useCounterHost({ start: 0 });
 
   it("a reader that does not read stops the producer at the buffer bound", async () => {
     const bound = 8;
@@ -24,14 +19,14 @@ describe("backpressure", () => {
         progress.maxUnread = Math.max(progress.maxUnread, job?.stream.buffered ?? 0);
       }
     });
-    const inference = await new InferenceBuilder().withModel(host).withBufferSize(bound).build(producer);
+    const inference = await new InferenceBuilder().withModel(shared.host).withBufferSize(bound).build(producer);
     job = inference.infer(100).spawn();
 
     // Let plenty of model operations go through the same FIFO: an unblocked producer would interleave with them.
     const other = handler([Model<Counter>()], async (model) => {
       for (let i = 0; i < 60; i++) await model.call("echo", String(i), 0);
     });
-    const busy = await new InferenceBuilder().withModel(host).build(other);
+    const busy = await new InferenceBuilder().withModel(shared.host).build(other);
     await busy.infer(undefined).run();
     await busy.close();
 
@@ -60,7 +55,7 @@ describe("backpressure", () => {
     let read = 0;
     for await (const _ of job.stream) {
       read++;
-      await host.call("echo", "x", 0);
+      await shared.host.call("echo", "x", 0);
     }
     expect(read).toBe(200);
     expect(maxUnread).toBeLessThanOrEqual(4);

@@ -1,16 +1,10 @@
-import { Cancel, CpuPool, InferenceBuilder, InferenceError, In, Model, ModelHost, Out, handler, type ErrorCode, type Job } from "@actorlm/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cancel, CpuPool, InferenceBuilder, InferenceError, In, Model, Out, handler, type ErrorCode, type Job } from "@actorlm/runtime";
+import { describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
-import { deferred, rejection } from "./helpers.js";
+import { deferred, rejection, useCounterHost } from "./helpers.js";
 
 describe("cancellation", () => {
-  let host: ModelHost<Counter>;
-  beforeAll(async () => {
-    host = await ModelHost.start(Counter, { start: 0 });
-  });
-  afterAll(async () => {
-    await host.close();
-  });
+  const shared = useCounterHost({ start: 0 });
 
   /** A generator that never stops on its own; it counts its model operations (`running` resolves at the first). */
   function endless() {
@@ -36,7 +30,7 @@ describe("cancellation", () => {
 
   it("cancel() mid-stream: the handler stops within one operation, the stream ends, join() rejects CANCELLED", async () => {
     const { h, stats } = endless();
-    const inference = await new InferenceBuilder().withModel(host).withBufferSize(1).build(h);
+    const inference = await new InferenceBuilder().withModel(shared.host).withBufferSize(1).build(h);
     const job = inference.infer(undefined).spawn();
     const iterator = job.stream[Symbol.asyncIterator]();
     for (let i = 0; i < 3; i++) expect((await iterator.next()).done).toBe(false);
@@ -55,7 +49,7 @@ describe("cancellation", () => {
 
   it("leaving a for-await early cancels the job", async () => {
     const { h, stats } = endless();
-    const inference = await new InferenceBuilder().withModel(host).build(h);
+    const inference = await new InferenceBuilder().withModel(shared.host).build(h);
     const job = inference.infer(undefined).spawn();
     let n = 0;
     for await (const _ of job.stream) if (++n === 5) break;
@@ -66,7 +60,7 @@ describe("cancellation", () => {
 
   it("a caller's AbortSignal cancels the job (withSignal and run(signal))", async () => {
     const { h, stats } = endless();
-    const inference = await new InferenceBuilder().withModel(host).build(h);
+    const inference = await new InferenceBuilder().withModel(shared.host).build(h);
     const controller = new AbortController();
     const job = inference.infer(undefined).withSignal(controller.signal).spawn();
     const iterator = job.stream[Symbol.asyncIterator]();

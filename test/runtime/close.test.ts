@@ -5,9 +5,10 @@ import { describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
 import { rejection } from "./helpers.js";
 
-const script = fileURLToPath(new URL("../fixtures/runtime/close-exit.mjs", import.meta.url));
+const closeScript = fileURLToPath(new URL("../fixtures/runtime/close-exit.mjs", import.meta.url));
+const noCloseScript = fileURLToPath(new URL("../fixtures/runtime/no-close.mjs", import.meta.url));
 
-function runChild(mode: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runChild(mode: string, script = closeScript): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [script, mode], { timeout: 20_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? null), stdout, stderr });
@@ -21,6 +22,20 @@ describe("close", () => {
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ outputs: [1, 2, 3], first: 4, joined: "CANCELLED", state: "uninitialized" });
+  });
+
+  it("a process that uses a model and never calls close() exits on its own: an idle worker does not keep it alive", async () => {
+    const { code, stdout, stderr } = await runChild("inference", noCloseScript);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ outputs: [1, 2, 3], state: "ready" });
+  });
+
+  it("... while a pending load or model call keeps it alive until the result is in", async () => {
+    const { code, stdout, stderr } = await runChild("pending", noCloseScript);
+    expect(stderr).toBe("");
+    expect(code).toBe(0); // 13 if the process left while the awaited call was pending
+    expect(JSON.parse(stdout)).toEqual({ value: 6, state: "ready" });
   });
 
   it("cancels running jobs, terminates its worker and refuses new jobs", async () => {

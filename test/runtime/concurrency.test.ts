@@ -1,22 +1,17 @@
-import { InferenceBuilder, In, Model, ModelHost, Out, handler } from "@actorlm/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InferenceBuilder, In, Model, Out, handler } from "@actorlm/runtime";
+import { describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
+import { useCounterHost } from "./helpers.js";
 
 describe("concurrency and serialization", () => {
-  let host: ModelHost<Counter>;
-  beforeAll(async () => {
-    host = await ModelHost.start(Counter, { start: 0 });
-  });
-  afterAll(async () => {
-    await host.close();
-  });
+  const shared = useCounterHost({ start: 0 });
 
   it("runs 50 concurrent jobs, each getting exactly its own outputs, with no two model operations overlapping", async () => {
-    const before = await host.call("stats");
+    const before = await shared.host.call("stats");
     const h = handler([In<{ job: number; steps: number }>(), Model<Counter>(), Out<string>()], async (req, model, out) => {
       for (let i = 0; i < req.steps; i++) await out.emit(await model.call("echo", `${req.job}:${i}`, i % 3));
     });
-    const inference = await new InferenceBuilder().withModel(host).build(h);
+    const inference = await new InferenceBuilder().withModel(shared.host).build(h);
     const jobs = Array.from({ length: 50 }, (_, job) => inference.infer({ job, steps: 4 + (job % 5) }).spawn());
     expect(inference.activeJobs).toBe(50);
     const results = await Promise.all(
@@ -30,7 +25,7 @@ describe("concurrency and serialization", () => {
     results.forEach((items, job) => {
       expect(items).toEqual(Array.from({ length: 4 + (job % 5) }, (_, i) => `${job}:${i}`));
     });
-    const after = await host.call("stats");
+    const after = await shared.host.call("stats");
     expect(after.overlaps).toBe(0);
     expect(after.maxInFlight).toBe(1);
     expect(after.calls - before.calls).toBe(results.flat().length);
@@ -38,25 +33,25 @@ describe("concurrency and serialization", () => {
   });
 
   it("runs operations FIFO even when they are async inside the worker", async () => {
-    const start = (await host.call("stats")).count;
-    const calls = Array.from({ length: 60 }, (_, i) => host.call("slowAdd", 1, (i * 7) % 4));
+    const start = (await shared.host.call("stats")).count;
+    const calls = Array.from({ length: 60 }, (_, i) => shared.host.call("slowAdd", 1, (i * 7) % 4));
     const values = await Promise.all(calls);
     expect(values).toEqual(values.map((_, i) => start + i + 1));
-    const stats = await host.call("stats");
+    const stats = await shared.host.call("stats");
     expect(stats.overlaps).toBe(0);
     expect(stats.maxInFlight).toBe(1);
   });
 
-  it("two inferences sharing one host see one model and one queue", async () => {
+  it("two inferences sharing one shared.host see one model and one queue", async () => {
     const adder = handler([In<number>(), Model<Counter>()], (n, model) => model.call("slowAdd", n, 1));
     const reader = handler([Model<Counter>()], async (model) => (await model.call("stats")).count);
-    const a = await new InferenceBuilder().withModel(host).build(adder);
-    const b = await new InferenceBuilder().withModel(host).build(reader);
+    const a = await new InferenceBuilder().withModel(shared.host).build(adder);
+    const b = await new InferenceBuilder().withModel(shared.host).build(reader);
     const base = (await b.infer(undefined).run())[0] ?? 0;
     await Promise.all(Array.from({ length: 10 }, () => a.infer(2).run()));
     expect(await b.infer(undefined).run()).toEqual([base + 20]);
     await a.close();
-    expect(host.state).toBe("ready");
+    expect(shared.host.state).toBe("ready");
     await b.close();
   });
 });

@@ -10,12 +10,13 @@ import {
   isErrorCode,
   serializeError,
   deserializeError,
-  ModelHost,
+  Out,
+  registerErrorClass,
   type ErrorCode,
 } from "@actorlm/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Counter } from "../fixtures/runtime/counter.mjs";
-import { rejection } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import type { Counter } from "../fixtures/runtime/counter.mjs";
+import { rejection, useCounterHost } from "./helpers.js";
 
 describe("error catalogue", () => {
   it("has one HTTP status per code", () => {
@@ -40,6 +41,22 @@ describe("error catalogue", () => {
     expect(Object.fromEntries(rows)).toEqual({ ...ERROR_STATUS });
   });
 
+  it("serializes and rebuilds field, file, name and a registered subclass", () => {
+    class PathError extends InferenceError {
+      override readonly name = "PathError";
+    }
+    const original = new PathError("MODEL_LOAD", "bad file", { field: "model", file: "/m/config.json" });
+    const plain = deserializeError(structuredClone(serializeError(original))) as InferenceError;
+    expect(plain).toBeInstanceOf(InferenceError);
+    expect(plain).not.toBeInstanceOf(PathError);
+    expect({ name: plain.name, code: plain.code, field: plain.field, file: plain.file }).toEqual({ name: "PathError", code: "MODEL_LOAD", field: "model", file: "/m/config.json" });
+    registerErrorClass("PathError", (code, message, options) => new PathError(code, message, options));
+    const restored = deserializeError(structuredClone(serializeError(original))) as InferenceError;
+    expect(restored).toBeInstanceOf(PathError);
+    expect({ code: restored.code, field: restored.field, file: restored.file, message: restored.message }).toEqual({ code: "MODEL_LOAD", field: "model", file: "/m/config.json", message: "bad file" });
+    expect(new InferenceError("VALIDATION", "x", { field: "topP" }).toJSON()).toEqual({ code: "VALIDATION", status: 422, message: "x", field: "topP" });
+  });
+
   it("serializes and rebuilds errors with code, message and cause", () => {
     const inner = new TypeError("inner");
     const outer = new InferenceError("HANDLER_FAILED", "outer", { cause: inner });
@@ -55,33 +72,35 @@ describe("error catalogue", () => {
 });
 
 describe("errors crossing the worker boundary", () => {
-  let host: ModelHost<Counter>;
-  beforeAll(async () => {
-    host = await ModelHost.start(Counter, { start: 0 });
-  });
-  afterAll(async () => {
-    await host.close();
-  });
+  const shared = useCounterHost({ start: 0 });
 
   it("keeps the code of an InferenceError thrown in the worker", async () => {
     for (const code of ["VALIDATION", "OVERLOADED", "NOT_READY"] satisfies ErrorCode[]) {
-      const error = await rejection(host.call("fail", code), code);
+      const error = await rejection(shared.host.call("fail", code), code);
       expect(error.message).toContain(code);
     }
+  });
+
+  it("keeps the field and file of an InferenceError thrown in the worker", async () => {
+    const error = await rejection(shared.host.call("fail", "VALIDATION", "prompt", "/models/x/tokenizer.json"), "VALIDATION");
+    expect(error.field).toBe("prompt");
+    expect(error.file).toBe("/models/x/tokenizer.json");
+    const bare = await rejection(shared.host.call("fail", "OVERLOADED"), "OVERLOADED");
+    expect(bare.field).toBeUndefined();
   });
 
   it("a job fails with the code a model operation threw", async () => {
     const h = handler([In<ErrorCode>(), Model<Counter>()], async (code, model) => {
       await model.call("fail", code);
     });
-    const inference = await new InferenceBuilder().withModel(host).build(h);
+    const inference = await new InferenceBuilder().withModel(shared.host).build(h);
     const job = inference.infer("OVERLOADED").spawn();
     await rejection(job.join(), "OVERLOADED");
     await inference.close();
   });
 
   it("keeps name and message of a plain error; the job fails with HANDLER_FAILED and it as cause", async () => {
-    const plain = await host.call("failPlain").then(
+    const plain = await shared.host.call("failPlain").then(
       () => undefined,
       (e: unknown) => e as Error,
     );
@@ -90,17 +109,35 @@ describe("errors crossing the worker boundary", () => {
     const h = handler([Model<Counter>()], async (model) => {
       await model.call("failPlain");
     });
-    const inference = await new InferenceBuilder().withModel(host).build(h);
+    const inference = await new InferenceBuilder().withModel(shared.host).build(h);
     const error = await rejection(inference.infer(undefined).spawn().join(), "HANDLER_FAILED");
     expect((error.cause as Error).name).toBe("TypeError");
     await inference.close();
   });
 
   it("rejects unknown operations, unclonable arguments and unclonable results with VALIDATION, and the worker lives on", async () => {
-    await rejection(host.call("nope" as "add", 1), "VALIDATION");
-    await rejection(host.call("add", (() => 1) as unknown as number), "VALIDATION");
-    await rejection(host.call("unclonable"), "VALIDATION");
-    expect(await host.call("add", 2)).toBe(2);
-    expect(host.state).toBe("ready");
+    await rejection(shared.host.call("nope" as "add", 1), "VALIDATION");
+    await rejection(shared.host.call("add", (() => 1) as unknown as number), "VALIDATION");
+    await rejection(shared.host.call("unclonable"), "VALIDATION");
+    expect(await shared.host.call("add", 2)).toBe(2);
+    expect(shared.host.state).toBe("ready");
+  });
+});
+
+describe("misuse of a job's stream", () => {
+  it("a second consumer waiting at the same time gets VALIDATION", async () => {
+    const release = new AbortController();
+    const slow = handler([Out<number>()], async (out) => {
+      await new Promise((resolve) => release.signal.addEventListener("abort", resolve));
+      await out.emit(1);
+    });
+    const inference = await new InferenceBuilder().build(slow);
+    const job = inference.infer(undefined).spawn();
+    const first = job.stream[Symbol.asyncIterator]().next();
+    await rejection(job.stream[Symbol.asyncIterator]().next(), "VALIDATION");
+    release.abort();
+    expect(await first).toEqual({ value: 1, done: false });
+    await job.join();
+    await inference.close();
   });
 });

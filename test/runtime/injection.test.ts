@@ -1,7 +1,7 @@
 import { Cancel, InferenceBuilder, In, Model, Out, State, defineExtractor, handler, type CancelToken } from "@actorlm/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
-import { rejection } from "./helpers.js";
+import { rejection, useCounterHost } from "./helpers.js";
 import { ModelHost } from "@actorlm/runtime";
 
 interface Req {
@@ -9,13 +9,7 @@ interface Req {
 }
 
 describe("parameter injection", () => {
-  let host: ModelHost<Counter>;
-  beforeAll(async () => {
-    host = await ModelHost.start(Counter, { start: 10 });
-  });
-  afterAll(async () => {
-    await host.close();
-  });
+  const shared = useCounterHost({ start: 10 });
 
   it("supplies request, model, cancel token, output stream, state and custom values in declared order", async () => {
     const Tenant = defineExtractor<string>("Tenant");
@@ -30,7 +24,7 @@ describe("parameter injection", () => {
       },
     );
     const inference = await new InferenceBuilder()
-      .withModel(host)
+      .withModel(shared.host)
       .extractor(Tenant, (ctx) => `tenant-${(ctx.request as Req).add}-${String((ctx.state as { user: string }).user)}`)
       .extractor(Clock, async (ctx) => ctx.jobId * 0 + 42)
       .build(h);
@@ -40,19 +34,29 @@ describe("parameter injection", () => {
     await inference.close();
   });
 
-  it("gives Model() a view with call and state only, not the host", async () => {
-    const h = handler([Model<Counter>()], (model) => ({ keys: Object.keys(model).sort(), isHost: model instanceof ModelHost, frozen: Object.isFrozen(model), state: model.state }));
-    const inference = await new InferenceBuilder().withModel(host).build(h);
-    expect(await inference.infer(undefined).run()).toEqual([{ keys: ["call", "state"], isHost: false, frozen: true, state: "ready" }]);
+  it("gives Model() a view with call, withSignal and state only, not the host", async () => {
+    const h = handler([Model<Counter>()], (model) => {
+      const signalled = model.withSignal(new AbortController().signal);
+      return {
+        keys: Object.keys(model).sort(),
+        signalledKeys: Object.keys(signalled).sort(),
+        isHost: model instanceof ModelHost || signalled instanceof ModelHost,
+        frozen: Object.isFrozen(model) && Object.isFrozen(signalled),
+        state: model.state,
+      };
+    });
+    const inference = await new InferenceBuilder().withModel(shared.host).build(h);
+    const keys = ["call", "state", "withSignal"];
+    expect(await inference.infer(undefined).run()).toEqual([{ keys, signalledKeys: keys, isHost: false, frozen: true, state: "ready" }]);
     await inference.close();
   });
 
-  it("emits a returned value as the single output", async () => {
-    const h = handler([In<number>(), Model<Counter>()], (n, model) => model.call("add", n));
-    const inference = await new InferenceBuilder().withModel(host).build(h);
-    const result = await inference.infer(1).run();
-    expect(result).toHaveLength(1);
-    expect(typeof result[0]).toBe("number");
+  it("emits a returned value as the single output: exactly the value the handler returned", async () => {
+    const h = handler([In<number>(), Model<Counter>()], async (n, model) => ({ before: (await model.call("stats")).count, after: await model.call("add", n) }));
+    const inference = await new InferenceBuilder().withModel(shared.host).build(h);
+    const [first] = await inference.infer(7).run();
+    expect(first.after).toBe(first.before + 7);
+    expect(await inference.infer(5).run()).toEqual([{ before: first.after, after: first.after + 5 }]);
     await inference.close();
   });
 
@@ -67,7 +71,7 @@ describe("parameter injection", () => {
   it("fails build() with VALIDATION naming a parameter no extractor supplies", async () => {
     const Db = defineExtractor<{ query(): number }>("Db");
     const h = handler([In<number>(), Db], (n, db) => n + db.query());
-    const error = await rejection(new InferenceBuilder().withModel(host).build(h), "VALIDATION");
+    const error = await rejection(new InferenceBuilder().withModel(shared.host).build(h), "VALIDATION");
     expect(error.message).toContain("#1");
     expect(error.message).toContain("Db");
   });

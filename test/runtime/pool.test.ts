@@ -5,6 +5,7 @@ import { rejection } from "./helpers.js";
 interface SumTask {
   values: number[];
   gate?: SharedArrayBuffer;
+  fail?: "coded" | "plain";
 }
 interface SumResult {
   sum: number;
@@ -56,8 +57,19 @@ describe("CpuPool (piscina facade)", () => {
     await pool.close();
   });
 
+  it("a task's InferenceError keeps its code and field; any other error is HANDLER_FAILED with it as cause", async () => {
+    const pool = new CpuPool<SumTask, SumResult>({ filename, maxThreads: 1 });
+    const coded = await rejection(pool.run({ values: [], fail: "coded" }), "VALIDATION");
+    expect(coded.field).toBe("values");
+    const plain = await rejection(pool.run({ values: [], fail: "plain" }), "HANDLER_FAILED");
+    expect((plain.cause as Error).name).toBe("TypeError");
+    expect((await pool.run({ values: [2, 3] })).sum).toBe(5); // the thread lives on
+    await pool.close();
+  });
+
   it("names a bad option", () => {
     expect(() => new CpuPool({ filename, maxThreads: 0 })).toThrow(/maxThreads/);
     expect(() => new CpuPool({ filename: "" })).toThrow(TypeError);
+    expect(() => new CpuPool({ filename: "relative/task.mjs" })).toThrow(TypeError);
   });
 });

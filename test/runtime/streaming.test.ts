@@ -1,23 +1,17 @@
-import { InferenceBuilder, In, Model, ModelHost, Out, handler } from "@actorlm/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InferenceBuilder, In, Model, Out, handler } from "@actorlm/runtime";
+import { describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
-import { rejection } from "./helpers.js";
+import { rejection, useCounterHost } from "./helpers.js";
 
 describe("streaming and run-to-completion", () => {
-  let host: ModelHost<Counter>;
-  beforeAll(async () => {
-    host = await ModelHost.start(Counter, { start: 0 });
-  });
-  afterAll(async () => {
-    await host.close();
-  });
+  const shared = useCounterHost({ start: 0 });
 
   const countTo = handler([In<number>(), Model<Counter>(), Out<{ index: number; tag: string }>()], async function countTo(n, model, out) {
     for (let i = 0; i < n; i++) await out.emit({ index: i, tag: await model.call("echo", `t${i}`, 1) });
   });
 
   it("streams outputs in order and join() resolves", async () => {
-    const inference = await new InferenceBuilder().withModel(host).build(countTo);
+    const inference = await new InferenceBuilder().withModel(shared.host).build(countTo);
     const job = inference.infer(40).spawn();
     const seen: number[] = [];
     for await (const item of job.stream) {
@@ -31,7 +25,7 @@ describe("streaming and run-to-completion", () => {
   });
 
   it("run() returns every output", async () => {
-    const inference = await new InferenceBuilder().withModel(host).build(countTo);
+    const inference = await new InferenceBuilder().withModel(shared.host).build(countTo);
     const all = await inference.infer(25).run();
     expect(all.map((o) => o.index)).toEqual([...Array(25).keys()]);
     expect(await inference.infer(0).run()).toEqual([]);

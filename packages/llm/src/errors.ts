@@ -1,29 +1,21 @@
-import { InferenceError } from "@actorlm/runtime";
+import { InferenceError, registerErrorClass } from "@actorlm/runtime";
 
 /** Error codes raised by the llm package (a subset of the runtime's catalogue). */
 export type LlmErrorCode = "VALIDATION" | "MODEL_LOAD";
 
-/** An InferenceError from the llm package that also says where: the request `field` or model `file` at fault. */
+/**
+ * An InferenceError from the llm package that says where: the request `field` or model `file` at fault. It keeps
+ * its class, field and file across the model worker's boundary.
+ */
 export class LlmError extends InferenceError {
   override readonly name = "LlmError";
 
   /** Build an error with a catalogue code; `where` names the request field or model file at fault. */
-  constructor(
-    code: LlmErrorCode,
-    message: string,
-    readonly where: { field?: string; file?: string } = {},
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, options);
-  }
-
-  /** The request field at fault (VALIDATION), if any. */
-  get field(): string | undefined {
-    return this.where.field;
-  }
-
-  /** The model file at fault (MODEL_LOAD), if any. */
-  get file(): string | undefined {
-    return this.where.file;
+  constructor(code: LlmErrorCode, message: string, where: { field?: string; file?: string } = {}, options?: { cause?: unknown }) {
+    super(code, message, { cause: options?.cause, field: where.field, file: where.file });
   }
 }
+
+registerErrorClass("LlmError", (code, message, { cause, field, file }) =>
+  code === "VALIDATION" || code === "MODEL_LOAD" ? new LlmError(code, message, { field, file }, { cause }) : new InferenceError(code, message, { cause, field, file }),
+);

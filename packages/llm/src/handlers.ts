@@ -1,30 +1,66 @@
 // The ready-made handlers: applications build an Inference from these and never write the generation loop.
-import { Cancel, In, InferenceError, Model, Out, handler, type Inference } from "@actorlm/runtime";
-import type { FinishReason, GenerateRequest, TokenOutput } from "./generation/request.js";
-import type { LlamaModel } from "./llama-model.js";
+import { Cancel, In, InferenceError, Model, Out, handler, type Inference, type ModelAccessor } from "@actorlm/runtime";
+import { fitMaxTokens, validateRequest, type FinishReason, type GenerateRequest, type RequestLimits, type TokenOutput } from "./generation/request.js";
+import type { LlamaModel, ModelInfo, SequenceStart } from "./llama-model.js";
 import { encodeOffThread } from "./tokenize/encoder-pool.js";
+
+/** Each accessor's model info, asked once (a model's info never changes, not even across a reset). */
+const infos = new WeakMap<object, Promise<ModelInfo>>();
+
+/** The model's info, from a cache per accessor (a failed call is not kept). */
+function infoOf(model: ModelAccessor<LlamaModel>): Promise<ModelInfo> {
+  let info = infos.get(model);
+  if (info === undefined) {
+    info = model.call("info");
+    infos.set(model, info);
+    info.catch(() => infos.delete(model));
+  }
+  return info;
+}
+
+function limitsOf(info: ModelInfo): RequestLimits {
+  return { maxSequenceLength: info.maxSequenceLength, maxStopSequences: info.maxStopSequences, maxPromptBytes: info.maxPromptBytes };
+}
+
+/**
+ * Starts a sequence for `request` without tokenizing on the model actor: the request is validated on the calling
+ * thread (a prompt too long to fit is refused before anyone tokenizes it), the prompt is tokenized on a CPU pool
+ * thread, and `start` gets the ids. `signal` (the job's) takes the tokenizing task and the queued `start` off
+ * their queues. Use it in handlers of your own; the caller frees the sequence (`release`) unless it finished.
+ */
+export async function startSequence(model: ModelAccessor<LlamaModel>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart> {
+  const info = await infoOf(model);
+  const limits = limitsOf(info);
+  const normalized = validateRequest(request, limits);
+  const [ids] = await encodeOffThread(info.model, [normalized.prompt], signal);
+  fitMaxTokens(ids.length, normalized.maxTokens, limits); // refused here rather than after a trip through the model's queue
+  return (signal === undefined ? model : model.withSignal(signal)).call("start", request, Array.from(ids));
+}
 
 /**
  * Streams a completion token by token. Each output is `{ token, tokenId, index, special }`; the last one also
- * carries `finishReason`. The request's KV slot is freed when it finishes, fails or is cancelled.
+ * carries `finishReason`. The prompt is tokenized off the model actor; the request's KV slot is freed when it
+ * finishes, fails or is cancelled, and a cancelled request's queued model operations never run.
  */
 export const streamingHandler = handler(
   [In<GenerateRequest>(), Model<LlamaModel>(), Cancel(), Out<TokenOutput>()],
   async (request, model, cancel, out) => {
-    const { id } = await model.call("start", request);
+    const { id } = await startSequence(model, request, cancel.signal);
+    const steps = model.withSignal(cancel.signal);
     let finished = false;
     try {
       for (let index = 0; !finished; index++) {
         cancel.throwIfCancelled();
-        const step = await model.call("step", id);
+        const step = await steps.call("step", id);
         finished = step.finishReason !== undefined;
         const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index, special: step.special };
         if (step.finishReason) output.finishReason = step.finishReason;
         await out.emit(output);
       }
     } finally {
-      // A finished sequence freed its slot in the worker; otherwise free it here. If the worker itself is
-      // gone there is no slot left to free, and the job already fails with that error.
+      // A finished sequence freed its slot in the worker; otherwise free it here (without the job's signal: a
+      // cancelled job must still release). If the worker itself is gone there is no slot left to free, and the
+      // job already fails with that error.
       if (!finished) await model.call("release", id).catch(() => undefined);
     }
   },
@@ -41,24 +77,25 @@ export interface PerplexityResult {
  * Teacher-forced perplexity of `{ text }` (with bos), as the job's single output. The text is tokenized on a
  * CPU pool thread and scored one window (max sequence length) per model operation, so other requests keep
  * running between windows; each later window starts at the previous one's last token, which serves only
- * as context.
+ * as context. A cancelled job's queued windows never run.
  */
 export const perplexityHandler = handler(
   [In<{ text: string }>(), Model<LlamaModel>(), Cancel()],
   async (request, model, cancel): Promise<PerplexityResult> => {
     const text: unknown = request?.text; // a null or non-object request is a bad request, not a handler failure
     if (typeof text !== "string" || text.length === 0) {
-      throw new InferenceError("VALIDATION", "text: must be a non-empty string");
+      throw new InferenceError("VALIDATION", "text: must be a non-empty string", { field: "text" });
     }
-    const { model: dir, maxSequenceLength } = await model.call("info");
+    const { model: dir, maxSequenceLength } = await infoOf(model);
     const [encoded] = await encodeOffThread(dir, [text], cancel.signal);
     const ids = Array.from(encoded);
-    if (ids.length < 2) throw new InferenceError("VALIDATION", "text: needs at least one token after bos to score");
+    if (ids.length < 2) throw new InferenceError("VALIDATION", "text: needs at least one token after bos to score", { field: "text" });
+    const scorer = model.withSignal(cancel.signal);
     let nll = 0;
     let count = 0;
     for (let from = 0; from < ids.length - 1; from += maxSequenceLength - 1) {
       cancel.throwIfCancelled();
-      const window = await model.call("score", ids.slice(from, from + maxSequenceLength));
+      const window = await scorer.call("score", ids.slice(from, from + maxSequenceLength));
       nll += window.nll;
       count += window.count;
     }

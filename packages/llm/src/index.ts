@@ -2,6 +2,7 @@ export { LlmError, type LlmErrorCode } from "./errors.js";
 export { Tokenizer, type EncodeOptions, type DecodeOptions, type TokenizerExtras } from "./tokenizer.js";
 export {
   validateRequest,
+  REQUEST_FIELDS,
   fitMaxTokens,
   DEFAULT_SAMPLING,
   type GenerateRequest,
@@ -30,6 +31,8 @@ export type { CausalLM, CausalLMConfig, ModelLoadOptions } from "./models/causal
 export { readJsonFile, type ReadJsonOptions } from "./json-file.js";
 export { Sequence, type StepOutput } from "./generation/sequence.js";
 export { LlamaModel, type LlamaModelArgs, type ModelInfo, type SequenceStart, type WindowScore } from "./llama-model.js";
-export { streamingHandler, perplexityHandler, collectCompletion, generate, type Completion, type PerplexityResult } from "./handlers.js";
+export {
+  streamingHandler, perplexityHandler, startSequence, collectCompletion, generate, type Completion, type PerplexityResult,
+} from "./handlers.js";
 export { encodeOffThread } from "./tokenize/encoder-pool.js";
 export { EMBEDDED_MODEL_DIR } from "./embedded-model.js";

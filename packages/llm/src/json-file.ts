@@ -2,6 +2,11 @@
 import { readFile } from "node:fs/promises";
 import { LlmError } from "./errors.js";
 
+/** Whether `v` is a plain JSON object (not null, not an array). */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 /** Options for {@link readJsonFile}. */
 export interface ReadJsonOptions {
   /** A missing file gives undefined instead of an error (other failures still throw). Default false. */

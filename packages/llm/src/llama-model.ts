@@ -1,33 +1,26 @@
 // The model actor: what the runtime hosts in its worker. It owns the weights, the tokenizer and one
 // Sequence (KV slot) per request, and exposes generation as named operations the handlers call.
-import { join } from "node:path";
 import { availableParallelism } from "node:os";
-import { BackendConfig, InferenceError, type BackendConfigInit, type KernelBackend, type LoadContext } from "@actorlm/runtime";
-import { createKernels, isWeightFormat, type Kernels, type WeightFormat } from "@actorlm/tensor";
+import { join } from "node:path";
+import { InferenceError, integerSetting, type KernelBackend, type LoadContext } from "@actorlm/runtime";
+import { createKernels, type Kernels } from "@actorlm/tensor";
 import { LlmError } from "./errors.js";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
-import { fitMaxTokens, validateRequest, type GenerateRequest } from "./generation/request.js";
+import { fitMaxTokens, validateRequest, type GenerateRequest, type RequestLimits } from "./generation/request.js";
+import { parseModelArgs, refuseUnsupported, type LlamaModelArgs } from "./model-args.js";
 import type { CausalLM } from "./models/causal-lm.js";
 import { loadModel } from "./models/registry.js";
+import { logSumExp } from "./sampling/processors.js";
 import { Tokenizer } from "./tokenizer.js";
 
 /** Positions `score` runs through the model per forward pass: bounds its [rows, vocab] logits scratch. */
 const SCORE_CHUNK = 64;
 
-/** How to load a model: the backend config, plus the worker's own limits. */
-export interface LlamaModelArgs extends BackendConfigInit {
-  /** Most sequences (KV slots) alive at once; a request beyond it is refused with OVERLOADED. Default 64. */
-  maxSequences?: number;
-  /** Most stop strings one request may give. Default 4. */
-  maxStopSequences?: number;
-  /** KV cache pool size in tokens. Default: room for 4 full-length sequences, at most 256 MiB. */
-  kvCacheTokens?: number;
-  /** Most tokens one forward pass takes (longer prompts are prefilled in chunks). Default 512. */
-  maxBatchTokens?: number;
-}
+export type { LlamaModelArgs } from "./model-args.js";
 
 /** Static facts about the loaded model. */
 export interface ModelInfo {
+  /** The model directory as given at load. */
   model: string;
   architecture: string;
   /** Kernels the model runs on, the threads they use, and which SIMD build (wasm). */
@@ -42,11 +35,14 @@ export interface ModelInfo {
   memoryBytes: number;
   /** Bytes of weights one decode step reads. */
   weightBytesPerToken: number;
+  /** Rows of the model's embedding (may exceed the tokenizer's vocabulary: such ids are never sampled). */
   vocabSize: number;
   maxSequenceLength: number;
   bosId: number | null;
   eosIds: number[];
   maxStopSequences: number;
+  /** Most UTF-8 bytes a prompt that fits can have (Infinity when the tokenizer gives no bound); longer ones are refused untokenized. */
+  maxPromptBytes: number;
 }
 
 /** What {@link LlamaModel.benchmark} measured, per run. */
@@ -60,7 +56,7 @@ export interface BenchmarkTimes {
 /** A started sequence: its slot id, the prompt's token ids and the sampler seed in use. */
 export interface SequenceStart {
   id: number;
-  promptIds: number[];
+  promptIds: readonly number[];
   seed: number;
 }
 
@@ -84,19 +80,24 @@ export class LlamaModel {
     private readonly maxSequences: number,
   ) {}
 
-  /** Load config, weights and tokenizer from `args.model` (a directory), reporting progress to the host. */
+  /** Checks load arguments on the caller's thread (the host runs it before starting a worker): VALIDATION naming the field. */
+  static validateArgs(args: unknown): void {
+    parseModelArgs(args);
+  }
+
+  /**
+   * Load config, weights and tokenizer from `args.model` (a directory), reporting progress to the host. Bad
+   * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
+   */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
-    const init = typeof args === "string" ? { model: args } : args;
-    const config = new BackendConfig(init).validate();
-    const format = weightFormatOf(config.dtype);
-    const kernels = await startKernels(kernelBackendOf(config.device, config.backend), config.threads);
+    const { config, maxSequences, maxStopSequences, kvCacheTokens, maxBatchTokens } = parseModelArgs(args);
+    const { format, backend } = refuseUnsupported(config);
+    const kernels = await startKernels(backend, config.threads);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
     let loaded: Awaited<ReturnType<typeof loadModel>>;
     let tokenizer: Tokenizer;
     try {
-      loaded = await loadModel(config.model, {
-        kernels, format, onProgress, kvCacheTokens: init.kvCacheTokens, maxBatchTokens: init.maxBatchTokens,
-      });
+      loaded = await loadModel(config.model, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens });
       tokenizer = await Tokenizer.fromDir(config.model, { modelConfig: loaded.rawConfig });
       checkVocabulary(tokenizer, loaded.model.config.vocabSize, config.model);
     } catch (error) {
@@ -106,9 +107,9 @@ export class LlamaModel {
     const { architecture: arch, model: lm } = loaded;
 
     const modelMax = lm.config.maxPositionEmbeddings;
-    const maxSequenceLength = init.maxSequenceLength ?? modelMax;
+    const maxSequenceLength = config.maxSequenceLength ?? modelMax; // unset: the model's own limit
     if (maxSequenceLength > modelMax) {
-      throw new InferenceError("VALIDATION", `maxSequenceLength ${maxSequenceLength} exceeds the model's max_position_embeddings ${modelMax}`);
+      throw new LlmError("MODEL_LOAD", `maxSequenceLength ${maxSequenceLength} exceeds the model's max_position_embeddings ${modelMax}`, { field: "maxSequenceLength" });
     }
     const info: ModelInfo = {
       model: config.model,
@@ -124,9 +125,10 @@ export class LlamaModel {
       maxSequenceLength,
       bosId: tokenizer.bosId,
       eosIds: [...tokenizer.eosIds],
-      maxStopSequences: positive(init.maxStopSequences ?? 4, "maxStopSequences"),
+      maxStopSequences,
+      maxPromptBytes: tokenizer.maxTokenBytes * maxSequenceLength,
     };
-    return new LlamaModel(lm, tokenizer, info, positive(init.maxSequences ?? 64, "maxSequences"));
+    return new LlamaModel(lm, tokenizer, info, maxSequences);
   }
 
   /** Static facts about the model (vocabulary, limits, special ids). */
@@ -139,8 +141,16 @@ export class LlamaModel {
     return this.sequences.size;
   }
 
-  /** Token ids of `text` (bos prepended unless `addSpecialTokens` is false). */
+  /**
+   * Token ids of `text` (bos prepended unless `addSpecialTokens` is false), tokenized on this actor: a text longer
+   * than `maxPromptBytes` is refused (VALIDATION naming `text`); tokenize long texts off the actor with `encodeOffThread`.
+   */
   encode(text: string, addSpecialTokens = true): number[] {
+    if (typeof text !== "string") throw new LlmError("VALIDATION", "text: must be a string", { field: "text" });
+    const max = this.info_.maxPromptBytes;
+    if (text.length * 3 > max && Buffer.byteLength(text, "utf8") > max) {
+      throw new LlmError("VALIDATION", `text: longer than ${max} bytes; tokenize it with encodeOffThread`, { field: "text" });
+    }
     return this.tokenizer.encode(text, { addSpecialTokens });
   }
 
@@ -149,19 +159,32 @@ export class LlamaModel {
     return this.tokenizer.decode(ids);
   }
 
-  /** Validate a request, tokenize its prompt, give it a KV slot and prefill it. VALIDATION / OVERLOADED on refusal. */
-  start(request: GenerateRequest): SequenceStart {
-    const { maxSequenceLength, maxStopSequences } = this.info_;
-    const normalized = validateRequest(request, { maxSequenceLength, maxStopSequences });
-    const promptIds = this.tokenizer.encode(normalized.prompt);
-    const maxTokens = fitMaxTokens(promptIds.length, normalized.maxTokens, { maxSequenceLength, maxStopSequences });
+  /** What requests are checked against: limits from this model's info. */
+  private limits(): RequestLimits {
+    const { maxSequenceLength, maxStopSequences, maxPromptBytes } = this.info_;
+    return { maxSequenceLength, maxStopSequences, maxPromptBytes };
+  }
+
+  /**
+   * Validate a request, give it a KV slot and prefill it; VALIDATION / OVERLOADED on refusal. `promptIds` are
+   * the prompt's token ids when the caller tokenized it (off this actor, as the ready-made handlers do: see
+   * `startSequence`); they are checked again here (count and range), cheaply. Without them the prompt is
+   * tokenized here, after a prompt too long to fit was refused untokenized.
+   */
+  start(request: GenerateRequest, promptIds?: readonly number[]): SequenceStart {
+    const limits = this.limits();
+    const normalized = validateRequest(request, limits);
+    if (promptIds !== undefined && !Array.isArray(promptIds)) throw new LlmError("VALIDATION", "promptIds: must be an array of token ids", { field: "promptIds" });
+    const ids = promptIds ?? this.tokenizer.encode(normalized.prompt);
+    const maxTokens = fitMaxTokens(ids.length, normalized.maxTokens, limits); // refuses a prompt too long before scanning it
+    if (promptIds !== undefined) checkIds(ids, "promptIds", 1, this.tokenizer.vocabSize);
     if (this.sequences.size >= this.maxSequences) {
       throw new InferenceError("OVERLOADED", `all ${this.maxSequences} sequence slots are in use`);
     }
-    const sequence = new Sequence(this.lm, this.tokenizer, normalized, promptIds, maxTokens);
+    const sequence = new Sequence(this.lm, this.tokenizer, normalized, ids, maxTokens);
     const id = this.nextId++;
     this.sequences.set(id, sequence);
-    return { id, promptIds, seed: sequence.seed };
+    return { id, promptIds: ids, seed: sequence.seed };
   }
 
   /** One decode step of sequence `id`; the slot is freed when the step finishes the sequence. */
@@ -175,9 +198,14 @@ export class LlamaModel {
 
   /** Free sequence `id`'s KV slot (cancelled or failed requests); true when it was still live. */
   release(id: number): boolean {
-    const sequence = this.sequences.get(id);
-    sequence?.release();
+    this.sequences.get(id)?.release();
     return this.sequences.delete(id);
+  }
+
+  /** KV cache use: blocks in use, free, and the pool's size in tokens. */
+  kvUsage(): { usedBlocks: number; freeBlocks: number; capacityTokens: number } {
+    const kv = this.lm.kv;
+    return { usedBlocks: kv.usedBlocks, freeBlocks: kv.freeBlocks, capacityTokens: kv.capacityTokens };
   }
 
   /**
@@ -185,8 +213,8 @@ export class LlamaModel {
    * seeded random ids, then `genTokens` greedy one-token forwards (end-of-sequence ignored).
    */
   benchmark(options: { promptTokens: number; genTokens: number; runs: number; seed?: number }): BenchmarkTimes {
-    const P = positive(options.promptTokens, "promptTokens"), G = positive(options.genTokens, "genTokens");
-    const runs = positive(options.runs, "runs");
+    const P = integerSetting("promptTokens", options?.promptTokens, 1), G = integerSetting("genTokens", options?.genTokens, 1);
+    const runs = integerSetting("runs", options?.runs, 1);
     if (P + G > this.info_.maxSequenceLength) {
       throw new LlmError("VALIDATION", `promptTokens + genTokens (${P + G}) exceeds the max sequence length ${this.info_.maxSequenceLength}`, { field: "genTokens" });
     }
@@ -221,23 +249,16 @@ export class LlamaModel {
     return times;
   }
 
-  /** KV cache use: blocks in use, free, and the pool's size in tokens. */
-  kvUsage(): { usedBlocks: number; freeBlocks: number; capacityTokens: number } {
-    const kv = this.lm.kv;
-    return { usedBlocks: kv.usedBlocks, freeBlocks: kv.freeBlocks, capacityTokens: kv.capacityTokens };
-  }
-
   /**
    * Teacher-forced log-likelihood of `ids` (one window of at most the max sequence length, the first id only
    * context): the summed negative log-probability of ids[1..] and how many were scored.
    */
   score(ids: number[]): WindowScore {
     const { maxSequenceLength, vocabSize } = this.info_;
-    if (!Array.isArray(ids) || ids.length < 2 || ids.length > maxSequenceLength) {
-      throw new InferenceError("VALIDATION", `ids: must be an array of 2 .. ${maxSequenceLength} token ids`);
+    if (!Array.isArray(ids) || ids.length > maxSequenceLength) {
+      throw new LlmError("VALIDATION", `ids: must be an array of 2 .. ${maxSequenceLength} token ids`, { field: "ids" });
     }
-    const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0 || id >= vocabSize);
-    if (bad >= 0) throw new LlmError("VALIDATION", `ids: id ${ids[bad]} at ${bad} is outside the vocabulary 0 .. ${vocabSize - 1}`, { field: "ids" });
+    checkIds(ids, "ids", 2, vocabSize);
     // ids[0 .. n-2] go through the cache a chunk at a time; row r of a chunk's logits predicts the id after it
     const inputs = ids.length - 1;
     const kv = this.lm.kv.allocate(inputs);
@@ -248,7 +269,10 @@ export class LlamaModel {
       for (let from = 0; from < inputs; from += chunkSize) {
         const chunk = ids.slice(from, Math.min(from + chunkSize, inputs));
         const logits = this.lm.forward([{ tokens: chunk, start: from, blocks: kv.blocks, logits: "all" }]);
-        for (let r = 0; r < chunk.length; r++) nll -= logProb(logits.subarray(r * vocabSize, (r + 1) * vocabSize), ids[from + r + 1]);
+        for (let r = 0; r < chunk.length; r++) {
+          const row = logits.subarray(r * vocabSize, (r + 1) * vocabSize);
+          nll -= row[ids[from + r + 1]] - logSumExp(row);
+        }
       }
     } finally {
       kv.free();
@@ -270,6 +294,11 @@ function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, dir: string): 
   for (const id of tokenizer.eosIds) if (id >= vocabSize) refuse(dir, `eos token id ${id} is not below`);
 }
 
+/** Starts the kernels a model runs on (the wasm backend with every core unless told otherwise). */
+async function startKernels(backend: KernelBackend, threads: number | undefined): Promise<Kernels> {
+  return createKernels(backend, { threads: threads ?? availableParallelism() });
+}
+
 /** Index of the largest value (the first on ties). */
 function argmax(row: Float32Array): number {
   let best = 0;
@@ -277,38 +306,9 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
-/** log softmax(row)[id], computed stably in float64. */
-function logProb(row: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
-  return row[id] - max - Math.log(sum);
-}
-
-/** The storage format a config dtype asks for; VALIDATION for one this build cannot store yet. */
-function weightFormatOf(dtype: string): WeightFormat {
-  if (!isWeightFormat(dtype)) throw new InferenceError("VALIDATION", `dtype ${dtype}: not supported for this model (supported: float32, float16, bfloat16, int8)`);
-  return dtype;
-}
-
-/** The kernels a device runs on: an explicit `backend`, else the device's default (cpu → wasm). */
-function kernelBackendOf(device: string, backend: KernelBackend | undefined): KernelBackend {
-  if (device !== "cpu") throw new InferenceError("VALIDATION", `device ${device}: no GPU backend in this build (use "cpu")`);
-  if (backend === "gpu") throw new InferenceError("VALIDATION", `backend gpu needs device "gpu"`);
-  return backend ?? "wasm";
-}
-
-/** Starts the kernels; a backend this build lacks is VALIDATION naming it. */
-async function startKernels(backend: KernelBackend, threads: number | undefined): Promise<Kernels> {
-  try {
-    return await createKernels(backend, { threads: threads ?? availableParallelism() });
-  } catch (error) {
-    throw new InferenceError("VALIDATION", `backend: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-function positive(n: number, field: string): number {
-  if (!Number.isSafeInteger(n) || n < 1) throw new InferenceError("VALIDATION", `${field}: must be an integer ≥ 1, got ${n}`);
-  return n;
+/** Refuses (VALIDATION naming `field`) a list of fewer than `min` ids, or one with an id outside 0 .. vocabSize - 1. */
+function checkIds(ids: unknown, field: string, min: number, vocabSize: number): void {
+  if (!Array.isArray(ids) || ids.length < min) throw new LlmError("VALIDATION", `${field}: must be an array of at least ${min} token ids`, { field });
+  const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0 || id >= vocabSize);
+  if (bad >= 0) throw new LlmError("VALIDATION", `${field}: id ${String(ids[bad])} at ${bad} is outside the vocabulary 0 .. ${vocabSize - 1}`, { field });
 }

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { LlmError } from "./errors.js";
-import { readJsonFile } from "./json-file.js";
+import { isObject, readJsonFile } from "./json-file.js";
 
 /** Options for {@link Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -28,8 +28,6 @@ export interface TokenizerExtras {
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** A token's content from a tokenizer_config entry (a string or an AddedToken-like `{ content }`). */
 function tokenContent(v: unknown): string | undefined {
   if (typeof v === "string") return v;
@@ -43,6 +41,36 @@ function idList(v: unknown): number[] {
   return list.filter((x): x is number => Number.isSafeInteger(x) && (x as number) >= 0);
 }
 
+/** Whether a pre-tokenizer (or a Sequence of them) maps text to bytes first (GPT-2's byte-level BPE). */
+function isByteLevel(preTokenizer: unknown): boolean {
+  if (!isObject(preTokenizer)) return false;
+  if (preTokenizer.type === "ByteLevel") return true;
+  return preTokenizer.type === "Sequence" && Array.isArray(preTokenizer.pretokenizers) && preTokenizer.pretokenizers.some(isByteLevel);
+}
+
+/**
+ * Most bytes of input text one token can stand for, from tokenizer.json; Infinity when no bound holds. A BPE
+ * that is byte-level (each vocabulary character is one byte) or falls back to byte tokens covers every input
+ * byte by some token's own bytes, so the longest token (or added token) bounds it; at least 4, one whole
+ * character. A normalizer may shrink text before that (NFKC maps a 4-byte character to a 1-byte one), hence
+ * ×4 when there is one. Any other model may fuse unknown characters into one unk token: no bound.
+ */
+function maxTokenBytes(json: Json): number {
+  const model = json.model;
+  if (!isObject(model) || model.type !== "BPE") return Infinity;
+  const byteLevel = isByteLevel(json.pre_tokenizer);
+  if (!byteLevel && model.byte_fallback !== true) return Infinity;
+  let max = 4;
+  for (const token of Object.keys(isObject(model.vocab) ? model.vocab : {})) {
+    max = Math.max(max, byteLevel ? [...token].length : Buffer.byteLength(token));
+  }
+  for (const added of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
+    const content = tokenContent(added);
+    if (content !== undefined) max = Math.max(max, Buffer.byteLength(content));
+  }
+  return json.normalizer === null || json.normalizer === undefined ? max : 4 * max;
+}
+
 /** Encodes text to token ids and decodes ids to text, with the model's special token ids. */
 export class Tokenizer {
   /** Id of the beginning-of-sequence token, or null when the model has none. */
@@ -51,15 +79,22 @@ export class Tokenizer {
   readonly eosIds: readonly number[];
   /** One past the largest token id (size of the embedding table the tokenizer expects). */
   readonly vocabSize: number;
+  /**
+   * Most bytes of input text one token stands for (Infinity when the tokenizer gives no bound): a text of more
+   * than `maxTokenBytes × n` UTF-8 bytes has more than `n` tokens, which is known without tokenizing it.
+   */
+  readonly maxTokenBytes: number;
 
   private readonly specialIds: ReadonlySet<number>;
   private readonly cleanUpDefault: boolean;
 
   private constructor(
     private readonly hf: HfTokenizer,
+    tokenizerJson: Json,
     config: Json,
     extras: TokenizerExtras,
   ) {
+    this.maxTokenBytes = maxTokenBytes(tokenizerJson);
     const gen = isObject(extras.generationConfig) ? extras.generationConfig : {};
     const model = isObject(extras.modelConfig) ? extras.modelConfig : {};
     const lookup = (v: unknown): number[] => {
@@ -120,7 +155,7 @@ export class Tokenizer {
       const why = cause instanceof Error ? cause.message : String(cause);
       throw new LlmError("MODEL_LOAD", `${files.tokenizer}: cannot build tokenizer: ${why}`, { file: files.tokenizer }, { cause });
     }
-    return new Tokenizer(hf, tokenizerConfig, extras);
+    return new Tokenizer(hf, tokenizerJson, tokenizerConfig, extras);
   }
 
   /** Token ids for `text`; with addSpecialTokens (default) the post-processor adds bos exactly as HF does. */

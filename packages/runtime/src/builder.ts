@@ -4,7 +4,7 @@ import { ModelHost, type HostOptions, type ModelArgs } from "./host.js";
 import { Inference } from "./inference.js";
 import type { ModelClass } from "./model.js";
 import { integerOption } from "./options.js";
-import { DEFAULT_BUFFER_SIZE } from "./stream.js";
+import { DEFAULT_BUFFER_SIZE, DEFAULT_STREAM_IDLE_TIMEOUT, idleTimeoutOption } from "./stream.js";
 
 type ModelSource =
   | { readonly kind: "init"; readonly model: ModelClass<object, unknown>; readonly args: unknown; readonly options: HostOptions }
@@ -18,6 +18,7 @@ export class InferenceBuilder<M extends object = never> {
   #source: ModelSource | undefined;
   readonly #extractors = new Map<symbol, ExtractorFn<unknown>>();
   #bufferSize = DEFAULT_BUFFER_SIZE;
+  #streamIdleTimeout = DEFAULT_STREAM_IDLE_TIMEOUT;
   #maxJobs: number | undefined;
 
   /**
@@ -48,6 +49,16 @@ export class InferenceBuilder<M extends object = never> {
   /** Outputs a job may buffer ahead of its reader (default 16); throws RangeError unless an integer ≥ 1. */
   withBufferSize(size: number): this {
     this.#bufferSize = integerOption("bufferSize", size, 1);
+    return this;
+  }
+
+  /**
+   * Milliseconds a job's stream may stay full and unread before the job is cancelled (CANCELLED; its handler's
+   * cleanup frees what it holds, e.g. a KV slot). Default 60 000; `Infinity` turns it off. Throws RangeError unless
+   * an integer ≥ 1 or Infinity.
+   */
+  withStreamIdleTimeout(ms: number): this {
+    this.#streamIdleTimeout = idleTimeoutOption("streamIdleTimeout", ms);
     return this;
   }
 
@@ -84,6 +95,7 @@ export class InferenceBuilder<M extends object = never> {
       host,
       ownsHost: source?.kind === "init",
       bufferSize: this.#bufferSize,
+      streamIdleTimeout: this.#streamIdleTimeout,
       maxJobs: this.#maxJobs,
     });
   }

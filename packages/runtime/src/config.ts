@@ -1,5 +1,6 @@
 import { InferenceError } from "./errors.js";
-import { findDataType, parseDataType, type DataType, type DataTypeLike, type DataTypeName } from "./dtype.js";
+import { canonicalDataType, dataTypeSpellings, type DataTypeLike, type DataTypeName } from "./dtype.js";
+import { integerProblem } from "./options.js";
 
 /** Where the model runs: the CPU, the default GPU, or a CUDA device by index. */
 export type Device = "cpu" | "gpu" | `cuda:${number}`;
@@ -19,19 +20,16 @@ export interface BackendConfigInit {
   /** `cpu` (default), `gpu` or `cuda:N`. */
   device?: Device;
   /** Weight data type name or alias (default `float32`). */
-  dtype?: DataTypeName | DataTypeLike;
-  /** Longest sequence (prompt + generated tokens) the backend accepts (default 2048). */
+  dtype?: DataTypeLike;
+  /** Longest sequence (prompt + generated tokens) to accept; absent means the model's own limit. */
   maxSequenceLength?: number;
   /** Use a fused attention kernel where the backend has one (default false). */
   flashAttention?: boolean;
-  /** Worker threads for CPU kernels; absent means "as many as the machine has". */
+  /** Threads for CPU kernels; absent means "as many as the machine has". */
   threads?: number;
   /** Kernels: `js` (reference), `wasm` (SIMD, threads) or `gpu`; absent means the device's default (cpu → wasm). */
   backend?: KernelBackend;
 }
-
-/** The default maximum sequence length. */
-export const DEFAULT_MAX_SEQUENCE_LENGTH = 2048;
 
 const CUDA = /^cuda:(0|[1-9][0-9]*)$/;
 
@@ -43,7 +41,9 @@ export function isDevice(value: unknown): value is Device {
 /**
  * Backend settings (after TGI's backend config): model, device, dtype, max sequence length, flash attention,
  * threads. Immutable: every `with*` setter returns a new config. Construction never throws; call
- * {@link BackendConfig.validate} (the builder does it at `build()`).
+ * {@link BackendConfig.validate} (the model host does it before starting a worker). A setting left unset means
+ * the model's or the engine's own choice; a setting the engine cannot honour is refused by name when the model
+ * loads (MODEL_LOAD), never silently ignored.
  */
 export class BackendConfig {
   /** Model id or path. */
@@ -51,24 +51,24 @@ export class BackendConfig {
   /** Where the model runs (`cpu` by default). */
   readonly device: Device;
   /** Canonical weight data type name (an unknown name is kept as given, and refused by `validate()`). */
-  readonly dtype: DataTypeName | string;
-  /** Longest sequence (prompt + generated tokens) the backend accepts. */
-  readonly maxSequenceLength: number;
-  /** Whether to use a fused attention kernel where the backend has one. */
+  readonly dtype: DataTypeName;
+  /** Longest sequence (prompt + generated tokens) to accept; undefined means the model's own limit. */
+  readonly maxSequenceLength: number | undefined;
+  /** Whether to use a fused attention kernel. */
   readonly flashAttention: boolean;
-  /** Worker threads for CPU kernels; undefined means as many as the machine has. */
+  /** Threads for CPU kernels; undefined means as many as the machine has. */
   readonly threads: number | undefined;
   /** Kernels; undefined means the device's default. */
   readonly backend: KernelBackend | undefined;
 
   /** Builds a config from a model id/path or from plain settings. */
   constructor(init: string | BackendConfigInit) {
-    const plain: BackendConfigInit = typeof init === "string" ? { model: init } : init;
-    this.model = plain.model;
+    const plain: Partial<BackendConfigInit> = typeof init === "string" ? { model: init } : typeof init === "object" && init !== null ? init : {};
+    this.model = plain.model as string;
     this.device = plain.device ?? "cpu";
-    const dt = plain.dtype ?? "float32";
-    this.dtype = findDataType(dt)?.name ?? (typeof dt === "string" ? dt : String(dt.name));
-    this.maxSequenceLength = plain.maxSequenceLength ?? DEFAULT_MAX_SEQUENCE_LENGTH;
+    const dtype = plain.dtype ?? "float32";
+    this.dtype = canonicalDataType(dtype) ?? (dtype as DataTypeName);
+    this.maxSequenceLength = plain.maxSequenceLength;
     this.flashAttention = plain.flashAttention ?? false;
     this.threads = plain.threads;
     this.backend = plain.backend;
@@ -84,8 +84,8 @@ export class BackendConfig {
     return new BackendConfig({ ...this.toJSON(), dtype });
   }
 
-  /** Returns a copy with maximum sequence length `length`. */
-  withMaxSequenceLength(length: number): BackendConfig {
+  /** Returns a copy with maximum sequence length `length` (undefined: the model's own). */
+  withMaxSequenceLength(length: number | undefined): BackendConfig {
     return new BackendConfig({ ...this.toJSON(), maxSequenceLength: length });
   }
 
@@ -104,41 +104,29 @@ export class BackendConfig {
     return new BackendConfig({ ...this.toJSON(), backend });
   }
 
-  /** The resolved data type; throws VALIDATION for an unknown `dtype` (see {@link validate}). */
-  get dataType(): DataType {
-    return parseDataType(this.dtype);
-  }
-
-  /** Checks every field; throws InferenceError VALIDATION whose message starts with the field name. Returns `this`. */
+  /** Checks every field; throws InferenceError VALIDATION naming the field (`field`, and the message's start). Returns `this`. */
   validate(): this {
     const fail = (field: string, why: string): never => {
-      throw new InferenceError("VALIDATION", `${field}: ${why}`);
+      throw new InferenceError("VALIDATION", `${field}: ${why}`, { field });
     };
     if (typeof this.model !== "string" || this.model.trim() === "") fail("model", "model id or path must be a non-empty string");
     if (!isDevice(this.device)) fail("device", `unknown device ${JSON.stringify(this.device)} (expected cpu, gpu or cuda:N)`);
-    if (findDataType(this.dtype) === undefined) fail("dtype", `unknown data type ${JSON.stringify(this.dtype)}`);
-    const len = this.maxSequenceLength;
-    if (typeof len !== "number" || !Number.isSafeInteger(len) || len <= 0) {
-      fail("maxSequenceLength", `must be a positive integer, got ${String(len)}`);
+    if (canonicalDataType(this.dtype) === undefined) {
+      fail("dtype", `unknown data type ${JSON.stringify(this.dtype)} (known: ${dataTypeSpellings().join(", ")})`);
+    }
+    for (const field of ["maxSequenceLength", "threads"] as const) {
+      const problem = this[field] === undefined ? undefined : integerProblem(this[field], 1);
+      if (problem !== undefined) fail(field, problem);
     }
     if (typeof this.flashAttention !== "boolean") fail("flashAttention", "must be a boolean");
-    const t = this.threads;
-    if (t !== undefined && (typeof t !== "number" || !Number.isSafeInteger(t) || t <= 0)) {
-      fail("threads", `must be a positive integer, got ${String(t)}`);
-    }
     if (this.backend !== undefined && !isKernelBackend(this.backend)) fail("backend", `unknown backend ${JSON.stringify(this.backend)} (expected js, wasm or gpu)`);
     return this;
   }
 
-  /** The settings as plain, structured-cloneable data (what crosses into the model worker). */
+  /** The settings as plain, structured-cloneable data (what crosses into the model worker); unset ones are left out. */
   toJSON(): BackendConfigInit {
-    const out: BackendConfigInit = {
-      model: this.model,
-      device: this.device,
-      dtype: this.dtype as DataTypeName,
-      maxSequenceLength: this.maxSequenceLength,
-      flashAttention: this.flashAttention,
-    };
+    const out: BackendConfigInit = { model: this.model, device: this.device, dtype: this.dtype, flashAttention: this.flashAttention };
+    if (this.maxSequenceLength !== undefined) out.maxSequenceLength = this.maxSequenceLength;
     if (this.threads !== undefined) out.threads = this.threads;
     if (this.backend !== undefined) out.backend = this.backend;
     return out;

@@ -1,6 +1,7 @@
 /**
  * The one error catalogue of actorlm: every failure the runtime reports is an {@link InferenceError}
- * with a {@link ErrorCode} and the HTTP status that code maps to.
+ * with a {@link ErrorCode} and the HTTP status that code maps to, and where it applies the request field or
+ * file at fault.
  */
 
 /** Every error code, in catalogue order. */
@@ -42,16 +43,32 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
 }
 
-/** The runtime's error: a catalogue code, its HTTP status and an optional cause. */
+/** What an {@link InferenceError} may say besides its message: the cause, and where the fault is. */
+export interface InferenceErrorOptions {
+  /** The error that caused this one. */
+  cause?: unknown;
+  /** The request field or option at fault (e.g. `prompt`, `maxTokens`, `device`). */
+  field?: string;
+  /** The file at fault (e.g. a model's `config.json`). */
+  file?: string;
+}
+
+/** The runtime's error: a catalogue code, its HTTP status, an optional cause, and the field or file at fault. */
 export class InferenceError extends Error {
   /** The catalogue code. */
   readonly code: ErrorCode;
+  /** The request field or option at fault, when one is. */
+  readonly field: string | undefined;
+  /** The file at fault, when one is. */
+  readonly file: string | undefined;
 
-  /** Creates an error with a code, a message and optionally the error that caused it. */
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Creates an error with a code, a message and optionally its cause and the field or file at fault. */
+  constructor(code: ErrorCode, message: string, options: InferenceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "InferenceError";
     this.code = code;
+    this.field = options.field;
+    this.file = options.file;
   }
 
   /** The HTTP status of this error's code. */
@@ -64,42 +81,73 @@ export class InferenceError extends Error {
     return error instanceof InferenceError && (code === undefined || error.code === code);
   }
 
-  /** A plain JSON view: `{ code, status, message }`. */
-  toJSON(): { code: ErrorCode; status: number; message: string } {
-    return { code: this.code, status: this.status, message: this.message };
+  /** A plain JSON view: `{ code, status, message }`, plus `field` / `file` when set. */
+  toJSON(): { code: ErrorCode; status: number; message: string; field?: string; file?: string } {
+    const out: { code: ErrorCode; status: number; message: string; field?: string; file?: string } = { code: this.code, status: this.status, message: this.message };
+    if (this.field !== undefined) out.field = this.field;
+    if (this.file !== undefined) out.file = this.file;
+    return out;
   }
 }
 
-/** An error as plain, structured-cloneable data (how errors cross the worker boundary). */
+/** An error as plain, structured-cloneable data (how errors cross thread boundaries). */
 export interface SerializedError {
   name: string;
   message: string;
   code?: ErrorCode;
+  field?: string;
+  file?: string;
   stack?: string;
   cause?: SerializedError;
 }
 
+/** Rebuilds a subclass of InferenceError from its code, message and options (see {@link registerErrorClass}). */
+export type ErrorRestorer = (code: ErrorCode, message: string, options: InferenceErrorOptions) => InferenceError;
+
+const RESTORERS = new Map<string, ErrorRestorer>();
+
+/**
+ * Lets {@link deserializeError} rebuild errors named `name` as their own subclass of InferenceError (e.g. the llm
+ * package's `LlmError`), so `instanceof` holds on both sides of a thread boundary. Without it they come back as
+ * InferenceError with the same name, code, field and file.
+ */
+export function registerErrorClass(name: string, restore: ErrorRestorer): void {
+  RESTORERS.set(name, restore);
+}
+
 const MAX_CAUSE_DEPTH = 4;
 
-/** Turns any thrown value into plain data, keeping name, message, catalogue code, stack and causes. */
+/** Turns any thrown value into plain data, keeping name, message, catalogue code, field, file, stack and causes. */
 export function serializeError(error: unknown, depth = 0): SerializedError {
   if (!(error instanceof Error)) {
     return { name: "Error", message: String(error) };
   }
   const out: SerializedError = { name: error.name, message: error.message };
-  const code = (error as { code?: unknown }).code;
+  const { code, field, file } = error as { code?: unknown; field?: unknown; file?: unknown };
   if (isErrorCode(code)) out.code = code;
+  if (typeof field === "string") out.field = field;
+  if (typeof file === "string") out.file = file;
   if (error.stack !== undefined) out.stack = error.stack;
   if (error.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeError(error.cause, depth + 1);
   return out;
 }
 
-/** Rebuilds an error from {@link serializeError}'s data: an InferenceError when it had a code, else an Error. */
+/**
+ * Rebuilds an error from {@link serializeError}'s data: with a code, an InferenceError (or the subclass registered
+ * for its name) carrying the same field and file; without one, an Error with the same name.
+ */
 export function deserializeError(data: SerializedError): Error {
   const cause = data.cause === undefined ? undefined : deserializeError(data.cause);
-  const options = cause === undefined ? undefined : { cause };
-  const error = data.code !== undefined ? new InferenceError(data.code, data.message, options) : new Error(data.message, options);
-  if (data.code === undefined) error.name = data.name;
+  let error: Error;
+  if (data.code !== undefined) {
+    const options: InferenceErrorOptions = { cause, field: data.field, file: data.file };
+    const restore = RESTORERS.get(data.name);
+    error = restore !== undefined ? restore(data.code, data.message, options) : new InferenceError(data.code, data.message, options);
+    error.name = data.name;
+  } else {
+    error = new Error(data.message, cause === undefined ? undefined : { cause });
+    error.name = data.name;
+  }
   if (data.stack !== undefined) error.stack = data.stack;
   return error;
 }
@@ -108,5 +156,5 @@ export function deserializeError(data: SerializedError): Error {
 export function cancelledError(reason?: unknown): InferenceError {
   if (InferenceError.is(reason, "CANCELLED")) return reason;
   const text = reason === undefined ? "" : `: ${reason instanceof Error ? reason.message : String(reason)}`;
-  return new InferenceError("CANCELLED", `job cancelled${text}`, reason instanceof Error ? { cause: reason } : undefined);
+  return new InferenceError("CANCELLED", `job cancelled${text}`, reason instanceof Error ? { cause: reason } : {});
 }

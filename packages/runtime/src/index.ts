@@ -1,10 +1,12 @@
 /** @actorlm/runtime — builder, handler injection, jobs, the model-worker host, errors, backend config and lifecycle. */
-export { ERROR_CODES, ERROR_STATUS, InferenceError, isErrorCode, serializeError, deserializeError, cancelledError } from "./errors.js";
-export type { ErrorCode, SerializedError } from "./errors.js";
-export { DataTypes, findDataType, parseDataType, bytesFor } from "./dtype.js";
-export type { DataType, DataTypeName, DataTypeLike } from "./dtype.js";
-export { BackendConfig, DEFAULT_MAX_SEQUENCE_LENGTH, isDevice, isKernelBackend } from "./config.js";
+export {
+  ERROR_CODES, ERROR_STATUS, InferenceError, isErrorCode, serializeError, deserializeError, registerErrorClass, cancelledError,
+} from "./errors.js";
+export type { ErrorCode, ErrorRestorer, InferenceErrorOptions, SerializedError } from "./errors.js";
+export type { DataTypeName, DataTypeLike } from "./dtype.js";
+export { BackendConfig, isDevice, isKernelBackend } from "./config.js";
 export type { BackendConfigInit, Device, KernelBackend } from "./config.js";
+export { integerSetting } from "./options.js";
 export { BackendState } from "./state.js";
 export type { BackendEvents, LoadProgress, StateChange } from "./state.js";
 export type { LoadContext, ModelClass, ModelAccessor, OpName, OpArgs, OpResult } from "./model.js";
@@ -29,8 +31,8 @@ export type {
   ModelOf,
 } from "./handler.js";
 export type { CancelToken } from "./cancel.js";
-export { Channel, JobStream, DEFAULT_BUFFER_SIZE } from "./stream.js";
-export type { OutStream } from "./stream.js";
+export { Channel, JobStream, DEFAULT_BUFFER_SIZE, DEFAULT_STREAM_IDLE_TIMEOUT } from "./stream.js";
+export type { ChannelOptions, OutStream } from "./stream.js";
 export { Job, JobBuilder } from "./job.js";
 export type { JobStatus } from "./job.js";
 export { Inference } from "./inference.js";

@@ -1,7 +1,7 @@
 import { EventEmitter } from "eventemitter3";
 import { InferenceError } from "./errors.js";
 import type { Resolver } from "./handler.js";
-import type { ModelHost } from "./host.js";
+import { signalledAccessor, type ModelHost } from "./host.js";
 import { Job, JobBuilder } from "./job.js";
 import type { ModelAccessor } from "./model.js";
 import { BackendState, type BackendEvents, type LoadProgress, type StateChange } from "./state.js";
@@ -15,6 +15,7 @@ export interface InferenceParts {
   /** True when the inference started the host itself (`init`), so `close()` terminates it. */
   readonly ownsHost: boolean;
   readonly bufferSize: number;
+  readonly streamIdleTimeout: number;
   readonly maxJobs: number | undefined;
 }
 
@@ -100,6 +101,7 @@ export class Inference<Req, O, S = never> extends EventEmitter<BackendEvents> {
       id: this.#nextId++,
       handlerName: this.#parts.handlerName,
       bufferSize: this.#parts.bufferSize,
+      idleTimeout: this.#parts.streamIdleTimeout,
       request,
       state,
       model: this.#model,
@@ -117,12 +119,11 @@ export class Inference<Req, O, S = never> extends EventEmitter<BackendEvents> {
   }
 }
 
-/** A narrow, frozen view of `host`: `call` and `state`, so a handler cannot cast its way to close/reset. */
+/** A narrow, frozen view of `host`: `call`, `withSignal` and `state`, so a handler cannot cast its way to close/reset. */
 function accessorOf(host: ModelHost<object>): ModelAccessor<object> {
-  return Object.freeze({
-    call: ((op: string, ...args: unknown[]) => (host.call as (op: string, ...a: unknown[]) => Promise<unknown>)(op, ...args)) as ModelAccessor<object>["call"],
-    get state() {
-      return host.state;
-    },
-  });
+  const call = (op: string, args: readonly unknown[], signal: AbortSignal | undefined): Promise<unknown> => {
+    const target = (signal === undefined ? host : host.withSignal(signal)) as unknown as { call(op: string, ...a: unknown[]): Promise<unknown> };
+    return target.call(op, ...args);
+  };
+  return signalledAccessor<object>(call, () => host.state, undefined);
 }

@@ -12,6 +12,8 @@ export interface JobSpec {
   readonly id: number;
   readonly handlerName: string;
   readonly bufferSize: number;
+  /** Milliseconds the stream may stay full and unread before the job cancels itself (Infinity: never). */
+  readonly idleTimeout: number;
   readonly request: unknown;
   readonly state: { readonly value: unknown } | undefined;
   readonly model: ModelAccessor<object> | undefined;
@@ -29,7 +31,9 @@ export interface JobSpec {
  * rejects with its error: CANCELLED after `cancel()` (or its signal, or leaving the stream early; the stream
  * then just ends), HANDLER_FAILED (the handler's error as `cause`), or the code of an InferenceError the
  * handler let through (e.g. WORKER_CRASHED, VALIDATION). `join()` waits for the handler itself to return.
- * Without a reader, a handler that emits more than the buffer size waits: read `stream` or use `run()`.
+ * Without a reader, a handler that emits more than the buffer size waits: read `stream` or use `run()`. A stream
+ * left full and unread for the idle timeout (`builder.withStreamIdleTimeout`, default 60 s) cancels the job, so
+ * an abandoned stream cannot hold the model's resources (a KV slot) forever.
  */
 export class Job<O> {
   /** Job id, unique within its inference. */
@@ -46,7 +50,10 @@ export class Job<O> {
    */
   constructor(spec: JobSpec) {
     this.id = spec.id;
-    const channel = new Channel<O>(spec.bufferSize);
+    const channel = new Channel<O>(spec.bufferSize, {
+      idleTimeout: spec.idleTimeout,
+      onIdle: () => this.cancel(`its stream was full and not read for ${spec.idleTimeout} ms`),
+    });
     this.stream = new JobStream(channel, () => this.cancel("the stream consumer left"));
     const signal = this.#controller.signal;
     signal.addEventListener("abort", () => channel.cancel(reasonOf(signal)), { once: true });

@@ -18,6 +18,11 @@ export interface ModelClass<M extends object, A> {
   readonly moduleUrl: string;
   /** Static factory, run inside the worker. */
   load(args: A, ctx: LoadContext): M | Promise<M>;
+  /**
+   * Optional: checks load arguments on the caller's thread before any worker starts, throwing InferenceError
+   * VALIDATION that names the bad field; the host then refuses `start()` / `reset()` with it.
+   */
+  validateArgs?(args: unknown): void;
 }
 
 type AnyFunction = (...args: never[]) => unknown;
@@ -35,6 +40,12 @@ export type OpResult<M, K extends keyof M> = M[K] extends (...args: never[]) => 
 export interface ModelAccessor<M extends object> {
   /** Runs operation `op` with `args` (structured-cloneable) in the model worker; FIFO with every other call. */
   call<K extends OpName<M>>(op: K, ...args: OpArgs<M, K>): Promise<OpResult<M, K>>;
+  /**
+   * The same accessor with `signal` attached to its calls: when it aborts, a call still waiting in the worker's
+   * queue leaves it and rejects with CANCELLED; a running one finishes and settles with its own outcome (so a
+   * handler still learns, say, the id of a sequence it must free).
+   */
+  withSignal(signal: AbortSignal): ModelAccessor<M>;
   /** The backend state right now. */
   readonly state: BackendState;
 }

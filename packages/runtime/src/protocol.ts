@@ -1,51 +1,67 @@
 /**
- * Every message between the host (main thread) and the model worker. RPC goes through comlink on the
- * worker's port with the {@link WorkerApi} below; errors never travel as comlink throws but as
- * {@link SerializedError} inside the replies, so codes survive. One extra one-way message, the
- * {@link WorkerEvent}, reports load progress.
+ * Every message between the model host (main thread) and its model worker, in both directions. Errors never
+ * travel as thrown values but as {@link SerializedError} inside replies, so codes, fields and files survive.
  */
 import type { SerializedError } from "./errors.js";
 import type { LoadProgress } from "./state.js";
 
-/** Host → worker: load the model. */
-export interface LoadRequest {
+/** Host → worker: load the model (once per worker). */
+export interface LoadMessage {
+  readonly type: "load";
   /** URL of the module exporting the model class. */
-  moduleUrl: string;
+  readonly moduleUrl: string;
   /** Export name of the class in that module. */
-  exportName: string;
+  readonly exportName: string;
   /** The class's `load` arguments (structured-cloneable). */
-  args: unknown;
+  readonly args: unknown;
 }
 
-/** Worker → host: load outcome, with the operation names the model serves. */
-export type LoadReply = { ok: true; operations: string[] } | { ok: false; error: SerializedError };
-
-/** Host → worker: run one named operation. */
-export interface CallRequest {
+/** Host → worker: run one named operation after every operation queued before it. */
+export interface CallMessage {
+  readonly type: "call";
+  /** Unique per worker; the reply carries it back. */
+  readonly id: number;
   /** Name of the model method to run. */
-  op: string;
+  readonly op: string;
   /** Its arguments (structured-cloneable). */
-  args: unknown[];
+  readonly args: readonly unknown[];
 }
 
-/** Worker → host: operation outcome. */
-export type CallReply = { ok: true; value: unknown } | { ok: false; error: SerializedError };
-
-/** The API the worker exposes through comlink. */
-export interface WorkerApi {
-  /** Loads the model (once per worker). */
-  load(request: LoadRequest): Promise<LoadReply>;
-  /** Queues one operation; operations run strictly one at a time in arrival order. */
-  call(request: CallRequest): Promise<CallReply>;
+/** Host → worker: drop call `id` if it is still queued (its reply is then CANCELLED); a running call finishes. */
+export interface CancelMessage {
+  readonly type: "cancel";
+  readonly id: number;
 }
 
-/** Tag that marks a {@link WorkerEvent} apart from comlink traffic. */
-export const WORKER_EVENT = "actorlm:event" as const;
+/** Every message the host sends to its worker. */
+export type HostMessage = LoadMessage | CallMessage | CancelMessage;
 
-/** Worker → host one-way events. */
-export type WorkerEvent = { tag: typeof WORKER_EVENT; type: "progress"; progress: LoadProgress };
+/** Worker → host: the load outcome, with the operation names the model serves. */
+export type LoadedMessage =
+  | { readonly type: "loaded"; readonly ok: true; readonly operations: readonly string[] }
+  | { readonly type: "loaded"; readonly ok: false; readonly error: SerializedError };
 
-/** Tells whether a message from the worker is a {@link WorkerEvent}. */
-export function isWorkerEvent(data: unknown): data is WorkerEvent {
-  return typeof data === "object" && data !== null && (data as { tag?: unknown }).tag === WORKER_EVENT;
+/** Worker → host: the outcome of call `id`. */
+export type ResultMessage =
+  | { readonly type: "result"; readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly type: "result"; readonly id: number; readonly ok: false; readonly error: SerializedError };
+
+/** Worker → host: load progress reported by the model. */
+export interface ProgressMessage {
+  readonly type: "progress";
+  readonly progress: LoadProgress;
 }
+
+/** Every message the worker sends to its host. */
+export type WorkerMessage = LoadedMessage | ResultMessage | ProgressMessage;
+
+/** Main thread → CpuPool thread: run the default export of `module` on `task`. */
+export interface PoolTask {
+  /** URL of the task module (built JavaScript). */
+  readonly module: string;
+  /** The task itself (structured-cloneable). */
+  readonly task: unknown;
+}
+
+/** CpuPool thread → main thread: the task's result, or what it threw as plain data (so codes survive). */
+export type PoolReply = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SerializedError };

@@ -1,8 +1,27 @@
-import { cancelledError } from "./errors.js";
+import { cancelledError, InferenceError } from "./errors.js";
 import { integerOption } from "./options.js";
 
 /** Default number of outputs a job may buffer before its producer waits. */
 export const DEFAULT_BUFFER_SIZE = 16;
+
+/** Default milliseconds a full stream may go unread before its job is cancelled (see {@link ChannelOptions.idleTimeout}). */
+export const DEFAULT_STREAM_IDLE_TIMEOUT = 60_000;
+
+/** Options of a {@link Channel}. */
+export interface ChannelOptions {
+  /**
+   * Milliseconds a producer may wait on a full buffer without the consumer taking anything; then `onIdle` runs
+   * (a job cancels itself, freeing what it holds). `Infinity` (the default for a bare channel) never times out.
+   */
+  idleTimeout?: number;
+  /** Called once the idle timeout expired. */
+  onIdle?: () => void;
+}
+
+/** Checks an idle timeout: an integer ≥ 1 (milliseconds) or Infinity; throws RangeError/TypeError naming `name`. */
+export function idleTimeoutOption(name: string, value: unknown): number {
+  return value === Infinity ? Infinity : integerOption(name, value, 1);
+}
 
 interface PendingPush<T> {
   value: T;
@@ -29,10 +48,15 @@ export class Channel<T> {
   readonly #pushes: PendingPush<T>[] = [];
   #pull: PendingPull<T> | undefined;
   #end: End = { kind: "open" };
+  readonly #idleTimeout: number;
+  readonly #onIdle: (() => void) | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
 
-  /** Creates a channel holding at most `capacity` values; throws RangeError unless an integer ≥ 1. */
-  constructor(capacity: number = DEFAULT_BUFFER_SIZE) {
+  /** Creates a channel holding at most `capacity` values; throws RangeError unless an integer ≥ 1 (and for a bad idle timeout). */
+  constructor(capacity: number = DEFAULT_BUFFER_SIZE, options: ChannelOptions = {}) {
     this.capacity = integerOption("capacity", capacity, 1);
+    this.#idleTimeout = options.idleTimeout === undefined ? Infinity : idleTimeoutOption("idleTimeout", options.idleTimeout);
+    this.#onIdle = options.onIdle;
   }
 
   /** Values pushed and not yet taken by the consumer. */
@@ -59,11 +83,15 @@ export class Channel<T> {
       this.#buffer.push(value);
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => this.#pushes.push({ value, resolve, reject }));
+    return new Promise<void>((resolve, reject) => {
+      this.#pushes.push({ value, resolve, reject });
+      this.#watchIdle();
+    });
   }
 
   /** Takes the next value, waiting for one; `done` once the channel ended and is drained. Rejects after `fail`. */
   next(): Promise<IteratorResult<T, undefined>> {
+    this.#stopIdle();
     if (this.#buffer.length > 0) {
       const value = this.#buffer.shift() as T;
       this.#admit();
@@ -71,7 +99,9 @@ export class Channel<T> {
     }
     if (this.#end.kind === "failed") return Promise.reject(this.#end.error);
     if (this.#end.kind !== "open") return Promise.resolve({ value: undefined, done: true });
-    if (this.#pull !== undefined) return Promise.reject(new Error("a job stream has a single consumer: next() called concurrently"));
+    if (this.#pull !== undefined) {
+      return Promise.reject(new InferenceError("VALIDATION", "a job stream has a single consumer: next() called while another next() waits"));
+    }
     return new Promise((resolve, reject) => {
       this.#pull = { resolve, reject };
     });
@@ -81,6 +111,7 @@ export class Channel<T> {
   close(): void {
     if (this.#end.kind !== "open") return;
     this.#end = { kind: "closed" };
+    this.#stopIdle();
     this.#settlePull();
   }
 
@@ -106,10 +137,29 @@ export class Channel<T> {
     if (waiting === undefined) return;
     this.#buffer.push(waiting.value);
     waiting.resolve();
+    this.#watchIdle();
   }
 
   #rejectPushes(error: Error): void {
+    this.#stopIdle();
     for (const push of this.#pushes.splice(0)) push.reject(error);
+  }
+
+  /** While a producer waits on a full buffer, (re)starts the idle clock; it never keeps the process alive. */
+  #watchIdle(): void {
+    if (this.#idleTimeout === Infinity || this.#pushes.length === 0 || this.#end.kind !== "open") return;
+    this.#stopIdle();
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#end.kind === "open" && this.#pushes.length > 0) this.#onIdle?.();
+    }, this.#idleTimeout);
+    this.#idleTimer.unref();
+  }
+
+  #stopIdle(): void {
+    if (this.#idleTimer === undefined) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
   }
 
   #settlePull(): void {

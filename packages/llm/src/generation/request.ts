@@ -1,5 +1,7 @@
 // Generation requests: the caller-facing shape, its validation, and the normalized sampling parameters.
 import { LlmError } from "../errors.js";
+import { refuseUnknownFields } from "../fields.js";
+import { isObject } from "../json-file.js";
 
 /** A text-generation request as a caller writes it (camelCase; absent or null fields take defaults). */
 export interface GenerateRequest {
@@ -26,6 +28,11 @@ export interface GenerateRequest {
   /** Strings that end generation; never emitted. */
   stop?: string[] | null;
 }
+
+/** Every field a {@link GenerateRequest} may have; any other is refused by name. */
+export const REQUEST_FIELDS: readonly (keyof GenerateRequest)[] = Object.freeze([
+  "prompt", "maxTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty", "frequencyPenalty", "presencePenalty", "seed", "stop",
+] as const);
 
 /** Sampling parameters with every default filled in (the neutral value turns a step off). */
 export interface SamplingParams {
@@ -80,6 +87,11 @@ export interface RequestLimits {
   maxStopSequences: number;
   /** maxTokens when the request gives none. Default 256 (capped by the room the prompt leaves). */
   defaultMaxTokens?: number;
+  /**
+   * Most UTF-8 bytes a prompt that fits can have (the tokenizer's longest token × the max sequence length, see
+   * `ModelInfo.maxPromptBytes`); a longer prompt is refused before anyone tokenizes it. Default: no bound.
+   */
+  maxPromptBytes?: number;
 }
 
 /** Neutral sampling parameters (temperature 1, every filter off). */
@@ -114,14 +126,24 @@ function int(req: Record<string, unknown>, field: string): number | undefined {
   return v;
 }
 
-/** Check a request and fill in defaults; throws LlmError("VALIDATION") naming the first bad field. */
+/**
+ * Check a request and fill in defaults; throws LlmError("VALIDATION") naming the first bad field. An unknown
+ * field is refused with a hint (`max_tokens: unknown field (did you mean maxTokens?)`); a prompt longer than
+ * `limits.maxPromptBytes` bytes is refused without being tokenized.
+ */
 export function validateRequest(req: unknown, limits: RequestLimits): NormalizedRequest {
-  if (typeof req !== "object" || req === null || Array.isArray(req)) fail("request", "must be an object");
+  if (!isObject(req)) fail("request", "must be an object");
   const r = req as Record<string, unknown>;
+  refuseUnknownFields(r, REQUEST_FIELDS);
 
   if (typeof r.prompt !== "string") fail("prompt", `must be a string, got ${r.prompt === null ? "null" : typeof r.prompt}`);
   const prompt = r.prompt as string;
   if (prompt.length === 0) fail("prompt", "must not be empty");
+  const maxBytes = limits.maxPromptBytes ?? Infinity;
+  // A UTF-8 byte is at most 3 per UTF-16 unit: only a prompt that might be too long is measured.
+  if (prompt.length * 3 > maxBytes && Buffer.byteLength(prompt, "utf8") > maxBytes) {
+    fail("prompt", `${Buffer.byteLength(prompt, "utf8")} bytes cannot fit in the max sequence length ${limits.maxSequenceLength} (at most ${maxBytes} bytes would)`);
+  }
 
   const maxTokens = int(r, "maxTokens") ?? null;
   if (maxTokens !== null && maxTokens < 1) fail("maxTokens", `must be ≥ 1, got ${maxTokens}`);

@@ -49,7 +49,7 @@ export class Sequence {
       throw new InferenceError("OVERLOADED", `the KV cache has no room for ${promptIds.length + maxTokens} more positions (${model.kv.freeBlocks} of ${model.kv.spec.blocks} blocks free)`);
     }
     this.kv = kv;
-    this.sampler = new Sampler(request.sampling, promptIds);
+    this.sampler = new Sampler(request.sampling, promptIds, { vocabSize: tokenizer.vocabSize }); // never an id the tokenizer lacks
     this.detokenizer = new StreamingDetokenizer(tokenizer, { context: promptIds });
     this.stops = new StopMatcher(request.stop);
     try {

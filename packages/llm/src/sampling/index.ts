@@ -1,5 +1,5 @@
 // Sampling: the Sampler, its PRNG and the logit-processing steps.
-export { Sampler } from "./sampler.js";
+export { Sampler, type SamplerOptions } from "./sampler.js";
 export { Rng, randomSeed } from "./rng.js";
 export {
   countTokens,
@@ -9,6 +9,7 @@ export {
   applyTemperature,
   applyTopK,
   softmax,
+  logSumExp,
   applyTopP,
   applyMinP,
   sampleIndex,

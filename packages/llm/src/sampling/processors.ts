@@ -1,4 +1,5 @@
-// Logit processing steps, each a plain function over caller-owned buffers (in place, no allocation).
+// Logit processing steps, each a plain function over caller-owned buffers (in place, no allocation), and the one
+// JS softmax / log-sum-exp of the llm package (the kernels' softmax lives in @actorlm/tensor).
 // Order used by Sampler (as in HF generate): penalties → greedy | temperature → top-k → softmax → top-p → min-p → draw.
 
 /** Add one to `counts[id]` for each id in `history` (ids outside `counts` are ignored). */
@@ -97,10 +98,28 @@ function selectDescending(a: Float32Array, n: number, rank: number): number {
   return a[lo];
 }
 
+/** Largest value of `values` ignoring NaN; -Infinity when there is none. */
+function maxOf(values: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+  return max;
+}
+
+/**
+ * log Σ exp(values[i]) in float64, stably (shifted by the largest value); -Infinity and NaN terms count as 0.
+ * `values[id] - logSumExp(values)` is the log-probability of `id` under softmax(values).
+ */
+export function logSumExp(values: ArrayLike<number>): number {
+  const max = maxOf(values);
+  if (max === -Infinity || max === Infinity) return max;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] > -Infinity) sum += Math.exp(values[i] - max);
+  return max + Math.log(sum);
+}
+
 /** Softmax of `logits` into `probs` (same length); -Infinity and NaN get probability 0. Returns false if all were masked. */
 export function softmax(logits: Float32Array, probs: Float64Array): boolean {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const max = maxOf(logits);
   if (max === -Infinity) {
     probs.fill(0, 0, logits.length);
     return false;

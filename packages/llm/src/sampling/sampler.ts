@@ -13,6 +13,15 @@ import {
 } from "./processors.js";
 import { Rng, randomSeed } from "./rng.js";
 
+/** Options of a {@link Sampler} beyond its sampling parameters. */
+export interface SamplerOptions {
+  /**
+   * Ids from here on are never sampled: a checkpoint whose embedding is padded past its tokenizer's vocabulary
+   * has logits for ids the tokenizer cannot decode. Default: every id of the logits row.
+   */
+  vocabSize?: number;
+}
+
 /**
  * Picks the next token from logits (penalties, then greedy or temperature / top-k / top-p / min-p sampling).
  *
@@ -30,6 +39,7 @@ export class Sampler {
   private readonly rng: Rng;
   private readonly repetition: boolean; // repetition penalty on: keep `seen`
   private readonly frequencyPresence: boolean; // frequency / presence penalty on: keep `generated`
+  private readonly vocabSize: number; // ids ≥ it are masked
   private seen: Int32Array = new Int32Array(0); // occurrences of each id in prompt + output (repetition penalty)
   private generated: Int32Array = new Int32Array(0); // occurrences of each id in the output (frequency / presence)
   private work = new Float32Array(0); // penalized / scaled logits
@@ -41,7 +51,7 @@ export class Sampler {
    * Make a sampler for one request; missing parameters take their neutral defaults. `promptIds` (bos included,
    * if the model adds one) are what the repetition penalty sees before the first generated token.
    */
-  constructor(params: Partial<SamplingParams> = {}, promptIds: readonly number[] = []) {
+  constructor(params: Partial<SamplingParams> = {}, promptIds: readonly number[] = [], options: SamplerOptions = {}) {
     const full = { ...DEFAULT_SAMPLING };
     for (const key of Object.keys(full) as (keyof SamplingParams)[]) {
       const v = params[key];
@@ -52,6 +62,9 @@ export class Sampler {
     this.rng = new Rng(this.seed);
     this.repetition = full.repetitionPenalty !== 1;
     this.frequencyPresence = full.frequencyPenalty !== 0 || full.presencePenalty !== 0;
+    const vocabSize = options.vocabSize ?? Infinity;
+    if (vocabSize !== Infinity && !(Number.isSafeInteger(vocabSize) && vocabSize >= 1)) throw new RangeError(`vocabSize must be an integer ≥ 1, got ${vocabSize}`);
+    this.vocabSize = vocabSize;
     if (this.repetition) for (const id of promptIds) this.seen = increment(this.seen, checkId(id, "promptIds"));
   }
 
@@ -87,11 +100,12 @@ export class Sampler {
     if (this.frequencyPresence) this.generated = increment(this.generated, tokenId);
   }
 
-  /** Copy `logits` into the work buffer and apply the penalties there; returns the work buffer. */
+  /** Copy `logits` into the work buffer, mask ids past the vocabulary and apply the penalties there; returns the work buffer. */
   private penalize(logits: Float32Array): Float32Array {
     const p = this.params;
     const work = this.work;
     work.set(logits);
+    if (this.vocabSize < work.length) work.fill(-Infinity, this.vocabSize);
     if (this.repetition) applyRepetitionPenalty(work, this.seen, p.repetitionPenalty);
     if (this.frequencyPresence) applyFrequencyPresencePenalty(work, this.generated, p.frequencyPenalty, p.presencePenalty);
     return work;

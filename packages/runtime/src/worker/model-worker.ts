@@ -1,29 +1,42 @@
 /**
- * Worker-side entry of the model host: loads the model class named in the load request and serves its
- * methods as named operations, strictly one at a time in arrival order (even async ones).
+ * Worker-side entry of the model host: loads the model class named in the load message and serves its methods
+ * as named operations through an {@link OperationQueue} (one at a time, in arrival order; a cancelled call that
+ * has not started never runs). Every message is typed in `protocol.ts`.
  */
-import { expose } from "comlink";
-import { parentPort } from "node:worker_threads";
+import { parentPort, type MessagePort } from "node:worker_threads";
 import { InferenceError, serializeError } from "../errors.js";
-import { nodeEndpoint } from "../endpoint.js";
 import type { LoadContext } from "../model.js";
-import { WORKER_EVENT, type CallReply, type CallRequest, type LoadReply, type LoadRequest, type WorkerApi, type WorkerEvent } from "../protocol.js";
+import type { CallMessage, HostMessage, LoadMessage, WorkerMessage } from "../protocol.js";
 import type { LoadProgress } from "../state.js";
 import { operationNames } from "./operations.js";
-import { SerialQueue } from "./serial-queue.js";
+import { OperationQueue } from "./queue.js";
 
 if (parentPort === null) throw new Error("model-worker.js must run inside a worker thread");
-const port = parentPort;
+const port: MessagePort = parentPort;
 
 let model: Record<string, unknown> | undefined;
 let operations = new Set<string>();
-const queue = new SerialQueue();
+const queue = new OperationQueue();
 
-function post(event: WorkerEvent): void {
-  port.postMessage(event);
+function post(message: WorkerMessage): void {
+  port.postMessage(message);
 }
 
-async function load(request: LoadRequest): Promise<LoadReply> {
+port.on("message", (message: HostMessage) => {
+  switch (message.type) {
+    case "load":
+      void load(message);
+      return;
+    case "call":
+      queue.push({ id: message.id, run: () => call(message), drop: () => post({ type: "result", id: message.id, ok: false, error: serializeError(dropped(message)) }) });
+      return;
+    case "cancel":
+      queue.cancel(message.id);
+      return;
+  }
+});
+
+async function load(request: LoadMessage): Promise<void> {
   try {
     if (model !== undefined) throw new InferenceError("MODEL_LOAD", "this worker already holds a model");
     const mod = (await import(request.moduleUrl)) as Record<string, unknown>;
@@ -33,7 +46,7 @@ async function load(request: LoadRequest): Promise<LoadReply> {
     }
     const ctx: LoadContext = {
       progress(progress: LoadProgress) {
-        post({ tag: WORKER_EVENT, type: "progress", progress: { ...progress } });
+        post({ type: "progress", progress: { ...progress } });
       },
     };
     const loaded = (await (cls as unknown as { load(args: unknown, ctx: LoadContext): unknown }).load(request.args, ctx)) as unknown;
@@ -42,16 +55,17 @@ async function load(request: LoadRequest): Promise<LoadReply> {
     }
     model = loaded as Record<string, unknown>;
     operations = new Set(operationNames(model));
-    return { ok: true, operations: [...operations] };
+    post({ type: "loaded", ok: true, operations: [...operations] });
   } catch (error) {
-    return { ok: false, error: serializeError(loadError(error)) };
+    post({ type: "loaded", ok: false, error: serializeError(loadError(error)) });
   }
 }
 
 /** Every failed load is MODEL_LOAD with the worker's message; anything else thrown stays the `cause`, code and all. */
 function loadError(error: unknown): InferenceError {
   if (InferenceError.is(error, "MODEL_LOAD")) return error;
-  return new InferenceError("MODEL_LOAD", error instanceof Error ? error.message : String(error), { cause: error });
+  const field = InferenceError.is(error) ? error.field : undefined;
+  return new InferenceError("MODEL_LOAD", error instanceof Error ? error.message : String(error), { cause: error, field });
 }
 
 function findDefault(mod: Record<string, unknown>, name: string): unknown {
@@ -59,21 +73,25 @@ function findDefault(mod: Record<string, unknown>, name: string): unknown {
   return typeof candidate === "function" && candidate.name === name ? candidate : undefined;
 }
 
-async function call(request: CallRequest): Promise<CallReply> {
-  return queue.run(async (): Promise<CallReply> => {
-    try {
-      if (model === undefined) throw new InferenceError("NOT_READY", "no model loaded in this worker");
-      if (!operations.has(request.op)) {
-        throw new InferenceError("VALIDATION", `unknown model operation "${request.op}"`);
-      }
-      const fn = model[request.op] as (...args: unknown[]) => unknown;
-      const value = await fn.apply(model, request.args);
-      return { ok: true, value };
-    } catch (error) {
-      return { ok: false, error: serializeError(error) };
-    }
-  });
+/** Runs one operation and posts its outcome (a value that cannot be cloned back is VALIDATION). */
+async function call(request: CallMessage): Promise<void> {
+  let reply: WorkerMessage;
+  try {
+    if (model === undefined) throw new InferenceError("NOT_READY", "no model loaded in this worker");
+    if (!operations.has(request.op)) throw new InferenceError("VALIDATION", `unknown model operation "${request.op}"`);
+    const fn = model[request.op] as (...args: unknown[]) => unknown;
+    reply = { type: "result", id: request.id, ok: true, value: await fn.apply(model, [...request.args]) };
+  } catch (error) {
+    reply = { type: "result", id: request.id, ok: false, error: serializeError(error) };
+  }
+  try {
+    post(reply);
+  } catch (error) {
+    const unclonable = new InferenceError("VALIDATION", `operation "${request.op}" returned a value that is not structured-cloneable`, { cause: error });
+    post({ type: "result", id: request.id, ok: false, error: serializeError(unclonable) });
+  }
 }
 
-const api: WorkerApi = { load, call };
-expose(api, nodeEndpoint(port));
+function dropped(request: CallMessage): InferenceError {
+  return new InferenceError("CANCELLED", `operation "${request.op}" was cancelled before it ran`);
+}
