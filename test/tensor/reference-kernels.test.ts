@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  INT8_BLOCK, JsKernels, decodeRow, encodeRows, f32ToBf16Bits, f32ToF16Bits, f16BitsToF32, bf16BitsToF32, matrixLayout,
-  quantizeRow, roundHalfEven, type WeightFormat,
+  INT8_BLOCK, JsKernels, decodeRow, encodeRows, f32ToBf16Bits, f32ToF16Bits, f16BitsToF32, bf16BitsToF32, int8Row, matrixLayout,
+  matrixViews, quantizeRow, roundHalfEven, type WeightFormat,
 } from "@actorlm/tensor";
 import { randomFloats } from "./helpers.js";
 
@@ -38,21 +38,44 @@ describe("storage formats", () => {
   });
 
   it("int8 blocks hold max|w| / 127 and decode within half a step", () => {
-    const K = 70, N = 3;
+    const K = 70, N = 6;
     const w = randomFloats(N * K, 11, 2);
     const layout = matrixLayout("int8", N, K);
-    expect(layout.stride).toBe(Math.ceil(K / INT8_BLOCK) * INT8_BLOCK);
-    const store = { data: new Int8Array(layout.dataBytes), scales: new Float32Array(layout.scales) };
-    encodeRows("int8", w, N, K, store);
+    expect(layout).toMatchObject({ chunk: INT8_BLOCK, chunks: 3, tiles: 2, groupBytes: 144, bytes: 2 * 3 * 144 });
+    const store = matrixViews(new ArrayBuffer(layout.bytes), 0, layout.bytes);
+    encodeRows("int8", w, N, N, K, store);
+    const row = new Float32Array(K), q = new Int8Array(3 * INT8_BLOCK), scales = new Float32Array(3);
+    for (let n = 0; n < N; n++) {
+      decodeRow("int8", store, n, N, K, row);
+      int8Row(store, n, N, K, q, scales);
+      for (let k = 0; k < K; k++) {
+        const block = Math.floor(k / INT8_BLOCK);
+        let amax = 0;
+        for (let i = block * INT8_BLOCK; i < Math.min(K, (block + 1) * INT8_BLOCK); i++) amax = Math.max(amax, Math.abs(w[n * K + i]));
+        expect(scales[block]).toBeCloseTo(amax / 127, 7);
+        expect(Math.abs(row[k] - w[n * K + k])).toBeLessThanOrEqual(scales[block] / 2 + 1e-7);
+      }
+      expect([...q.subarray(K)]).toEqual(new Array(3 * INT8_BLOCK - K).fill(0)); // padding past K is zero
+    }
+  });
+
+  it.each(["float32", "float16", "bfloat16"] as WeightFormat[])("%s rows round-trip through the tiled layout (rows past N and values past K padded with zeros)", (format) => {
+    const N = 7, K = 13;
+    const w = randomFloats(N * K, 12);
+    const layout = matrixLayout(format, N, K);
+    const store = matrixViews(new ArrayBuffer(layout.bytes), 0, layout.bytes);
+    encodeRows(format, w, N, N, K, store);
     const row = new Float32Array(K);
     for (let n = 0; n < N; n++) {
-      decodeRow("int8", store, n, K, row);
-      for (let k = 0; k < K; k++) {
-        const scale = store.scales[(n * layout.stride + k) / INT8_BLOCK | 0];
-        expect(Math.abs(row[k] - w[n * K + k])).toBeLessThanOrEqual(scale / 2 + 1e-7);
-      }
+      decodeRow(format, store, n, N, K, row);
+      const expected = Array.from(w.subarray(n * K, n * K + K), (v) => format === "float16" ? f16BitsToF32(f32ToF16Bits(v)) : format === "bfloat16" ? bf16BitsToF32(f32ToBf16Bits(v)) : v);
+      expect([...row]).toEqual(expected);
     }
-    expect(store.data[layout.stride - 1]).toBe(0);                  // padding past K is zero
+    // row 1's first chunk sits right after row 0's in its tile
+    const chunk = layout.chunk;
+    if (format === "float32") expect([...store.f32.subarray(chunk, 2 * chunk)]).toEqual([...w.subarray(K, K + chunk)]);
+    const nonzero = format === "float32" ? [...store.f32].filter((v) => v !== 0).length : [...store.u16].filter((v) => v !== 0).length;
+    expect(nonzero).toBeLessThanOrEqual(N * K);
   });
 
   it("quantizes activation rows to ±127 by absmax", () => {
@@ -80,7 +103,7 @@ describe("reference kernels", () => {
       const v = ws[n * K + k];
       wq[n * K + k] = format === "float16" ? f16BitsToF32(f32ToF16Bits(v)) : format === "bfloat16" ? bf16BitsToF32(f32ToBf16Bits(v)) : v;
     }
-    if (format === "int8") for (let n = 0; n < N; n++) decodeRow("int8", (w as unknown as { matrix: { data: Int8Array; scales: Float32Array } }).matrix, n, K, wq.subarray(n * K, n * K + K));
+    if (format === "int8") for (let n = 0; n < N; n++) decodeRow("int8", (w as unknown as { matrix: { bytes: ReturnType<typeof matrixViews> } }).matrix.bytes, n, N, K, wq.subarray(n * K, n * K + K));
     const expected = new Float32Array(R * N);
     for (let r = 0; r < R; r++) {
       let xr = xs.subarray(r * K, r * K + K);

@@ -23,3 +23,44 @@
 @inline export function bf16ToFloat(b: u32): f32 {
   return reinterpret<f32>(b << 16);
 }
+
+/** [Σ a, Σ b, Σ c, Σ d] of four f32x4 (a transposing reduction). */
+@inline export function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<u32>(a, b, 0, 4, 1, 5), v128.shuffle<u32>(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(v128.shuffle<u32>(c, d, 0, 4, 1, 5), v128.shuffle<u32>(c, d, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<u32>(ab, cd, 0, 1, 4, 5), v128.shuffle<u32>(ab, cd, 2, 3, 6, 7));
+}
+
+/** [Σ a, Σ b, Σ c, Σ d] of four i32x4. */
+@inline export function reduce4i(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(v128.shuffle<u32>(a, b, 0, 4, 1, 5), v128.shuffle<u32>(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(v128.shuffle<u32>(c, d, 0, 4, 1, 5), v128.shuffle<u32>(c, d, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<u32>(ab, cd, 0, 1, 4, 5), v128.shuffle<u32>(ab, cd, 2, 3, 6, 7));
+}
+
+/** The `n` (< 4) floats at p in the low lanes, zeros above: a partial vector read without touching memory past it. */
+@inline export function loadPartial(p: usize, n: i32): v128 {
+  let v = f32x4.splat(0);
+  if (n > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p + 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p + 8));
+  return v;
+}
+
+/** bias[n .. n+4) (those below N), zeros without a bias or past N. */
+@inline export function biasAt4(bias: usize, n: i32, N: i32): v128 {
+  if (bias == 0) return f32x4.splat(0);
+  if (n + 4 <= N) return v128.load(bias + (<usize>n << 2));
+  return loadPartial(bias + (<usize>n << 2), N - n);
+}
+
+/** Stores the lanes of v for outputs n .. n+4 below N at out (outputs n, n+1, ... consecutive). */
+@inline export function storeOutputs(out: usize, v: v128, n: i32, N: i32): void {
+  if (n + 4 <= N) {
+    v128.store(out, v);
+    return;
+  }
+  store<f32>(out, f32x4.extract_lane(v, 0));
+  if (n + 1 < N) store<f32>(out + 4, f32x4.extract_lane(v, 1));
+  if (n + 2 < N) store<f32>(out + 8, f32x4.extract_lane(v, 2));
+}

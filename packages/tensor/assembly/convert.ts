@@ -1,10 +1,11 @@
-// Weight conversions at load, run by the loading thread: 16-bit floats widened to float32, float32 narrowed to
-// bfloat16 or IEEE half (round to nearest even), and float32 rows quantized into int8 blocks of 32 with f32
-// scales (scale = max|w| / 127, q = round(w / scale)). Each matches the JS encoders in src/formats.ts.
+// Weight conversions at load, run by the loading thread: rows arrive row-major (float32 or 16-bit patterns) in
+// a staging area and are written into the tiled layout of src/formats.ts: copied as they are, widened to float32,
+// narrowed to bfloat16 or IEEE half (round to nearest even), or quantized into int8 blocks of 32 with f32 scales
+// (scale = max|w| / 127, q = round(w / scale)). Each matches the JS encoders in src/formats.ts.
 import { bf16ToFloat, halfToFloat } from "./common";
 import { BLOCK } from "./matmul-i8";
 
-/** dst[i] = float32 of the 16-bit pattern src[i], i < n (`bf`: bfloat16, else IEEE half). */
+/** dst[i] = float32 of the 16-bit pattern src[i], i < n (`bf`: bfloat16, else IEEE half), row-major to row-major. */
 export function widenHalves(dst: usize, src: usize, n: i32, bf: bool): void {
   let i = 0;
   if (bf) {
@@ -52,7 +53,7 @@ export function widenHalves(dst: usize, src: usize, n: i32, bf: bool): void {
   return <u16>(sign | h);
 }
 
-/** dst[i] = the 16-bit pattern nearest to src[i], i < n (`bf`: bfloat16, else IEEE half). */
+/** dst[i] = the 16-bit pattern nearest to src[i], i < n (`bf`: bfloat16, else IEEE half), row-major to row-major. */
 export function narrowToHalves(dst: usize, src: usize, n: i32, bf: bool): void {
   for (let i = 0; i < n; i++) {
     const x = load<f32>(src + (<usize>i << 2));
@@ -60,22 +61,40 @@ export function narrowToHalves(dst: usize, src: usize, n: i32, bf: bool): void {
   }
 }
 
-/** `rows` rows of K floats at src into int8 rows of `stride` (zeros past K) at q and one scale per 32 at scales. */
-export function quantizeWeights(q: usize, scales: usize, src: usize, rows: i32, K: i32, stride: i32): void {
-  const blocks = stride / BLOCK;
+/**
+ * Rows row0 .. row0 + rows of a matrix (K values each, `bytes` per value: 4 or 2) from row-major `src` into the
+ * tiled layout at `dst` (chunks of 16 bytes per row piece, 64 bytes per tile-chunk); partial chunks stay padded.
+ */
+export function packRows(dst: usize, src: usize, rows: i32, K: i32, bytes: i32, row0: i32): void {
+  const chunk = 16 / bytes;
+  const chunks = (K + chunk - 1) / chunk;
   for (let r = 0; r < rows; r++) {
-    const row = src + (<usize>r * K << 2), qr = q + <usize>r * stride, sr = scales + (<usize>r * blocks << 2);
+    const n = row0 + r;
+    const tile = dst + <usize>(n >> 2) * <usize>chunks * 64 + (<usize>(n & 3) << 4);
+    const row = src + <usize>r * <usize>K * <usize>bytes;
+    const full = K / chunk;
+    for (let j = 0; j < full; j++) v128.store(tile + (<usize>j << 6), v128.load(row + (<usize>j << 4)));
+    if (full < chunks) memory.copy(tile + (<usize>full << 6), row + (<usize>full << 4), <usize>((K - full * chunk) * bytes));
+  }
+}
+
+/** Rows row0 .. row0 + rows of K floats at src, quantized into the tiled int8 layout at q (scales beside each block group). */
+export function quantizeWeights(q: usize, src: usize, rows: i32, K: i32, row0: i32): void {
+  const blocks = (K + BLOCK - 1) / BLOCK;
+  for (let r = 0; r < rows; r++) {
+    const n = row0 + r;
+    const tile = q + <usize>(n >> 2) * <usize>blocks * 144;
+    const row = src + (<usize>r * K << 2);
     for (let b = 0; b < blocks; b++) {
+      const group = tile + <usize>b * 144;
       const from = b * BLOCK, to = min(from + BLOCK, K);
       let amax: f32 = 0;
       for (let k = from; k < to; k++) amax = max(amax, abs<f32>(load<f32>(row + (<usize>k << 2))));
       const scale = amax / <f32>127;
-      store<f32>(sr + (<usize>b << 2), scale);
+      store<f32>(group + (<usize>(n & 3) << 2), scale);
       const inv: f32 = scale == 0 ? 0 : <f32>1 / scale;
-      for (let k = from; k < from + BLOCK; k++) {
-        const v: f32 = k < to ? nearest<f32>(load<f32>(row + (<usize>k << 2)) * inv) : 0;
-        store<i8>(qr + k, <i8><i32>v);
-      }
+      const dst = group + 16 + (<usize>(n & 3) << 5);
+      for (let k = from; k < to; k++) store<i8>(dst + (k - from), <i8><i32>nearest<f32>(load<f32>(row + (<usize>k << 2)) * inv));
     }
   }
 }

@@ -138,8 +138,8 @@ function execute(op: usize, c: i32, tmp: usize): void {
       break;
     }
     case 4: {                                                     // matmul int8
-      const N = arg(op, 6);
-      matmulI8(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), ptr(op, 4), arg(op, 5), N, arg(op, 7), ptr(op, 8), from(c, size), upto(c, size, N));
+      const N = arg(op, 5);
+      matmulI8(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), arg(op, 4), N, arg(op, 6), ptr(op, 7), from(c, size), upto(c, size, N));
       break;
     }
     case 5:                                                       // quantize rows to int8 (as i16)
@@ -178,7 +178,7 @@ function execute(op: usize, c: i32, tmp: usize): void {
       softcap(ptr(op, 0), ptr(op, 1), argf(op, 2), from(c, size), upto(c, size, arg(op, 3)), tmp);
       break;
     case 16:                                                      // embed, chunks of rows
-      embed(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), arg(op, 5), arg(op, 6), arg(op, 7), from(c, size), upto(c, size, arg(op, 4)));
+      embed(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 4), arg(op, 5), from(c, size), upto(c, size, arg(op, 3)));
       break;
     case 17:                                                      // gather
       gather(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 4), from(c, size), upto(c, size, arg(op, 3)));
@@ -194,4 +194,4 @@ function execute(op: usize, c: i32, tmp: usize): void {
   }
 }
 
-export { narrowToHalves, quantizeWeights, widenHalves } from "./convert";
+export { narrowToHalves, packRows, quantizeWeights, widenHalves } from "./convert";

@@ -1,11 +1,11 @@
-// out[R, N] = x[R, K] · wᵀ (+ bias) with 16-bit float weights w: [N, K] (IEEE half or bfloat16), output
-// columns n0 .. n1. A 16-byte load holds 8 weights; as four 32-bit lanes, the high halves are weights
-// k+1, k+3, k+5, k+7 and the low halves k, k+2, k+4, k+6, each a float32 after a shift or a mask (bfloat16)
-// or after moving the 15 exponent/mantissa bits into place (half: the float32 read is 2^-112 times the value).
-// So the activations come prepared (prepareHalves): each group of 8 reordered even k first, then odd k, the
-// rest (K mod 8) as is; for half weights also times 2^56, and the sums times 2^56.
-import { hsum, madd } from "./common";
-import { biasAt } from "./matmul-f32";
+// out[R, N] = x[R, K] · wᵀ (+ bias) with 16-bit float weights (IEEE half or bfloat16) in the tiled layout (src/
+// formats.ts: tiles of 4 rows, chunks of 8 values, 64 bytes per tile-chunk), output columns n0 .. n1. A row's
+// 16-byte piece holds 8 weights; as four 32-bit lanes, the high halves are weights k+1, k+3, k+5, k+7 and the
+// low halves k, k+2, k+4, k+6, each a float32 after a shift or a mask (bfloat16) or after moving the 15
+// exponent/mantissa bits into place (half: the float32 read is 2^-112 times the value). So the activations come
+// prepared (prepareHalves): each group of 8 reordered even k first, then odd k, the rest (K mod 8) as is; for
+// half weights also times 2^56, and the sums times 2^56.
+import { biasAt4, madd, reduce4, storeOutputs } from "./common";
 
 /** Rows r0 .. r1 of x ([R, K]) into xp ([R, K]): groups of 8 as x0 x2 x4 x6 x1 x3 x5 x7, times `scale`. */
 export function prepareHalves(xp: usize, x: usize, K: i32, scale: f32, r0: i32, r1: i32): void {
@@ -35,7 +35,7 @@ export function matmulBF16(out: usize, xp: usize, w: usize, R: i32, N: i32, K: i
   matmulHalf(out, xp, w, R, N, K, bias, n0, n1, true);
 }
 
-/** Weights k, k+2, k+4, k+6 of 8 loaded as four 32-bit lanes, as float32 (halves: 2^-112 times their value). */
+/** Weights k, k+2, k+4, k+6 of a piece of 8 loaded as four 32-bit lanes, as float32 (halves: 2^-112 times their value). */
 @inline function even(v: v128, bf: bool): v128 {
   return bf ? i32x4.shl(v, 16) : v128.and(i32x4.shr_s(i32x4.shl(v, 16), 3), i32x4.splat(<i32>0x8fffe000));
 }
@@ -45,89 +45,94 @@ export function matmulBF16(out: usize, xp: usize, w: usize, R: i32, N: i32, K: i
   return bf ? v128.and(v, i32x4.splat(<i32>0xffff0000)) : v128.and(i32x4.shr_s(v, 3), i32x4.splat(<i32>0x8fffe000));
 }
 
-/** One weight bit pattern as float32, scaled as the lanes are. */
-@inline function one(bits: u32, bf: bool): f32 {
-  return bf ? reinterpret<f32>(bits << 16) : reinterpret<f32>(((<i32>(bits << 16)) >> 3) & <i32>0x8fffe000);
+/** The prepared tail (K mod 8 values in natural order at p) as the even and odd lanes a piece is read as. */
+@inline function tailEven(p: usize, tail: i32): v128 {
+  let v = f32x4.splat(0);
+  if (tail > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (tail > 2) v = f32x4.replace_lane(v, 1, load<f32>(p + 8));
+  if (tail > 4) v = f32x4.replace_lane(v, 2, load<f32>(p + 16));
+  if (tail > 6) v = f32x4.replace_lane(v, 3, load<f32>(p + 24));
+  return v;
 }
 
-/** Σ xp[k] · w[k] for the k past the last whole group of 8. */
-@inline function tail(xp: usize, w: usize, from: i32, K: i32, bf: bool): f32 {
-  let s: f32 = 0;
-  for (let k = from; k < K; k++) s += load<f32>(xp + (<usize>k << 2)) * one(load<u16>(w + (<usize>k << 1)), bf);
-  return s;
-}
-
-@inline function finish(acc: v128, xp: usize, w: usize, K8: i32, K: i32, bias: usize, n: i32, bf: bool): f32 {
-  const s = hsum(acc) + tail(xp, w, K8, K, bf);
-  return (bf ? s : s * UP) + biasAt(bias, n);
+@inline function tailOdd(p: usize, tail: i32): v128 {
+  let v = f32x4.splat(0);
+  if (tail > 1) v = f32x4.replace_lane(v, 0, load<f32>(p + 4));
+  if (tail > 3) v = f32x4.replace_lane(v, 1, load<f32>(p + 12));
+  if (tail > 5) v = f32x4.replace_lane(v, 2, load<f32>(p + 20));
+  return v;
 }
 
 @inline function matmulHalf(out: usize, xp: usize, w: usize, R: i32, N: i32, K: i32, bias: usize, n0: i32, n1: i32, bf: bool): void {
-  const K8 = K & ~7;
-  const xRow = <usize>K << 2, wRow = <usize>K << 1;
-  let n = n0;
-  for (; n + 4 <= n1; n += 4) {
-    const w0 = w + <usize>n * wRow, w1 = w0 + wRow, w2 = w1 + wRow, w3 = w2 + wRow;
+  const K8 = K & ~7, tail = K - K8;
+  const tileBytes = <usize>((K + 7) >> 3) * 64;
+  const xRow = <usize>K << 2;
+  const up = f32x4.splat(bf ? 1 : UP);
+  for (let n = n0; n < n1; n += 4) {
+    const t = w + <usize>(n >> 2) * tileBytes;
+    const b = biasAt4(bias, n, N);
     let r = 0;
     for (; r + 2 <= R; r += 2) {
       const x0 = xp + <usize>r * xRow, x1 = x0 + xRow;
       let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
       let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
-      for (let k = 0; k < K8; k += 8) {
-        const ox = <usize>k << 2, ow = <usize>k << 1;
-        const e0 = v128.load(x0 + ox), o0 = v128.load(x0 + ox + 16);
-        const e1 = v128.load(x1 + ox), o1 = v128.load(x1 + ox + 16);
-        let v = v128.load(w0 + ow), we = even(v, bf), wo = odd(v, bf);
+      let p = t;
+      for (let k = 0; k < K8; k += 8, p += 64) {
+        const ox = <usize>k << 2;
+        const e0 = v128.load(x0 + ox), o0 = v128.load(x0 + ox + 16), e1 = v128.load(x1 + ox), o1 = v128.load(x1 + ox + 16);
+        let v = v128.load(p), we = even(v, bf), wo = odd(v, bf);
         a00 = madd(o0, wo, madd(e0, we, a00)); a10 = madd(o1, wo, madd(e1, we, a10));
-        v = v128.load(w1 + ow); we = even(v, bf); wo = odd(v, bf);
+        v = v128.load(p + 16); we = even(v, bf); wo = odd(v, bf);
         a01 = madd(o0, wo, madd(e0, we, a01)); a11 = madd(o1, wo, madd(e1, we, a11));
-        v = v128.load(w2 + ow); we = even(v, bf); wo = odd(v, bf);
+        v = v128.load(p + 32); we = even(v, bf); wo = odd(v, bf);
         a02 = madd(o0, wo, madd(e0, we, a02)); a12 = madd(o1, wo, madd(e1, we, a12));
-        v = v128.load(w3 + ow); we = even(v, bf); wo = odd(v, bf);
+        v = v128.load(p + 48); we = even(v, bf); wo = odd(v, bf);
         a03 = madd(o0, wo, madd(e0, we, a03)); a13 = madd(o1, wo, madd(e1, we, a13));
       }
-      const p0 = out + ((<usize>r * N + n) << 2), p1 = p0 + (<usize>N << 2);
-      store<f32>(p0, finish(a00, x0, w0, K8, K, bias, n, bf));
-      store<f32>(p0 + 4, finish(a01, x0, w1, K8, K, bias, n + 1, bf));
-      store<f32>(p0 + 8, finish(a02, x0, w2, K8, K, bias, n + 2, bf));
-      store<f32>(p0 + 12, finish(a03, x0, w3, K8, K, bias, n + 3, bf));
-      store<f32>(p1, finish(a10, x1, w0, K8, K, bias, n, bf));
-      store<f32>(p1 + 4, finish(a11, x1, w1, K8, K, bias, n + 1, bf));
-      store<f32>(p1 + 8, finish(a12, x1, w2, K8, K, bias, n + 2, bf));
-      store<f32>(p1 + 12, finish(a13, x1, w3, K8, K, bias, n + 3, bf));
+      if (tail > 0) {
+        const ox = <usize>K8 << 2;
+        const e0 = tailEven(x0 + ox, tail), o0 = tailOdd(x0 + ox, tail), e1 = tailEven(x1 + ox, tail), o1 = tailOdd(x1 + ox, tail);
+        let v = v128.load(p), we = even(v, bf), wo = odd(v, bf);
+        a00 = madd(o0, wo, madd(e0, we, a00)); a10 = madd(o1, wo, madd(e1, we, a10));
+        v = v128.load(p + 16); we = even(v, bf); wo = odd(v, bf);
+        a01 = madd(o0, wo, madd(e0, we, a01)); a11 = madd(o1, wo, madd(e1, we, a11));
+        v = v128.load(p + 32); we = even(v, bf); wo = odd(v, bf);
+        a02 = madd(o0, wo, madd(e0, we, a02)); a12 = madd(o1, wo, madd(e1, we, a12));
+        v = v128.load(p + 48); we = even(v, bf); wo = odd(v, bf);
+        a03 = madd(o0, wo, madd(e0, we, a03)); a13 = madd(o1, wo, madd(e1, we, a13));
+      }
+      const o = out + ((<usize>r * N + n) << 2);
+      storeOutputs(o, f32x4.add(f32x4.mul(reduce4(a00, a01, a02, a03), up), b), n, N);
+      storeOutputs(o + (<usize>N << 2), f32x4.add(f32x4.mul(reduce4(a10, a11, a12, a13), up), b), n, N);
     }
     for (; r < R; r++) {
       const x0 = xp + <usize>r * xRow;
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (let k = 0; k < K8; k += 8) {
-        const ox = <usize>k << 2, ow = <usize>k << 1;
+      let p = t;
+      for (let k = 0; k < K8; k += 8, p += 64) {
+        const ox = <usize>k << 2;
         const e0 = v128.load(x0 + ox), o0 = v128.load(x0 + ox + 16);
-        let v = v128.load(w0 + ow);
+        let v = v128.load(p);
         a0 = madd(o0, odd(v, bf), madd(e0, even(v, bf), a0));
-        v = v128.load(w1 + ow);
+        v = v128.load(p + 16);
         a1 = madd(o0, odd(v, bf), madd(e0, even(v, bf), a1));
-        v = v128.load(w2 + ow);
+        v = v128.load(p + 32);
         a2 = madd(o0, odd(v, bf), madd(e0, even(v, bf), a2));
-        v = v128.load(w3 + ow);
+        v = v128.load(p + 48);
         a3 = madd(o0, odd(v, bf), madd(e0, even(v, bf), a3));
       }
-      const p0 = out + ((<usize>r * N + n) << 2);
-      store<f32>(p0, finish(a0, x0, w0, K8, K, bias, n, bf));
-      store<f32>(p0 + 4, finish(a1, x0, w1, K8, K, bias, n + 1, bf));
-      store<f32>(p0 + 8, finish(a2, x0, w2, K8, K, bias, n + 2, bf));
-      store<f32>(p0 + 12, finish(a3, x0, w3, K8, K, bias, n + 3, bf));
-    }
-  }
-  for (; n < n1; n++) {
-    const w0 = w + <usize>n * wRow;
-    for (let r = 0; r < R; r++) {
-      const x0 = xp + <usize>r * xRow;
-      let a = f32x4.splat(0);
-      for (let k = 0; k < K8; k += 8) {
-        const v = v128.load(w0 + (<usize>k << 1));
-        a = madd(v128.load(x0 + (<usize>k << 2) + 16), odd(v, bf), madd(v128.load(x0 + (<usize>k << 2)), even(v, bf), a));
+      if (tail > 0) {
+        const e0 = tailEven(x0 + (<usize>K8 << 2), tail), o0 = tailOdd(x0 + (<usize>K8 << 2), tail);
+        let v = v128.load(p);
+        a0 = madd(o0, odd(v, bf), madd(e0, even(v, bf), a0));
+        v = v128.load(p + 16);
+        a1 = madd(o0, odd(v, bf), madd(e0, even(v, bf), a1));
+        v = v128.load(p + 32);
+        a2 = madd(o0, odd(v, bf), madd(e0, even(v, bf), a2));
+        v = v128.load(p + 48);
+        a3 = madd(o0, odd(v, bf), madd(e0, even(v, bf), a3));
       }
-      store<f32>(out + ((<usize>r * N + n) << 2), finish(a, x0, w0, K8, K, bias, n, bf));
+      storeOutputs(out + ((<usize>r * N + n) << 2), f32x4.add(f32x4.mul(reduce4(a0, a1, a2, a3), up), b), n, N);
     }
   }
 }

@@ -9,9 +9,9 @@ export {
   type TensorInfo, type TensorSource, type LoadProgress, type ProgressCallback, type OpenOptions,
 } from "./safetensors.js";
 export {
-  WEIGHT_FORMATS, INT8_BLOCK, isWeightFormat, matrixLayout, matrixBytes, encodeRows, decodeRow, quantizeRow,
-  roundHalfEven, f32ToF16Bits, f32ToBf16Bits,
-  type WeightFormat, type MatrixLayout, type EncodedRows,
+  WEIGHT_FORMATS, INT8_BLOCK, TILE_ROWS, isWeightFormat, matrixLayout, matrixBytes, matrixViews, encodeRows, decodeRow, int8Row,
+  quantizeRow, roundHalfEven, f32ToF16Bits, f32ToBf16Bits,
+  type WeightFormat, type MatrixLayout, type MatrixBytes,
 } from "./formats.js";
 export {
   OPS,

@@ -3,7 +3,7 @@
  */
 import { batchTables, kvElements } from "../batch-tables.js";
 import { bf16ToF32, f16ToF32 } from "../dtype.js";
-import { encodeRows, matrixLayout, type WeightFormat } from "../formats.js";
+import { encodeRows, matrixBytes, matrixViews, type WeightFormat } from "../formats.js";
 import type {
   Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight, WeightSource,
 } from "../kernels.js";
@@ -14,9 +14,10 @@ interface JsBuffer extends Buffer {
   readonly data: Float32Array;
 }
 
-/** A JS weight: its stored matrix (vectors are [1, n] float32 matrices). */
+/** A JS weight: a stored matrix, or a float32 vector. */
 interface JsWeight extends Weight {
-  readonly matrix: ref.StoredMatrix;
+  readonly matrix?: ref.StoredMatrix;
+  readonly vector?: Float32Array;
 }
 
 interface JsKvCache extends KvCache {
@@ -46,19 +47,21 @@ export class JsKernels implements Kernels {
 
   /** Stores a matrix [N, K] or vector [n] as `format` (vectors are always float32). */
   weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource): Weight {
-    const [N, K] = shape.length === 1 ? [1, shape[0]] : [shape[0], shape[1]];
-    const fmt: WeightFormat = shape.length === 1 ? "float32" : format;
-    const layout = matrixLayout(fmt, N, K);
-    const data = fmt === "float32" ? new Float32Array(N * K) : fmt === "int8" ? new Int8Array(layout.dataBytes) : new Uint16Array(N * K);
-    const scales = layout.scales > 0 ? new Float32Array(layout.scales) : undefined;
-    const stored = { format: fmt, N, K, data, scales };
+    if (shape.length === 1) {                                  // a vector: float32, as it is
+      const data = readRows(values, 0, 1, shape[0]).slice();
+      this.#bytes += 4 * data.length;
+      const made: JsWeight = { shape: [...shape], format: "float32", bytes: 4 * data.length, vector: data };
+      return made;
+    }
+    const [N, K] = shape;
+    const bytes = matrixBytes(format, N, K);
+    const stored: ref.StoredMatrix = { format, N, K, bytes: matrixViews(new ArrayBuffer(bytes), 0, bytes) };
     for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
       const to = Math.min(N, r + ROWS_PER_CHUNK);
-      encodeRows(fmt, readRows(values, r, to, K), to - r, K, stored, r);
+      encodeRows(format, readRows(values, r, to, K), to - r, N, K, stored.bytes, r);
     }
-    const bytes = layout.dataBytes + 4 * layout.scales;
     this.#bytes += bytes;
-    const made: JsWeight = { shape: [...shape], format: fmt, bytes, matrix: stored };
+    const made: JsWeight = { shape: [...shape], format, bytes, matrix: stored };
     return made;
   }
 
@@ -186,11 +189,15 @@ function data(b: Buffer): Float32Array {
 }
 
 function matrix(w: Weight): ref.StoredMatrix {
-  return (w as JsWeight).matrix;
+  const m = (w as JsWeight).matrix;
+  if (m === undefined) throw new RangeError("a vector weight was given where a matrix is expected");
+  return m;
 }
 
 function vector(w: Weight): Float32Array {
-  return (w as JsWeight).matrix.data as Float32Array;
+  const v = (w as JsWeight).vector;
+  if (v === undefined) throw new RangeError("a matrix weight was given where a vector is expected");
+  return v;
 }
 
 function tables(b: Batch): ref.BatchTables {

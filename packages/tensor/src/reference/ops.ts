@@ -3,15 +3,15 @@
  * the hot loops. The `js` backend runs them on its own arrays; every other backend is tested against them.
  * Each takes views sized for exactly its operands.
  */
-import { INT8_BLOCK, matrixLayout, quantizeRow, type EncodedRows, type WeightFormat } from "../formats.js";
-import { bf16BitsToF32, f16BitsToF32 } from "../dtype.js";
+import { INT8_BLOCK, decodeRow, int8Row, matrixLayout, quantizeRow, type MatrixBytes, type WeightFormat } from "../formats.js";
 import type { Activation } from "../kernels.js";
 
-/** A stored matrix: its format, shape and storage. */
-export interface StoredMatrix extends EncodedRows {
+/** A stored matrix: its format, shape and storage (the tiled layout of formats.ts). */
+export interface StoredMatrix {
   readonly format: WeightFormat;
   readonly N: number;
   readonly K: number;
+  readonly bytes: MatrixBytes;
 }
 
 /** The rows of one uploaded batch, as the reference kernels read them. */
@@ -51,49 +51,31 @@ export function matmul(out: Float32Array, x: Float32Array, w: StoredMatrix, R: n
 /** int8 weights: activations quantized per row, integer dot products per block, scaled in float. */
 function matmulInt8(out: Float32Array, x: Float32Array, w: StoredMatrix, R: number, bias?: Float32Array): void {
   const { N, K } = w;
-  const { stride } = matrixLayout("int8", 1, K);
-  const q = w.data as Int8Array, scales = w.scales!;
-  const xq = new Int8Array(stride);
-  const blocks = stride / INT8_BLOCK;
+  const { chunks } = matrixLayout("int8", N, K);
+  const Kp = chunks * INT8_BLOCK;
+  const xq = new Int8Array(Kp), q = new Int8Array(Kp), scales = new Float32Array(chunks);
+  const sx = new Float32Array(R), xqs = new Int8Array(R * Kp);
   for (let r = 0; r < R; r++) {
-    const sx = quantizeRow(x.subarray(r * K, r * K + K), K, xq);
-    for (let n = 0; n < N; n++) {
+    sx[r] = quantizeRow(x.subarray(r * K, r * K + K), K, xq);
+    xqs.set(xq, r * Kp);
+  }
+  for (let n = 0; n < N; n++) {
+    int8Row(w.bytes, n, N, K, q, scales);
+    for (let r = 0; r < R; r++) {
       let s = 0;
-      for (let b = 0; b < blocks; b++) {
+      for (let b = 0; b < chunks; b++) {
         let dot = 0;
-        const o = n * stride + b * INT8_BLOCK;
-        for (let i = 0; i < INT8_BLOCK; i++) dot += xq[b * INT8_BLOCK + i] * q[o + i];
-        s += dot * scales[n * blocks + b];
+        for (let i = b * INT8_BLOCK; i < (b + 1) * INT8_BLOCK; i++) dot += xqs[r * Kp + i] * q[i];
+        s += dot * scales[b];
       }
-      out[r * N + n] = s * sx + (bias === undefined ? 0 : bias[n]);
+      out[r * N + n] = s * sx[r] + (bias === undefined ? 0 : bias[n]);
     }
   }
 }
 
 /** Row `n` of a stored matrix as float32. */
 export function decodeInto(w: StoredMatrix, n: number, out: Float32Array): void {
-  const { K } = w;
-  switch (w.format) {
-    case "float32":
-      out.set((w.data as Float32Array).subarray(n * K, n * K + K));
-      return;
-    case "float16": {
-      const d = w.data as Uint16Array;
-      for (let k = 0; k < K; k++) out[k] = f16BitsToF32(d[n * K + k]);
-      return;
-    }
-    case "bfloat16": {
-      const d = w.data as Uint16Array;
-      for (let k = 0; k < K; k++) out[k] = bf16BitsToF32(d[n * K + k]);
-      return;
-    }
-    case "int8": {
-      const { stride } = matrixLayout("int8", 1, K);
-      const q = w.data as Int8Array, s = w.scales!;
-      for (let k = 0; k < K; k++) out[k] = Math.fround(q[n * stride + k] * s[(n * stride + k) / INT8_BLOCK | 0]);
-      return;
-    }
-  }
+  decodeRow(w.format, w.bytes, n, w.N, w.K, out);
 }
 
 /** out[r] = table row of token r. */

@@ -7,7 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
-import { INT8_BLOCK, matrixLayout, type WeightFormat } from "../formats.js";
+import { TILE_ROWS, matrixLayout, type WeightFormat } from "../formats.js";
 import type {
   Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight, WeightSource,
 } from "../kernels.js";
@@ -23,12 +23,10 @@ interface WasmBuffer extends Buffer {
 
 interface WasmWeight extends Weight {
   readonly ptr: number;
-  /** int8: address of the block scales (0 otherwise). */
-  readonly scales: number;
   readonly N: number;
   readonly K: number;
-  /** Elements per stored row. */
-  readonly stride: number;
+  /** Values per row including padding (a whole number of the format's chunks). */
+  readonly Kp: number;
 }
 
 interface WasmKvCache extends KvCache {
@@ -56,7 +54,8 @@ interface WasmBatch extends Batch {
 interface Conversions {
   widenHalves(dst: number, src: number, n: number, bf: number): void;
   narrowToHalves(dst: number, src: number, n: number, bf: number): void;
-  quantizeWeights(q: number, scales: number, src: number, rows: number, K: number, stride: number): void;
+  packRows(dst: number, src: number, rows: number, K: number, bytes: number, row0: number): void;
+  quantizeWeights(q: number, src: number, rows: number, K: number, row0: number): void;
 }
 
 /** Control block words (see assembly/index.ts). */
@@ -180,37 +179,39 @@ export class WasmKernels implements Kernels {
    */
   weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource): Weight {
     this.#usable();
-    const [N, K] = shape.length === 1 ? [1, shape[0]] : [shape[0], shape[1]];
-    const fmt: WeightFormat = shape.length === 1 ? "float32" : format;
-    const layout = matrixLayout(fmt, N, K);
-    const ptr = this.#arena.alloc(layout.dataBytes);
-    const scales = layout.scales > 0 ? this.#arena.alloc(4 * layout.scales) : 0;
-    const chunk = Math.max(1, Math.floor(VALUES_PER_CHUNK / K));
-    for (let r = 0; r < N; r += chunk) {
-      const to = Math.min(N, r + chunk);
-      this.#store(fmt, sourceOf(values, K), to - r, K, ptr, scales, layout.stride, r);
+    if (shape.length === 1) {                                  // a vector: float32, plain
+      const n = shape[0], ptr = this.#arena.alloc(4 * n), source = sourceOf(values, n);
+      if (source.type === "F32") source.read(0, 1, new Float32Array(this.#arena.buffer, ptr, n));
+      else {
+        const st = this.#stage(n);
+        source.read(0, 1, new Uint16Array(this.#arena.buffer, st.u16, n));
+        this.#convert.widenHalves(ptr, st.u16, n, source.type === "BF16" ? 1 : 0);
+      }
+      const made: WasmWeight = { shape: [...shape], format: "float32", bytes: 4 * n, ptr, N: 1, K: n, Kp: n };
+      return made;
     }
-    const made: WasmWeight = { shape: [...shape], format: fmt, bytes: layout.dataBytes + 4 * layout.scales, ptr, scales, N, K, stride: layout.stride };
+    const [N, K] = shape;
+    const layout = matrixLayout(format, N, K);
+    const ptr = this.#arena.alloc(layout.bytes);
+    const rows = Math.max(TILE_ROWS, Math.floor(VALUES_PER_CHUNK / K / TILE_ROWS) * TILE_ROWS);
+    for (let r = 0; r < N; r += rows) this.#store(format, sourceOf(values, K), Math.min(N, r + rows) - r, K, ptr, r);
+    const made: WasmWeight = { shape: [...shape], format, bytes: layout.bytes, ptr, N, K, Kp: layout.chunks * layout.chunk };
     return made;
   }
 
-  /** Stores rows r0 .. r0 + n of `source` as rows of a weight in `format` at ptr (and scales). */
-  #store(format: WeightFormat, source: WeightSource, n: number, K: number, ptr: number, scales: number, stride: number, r0: number): void {
-    const count = n * K, a = this.#arena, type = source.type;
-    const sameHalf = (type === "BF16" && format === "bfloat16") || (type === "F16" && format === "float16");
-    if (sameHalf) return source.read(r0, r0 + n, new Uint16Array(a.buffer, ptr + 2 * r0 * K, count));
-    if (type === "F32" && format === "float32") return source.read(r0, r0 + n, new Float32Array(a.buffer, ptr + 4 * r0 * K, count));
+  /** Stores rows r0 .. r0 + n of `source` into the tiled matrix at ptr, through the staging area. */
+  #store(format: WeightFormat, source: WeightSource, n: number, K: number, ptr: number, r0: number): void {
+    const count = n * K, a = this.#arena, type = source.type, c = this.#convert;
     const st = this.#stage(count);
-    let f32 = st.f32;
     if (type === "F32") source.read(r0, r0 + n, new Float32Array(a.buffer, st.f32, count));
-    else {
-      source.read(r0, r0 + n, new Uint16Array(a.buffer, st.u16, count));
-      if (format === "float32") f32 = ptr + 4 * r0 * K;               // widen straight into place
-      this.#convert.widenHalves(f32, st.u16, count, type === "BF16" ? 1 : 0);
-      if (format === "float32") return;
-    }
-    if (format === "int8") this.#convert.quantizeWeights(ptr + r0 * stride, scales + 4 * r0 * (stride / INT8_BLOCK), f32, n, K, stride);
-    else this.#convert.narrowToHalves(ptr + 2 * r0 * K, f32, count, format === "bfloat16" ? 1 : 0);
+    else source.read(r0, r0 + n, new Uint16Array(a.buffer, st.u16, count));
+    const half = format === "float16" || format === "bfloat16";
+    if (half && type === (format === "float16" ? "F16" : "BF16")) return c.packRows(ptr, st.u16, n, K, 2, r0);
+    if (type !== "F32") c.widenHalves(st.f32, st.u16, count, type === "BF16" ? 1 : 0);
+    if (format === "float32") return c.packRows(ptr, st.f32, n, K, 4, r0);
+    if (format === "int8") return c.quantizeWeights(ptr, st.f32, n, K, r0);
+    c.narrowToHalves(st.u16, st.f32, count, format === "bfloat16" ? 1 : 0);
+    c.packRows(ptr, st.u16, n, K, 2, r0);
   }
 
   /** Staging room for `values` values (16-bit and float32). */
@@ -308,7 +309,7 @@ export class WasmKernels implements Kernels {
     const w = table as WasmWeight, b = this.#batch(batch);
     const o = ptrOf(out);
     this.#begin(OP.embed, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
-      .int(o).int(w.ptr).int(w.scales).int(b.tokens).int(b.rows).int(w.K).int(FORMAT_CODE[w.format]).int(w.stride)
+      .int(o).int(w.ptr).int(b.tokens).int(b.rows).int(w.K).int(FORMAT_CODE[w.format])
       .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
     this.#end();
   }
@@ -345,9 +346,9 @@ export class WasmKernels implements Kernels {
       this.#end();
       return;
     }
-    const q = this.#quantize(x, rows, K, m.stride);
-    this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(m.scales).int(rows).int(N).int(m.stride).int(b)
-      .reads(q.ptr, q.ptr + 2 * rows * m.stride).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
+    const q = this.#quantize(x, rows, K, m.Kp);
+    this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
+      .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
     this.#end();
   }
 
