@@ -3,53 +3,34 @@ import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
 import { EMBEDDED_MODEL_DIR, streamingHandler, type GenerateRequest } from "@actorlm/llm";
 import { Command } from "commander";
-import { collect, integer, number } from "./options.js";
+import { addEngineOptions, addSamplingOptions, engineOf, samplingOf, type EngineFlags, type SamplingFlags } from "./options.js";
 import { startModel } from "./start-model.js";
 
-interface GenerateFlags {
+interface GenerateFlags extends EngineFlags, SamplingFlags {
   model: string;
   prompt: string;
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  seed?: number;
-  stop?: string[];
   json?: boolean;
 }
 
 /** The `generate` command. */
 export function generateCommand(): Command {
-  return new Command("generate")
+  const command = new Command("generate")
     .description("generate a completion of a prompt, streamed to stdout")
     .showHelpAfterError()
     .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
-    .requiredOption("--prompt <text>", "text to continue")
-    .option("--max-tokens <n>", "most new tokens", integer)
-    .option("--temperature <t>", "sampling temperature, 0 = greedy", number)
-    .option("--top-p <p>", "nucleus sampling mass in (0, 1]", number)
-    .option("--top-k <k>", "keep the k most likely tokens", integer)
-    .option("--seed <s>", "seed for reproducible sampling", integer)
-    .option("--stop <s>", "stop sequence (repeatable)", collect)
-    .option("--json", "print one JSON object instead of streaming text")
-    .action((flags: GenerateFlags) => runGenerate(flags));
+    .requiredOption("--prompt <text>", "text to continue");
+  addEngineOptions(command);
+  addSamplingOptions(command);
+  return command.option("--json", "print one JSON object instead of streaming text").action((flags: GenerateFlags) => runGenerate(flags));
 }
 
 async function runGenerate(flags: GenerateFlags): Promise<void> {
   const t0 = performance.now();
-  await using host = await startModel(flags.model, !flags.json);
+  await using host = await startModel(flags.model, engineOf(flags), !flags.json);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const loaded = performance.now();
 
-  const request: GenerateRequest = {
-    prompt: flags.prompt,
-    maxTokens: flags.maxTokens,
-    temperature: flags.temperature,
-    topP: flags.topP,
-    topK: flags.topK,
-    seed: flags.seed,
-    stop: flags.stop,
-  };
+  const request: GenerateRequest = { prompt: flags.prompt, ...samplingOf(flags) };
   const job = inference.infer(request).spawn();
   const ids: number[] = [];
   let text = "";

@@ -1,12 +1,13 @@
 // `actorlm perplexity`: teacher-forced perplexity of a text file under a model.
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import { InferenceBuilder } from "@actorlm/runtime";
+import { InferenceBuilder, InferenceError } from "@actorlm/runtime";
 import { EMBEDDED_MODEL_DIR, perplexityHandler } from "@actorlm/llm";
 import { Command } from "commander";
+import { addEngineOptions, engineOf, type EngineFlags } from "./options.js";
 import { startModel } from "./start-model.js";
 
-interface PerplexityFlags {
+interface PerplexityFlags extends EngineFlags {
   model: string;
   file: string;
   json?: boolean;
@@ -14,18 +15,29 @@ interface PerplexityFlags {
 
 /** The `perplexity` command. */
 export function perplexityCommand(): Command {
-  return new Command("perplexity")
+  const command = new Command("perplexity")
     .description("teacher-forced perplexity of a text file (scored with bos)")
     .showHelpAfterError()
     .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
-    .requiredOption("--file <path>", "UTF-8 text file to score")
-    .option("--json", "print one JSON object")
-    .action((flags: PerplexityFlags) => runPerplexity(flags));
+    .requiredOption("--file <path>", "UTF-8 text file to score");
+  addEngineOptions(command);
+  return command.option("--json", "print one JSON object").action((flags: PerplexityFlags) => runPerplexity(flags));
+}
+
+/** The text of `path`; VALIDATION naming the file (and the system's reason, e.g. ENOENT, EISDIR) when it cannot be read. */
+export async function readTextFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : "cannot be read";
+    throw new InferenceError("VALIDATION", `--file ${path}: ${why} (${code ?? String(cause)})`, { cause });
+  }
 }
 
 async function runPerplexity(flags: PerplexityFlags): Promise<void> {
-  const text = await readFile(flags.file, "utf8");
-  await using host = await startModel(flags.model, !flags.json);
+  const text = await readTextFile(flags.file);
+  await using host = await startModel(flags.model, engineOf(flags), !flags.json);
   await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler);
 
   const t0 = performance.now();
