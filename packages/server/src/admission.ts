@@ -1,6 +1,7 @@
 // Admission control for one model: at most `maxActive` generations run at once, at most `maxQueued` wait for a
 // turn (first come, first served); beyond that a request is refused at once with OVERLOADED. A waiter whose signal
 // aborts leaves the queue and never runs.
+import { EventEmitter } from "eventemitter3";
 import { InferenceError, cancelledError } from "@actorlm/runtime";
 
 interface Waiter {
@@ -8,8 +9,14 @@ interface Waiter {
   refuse(error: unknown): void;
 }
 
+/** Events of an {@link Admission}. */
+export interface AdmissionEvents {
+  /** The number running or waiting changed. */
+  change: [active: number, queued: number];
+}
+
 /** A bounded set of running generations with a bounded FIFO of waiting ones. */
-export class Admission {
+export class Admission extends EventEmitter<AdmissionEvents> {
   #active = 0;
   readonly #waiting: Waiter[] = [];
 
@@ -18,6 +25,7 @@ export class Admission {
     readonly maxActive: number,
     readonly maxQueued: number,
   ) {
+    super();
     if (!Number.isSafeInteger(maxActive) || maxActive < 1) throw new RangeError(`maxActive must be an integer ≥ 1, got ${maxActive}`);
     if (!Number.isSafeInteger(maxQueued) || maxQueued < 0) throw new RangeError(`maxQueued must be an integer ≥ 0, got ${maxQueued}`);
   }
@@ -49,6 +57,7 @@ export class Admission {
         const i = this.#waiting.indexOf(waiter);
         if (i >= 0) this.#waiting.splice(i, 1);
         reject(cancelledError(signal?.reason));
+        this.#changed();
       };
       const waiter: Waiter = {
         grant: (release) => {
@@ -62,17 +71,20 @@ export class Admission {
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiting.push(waiter);
+      this.#changed();
     });
   }
 
   /** Refuses every waiting request with `error` (e.g. NOT_READY at shutdown); running ones are left alone. */
   refuseWaiting(error: InferenceError): void {
     for (const waiter of this.#waiting.splice(0)) waiter.refuse(error);
+    this.#changed();
   }
 
   /** Takes a slot and returns its release function. */
   #grant(): () => void {
     this.#active++;
+    this.#changed();
     let released = false;
     return () => {
       if (released) return;
@@ -80,6 +92,11 @@ export class Admission {
       this.#active--;
       const next = this.#waiting.shift();
       if (next !== undefined) next.grant(this.#grant());
+      else this.#changed();
     };
+  }
+
+  #changed(): void {
+    this.emit("change", this.#active, this.#waiting.length);
   }
 }

@@ -101,6 +101,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
     });
     const ctx: ServerContext = { models: this.models, metrics: this.metrics, limits, shutdown: this.#shutdown.signal, version };
+    this.app.removeContentTypeParser("text/plain"); // bodies are JSON only: anything else is 415
     this.app.decorateRequest("actorlm", null as unknown as RequestRecord);
     this.app.addHook("onRequest", async (request, reply) => {
       request.actorlm = { receivedAt: performance.now(), time: new Date(), model: undefined, outcome: undefined, promptTokens: undefined, completionTokens: undefined, pending: undefined };

@@ -38,6 +38,10 @@ interface Usage {
 
 /** How one kind of OpenAI response is shaped (completions or chat). */
 interface Shape {
+  /** Prefix of response ids. */
+  idPrefix: string;
+  /** The route's names for GenerateRequest's fields (errors name them). */
+  fields: FieldNames;
   object: string;
   chunkObject: string;
   /** A streamed chunk's choice: text added, or the end (`finish` set, text ""). */
@@ -47,6 +51,8 @@ interface Shape {
 }
 
 const COMPLETION_SHAPE: Shape = {
+  idPrefix: "cmpl",
+  fields: COMPLETION_FIELDS,
   object: "text_completion",
   chunkObject: "text_completion",
   chunkChoice: (text, finish) => ({ index: 0, text, logprobs: null, finish_reason: finish }),
@@ -54,6 +60,8 @@ const COMPLETION_SHAPE: Shape = {
 };
 
 const CHAT_SHAPE: Shape = {
+  idPrefix: "chatcmpl",
+  fields: CHAT_FIELDS,
   object: "chat.completion",
   chunkObject: "chat.completion.chunk",
   chunkChoice: (text, finish, first) => ({
@@ -74,7 +82,7 @@ export function openAiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const body = request.body;
     const model = pick(ctx, request, body.model);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0] : body.prompt;
-    return track(request, serve(ctx, request, reply, model, { prompt, ...samplingOf(body, body.max_tokens) }, COMPLETION_SHAPE, "cmpl", body));
+    return track(request, serve(ctx, request, reply, model, { prompt, ...samplingOf(body, body.max_tokens) }, COMPLETION_SHAPE, body));
   });
 
   app.post<{ Body: ChatBody }>("/v1/chat/completions", { schema: { body: chatSchema(ctx.limits) }, config: { fields: CHAT_FIELDS } }, (request, reply) => {
@@ -91,7 +99,7 @@ export function openAiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     model.requireReady();
     const prompt = model.template.render(messages);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens;
-    return track(request, serve(ctx, request, reply, model, { prompt, ...samplingOf(body, maxTokens) }, CHAT_SHAPE, "chatcmpl", body));
+    return track(request, serve(ctx, request, reply, model, { prompt, ...samplingOf(body, maxTokens) }, CHAT_SHAPE, body));
   });
 }
 
@@ -136,13 +144,12 @@ async function serve(
   model: ServedModel,
   generate: GenerateRequest,
   shape: Shape,
-  idPrefix: string,
   body: OpenAiSampling,
 ): Promise<unknown> {
   const generation = await Generation.start({ model, request: generate, signal: requestSignal(reply, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
   const record = request.actorlm;
   record.promptTokens = generation.promptTokens;
-  const head = { id: `${idPrefix}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: model.name };
+  const head = { id: `${shape.idPrefix}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: model.name };
   const usage = (): Usage => ({
     prompt_tokens: generation.promptTokens,
     completion_tokens: generation.completionTokens,
@@ -173,8 +180,9 @@ async function serve(
     await sse.send("[DONE]");
     record.outcome = "success";
   } catch (error) {
-    record.outcome = outcomeOfError(error);
-    await sse.send(openAiErrorBody(ApiError.from(inStream(error, ctx.shutdown))));
+    const reported = inStream(error, ctx.shutdown);
+    record.outcome = outcomeOfError(reported);
+    await sse.send(openAiErrorBody(ApiError.from(reported, shape.fields)));
   } finally {
     record.completionTokens = generation.completionTokens;
     sse.end();

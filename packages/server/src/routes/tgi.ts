@@ -131,8 +131,9 @@ async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiB
     }
     record.outcome = "success";
   } catch (error) {
-    record.outcome = outcomeOfError(error);
-    await sse.send(tgiErrorBody(ApiError.from(inStream(error, ctx.shutdown), TGI_FIELDS)));
+    const reported = inStream(error, ctx.shutdown);
+    record.outcome = outcomeOfError(reported);
+    await sse.send(tgiErrorBody(ApiError.from(reported, TGI_FIELDS)));
   } finally {
     record.completionTokens = generation.completionTokens;
     sse.end();
