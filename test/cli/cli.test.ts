@@ -3,7 +3,7 @@
  * seeded sampling, stop strings, usage errors, coded errors, and perplexity.
  */
 import { execFile, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -178,9 +178,22 @@ describe("actorlm perplexity", () => {
     expect(typeof out.ms).toBe("number");
   });
 
-  it("a file that does not exist: non-zero exit naming it", async () => {
-    const run = await cli("perplexity", "--file", join(tmp, "missing.txt"), "--json");
-    expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain(join(tmp, "missing.txt"));
+  it.each([
+    ["does not exist", "missing.txt", "ENOENT"],
+    ["is a directory", ".", "EISDIR"],
+  ])("a file that %s: exit 1, one line with the VALIDATION code naming the file and the system's reason", async (_what, name, reason) => {
+    const path = join(tmp, name);
+    const run = await cli("perplexity", "--file", path, "--json");
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe(`actorlm: VALIDATION: --file ${path}: ${_what === "is a directory" ? "is a directory" : "no such file"} (${reason})\n`);
+  });
+});
+
+describe("actorlm --version", () => {
+  it("prints the package version", async () => {
+    const run = await cli("--version");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${(JSON.parse(readFileSync(join(ROOT, "packages/server/package.json"), "utf8")) as { version: string }).version}\n`);
   });
 });

@@ -87,7 +87,7 @@ const CASES: Case[] = [
 ];
 
 describe("every validation rule names its field", () => {
-  it.each(CASES.map(([name, path, body, status, param]) => ({ name, path, body, status, param })))("$name → $status naming $param", async ({ path, body, status, param }) => {
+  it.each(CASES.map(([name, path, body, status, param]) => [`${name} → ${status} naming ${param}`, path, body, status, param] as const))("%s", async (_name, path, body, status, param) => {
     const res = await post(`${running.url}${path}`, body, AUTH);
     expect(res.status, JSON.stringify(res.body)).toBe(status);
     if (path.startsWith("/v1/")) {

@@ -45,7 +45,8 @@ export class ApiError extends Error {
 
   /**
    * Any thrown value as an ApiError. An InferenceError keeps its code; its field (the error's `field`, else the
-   * `field:` its message starts with) is renamed through `fields` to the route's name for it, in the message too.
+   * `field:` its message starts with, when that is a field of the route) is renamed through `fields` to the route's
+   * name for it, in the message too.
    * Fastify's own errors (schema validation, body parsing, body limit) get their codes here.
    */
   static from(error: unknown, fields: FieldNames = {}): ApiError {
@@ -128,7 +129,8 @@ export function errorBodyFor(path: string): (error: ApiError) => object {
 function fromInference(error: InferenceError, fields: FieldNames): ApiError {
   const declared = (error as { field?: unknown }).field;
   const lead = /^([A-Za-z_]+)(\[\d+\])?:/.exec(error.message);
-  const field = typeof declared === "string" ? declared : lead !== null && lead[1] in fields ? `${lead[1]}${lead[2] ?? ""}` : undefined;
+  const named = lead !== null && (lead[1] in fields || Object.values(fields).includes(lead[1]));
+  const field = typeof declared === "string" ? declared : named ? `${lead[1]}${lead[2] ?? ""}` : undefined;
   const message = renameFields(error.message, fields);
   const param = field === undefined ? null : renameFields(field, fields);
   return new ApiError(error.code, message, param, { cause: error });

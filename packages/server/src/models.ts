@@ -14,7 +14,7 @@ import {
   type ModelClass,
   type StateChange,
 } from "@actorlm/runtime";
-import { LlamaModel, streamingHandler, type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput } from "@actorlm/llm";
+import { LlamaModel, encodeOffThread, streamingHandler, type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput } from "@actorlm/llm";
 import { Admission } from "./admission.js";
 import { ChatTemplate } from "./chat-template.js";
 import { ApiError } from "./http-errors.js";
@@ -91,6 +91,7 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     this.#inference = await new InferenceBuilder().withModel(this.host).build(streamingHandler);
     this.#info = await this.host.call("info");
     this.#template = await chatTemplateOf(this.host, this.dir);
+    await encodeOffThread(this.dir, ["warm up"]); // loads the tokenizer on a pool thread now, not at the first request
     this.#loadedAt = new Date();
     this.#supervisor = new Supervisor(this.host as ModelHost<object>, this.#options.restart, {
       scheduled: (attempt, delay) => {
