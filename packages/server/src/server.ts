@@ -1,5 +1,6 @@
 // The HTTP server: wires the models, metrics, auth, error shapes and routes into one fastify instance, listens
 // before the models load (so /health answers 503 meanwhile), and shuts down gracefully.
+import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import { EventEmitter } from "eventemitter3";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -74,6 +75,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   constructor(options: ServerOptions) {
     super();
     this.#options = options;
+    setMaxListeners(0, this.#shutdown.signal); // every in-flight request listens to it
     const maxConcurrent = positive("maxConcurrent", options.maxConcurrent ?? 16);
     const maxQueued = positive("maxQueued", options.maxQueued ?? 64, 0);
     const limits = {
@@ -153,6 +155,11 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   close(graceMs = this.#options.shutdownGraceMs ?? 10_000): Promise<void> {
     this.#closing ??= this.#close(graceMs);
     return this.#closing;
+  }
+
+  /** Same as {@link close} with the default grace period. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** Cancels every in-flight generation now (e.g. on a second Ctrl-C during shutdown). */
