@@ -181,12 +181,12 @@ describe("actorlm perplexity", () => {
   it.each([
     ["does not exist", "missing.txt", "ENOENT"],
     ["is a directory", ".", "EISDIR"],
-  ])("a file that %s: exit 1, one line with the VALIDATION code naming the file and the system's reason", async (_what, name, reason) => {
+  ])("a file that %s: exit 1, one line with the VALIDATION code naming the file and the system's reason", async (what, name, reason) => {
     const path = join(tmp, name);
     const run = await cli("perplexity", "--file", path, "--json");
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
-    expect(run.stderr).toBe(`actorlm: VALIDATION: --file ${path}: ${_what === "is a directory" ? "is a directory" : "no such file"} (${reason})\n`);
+    expect(run.stderr).toBe(`actorlm: VALIDATION: --file ${path}: ${what === "is a directory" ? "is a directory" : "no such file"} (${reason})\n`);
   });
 });
 

@@ -116,6 +116,27 @@ describe("actorlm serve", () => {
     expect(await s.exited).toBe(0);
   });
 
+  it("on a terminal, shows a progress bar per model while loading, then stops on SIGINT (Ctrl-C) with exit 0", async () => {
+    // util-linux `script` runs it on a pseudo-terminal; Ctrl-C typed there is SIGINT for the server
+    const command = `'${process.execPath}' '${CLI}' serve --port 0 --model 'first=${EMBEDDED_MODEL_DIR}' --model 'second=${EMBEDDED_MODEL_DIR}'`;
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    children.push(child);
+    let out = "";
+    const ready = new Promise<void>((resolve) =>
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+        if (/model second ready/.test(out)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    await Promise.race([ready, exited]);
+    const text = out.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "");
+    expect(text).toMatch(/loading first: read +\[[^\]]+\] 100%[^]*model first ready[^]*loading second: read +\[[^\]]+\] 100%[^]*model second ready/);
+    child.stdin.write("\x03");
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/SIGINT: shutting down[^]*stopped/);
+  });
+
   it("a model directory that does not load: exits 1 with the error code", async () => {
     const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--model", "/nonexistent/model"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);

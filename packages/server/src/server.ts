@@ -55,6 +55,9 @@ export interface ActorlmServerEvents extends ServerEvents {
   restarted: [model: string, attempt: number, error?: unknown];
 }
 
+/** After the grace period, how long cancelled responses get to end before their connections are closed (ms). */
+const FORCE_CLOSE_MS = 2000;
+
 const positive = (name: string, value: number, min = 1): number => {
   if (!Number.isSafeInteger(value) || value < min) throw new InferenceError("VALIDATION", `${name}: must be an integer ≥ ${min}, got ${value}`);
   return value;
@@ -149,8 +152,8 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
 
   /**
    * Graceful shutdown: stops accepting connections, refuses queued requests (503), lets running ones finish for
-   * `graceMs` (default: the shutdownGraceMs option), then cancels what still runs (a stream gets an error event),
-   * closes the connections and terminates the model workers. Idempotent.
+   * `graceMs` (default: the shutdownGraceMs option), then cancels what still runs (a stream gets an error event;
+   * a connection still open 2 s later is closed), closes the connections and terminates the model workers. Idempotent.
    */
   close(graceMs = this.#options.shutdownGraceMs ?? 10_000): Promise<void> {
     this.#closing ??= this.#close(graceMs);
@@ -170,11 +173,14 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   async #close(graceMs: number): Promise<void> {
     const stopped = this.app.close();
     for (const model of this.models.list()) model.admission.refuseWaiting(new InferenceError("NOT_READY", "the server is shutting down"));
-    const timer = setTimeout(() => this.cancelInFlight(), graceMs);
+    const cancel = setTimeout(() => this.cancelInFlight(), graceMs);
+    // a client that stopped reading keeps its response open even after its generation ended: cut it off
+    const force = setTimeout(() => this.app.server.closeAllConnections(), graceMs + FORCE_CLOSE_MS);
     try {
       while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
     } finally {
-      clearTimeout(timer);
+      clearTimeout(cancel);
+      clearTimeout(force);
     }
     this.app.server.closeAllConnections();
     await stopped;
