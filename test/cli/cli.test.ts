@@ -190,6 +190,23 @@ describe("actorlm perplexity", () => {
   });
 });
 
+describe("engine flags (the same names on every command that loads a model)", () => {
+  it("--max-sequence-length reaches the engine: a request that does not fit is refused naming it", async () => {
+    const run = await cli("generate", "--prompt", "In the beginning", "--max-tokens", "20", "--max-sequence-length", "16");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^actorlm: VALIDATION: maxTokens: .*\b16\b/);
+  });
+
+  it("--dtype and --device settings the engine cannot honour yet are refused by name", async () => {
+    const dtype = await cli("generate", "--prompt", "x", "--dtype", "float16");
+    expect(dtype.code).toBe(1);
+    expect(dtype.stderr).toMatch(/dtype/);
+    const device = await cli("generate", "--prompt", "x", "--device", "gpu");
+    expect(device.code).toBe(1);
+    expect(device.stderr).toMatch(/device/);
+  });
+});
+
 describe("actorlm --version", () => {
   it("prints the package version", async () => {
     const run = await cli("--version");

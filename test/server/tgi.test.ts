@@ -5,7 +5,8 @@
 import { InferenceClient } from "@huggingface/inference";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REF } from "../generation/helpers.js";
-import { MODEL, post, postStream, referenceModel, startServer, type Reference, type Running } from "./helpers.js";
+import { createServer } from "@actorlm/server";
+import { EMBEDDED_MODEL_DIR, MODEL, post, postStream, referenceModel, startServer, type Reference, type Running } from "./helpers.js";
 
 let running: Running;
 let lib: Reference;
@@ -93,5 +94,25 @@ describe("TGI routes", () => {
     const health = await fetch(`${running.url}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok", models: { [MODEL]: "ready" } });
+  });
+});
+
+describe("before the models are loaded", () => {
+  it("the server already listens: /health is 503 and requests get 503 NOT_READY until the model is ready", async () => {
+    const server = createServer({ models: [EMBEDDED_MODEL_DIR], port: 0 });
+    try {
+      const url = await server.listen();
+      const health = await fetch(`${url}/health`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ error_type: "unhealthy", models: { [MODEL]: "uninitialized" } });
+      const early = await post(`${url}/generate`, { inputs: "In the beginning", parameters: { max_new_tokens: 2 } });
+      expect(early.status).toBe(503);
+      expect(early.body).toMatchObject({ code: "NOT_READY", error_type: "unhealthy" });
+      await server.loadModels();
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect((await post(`${url}/generate`, { inputs: "In the beginning", parameters: { max_new_tokens: 2 } })).status).toBe(200);
+    } finally {
+      await server.close(0);
+    }
   });
 });
