@@ -31,7 +31,7 @@ const all = [
     index: "packages/runtime/src/index.ts",
     "model-worker": "packages/runtime/src/worker/model-worker.ts",
   }),
-  pkg("tensor", { index: "packages/tensor/src/index.ts" }),
+  pkg("tensor", { index: "packages/tensor/src/index.ts", "wasm-thread": "packages/tensor/src/wasm/thread.ts" }),
   pkg("llm", { index: "packages/llm/src/index.ts", "encode-task": "packages/llm/src/tokenize/encode-task.ts" }),
   pkg("server", { index: "packages/server/src/index.ts", cli: "packages/server/src/cli/main.ts" }),
 ];

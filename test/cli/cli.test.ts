@@ -197,8 +197,8 @@ describe("engine flags (the same names on every command that loads a model)", ()
     expect(run.stderr).toMatch(/^actorlm: VALIDATION: maxTokens: .*\b16\b/);
   });
 
-  it("--dtype and --device settings the engine cannot honour yet are refused by name", async () => {
-    const dtype = await cli("generate", "--prompt", "x", "--dtype", "float16");
+  it("--dtype and --device values the engine does not have are refused by name", async () => {
+    const dtype = await cli("generate", "--prompt", "x", "--dtype", "float7");
     expect(dtype.code).toBe(1);
     expect(dtype.stderr).toMatch(/dtype/);
     const device = await cli("generate", "--prompt", "x", "--device", "gpu");

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { jsBackend } from "@actorlm/tensor";
+import { JsKernels } from "@actorlm/tensor";
 import type { LlmError } from "../../packages/llm/src/errors.js";
 import { LLAMA_MODEL_TYPES, loadLlamaConfig, parseLlamaConfig } from "../../packages/llm/src/models/config.js";
 import { ropeInvFreq } from "../../packages/llm/src/models/llama/rope.js";
@@ -133,7 +133,7 @@ describe("architecture registry", () => {
   });
 
   it("loadModel parses config.json with the architecture's parser and hands it to its loader", async () => {
-    const { architecture, rawConfig, model } = await loadModel(MODEL, { backend: jsBackend });
+    const { architecture, rawConfig, model } = await loadModel(MODEL, { kernels: new JsKernels() });
     expect(architecture).toBe(llamaArchitecture);
     expect(rawConfig).toEqual(KJV);
     expect(model.config).toEqual(parseLlamaConfig(KJV, "config.json"));
@@ -143,7 +143,7 @@ describe("architecture registry", () => {
     for (const [config, what] of [[{ ...KJV, model_type: "gpt2" }, '"gpt2"'], [[1, 2], "not a JSON object"]] as const) {
       const dir = mkdtempSync(join(tmpdir(), "actorlm-config-"));
       writeFileSync(join(dir, "config.json"), JSON.stringify(config));
-      const err = await loadModel(dir, { backend: jsBackend }).catch((e: LlmError) => e);
+      const err = await loadModel(dir, { kernels: new JsKernels() }).catch((e: LlmError) => e);
       expect(err).toMatchObject({ code: "MODEL_LOAD", file: join(dir, "config.json") });
       expect((err as Error).message).toContain(what);
     }

@@ -6,9 +6,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsKernels, WasmKernels, type Kernels } from "@actorlm/tensor";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
-import { loadLlama } from "./helpers.js";
+import { loadLlama, session } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const MODEL = join(ROOT, "models/kjv-llama");
@@ -48,20 +49,28 @@ function topK(row: Float32Array, k: number): number[] {
   return [...row.keys()].sort((a, b) => row[b] - row[a]).slice(0, k);
 }
 
-let model: Llama;
 const V = 4096;
 
-beforeAll(async () => {
-  model = await loadLlama(MODEL);
-});
+/** Every backend the conformance checks run on: the reference, and wasm on one and two threads. */
+const BACKENDS: { label: string; make: () => Kernels | Promise<Kernels> }[] = [
+  { label: "js", make: () => new JsKernels() },
+  { label: "wasm, 1 thread", make: () => WasmKernels.create({ threads: 1 }) },
+  { label: "wasm, 2 threads", make: () => WasmKernels.create({ threads: 2 }) },
+];
 
-describe("kjv-llama against transformers", () => {
+describe.each(BACKENDS)("kjv-llama against transformers, $label", ({ make }) => {
+  let model: Llama;
+  beforeAll(async () => {
+    model = await loadLlama(MODEL, { kernels: await make() });
+  });
+  afterAll(() => model.dispose());
+
   it("loads the config", () => {
     expect(model.config).toMatchObject({ numLayers: 6, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: V, tieWordEmbeddings: true });
   });
 
   it("matches the full last-position logits of prompt 0 within 1e-3", () => {
-    const logits = model.forward(ref.prompts[0].ids, model.newCache(64));
+    const logits = session(model, 64).forward(ref.prompts[0].ids);
     let worst = 0;
     for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(logits[i] - ref.full_last_logits_prompt0[i]));
     console.log(`prompt 0 full logits: max |diff| = ${worst.toExponential(2)}`);
@@ -69,7 +78,7 @@ describe("kjv-llama against transformers", () => {
   });
 
   it.each(ref.prompts.map((p, i) => [i, p] as const))("prompt %i: top-10, logsumexp and prompt log-probs within 1e-3", (_, p) => {
-    const all = model.forward(p.ids, model.newCache(64), { logits: "all" });
+    const all = session(model, 64).forward(p.ids, "all");
     const T = p.ids.length;
     const last = all.subarray((T - 1) * V, T * V);
     expect(topK(last, 10)).toEqual(p.last_top10.map(([id]) => id));
@@ -83,24 +92,24 @@ describe("kjv-llama against transformers", () => {
   });
 
   it.each(ref.prompts.map((p, i) => [i, p] as const))("prompt %i: 40 greedy tokens, one token per forward, identical", (_, p) => {
-    const cache = model.newCache(p.ids.length + 40);
-    let next = argmax(model.forward(p.ids, cache));
+    const seq = session(model, p.ids.length + 40);
+    let next = argmax(seq.forward(p.ids));
     const out = [next];
     while (out.length < 40) {
-      next = argmax(model.forward([next], cache));
+      next = argmax(seq.forward([next]));
       out.push(next);
     }
     expect(out).toEqual(p.greedy_ids);
-    expect(cache.length).toBe(p.ids.length + 39);
+    expect(seq.kv.length).toBe(p.ids.length + 39);
   });
 
   it("prefill all at once equals token by token within 1e-4", () => {
     const ids = [...ref.prompts[1].ids, ...ref.prompts[1].greedy_ids.slice(0, 12)];
-    const prefill = Float32Array.from(model.forward(ids, model.newCache(32), { logits: "all" }));
-    const cache = model.newCache(32);
+    const prefill = session(model, 32).forward(ids, "all");
+    const seq = session(model, 32);
     let worst = 0;
     ids.forEach((id, t) => {
-      const row = model.forward([id], cache);
+      const row = seq.forward([id]);
       for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(row[i] - prefill[t * V + i]));
     });
     console.log(`prefill vs incremental: max |diff| = ${worst.toExponential(2)}`);
@@ -117,7 +126,10 @@ describe("kjv-llama against transformers", () => {
     expect(ids[0]).toBe(0);
     expect(ids.length).toBe(ref.heldout0.n_tokens);
     const t0 = performance.now();
-    const all = model.forward(ids, model.newCache(ids.length), { logits: "all" });
+    const seq = session(model, ids.length);
+    const rows = model.maxLogitRows;
+    const all = new Float32Array(ids.length * V);
+    for (let from = 0; from < ids.length; from += rows) all.set(seq.forward(ids.slice(from, from + rows), "all"), from * V);
     const ms = performance.now() - t0;
     let nll = 0;
     for (let t = 1; t < ids.length; t++) {

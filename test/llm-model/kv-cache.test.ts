@@ -1,64 +1,106 @@
-/** The KV cache and forward-pass validation: capacity refusals, positions, reuse. */
+/** The paged KV cache: block allocation and return, isolation between sequences, forward-pass validation, rewinding. */
 import { join } from "node:path";
+import { JsKernels } from "@actorlm/tensor";
 import { beforeAll, describe, expect, it } from "vitest";
-import { KvCache } from "../../packages/llm/src/kv-cache.js";
+import { KvPool } from "../../packages/llm/src/kv-cache.js";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
-import { loadLlama } from "./helpers.js";
+import { loadLlama, session } from "./helpers.js";
 
 let model: Llama;
 beforeAll(async () => {
-  model = await loadLlama(join(import.meta.dirname, "../../models/kjv-llama"));
+  model = await loadLlama(join(import.meta.dirname, "../../models/kjv-llama"), { kvCacheTokens: 256 });
 });
 
-describe("KvCache", () => {
-  it("has [layers][kvHeads][capacity][headDim] storage and tracks length", () => {
-    const cache = model.newCache(16);
-    expect(cache).toMatchObject({ layers: 6, kvHeads: 2, headDim: 64, capacity: 16, length: 0, remaining: 16 });
-    expect(cache.keys(0).length).toBe(2 * 16 * 64);
-    model.forward([0, 1144, 260], cache);
-    expect(cache.length).toBe(3);
-    cache.reset();
-    expect(cache.length).toBe(0);
+describe("KvPool", () => {
+  const pool = () => new KvPool(new JsKernels(), { layers: 2, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 5 });
+
+  it("hands out distinct blocks, grows a sequence a block at a time and takes every block back", () => {
+    const kv = pool();
+    const a = kv.allocate(5)!, b = kv.allocate(3)!;
+    expect(a.blocks).toHaveLength(2);
+    expect(b.blocks).toHaveLength(1);
+    expect(new Set([...a.blocks, ...b.blocks]).size).toBe(3);
+    expect(kv.freeBlocks).toBe(2);
+    expect(b.reserve(8)).toBe(true);
+    expect(b.blocks).toHaveLength(2);
+    expect(new Set([...a.blocks, ...b.blocks]).size).toBe(4);
+    a.free();
+    a.free();                                                    // idempotent: blocks are not returned twice
+    expect(kv.freeBlocks).toBe(3);
+    b.free();
+    expect(kv.freeBlocks).toBe(5);
+    expect(kv.usedBlocks).toBe(0);
   });
 
-  it("refuses to outgrow its capacity (VALIDATION), never slides", () => {
-    const cache = model.newCache(4);
-    model.forward([0, 1144, 260], cache);
-    expect(() => model.forward([2092, 270], cache)).toThrow(expect.objectContaining({ code: "VALIDATION" }));
-    expect(cache.length).toBe(3);
-    model.forward([2092], cache);
-    expect(() => model.forward([270], cache)).toThrow(/capacity 4/);
+  it("refuses what does not fit without taking anything", () => {
+    const kv = pool();
+    expect(kv.allocate(21)).toBeUndefined();
+    expect(kv.freeBlocks).toBe(5);
+    const a = kv.allocate(16)!;
+    expect(a.reserve(24)).toBe(false);
+    expect(a.blocks).toHaveLength(4);
+    expect(kv.freeBlocks).toBe(1);
+    expect(() => { a.free(); a.reserve(4); }).toThrow(expect.objectContaining({ code: "VALIDATION" }));
   });
 
-  it("refuses bad input with VALIDATION", () => {
-    const cache = model.newCache(8);
+  it("refuses a malformed shape (VALIDATION)", () => {
+    expect(() => new KvPool(new JsKernels(), { layers: 1, kvHeads: 1, headDim: 4, blockSize: 0, blocks: 1 })).toThrow(expect.objectContaining({ code: "VALIDATION" }));
+  });
+});
+
+describe("the model over the paged cache", () => {
+  it("refuses bad batches (VALIDATION)", () => {
     const validation = expect.objectContaining({ code: "VALIDATION" });
-    expect(() => model.forward([], cache)).toThrow(validation);
-    expect(() => model.forward([4096], cache)).toThrow(validation);
-    expect(() => model.forward([1.5], cache)).toThrow(validation);
-    expect(() => model.forward([0], cache, { start: 1 })).toThrow(validation);
-    expect(() => model.newCache(2048)).toThrow(validation);
-    expect(() => model.forward([0], new KvCache({ layers: 6, kvHeads: 4, headDim: 64, capacity: 8 }))).toThrow(validation);
-    expect(() => new KvCache({ layers: 6, kvHeads: 2, headDim: 64, capacity: 0 })).toThrow(validation);
+    const kv = model.kv.allocate(8)!;
+    const run = (tokens: number[], start = 0, blocks: number[] = kv.blocks) => model.forward([{ tokens, start, blocks }]);
+    expect(() => run([])).toThrow(validation);
+    expect(() => run([4096])).toThrow(validation);
+    expect(() => run([1.5])).toThrow(validation);
+    expect(() => run([0], 1020)).toThrow(validation);                   // past what the blocks hold
+    expect(() => run([0, 1], 0, [])).toThrow(validation);
+    expect(() => model.forward([{ tokens: [0], start: 1024, blocks: Array(65).fill(kv.blocks[0]) }])).toThrow(validation); // past max_position_embeddings
+    kv.free();
   });
 
-  it("a reset or rewound cache gives the same logits as a fresh one", () => {
+  it("a rewound sequence gives the same logits as a fresh one", () => {
     const ids = [0, 1144, 260, 2092];
-    const fresh = Float32Array.from(model.forward(ids, model.newCache(8)));
-    const cache = model.newCache(8);
-    model.forward([0, 5, 6, 7, 8], cache);
-    cache.reset();
-    expect([...model.forward(ids, cache)]).toEqual([...fresh]);
-    model.forward([9, 9], cache);
-    expect([...model.forward(ids.slice(1), cache, { start: 1 })]).toEqual([...fresh]); // rewind to position 1
-    expect(cache.length).toBe(4);
+    const fresh = session(model, 8);
+    const expected = fresh.forward(ids);
+    fresh.free();
+    const seq = session(model, 8);
+    seq.forward([0, 5, 6, 7, 8]);
+    const again = model.forward([{ tokens: ids, start: 0, blocks: seq.kv.blocks }]);   // overwrite from position 0
+    expect([...again]).toEqual([...expected]);
+    const rewound = model.forward([{ tokens: ids.slice(1), start: 1, blocks: seq.kv.blocks }]);
+    expect([...rewound]).toEqual([...expected]);
+    seq.free();
   });
 
-  it("separate caches do not share state", () => {
-    const a = model.newCache(8), b = model.newCache(8);
-    model.forward([0, 1144], a);
-    model.forward([0, 77, 78, 79], b);
-    model.forward([0, 1144], a, { start: 0 });
-    expect([...model.forward([260], a)]).toEqual([...model.forward([0, 1144, 260], model.newCache(8))]);
+  it("sequences do not share cache state: interleaved, each gives what it gives alone", () => {
+    const alone = session(model, 16);
+    const expected = alone.forward([0, 1144, 260]);
+    alone.free();
+    const a = session(model, 16), b = session(model, 16);
+    a.forward([0, 1144]);
+    b.forward([0, 77, 78, 79, 80, 81]);                                  // would overwrite a's positions if they shared blocks
+    expect([...a.forward([260])]).toEqual([...expected]);
+    a.free();
+    b.free();
+    expect(model.kv.usedBlocks).toBe(0);
+  });
+
+  it("two sequences in one batch give what each gives alone", () => {
+    const one = session(model, 16), two = session(model, 16);
+    const x = one.forward([0, 1144, 260]), y = two.forward([0, 53, 54, 55, 56]);
+    one.free();
+    two.free();
+    const a = model.kv.allocate(16)!, b = model.kv.allocate(16)!;
+    const both = model.forward([{ tokens: [0, 1144, 260], start: 0, blocks: a.blocks }, { tokens: [0, 53, 54, 55, 56], start: 0, blocks: b.blocks }]);
+    const V = model.config.vocabSize;
+    let worst = 0;
+    for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(both[i] - x[i]), Math.abs(both[V + i] - y[i]));
+    expect(worst).toBeLessThan(1e-5);
+    a.free();
+    b.free();
   });
 });

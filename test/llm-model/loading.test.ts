@@ -5,10 +5,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { jsBackend, SafetensorsFile, type LoadProgress } from "@actorlm/tensor";
+import { JsKernels, SafetensorsFile, type LoadProgress } from "@actorlm/tensor";
 import { parseLlamaConfig } from "../../packages/llm/src/models/config.js";
 import { Llama } from "../../packages/llm/src/models/llama/model.js";
-import { loadLlama } from "./helpers.js";
+import { loadLlama, session } from "./helpers.js";
 import { buildSafetensors, f32Bytes, randomFloats, tempDir, writeTo, type Entry } from "../tensor/helpers.js";
 
 const CONFIG = {
@@ -56,7 +56,7 @@ describe("loading a Llama checkpoint", () => {
     expect(events[0].stage).toBe("read");
     const converts = events.filter((e) => e.stage === "convert");
     expect(converts.at(-1)).toEqual({ stage: "convert", done: 20, total: 20, unit: "tensors" });
-    const logits = model.forward([0, 5, 7], model.newCache());
+    const logits = session(model, 3).forward([0, 5, 7]);
     expect(logits.length).toBe(16);
     expect(logits.every(Number.isFinite)).toBe(true);
   });
@@ -69,13 +69,13 @@ describe("loading a Llama checkpoint", () => {
     expect(new Set(converts.map((e) => e.total))).toEqual(new Set([21]));
   });
 
-  it("needs a backend from its caller (TypeError naming the option)", async () => {
+  it("needs kernels from its caller (TypeError naming the option)", async () => {
     const source = SafetensorsFile.fromBytes(buildSafetensors(entries()));
     const config = parseLlamaConfig(CONFIG);
     expect(() => Llama.fromSource(config, source, {} as never)).toThrow(TypeError);
-    expect(() => Llama.fromSource(config, source, {} as never)).toThrow(/backend/);
-    const model = Llama.fromSource(config, source, { backend: jsBackend });
-    expect(model.forward([1, 2], model.newCache(4)).length).toBe(16);
+    expect(() => Llama.fromSource(config, source, {} as never)).toThrow(/kernels/);
+    const model = Llama.fromSource(config, source, { kernels: new JsKernels() });
+    expect(session(model, 4).forward([1, 2]).length).toBe(16);
   });
 
   it("refuses a weight whose shape the config does not imply, naming it and both shapes", async () => {
@@ -112,9 +112,9 @@ describe("loading a Llama checkpoint", () => {
     const same = await loadLlama(modelDir(untiedSame, { ...CONFIG, tie_word_embeddings: false }));
     const other = await loadLlama(modelDir(entries(true), { ...CONFIG, tie_word_embeddings: false }));
     const ids = [3, 1, 4, 1, 5];
-    const a = Float32Array.from(tied.forward(ids, tied.newCache()));
-    expect([...same.forward(ids, same.newCache())]).toEqual([...a]);
-    expect([...other.forward(ids, other.newCache())]).not.toEqual([...a]);
+    const a = session(tied, 5).forward(ids);
+    expect([...session(same, 5).forward(ids)]).toEqual([...a]);
+    expect([...session(other, 5).forward(ids)]).not.toEqual([...a]);
   });
 
   it("reads BF16 weights and sharded checkpoints to the same model", async () => {
@@ -139,6 +139,6 @@ describe("loading a Llama checkpoint", () => {
     const sharded = await loadLlama(dir);
     const plain = await loadLlama(modelDir(asF32));
     const ids = [2, 7, 11];
-    expect([...sharded.forward(ids, sharded.newCache())]).toEqual([...plain.forward(ids, plain.newCache())]);
+    expect([...session(sharded, 3).forward(ids)]).toEqual([...session(plain, 3).forward(ids)]);
   });
 });

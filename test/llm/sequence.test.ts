@@ -4,7 +4,8 @@
  */
 import { InferenceError } from "@actorlm/runtime";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { KvCache } from "../../packages/llm/src/kv-cache.js";
+import { JsKernels } from "@actorlm/tensor";
+import { KvPool } from "../../packages/llm/src/kv-cache.js";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
 import { EMBEDDED_MODEL_DIR } from "../../packages/llm/src/embedded-model.js";
 import { Sequence } from "../../packages/llm/src/generation/sequence.js";
@@ -30,10 +31,16 @@ function stubModel(): CausalLM {
   const logits = new Float32Array(vocabSize);
   logits[inPrompt] = 5;
   logits[OTHER] = 4;
+  const kernels = new JsKernels();
   return {
     config: { vocabSize, maxPositionEmbeddings: 64 },
-    newCache: () => ({}) as KvCache,
+    kernels,
+    kv: new KvPool(kernels, { layers: 1, kvHeads: 1, headDim: 2, blockSize: 16, blocks: 4 }),
+    maxBatchTokens: 512,
+    maxLogitRows: 64,
+    weightBytesPerToken: 0,
     forward: () => logits,
+    dispose: async () => undefined,
   };
 }
 

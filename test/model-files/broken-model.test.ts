@@ -85,21 +85,21 @@ describe("broken model files are refused at load, by name", () => {
 
 describe("unimplemented dtype and device are refused by name", () => {
   // LlamaModel.load refuses them with VALIDATION before touching any file ...
-  it("LlamaModel.load: VALIDATION for dtype float16 and device gpu", async () => {
-    const dtype = await rejection(LlamaModel.load({ model: MODEL, dtype: "float16" }), "VALIDATION");
-    expect(dtype.message).toMatch(/^dtype float16: only float32/);
+  it("LlamaModel.load: VALIDATION for dtype ternary and device gpu", async () => {
+    const dtype = await rejection(LlamaModel.load({ model: MODEL, dtype: "ternary" }), "VALIDATION");
+    expect(dtype.message).toMatch(/^dtype ternary: not supported/);
     const device = await rejection(LlamaModel.load({ model: MODEL, device: "gpu" }), "VALIDATION");
-    expect(device.message).toMatch(/^device gpu: only "cpu"/);
+    expect(device.message).toMatch(/^device gpu: no GPU backend/);
   });
 
   // ... but the runtime's worker reports every failed load() as MODEL_LOAD (a runtime contract, see
   // test/runtime/model-load.test.ts, "failLoadCode"), so through a host the code is MODEL_LOAD. The message keeps
   // the refusal's name.
   it.each([
-    [{ dtype: "float16" }, /dtype float16: only float32/],
-    [{ dtype: "f16" }, /dtype float16: only float32/],
-    [{ device: "gpu" }, /device gpu: only "cpu"/],
-    [{ device: "cuda:0" }, /device cuda:0: only "cpu"/],
+    [{ dtype: "ternary" }, /dtype ternary: not supported/],
+    [{ dtype: "b1.58" }, /dtype ternary: not supported/],
+    [{ device: "gpu" }, /device gpu: no GPU backend/],
+    [{ device: "cuda:0" }, /device cuda:0: no GPU backend/],
   ] as const)("through a host: %o is refused by name", async (args, message) => {
     const error = await refused({ model: MODEL, ...args }, "MODEL_LOAD");
     expect(error.message).toMatch(message);

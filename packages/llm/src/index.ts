@@ -19,13 +19,14 @@ export {
 } from "./generation/detokenizer.js";
 export { StopMatcher, type StopResult } from "./generation/stop.js";
 export { parseLlamaConfig, loadLlamaConfig, LLAMA_MODEL_TYPES, type LlamaConfig, type RopeScaling } from "./models/config.js";
-export { Llama, type LlamaLoadOptions, type ForwardOptions } from "./models/llama/model.js";
+export { Llama, type LlamaLoadOptions } from "./models/llama/model.js";
 export { ropeInvFreq, RotaryTables } from "./models/llama/rope.js";
-export { KvCache, type KvCacheShape } from "./kv-cache.js";
+export { KvPool, KvSequence, DEFAULT_BLOCK_SIZE } from "./kv-cache.js";
 export {
   registerArchitecture, architectureFor, llamaArchitecture, loadModel, type ModelArchitecture, type LoadedModel,
 } from "./models/registry.js";
-export type { CausalLM, ModelLoadOptions } from "./models/causal-lm.js";
+export { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, defaultKvTokens } from "./models/causal-lm.js";
+export type { CausalLM, CausalLMConfig, ModelLoadOptions } from "./models/causal-lm.js";
 export { readJsonFile, type ReadJsonOptions } from "./json-file.js";
 export { Sequence, type StepOutput } from "./generation/sequence.js";
 export { LlamaModel, type LlamaModelArgs, type ModelInfo, type SequenceStart, type WindowScore } from "./llama-model.js";

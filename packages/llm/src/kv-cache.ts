@@ -1,98 +1,107 @@
 /**
- * The key/value cache of one sequence (one "slot"). Storage per layer is [kvHeads][capacity][headDim],
- * so each head's keys are contiguous for the attention kernel. Capacity is fixed: a sequence that would
- * outgrow it is refused (VALIDATION), never slid.
+ * The paged KV cache of one model: a pool of fixed-size blocks in backend memory (vLLM's idea) and the
+ * bookkeeping of which sequence holds which blocks. A sequence's block table lists its blocks in position
+ * order; it grows a block at a time and gives every block back when it is freed.
  */
+import type { KvCache, Kernels, KvCacheSpec } from "@actorlm/tensor";
 import { LlmError } from "./errors.js";
 
-/** Dimensions of a KV cache. */
-export interface KvCacheShape {
-  readonly layers: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  /** Maximum sequence length this cache can hold. */
-  readonly capacity: number;
+/** Positions per block unless a model asks otherwise. */
+export const DEFAULT_BLOCK_SIZE = 16;
+
+/** One sequence's cache entries: its blocks and how many positions they hold so far. */
+export class KvSequence {
+  /** Block ids in position order. */
+  readonly blocks: number[] = [];
+  /** Positions cached so far. */
+  length = 0;
+  #freed = false;
+
+  /** Made by {@link KvPool.allocate}. */
+  constructor(private readonly pool: KvPool) {}
+
+  /** Positions the sequence's blocks can hold. */
+  get capacity(): number {
+    return this.blocks.length * this.pool.blockSize;
+  }
+
+  /** True once the blocks went back to the pool. */
+  get freed(): boolean {
+    return this.#freed;
+  }
+
+  /** Makes room for `positions` positions in total; false (nothing taken) when the pool lacks the blocks. */
+  reserve(positions: number): boolean {
+    if (this.#freed) throw new LlmError("VALIDATION", "KV sequence was already freed");
+    return this.pool.grow(this, positions);
+  }
+
+  /** Gives the blocks back to the pool (idempotent). */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.pool.release(this);
+  }
 }
 
-/** Cached keys and values of one sequence, for every layer. */
-export class KvCache implements KvCacheShape {
-  readonly layers: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly capacity: number;
-  private readonly keyLayers: Float32Array[];
-  private readonly valueLayers: Float32Array[];
-  private filled = 0;
+/** A model's KV block pool: the backend storage and a free list. */
+export class KvPool {
+  readonly cache: KvCache;
+  readonly #free: number[];
 
-  /** Allocate zeroed storage for `shape.capacity` positions. */
-  constructor(shape: KvCacheShape) {
-    for (const k of ["layers", "kvHeads", "headDim", "capacity"] as const) {
-      if (!Number.isSafeInteger(shape[k]) || shape[k] <= 0) throw new LlmError("VALIDATION", `KV cache ${k} must be a positive integer, got ${shape[k]}`);
+  /** Allocates the pool's storage in `kernels` (zeroed). */
+  constructor(kernels: Kernels, readonly spec: KvCacheSpec) {
+    for (const k of ["layers", "kvHeads", "headDim", "blockSize", "blocks"] as const) {
+      if (!Number.isSafeInteger(spec[k]) || spec[k] <= 0) throw new LlmError("VALIDATION", `KV cache ${k} must be a positive integer, got ${spec[k]}`);
     }
-    ({ layers: this.layers, kvHeads: this.kvHeads, headDim: this.headDim, capacity: this.capacity } = shape);
-    const perLayer = this.kvHeads * this.capacity * this.headDim;
-    const keys = new Float32Array(this.layers * perLayer);
-    const values = new Float32Array(this.layers * perLayer);
-    this.keyLayers = Array.from({ length: this.layers }, (_, l) => keys.subarray(l * perLayer, (l + 1) * perLayer));
-    this.valueLayers = Array.from({ length: this.layers }, (_, l) => values.subarray(l * perLayer, (l + 1) * perLayer));
+    this.cache = kernels.kvCache(spec);
+    this.#free = Array.from({ length: spec.blocks }, (_, i) => spec.blocks - 1 - i); // pop() hands out block 0 first
   }
 
-  /** Number of positions currently cached. */
-  get length(): number {
-    return this.filled;
+  /** Positions per block. */
+  get blockSize(): number {
+    return this.spec.blockSize;
   }
 
-  /** Positions still free. */
-  get remaining(): number {
-    return this.capacity - this.filled;
+  /** Positions the whole pool holds (its token budget). */
+  get capacityTokens(): number {
+    return this.spec.blocks * this.spec.blockSize;
   }
 
-  /** Keys of one layer, [kvHeads][capacity][headDim]. */
-  keys(layer: number): Float32Array {
-    return this.keyLayers[layer];
+  /** Blocks not held by any sequence. */
+  get freeBlocks(): number {
+    return this.#free.length;
   }
 
-  /** Values of one layer, [kvHeads][capacity][headDim]. */
-  values(layer: number): Float32Array {
-    return this.valueLayers[layer];
+  /** Blocks held by sequences. */
+  get usedBlocks(): number {
+    return this.spec.blocks - this.#free.length;
   }
 
-  /** Throw VALIDATION unless T tokens can be written from position `start` (start ≤ length, start + T ≤ capacity). */
-  checkWrite(start: number, T: number): void {
-    if (!Number.isSafeInteger(start) || start < 0 || start > this.filled) {
-      throw new LlmError("VALIDATION", `start position ${start} must be within 0 ..= ${this.filled} (cached length)`);
-    }
-    if (start + T > this.capacity) {
-      throw new LlmError("VALIDATION", `sequence of ${start + T} positions exceeds the KV cache capacity ${this.capacity}`);
-    }
+  /** Blocks needed for `positions` positions. */
+  blocksFor(positions: number): number {
+    return Math.ceil(positions / this.spec.blockSize);
   }
 
-  /** Store k, v: [T, kvHeads, headDim] of `layer` at positions start .. start+T-1. */
-  write(layer: number, start: number, T: number, k: Float32Array, v: Float32Array): void {
-    const { kvHeads, headDim: d, capacity } = this;
-    const K = this.keyLayers[layer], V = this.valueLayers[layer];
-    for (let t = 0; t < T; t++) {
-      for (let h = 0; h < kvHeads; h++) {
-        const src = (t * kvHeads + h) * d;
-        const dst = (h * capacity + start + t) * d;
-        for (let i = 0; i < d; i++) {
-          K[dst + i] = k[src + i];
-          V[dst + i] = v[src + i];
-        }
-      }
-    }
+  /** A new sequence holding room for `positions` positions, or undefined when the pool lacks the blocks. */
+  allocate(positions: number): KvSequence | undefined {
+    const seq = new KvSequence(this);
+    return this.grow(seq, positions) ? seq : undefined;
   }
 
-  /** Mark positions 0 .. length-1 as valid (after a forward pass wrote them). */
-  setLength(length: number): void {
-    if (!Number.isSafeInteger(length) || length < 0 || length > this.capacity) {
-      throw new LlmError("VALIDATION", `KV cache length ${length} outside 0 ..= ${this.capacity}`);
-    }
-    this.filled = length;
+  /** Extends `seq` to hold `positions` positions; false (nothing taken) when the pool lacks the blocks. @internal */
+  grow(seq: KvSequence, positions: number): boolean {
+    const need = this.blocksFor(positions) - seq.blocks.length;
+    if (need <= 0) return true;
+    if (need > this.#free.length) return false;
+    for (let i = 0; i < need; i++) seq.blocks.push(this.#free.pop()!);
+    return true;
   }
 
-  /** Forget every cached position (storage is reused). */
-  reset(): void {
-    this.filled = 0;
+  /** Takes back every block of `seq`. @internal */
+  release(seq: KvSequence): void {
+    for (let i = seq.blocks.length - 1; i >= 0; i--) this.#free.push(seq.blocks[i]);
+    seq.blocks.length = 0;
+    seq.length = 0;
   }
 }

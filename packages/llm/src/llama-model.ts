@@ -1,8 +1,9 @@
 // The model actor: what the runtime hosts in its worker. It owns the weights, the tokenizer and one
 // Sequence (KV slot) per request, and exposes generation as named operations the handlers call.
 import { join } from "node:path";
-import { BackendConfig, InferenceError, type BackendConfigInit, type LoadContext } from "@actorlm/runtime";
-import { jsBackend } from "@actorlm/tensor";
+import { availableParallelism } from "node:os";
+import { BackendConfig, InferenceError, type BackendConfigInit, type KernelBackend, type LoadContext } from "@actorlm/runtime";
+import { createKernels, isWeightFormat, type Kernels, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "./errors.js";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
 import { fitMaxTokens, validateRequest, type GenerateRequest } from "./generation/request.js";
@@ -19,17 +20,41 @@ export interface LlamaModelArgs extends BackendConfigInit {
   maxSequences?: number;
   /** Most stop strings one request may give. Default 4. */
   maxStopSequences?: number;
+  /** KV cache pool size in tokens. Default: room for 4 full-length sequences, at most 256 MiB. */
+  kvCacheTokens?: number;
+  /** Most tokens one forward pass takes (longer prompts are prefilled in chunks). Default 512. */
+  maxBatchTokens?: number;
 }
 
 /** Static facts about the loaded model. */
 export interface ModelInfo {
   model: string;
   architecture: string;
+  /** Kernels the model runs on, the threads they use, and which SIMD build (wasm). */
+  backend: string;
+  threads: number;
+  simd: string;
+  /** Storage format of the weight matrices. */
+  dtype: string;
+  /** KV cache pool size in tokens. */
+  kvCacheTokens: number;
+  /** Bytes of kernel memory in use (weights, buffers, KV cache). */
+  memoryBytes: number;
+  /** Bytes of weights one decode step reads. */
+  weightBytesPerToken: number;
   vocabSize: number;
   maxSequenceLength: number;
   bosId: number | null;
   eosIds: number[];
   maxStopSequences: number;
+}
+
+/** What {@link LlamaModel.benchmark} measured, per run. */
+export interface BenchmarkTimes {
+  /** Milliseconds of each run's prefill (one forward over the prompt). */
+  prefillMs: number[];
+  /** Milliseconds of each run's decode (`genTokens` one-token forwards, each followed by an argmax). */
+  decodeMs: number[];
 }
 
 /** A started sequence: its slot id, the prompt's token ids and the sampler seed in use. */
@@ -63,17 +88,22 @@ export class LlamaModel {
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
     const init = typeof args === "string" ? { model: args } : args;
     const config = new BackendConfig(init).validate();
-    if (config.device !== "cpu") {
-      throw new InferenceError("VALIDATION", `device ${config.device}: only "cpu" is implemented so far`);
-    }
-    if (config.dtype !== "float32") {
-      throw new InferenceError("VALIDATION", `dtype ${config.dtype}: only float32 compute is implemented so far (f16/bf16 weights are upcast to it)`);
-    }
+    const format = weightFormatOf(config.dtype);
+    const kernels = await startKernels(kernelBackendOf(config.device, config.backend), config.threads);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
-    // device "cpu" (the only one so far) runs on the plain-JS reference backend
-    const { architecture: arch, rawConfig, model: lm } = await loadModel(config.model, { backend: jsBackend, onProgress });
-    const tokenizer = await Tokenizer.fromDir(config.model, { modelConfig: rawConfig });
-    checkVocabulary(tokenizer, lm.config.vocabSize, config.model);
+    let loaded: Awaited<ReturnType<typeof loadModel>>;
+    let tokenizer: Tokenizer;
+    try {
+      loaded = await loadModel(config.model, {
+        kernels, format, onProgress, kvCacheTokens: init.kvCacheTokens, maxBatchTokens: init.maxBatchTokens,
+      });
+      tokenizer = await Tokenizer.fromDir(config.model, { modelConfig: loaded.rawConfig });
+      checkVocabulary(tokenizer, loaded.model.config.vocabSize, config.model);
+    } catch (error) {
+      await kernels.dispose();
+      throw error;
+    }
+    const { architecture: arch, model: lm } = loaded;
 
     const modelMax = lm.config.maxPositionEmbeddings;
     const maxSequenceLength = init.maxSequenceLength ?? modelMax;
@@ -83,6 +113,13 @@ export class LlamaModel {
     const info: ModelInfo = {
       model: config.model,
       architecture: arch.name,
+      backend: kernels.name,
+      threads: kernels.threads,
+      simd: kernels.simd,
+      dtype: format,
+      kvCacheTokens: lm.kv.capacityTokens,
+      memoryBytes: kernels.memoryBytes(),
+      weightBytesPerToken: lm.weightBytesPerToken,
       vocabSize: lm.config.vocabSize,
       maxSequenceLength,
       bosId: tokenizer.bosId,
@@ -138,7 +175,56 @@ export class LlamaModel {
 
   /** Free sequence `id`'s KV slot (cancelled or failed requests); true when it was still live. */
   release(id: number): boolean {
+    const sequence = this.sequences.get(id);
+    sequence?.release();
     return this.sequences.delete(id);
+  }
+
+  /**
+   * Times the engine alone (no sampling, detokenizing or messaging): `runs` times, a forward over `promptTokens`
+   * seeded random ids, then `genTokens` greedy one-token forwards (end-of-sequence ignored).
+   */
+  benchmark(options: { promptTokens: number; genTokens: number; runs: number; seed?: number }): BenchmarkTimes {
+    const P = positive(options.promptTokens, "promptTokens"), G = positive(options.genTokens, "genTokens");
+    const runs = positive(options.runs, "runs");
+    if (P + G > this.info_.maxSequenceLength) {
+      throw new LlmError("VALIDATION", `promptTokens + genTokens (${P + G}) exceeds the max sequence length ${this.info_.maxSequenceLength}`, { field: "genTokens" });
+    }
+    const kv = this.lm.kv.allocate(P + G);
+    if (kv === undefined) throw new InferenceError("OVERLOADED", `the KV cache has no room for ${P + G} positions`);
+    let state = (options.seed ?? 1) >>> 0 || 1;
+    const vocab = Math.min(this.tokenizer.vocabSize, this.info_.vocabSize);
+    const prompt = Array.from({ length: P }, () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state % vocab;
+    });
+    const times: BenchmarkTimes = { prefillMs: [], decodeMs: [] };
+    try {
+      for (let run = 0; run < runs; run++) {
+        const t0 = performance.now();
+        let logits: Float32Array<ArrayBufferLike> = new Float32Array(0);
+        for (let from = 0; from < P; from += this.lm.maxBatchTokens) {
+          const tokens = prompt.slice(from, from + this.lm.maxBatchTokens);
+          logits = this.lm.forward([{ tokens, start: from, blocks: kv.blocks, logits: from + tokens.length === P ? "last" : "none" }]);
+        }
+        const t1 = performance.now();
+        for (let g = 0; g < G; g++) {
+          const next = argmax(logits.subarray(0, vocab));
+          logits = this.lm.forward([{ tokens: [next], start: P + g, blocks: kv.blocks }]);
+        }
+        times.prefillMs.push(t1 - t0);
+        times.decodeMs.push(performance.now() - t1);
+      }
+    } finally {
+      kv.free();
+    }
+    return times;
+  }
+
+  /** KV cache use: blocks in use, free, and the pool's size in tokens. */
+  kvUsage(): { usedBlocks: number; freeBlocks: number; capacityTokens: number } {
+    const kv = this.lm.kv;
+    return { usedBlocks: kv.usedBlocks, freeBlocks: kv.freeBlocks, capacityTokens: kv.capacityTokens };
   }
 
   /**
@@ -154,12 +240,18 @@ export class LlamaModel {
     if (bad >= 0) throw new LlmError("VALIDATION", `ids: id ${ids[bad]} at ${bad} is outside the vocabulary 0 .. ${vocabSize - 1}`, { field: "ids" });
     // ids[0 .. n-2] go through the cache a chunk at a time; row r of a chunk's logits predicts the id after it
     const inputs = ids.length - 1;
-    const cache = this.lm.newCache(inputs);
+    const kv = this.lm.kv.allocate(inputs);
+    if (kv === undefined) throw new InferenceError("OVERLOADED", `the KV cache has no room for ${inputs} more positions`);
+    const chunkSize = Math.min(SCORE_CHUNK, this.lm.maxLogitRows, this.lm.maxBatchTokens);
     let nll = 0;
-    for (let from = 0; from < inputs; from += SCORE_CHUNK) {
-      const chunk = ids.slice(from, Math.min(from + SCORE_CHUNK, inputs));
-      const logits = this.lm.forward(chunk, cache, { logits: "all" });
-      for (let r = 0; r < chunk.length; r++) nll -= logProb(logits.subarray(r * vocabSize, (r + 1) * vocabSize), ids[from + r + 1]);
+    try {
+      for (let from = 0; from < inputs; from += chunkSize) {
+        const chunk = ids.slice(from, Math.min(from + chunkSize, inputs));
+        const logits = this.lm.forward([{ tokens: chunk, start: from, blocks: kv.blocks, logits: "all" }]);
+        for (let r = 0; r < chunk.length; r++) nll -= logProb(logits.subarray(r * vocabSize, (r + 1) * vocabSize), ids[from + r + 1]);
+      }
+    } finally {
+      kv.free();
     }
     return { nll, count: inputs };
   }
@@ -178,6 +270,13 @@ function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, dir: string): 
   for (const id of tokenizer.eosIds) if (id >= vocabSize) refuse(dir, `eos token id ${id} is not below`);
 }
 
+/** Index of the largest value (the first on ties). */
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
 /** log softmax(row)[id], computed stably in float64. */
 function logProb(row: Float32Array, id: number): number {
   let max = -Infinity;
@@ -185,6 +284,28 @@ function logProb(row: Float32Array, id: number): number {
   let sum = 0;
   for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
   return row[id] - max - Math.log(sum);
+}
+
+/** The storage format a config dtype asks for; VALIDATION for one this build cannot store yet. */
+function weightFormatOf(dtype: string): WeightFormat {
+  if (!isWeightFormat(dtype)) throw new InferenceError("VALIDATION", `dtype ${dtype}: not supported for this model (supported: float32, float16, bfloat16, int8)`);
+  return dtype;
+}
+
+/** The kernels a device runs on: an explicit `backend`, else the device's default (cpu → wasm). */
+function kernelBackendOf(device: string, backend: KernelBackend | undefined): KernelBackend {
+  if (device !== "cpu") throw new InferenceError("VALIDATION", `device ${device}: no GPU backend in this build (use "cpu")`);
+  if (backend === "gpu") throw new InferenceError("VALIDATION", `backend gpu needs device "gpu"`);
+  return backend ?? "wasm";
+}
+
+/** Starts the kernels; a backend this build lacks is VALIDATION naming it. */
+async function startKernels(backend: KernelBackend, threads: number | undefined): Promise<Kernels> {
+  try {
+    return await createKernels(backend, { threads: threads ?? availableParallelism() });
+  } catch (error) {
+    throw new InferenceError("VALIDATION", `backend: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function positive(n: number, field: string): number {

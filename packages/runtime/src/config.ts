@@ -4,6 +4,14 @@ import { findDataType, parseDataType, type DataType, type DataTypeLike, type Dat
 /** Where the model runs: the CPU, the default GPU, or a CUDA device by index. */
 export type Device = "cpu" | "gpu" | `cuda:${number}`;
 
+/** Which kernels run the model: the plain-JS reference, SIMD WebAssembly, or the GPU. */
+export type KernelBackend = "js" | "wasm" | "gpu";
+
+/** Tells whether `value` names a kernel backend. */
+export function isKernelBackend(value: unknown): value is KernelBackend {
+  return value === "js" || value === "wasm" || value === "gpu";
+}
+
 /** Plain backend settings: what {@link BackendConfig} is built from and what `toJSON()` returns. */
 export interface BackendConfigInit {
   /** Model id or path (non-empty). */
@@ -18,6 +26,8 @@ export interface BackendConfigInit {
   flashAttention?: boolean;
   /** Worker threads for CPU kernels; absent means "as many as the machine has". */
   threads?: number;
+  /** Kernels: `js` (reference), `wasm` (SIMD, threads) or `gpu`; absent means the device's default (cpu → wasm). */
+  backend?: KernelBackend;
 }
 
 /** The default maximum sequence length. */
@@ -48,6 +58,8 @@ export class BackendConfig {
   readonly flashAttention: boolean;
   /** Worker threads for CPU kernels; undefined means as many as the machine has. */
   readonly threads: number | undefined;
+  /** Kernels; undefined means the device's default. */
+  readonly backend: KernelBackend | undefined;
 
   /** Builds a config from a model id/path or from plain settings. */
   constructor(init: string | BackendConfigInit) {
@@ -59,6 +71,7 @@ export class BackendConfig {
     this.maxSequenceLength = plain.maxSequenceLength ?? DEFAULT_MAX_SEQUENCE_LENGTH;
     this.flashAttention = plain.flashAttention ?? false;
     this.threads = plain.threads;
+    this.backend = plain.backend;
   }
 
   /** Returns a copy that runs on `device`. */
@@ -86,6 +99,11 @@ export class BackendConfig {
     return new BackendConfig({ ...this.toJSON(), threads });
   }
 
+  /** Returns a copy using kernels `backend` (undefined: the device's default). */
+  withBackend(backend: KernelBackend | undefined): BackendConfig {
+    return new BackendConfig({ ...this.toJSON(), backend });
+  }
+
   /** The resolved data type; throws VALIDATION for an unknown `dtype` (see {@link validate}). */
   get dataType(): DataType {
     return parseDataType(this.dtype);
@@ -108,6 +126,7 @@ export class BackendConfig {
     if (t !== undefined && (typeof t !== "number" || !Number.isSafeInteger(t) || t <= 0)) {
       fail("threads", `must be a positive integer, got ${String(t)}`);
     }
+    if (this.backend !== undefined && !isKernelBackend(this.backend)) fail("backend", `unknown backend ${JSON.stringify(this.backend)} (expected js, wasm or gpu)`);
     return this;
   }
 
@@ -121,6 +140,7 @@ export class BackendConfig {
       flashAttention: this.flashAttention,
     };
     if (this.threads !== undefined) out.threads = this.threads;
+    if (this.backend !== undefined) out.backend = this.backend;
     return out;
   }
 }

@@ -3,8 +3,8 @@ export { ERROR_CODES, ERROR_STATUS, InferenceError, isErrorCode, serializeError,
 export type { ErrorCode, SerializedError } from "./errors.js";
 export { DataTypes, findDataType, parseDataType, bytesFor } from "./dtype.js";
 export type { DataType, DataTypeName, DataTypeLike } from "./dtype.js";
-export { BackendConfig, DEFAULT_MAX_SEQUENCE_LENGTH, isDevice } from "./config.js";
-export type { BackendConfigInit, Device } from "./config.js";
+export { BackendConfig, DEFAULT_MAX_SEQUENCE_LENGTH, isDevice, isKernelBackend } from "./config.js";
+export type { BackendConfigInit, Device, KernelBackend } from "./config.js";
 export { BackendState } from "./state.js";
 export type { BackendEvents, LoadProgress, StateChange } from "./state.js";
 export type { LoadContext, ModelClass, ModelAccessor, OpName, OpArgs, OpResult } from "./model.js";

@@ -20,8 +20,8 @@ import { ChatTemplate } from "./chat-template.js";
 import { ApiError } from "./http-errors.js";
 import { Supervisor, type RestartPolicy } from "./supervisor.js";
 
-/** Engine settings shared by every served model (the same as the CLI's engine flags). */
-export type EngineOptions = Pick<LlamaModelArgs, "dtype" | "device" | "threads" | "maxSequenceLength" | "flashAttention">;
+/** Engine settings shared by every served model (the CLI's engine flags); the server sets the KV slots and stop limit. */
+export type EngineOptions = Omit<LlamaModelArgs, "model" | "maxSequences" | "maxStopSequences">;
 
 /** A model to serve: the name requests use, and its directory. */
 export interface ModelSource {

@@ -8,6 +8,18 @@ export {
   SafetensorsFile, ShardedSafetensors, openSafetensors, validateHeader,
   type TensorInfo, type TensorSource, type LoadProgress, type ProgressCallback, type OpenOptions,
 } from "./safetensors.js";
-export { OPS, type Op, type Backend, type AttentionShape } from "./backend.js";
-export { jsBackend } from "./backends/js.js";
-
+export {
+  WEIGHT_FORMATS, INT8_BLOCK, isWeightFormat, matrixLayout, matrixBytes, encodeRows, decodeRow, quantizeRow,
+  roundHalfEven, f32ToF16Bits, f32ToBf16Bits,
+  type WeightFormat, type MatrixLayout, type EncodedRows,
+} from "./formats.js";
+export {
+  OPS,
+  type Op, type Kernels, type KernelsName, type Buffer, type Weight, type KvCache, type KvCacheSpec, type Batch,
+  type BatchSequence, type LogitRows, type Activation, type AttentionParams,
+} from "./kernels.js";
+export { JsKernels } from "./reference/js-kernels.js";
+export { WasmKernels, type WasmOptions } from "./wasm/wasm-kernels.js";
+export type { SimdLevel } from "./wasm/module.js";
+export { createKernels, KERNELS, type KernelsOptions } from "./create.js";
+export { kvElements } from "./batch-tables.js";

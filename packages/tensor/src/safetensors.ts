@@ -5,9 +5,11 @@
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: {...} }`, then the data section;
  * offsets are relative to the data section. Every header is validated before any tensor is handed out: as
  * in the reference implementation, the tensors sorted by offset must tile the data section exactly (from
- * byte 0, no holes, no overlaps, ending at its last byte). Files are read one tensor at a time, each into its
- * own buffer (aligned for any dtype, so views are zero-copy): no allocation ever spans a whole shard.
+ * byte 0, no holes, no overlaps, ending at its last byte). Opening reads and checks the headers only; a
+ * tensor's bytes are read when it is asked for, into a buffer of its own (aligned for any dtype, so views
+ * are zero-copy), and are the caller's to keep or drop: loading a model never holds the whole checkpoint.
  */
+import { closeSync, openSync, readSync } from "node:fs";
 import { open, readFile, stat, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { DTYPE_SIZE, isDType, rawView, toFloat32Into, type DType, type RawArray } from "./dtype.js";
@@ -49,10 +51,12 @@ export interface TensorSource {
   has(name: string): boolean;
   /** Dtype, shape and location of a tensor; throws MISSING_TENSOR when absent. */
   info(name: string): TensorInfo;
-  /** The raw tensor: a zero-copy view when aligned, else a copy. Treat as read-only. */
+  /** The raw tensor, read now into its own buffer (each call reads again). */
   tensor(name: string): Tensor;
-  /** The tensor as float32 (zero-copy for aligned F32). Treat as read-only. */
+  /** The tensor as float32, read now (each call reads again). */
   toFloat32(name: string): Float32Array;
+  /** Closes the files (later reads fail with IO). Idempotent. */
+  close(): void;
 }
 
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -138,20 +142,29 @@ function checkTiling(tensors: readonly TensorInfo[], file: string, dataSize: num
   }
 }
 
-/** What reading one file yields: validated tensor infos, metadata, and each tensor's bytes. */
+/** Reads one tensor's bytes into a fresh buffer. */
+type TensorReader = (t: TensorInfo) => Uint8Array;
+
+/** What opening one file yields: validated tensor infos, metadata, and how to read a tensor's bytes. */
 interface FileParts {
   readonly path: string;
   readonly tensors: TensorInfo[];
   readonly metadata: Record<string, string>;
-  readonly bytes: ReadonlyMap<TensorInfo, Uint8Array>;
+  readonly read: TensorReader;
+  readonly close: () => void;
 }
 
-/** Lookup and conversion over validated tensors, each with its bytes. */
+/** Lookup and conversion over validated tensors, each read on demand. */
 class TensorTable implements TensorSource {
   readonly names: readonly string[];
   private readonly byName: Map<string, TensorInfo>;
 
-  protected constructor(infos: readonly TensorInfo[], private readonly describe: string, private readonly bytes: ReadonlyMap<TensorInfo, Uint8Array>) {
+  protected constructor(
+    infos: readonly TensorInfo[],
+    private readonly describe: string,
+    private readonly reader: TensorReader,
+    private readonly closer: () => void,
+  ) {
     this.names = infos.map((t) => t.name);
     this.byName = new Map(infos.map((t) => [t.name, t]));
   }
@@ -168,13 +181,13 @@ class TensorTable implements TensorSource {
     return t;
   }
 
-  /** The raw tensor: a zero-copy view when aligned, else a copy. Treat as read-only. */
+  /** The raw tensor, read now into its own buffer. */
   tensor(name: string): Tensor {
     const t = this.info(name);
     return { dtype: t.dtype, shape: t.shape, data: this.raw(t) };
   }
 
-  /** The tensor as float32 (zero-copy for aligned F32). Treat as read-only. */
+  /** The tensor as float32, read now. */
   toFloat32(name: string): Float32Array {
     const t = this.info(name);
     const raw = this.raw(t);
@@ -188,21 +201,26 @@ class TensorTable implements TensorSource {
     return out;
   }
 
+  /** Closes the files. */
+  close(): void {
+    this.closer();
+  }
+
   private raw(t: TensorInfo): RawArray {
-    const bytes = this.bytes.get(t)!;
+    const bytes = this.reader(t);
     if (bytes.byteOffset % DTYPE_SIZE[t.dtype] === 0) return rawView(t.dtype, bytes.buffer, bytes.byteOffset, t.byteLength);
     return rawView(t.dtype, bytes.slice().buffer, 0, t.byteLength);   // unaligned (only in fromBytes input): copy
   }
 }
 
-/** One safetensors file, fully read into memory and validated. */
+/** One safetensors file, its header validated; tensors are read when asked for. */
 export class SafetensorsFile extends TensorTable {
   /** Free-form `__metadata__` strings from the header. */
   readonly metadata: Readonly<Record<string, string>>;
   readonly path: string;
 
   private constructor(parts: FileParts) {
-    super(parts.tensors, parts.path, parts.bytes);
+    super(parts.tensors, parts.path, parts.read, parts.close);
     this.path = parts.path;
     this.metadata = parts.metadata;
   }
@@ -213,14 +231,25 @@ export class SafetensorsFile extends TensorTable {
     const header = parseHeaderJson(bytes.subarray(8, 8 + headerLength), path);
     const data = bytes.subarray(8 + headerLength);
     const { tensors, metadata } = validateHeader(header, path, data.length);
-    const views = new Map(tensors.map((t) => [t, data.subarray(t.byteOffset, t.byteOffset + t.byteLength)]));
-    return new SafetensorsFile({ path, tensors, metadata, bytes: views });
+    const read = (t: TensorInfo) => data.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+    return new SafetensorsFile({ path, tensors, metadata, read, close: () => undefined });
   }
 
-  /** Read and validate a file from disk, reporting bytes read. */
+  /** Open a file from disk and validate its header; tensor reads report their bytes as progress. */
   static async open(path: string, options: OpenOptions = {}): Promise<SafetensorsFile> {
-    return new SafetensorsFile(await readParts(path, options.onProgress, 0, undefined));
+    return new SafetensorsFile(await openParts(path, progressCounter(options.onProgress, undefined)));
   }
+}
+
+/** Counts bytes read across files and reports them (total: the files' sizes, once known). */
+interface ProgressCounter {
+  total: number;
+  done: number;
+  readonly report: ((p: LoadProgress) => void) | undefined;
+}
+
+function progressCounter(report: ProgressCallback | undefined, total: number | undefined): ProgressCounter {
+  return { total: total ?? 0, done: 0, report };
 }
 
 function headerLengthOf(first8: Uint8Array, fileSize: number, path: string): number {
@@ -240,33 +269,47 @@ function parseHeaderJson(bytes: Uint8Array, path: string): unknown {
 }
 
 /**
- * Read one file; `base` and `total` place its bytes within a multi-file progress count. Every I/O failure
- * is an IO SafetensorsError naming the file.
+ * Open one file and validate its header; the file stays open for tensor reads until `close`. Every I/O failure
+ * is an IO SafetensorsError naming the file. `progress.total` grows by the size of its data section.
  */
-async function readParts(path: string, onProgress: ProgressCallback | undefined, base: number, total: number | undefined): Promise<FileParts> {
+async function openParts(path: string, progress: ProgressCounter): Promise<FileParts> {
   let fh: FileHandle;
   try {
     fh = await open(path, "r");
   } catch (e) {
     throw new SafetensorsError("IO", path, `cannot open: ${(e as Error).message}`, undefined, { cause: e });
   }
-  let parts: FileParts;
+  let header: { size: number; dataStart: number; tensors: TensorInfo[]; metadata: Record<string, string> };
   try {
-    parts = await readTensors(fh, path, onProgress, base, total);
-  } catch (e) {
-    await fh.close().catch(() => undefined);            // the read's error is the one worth reporting
-    throw e;
+    header = await readHeader(fh, path);
+  } finally {
+    await fh.close().catch(() => undefined);
   }
+  progress.total += header.size - header.dataStart;
+  let fd: number | undefined;
   try {
-    await fh.close();
+    fd = openSync(path, "r");
   } catch (e) {
-    throw new SafetensorsError("IO", path, `cannot close: ${(e as Error).message}`, undefined, { cause: e });
+    throw new SafetensorsError("IO", path, `cannot open: ${(e as Error).message}`, undefined, { cause: e });
   }
-  return parts;
+  const read = (t: TensorInfo): Uint8Array => {
+    if (fd === undefined) throw new SafetensorsError("IO", path, "file is closed", t.name);
+    const into = allocate(t, path);                      // its own ArrayBuffer: offset 0 suits every dtype
+    readFullySync(fd, into, header.dataStart + t.byteOffset, path, (n) => {
+      progress.done += n;
+      progress.report?.({ stage: "read", done: progress.done, total: progress.total, unit: "bytes" });
+    });
+    return into;
+  };
+  const close = () => {
+    if (fd !== undefined) closeSync(fd);
+    fd = undefined;
+  };
+  return { path, tensors: header.tensors, metadata: header.metadata, read, close };
 }
 
-/** Header, then each tensor in offset order by positioned reads into a buffer of its own. */
-async function readTensors(fh: FileHandle, path: string, onProgress: ProgressCallback | undefined, base: number, total: number | undefined): Promise<FileParts> {
+/** The header of an open file: its size, where the data section starts, and the validated tensors. */
+async function readHeader(fh: FileHandle, path: string): Promise<{ size: number; dataStart: number; tensors: TensorInfo[]; metadata: Record<string, string> }> {
   let size: number;
   try {
     size = (await fh.stat()).size;
@@ -280,20 +323,7 @@ async function readTensors(fh: FileHandle, path: string, onProgress: ProgressCal
   await readFully(fh, headerBytes, 8, path);
   const dataStart = 8 + headerLength;
   const { tensors, metadata } = validateHeader(parseHeaderJson(headerBytes, path), path, size - dataStart);
-  const all = total ?? size;
-  let done = base + dataStart;
-  onProgress?.({ stage: "read", done, total: all, unit: "bytes" });
-  const bytes = new Map<TensorInfo, Uint8Array>();
-  for (const t of byOffset(tensors)) {                   // the tiling check makes this one sequential pass
-    const into = allocate(t, path);                      // its own ArrayBuffer: offset 0 suits every dtype
-    const before = done;
-    await readFully(fh, into, dataStart + t.byteOffset, path, (n) => {
-      done = before + n;
-      onProgress?.({ stage: "read", done, total: all, unit: "bytes" });
-    });
-    bytes.set(t, into);
-  }
-  return { path, tensors, metadata, bytes };
+  return { size, dataStart, tensors, metadata };
 }
 
 /** A fresh buffer for one tensor; a size the engine refuses is an IO SafetensorsError naming the tensor. */
@@ -305,9 +335,24 @@ function allocate(t: TensorInfo, path: string): Uint8Array {
   }
 }
 
-async function readFully(
-  fh: FileHandle, into: Uint8Array, position: number, path: string, onBytes?: (done: number) => void,
-): Promise<void> {
+/** Positioned synchronous reads until `into` is full; reports each chunk's byte count. */
+function readFullySync(fd: number, into: Uint8Array, position: number, path: string, onBytes: (n: number) => void): void {
+  let done = 0;
+  while (done < into.length) {
+    const want = Math.min(READ_CHUNK_BYTES, into.length - done);
+    let bytesRead: number;
+    try {
+      bytesRead = readSync(fd, into, done, want, position + done);
+    } catch (e) {
+      throw new SafetensorsError("IO", path, `cannot read ${want} bytes at offset ${position + done}: ${(e as Error).message}`, undefined, { cause: e });
+    }
+    if (bytesRead === 0) throw new SafetensorsError("TRUNCATED", path, `file ended after ${position + done} bytes while reading`);
+    done += bytesRead;
+    onBytes(bytesRead);
+  }
+}
+
+async function readFully(fh: FileHandle, into: Uint8Array, position: number, path: string): Promise<void> {
   let done = 0;
   while (done < into.length) {
     const want = Math.min(READ_CHUNK_BYTES, into.length - done);
@@ -319,46 +364,49 @@ async function readFully(
     }
     if (bytesRead === 0) throw new SafetensorsError("TRUNCATED", path, `file ended after ${position + done} bytes while reading`);
     done += bytesRead;
-    onBytes?.(done);
   }
 }
 
 /** Tensors spread over shards named by a `model.safetensors.index.json` weight map. */
 export class ShardedSafetensors extends TensorTable {
-  private constructor(readonly indexPath: string, infos: TensorInfo[], bytes: ReadonlyMap<TensorInfo, Uint8Array>) {
-    super(infos, indexPath, bytes);
+  private constructor(readonly indexPath: string, infos: TensorInfo[], read: TensorReader, close: () => void) {
+    super(infos, indexPath, read, close);
   }
 
-  /** Read an index and every shard it names; checks each mapped tensor is in its shard. */
+  /** Read an index and the header of every shard it names; checks each mapped tensor is in its shard. */
   static async open(indexPath: string, options: OpenOptions = {}): Promise<ShardedSafetensors> {
     const weightMap = await readWeightMap(indexPath);
     const dir = dirname(resolve(indexPath));
     const firstTensorIn = (f: string) => Object.keys(weightMap).find((k) => weightMap[k] === f);
-    const files = [...new Set(Object.values(weightMap))].map((f) => ({ name: f, path: shardPath(dir, f, indexPath, firstTensorIn(f)), size: 0 }));
+    const files = [...new Set(Object.values(weightMap))].map((f) => ({ name: f, path: shardPath(dir, f, indexPath, firstTensorIn(f)) }));
     for (const f of files) {
       try {
-        f.size = (await stat(f.path)).size;
+        await stat(f.path);
       } catch {
         throw new SafetensorsError("MISSING_SHARD", f.path, `shard named by ${indexPath} does not exist`, firstTensorIn(f.name));
       }
     }
-    const total = files.reduce((a, f) => a + f.size, 0);
+    const progress = progressCounter(options.onProgress, undefined);
     const shards = new Map<string, FileParts>();
-    let base = 0;
-    for (const f of files) {
-      shards.set(f.name, await readParts(f.path, options.onProgress, base, total));
-      base += f.size;
+    const closeAll = () => {
+      for (const shard of shards.values()) shard.close();
+    };
+    try {
+      for (const f of files) shards.set(f.name, await openParts(f.path, progress));
+      const infos: TensorInfo[] = [];
+      const readers = new Map<TensorInfo, TensorReader>();
+      for (const [name, f] of Object.entries(weightMap)) {
+        const shard = shards.get(f)!;
+        const info = shard.tensors.find((t) => t.name === name);
+        if (!info) throw new SafetensorsError("MISSING_TENSOR", shard.path, `index ${indexPath} maps the tensor to this shard but the shard lacks it`, name);
+        infos.push(info);
+        readers.set(info, shard.read);
+      }
+      return new ShardedSafetensors(indexPath, infos, (t) => readers.get(t)!(t), closeAll);
+    } catch (e) {
+      closeAll();
+      throw e;
     }
-    const infos: TensorInfo[] = [];
-    const bytes = new Map<TensorInfo, Uint8Array>();
-    for (const [name, f] of Object.entries(weightMap)) {
-      const shard = shards.get(f)!;
-      const info = shard.tensors.find((t) => t.name === name);
-      if (!info) throw new SafetensorsError("MISSING_TENSOR", shard.path, `index ${indexPath} maps the tensor to this shard but the shard lacks it`, name);
-      infos.push(info);
-      bytes.set(info, shard.bytes.get(info)!);
-    }
-    return new ShardedSafetensors(indexPath, infos, bytes);
   }
 }
 

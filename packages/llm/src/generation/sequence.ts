@@ -1,7 +1,8 @@
 // One request's generation state: its KV slot, sampler (which counts the tokens for the penalties), detokenizer
 // and stop matcher.
+import { InferenceError } from "@actorlm/runtime";
 import { LlmError } from "../errors.js";
-import type { KvCache } from "../kv-cache.js";
+import type { KvSequence } from "../kv-cache.js";
 import type { CausalLM } from "../models/causal-lm.js";
 import { Sampler } from "../sampling/sampler.js";
 import type { Tokenizer } from "../tokenizer.js";
@@ -23,10 +24,12 @@ export interface StepOutput {
 /**
  * Generates one completion: prefill the prompt at construction, then `step()` samples a token, turns it into
  * text (holding back broken UTF-8 and possible stop strings) and runs it through the model for the next step.
+ * It holds KV blocks for the prompt plus `maxTokens` from the start (refused with OVERLOADED when the pool
+ * lacks them) and gives them back when it finishes or is released.
  */
 export class Sequence {
-  private readonly cache: KvCache;
-  private readonly logits: Float32Array; // next-token logits, owned (the model's buffer is reused)
+  private readonly kv: KvSequence;
+  private logits: Float32Array<ArrayBufferLike>; // next-token logits
   private readonly sampler: Sampler;
   private readonly detokenizer: StreamingDetokenizer;
   private readonly stops: StopMatcher;
@@ -41,11 +44,39 @@ export class Sequence {
     readonly promptIds: readonly number[],
     private readonly maxTokens: number,
   ) {
-    this.cache = model.newCache(promptIds.length + maxTokens);
+    const kv = model.kv.allocate(promptIds.length + maxTokens);
+    if (kv === undefined) {
+      throw new InferenceError("OVERLOADED", `the KV cache has no room for ${promptIds.length + maxTokens} more positions (${model.kv.freeBlocks} of ${model.kv.spec.blocks} blocks free)`);
+    }
+    this.kv = kv;
     this.sampler = new Sampler(request.sampling, promptIds);
     this.detokenizer = new StreamingDetokenizer(tokenizer, { context: promptIds });
     this.stops = new StopMatcher(request.stop);
-    this.logits = Float32Array.from(model.forward(promptIds, this.cache));
+    try {
+      this.logits = this.prefill(promptIds);
+    } catch (error) {
+      kv.free();
+      throw error;
+    }
+  }
+
+  /** Runs the prompt through the model in chunks of at most maxBatchTokens; returns the last position's logits. */
+  private prefill(ids: readonly number[]): Float32Array<ArrayBufferLike> {
+    let logits: Float32Array<ArrayBufferLike> = new Float32Array(0);
+    for (let from = 0; from < ids.length; from += this.model.maxBatchTokens) {
+      const tokens = ids.slice(from, from + this.model.maxBatchTokens);
+      const last = from + tokens.length === ids.length;
+      logits = this.advance(tokens, last);
+    }
+    return logits;
+  }
+
+  /** Runs `tokens` after the cached positions; the last one's logits when `wantLogits`. */
+  private advance(tokens: readonly number[], wantLogits = true): Float32Array<ArrayBufferLike> {
+    const { kv } = this;
+    const logits = this.model.forward([{ tokens, start: kv.length, blocks: kv.blocks, logits: wantLogits ? "last" : "none" }]);
+    kv.length += tokens.length;
+    return logits;
   }
 
   /** The sampler's seed (the request's, or the random one it drew). */
@@ -67,8 +98,13 @@ export class Sequence {
     if (stopped) return this.finish({ tokenId, text: emit, special }, "stop");
     if (this.generated >= this.maxTokens) return this.finish({ tokenId, text: emit + this.flush(), special }, "length");
 
-    this.logits.set(this.model.forward([tokenId], this.cache));
+    this.logits = this.advance([tokenId]);
     return { tokenId, text: emit, special };
+  }
+
+  /** Gives the KV blocks back (a finished sequence already did). */
+  release(): void {
+    this.kv.free();
   }
 
   /** Release everything still held back (end of stream without a stop string). */
@@ -78,6 +114,7 @@ export class Sequence {
 
   private finish(output: StepOutput, reason: FinishReason): StepOutput {
     this.finished = true;
+    this.kv.free();
     return { ...output, finishReason: reason };
   }
 }

@@ -3,15 +3,15 @@
 // Lines typed while an answer streams are answered in turn; piped input works too (one message per line).
 import { createInterface } from "node:readline";
 import { InferenceBuilder, type Job } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, streamingHandler, type TokenOutput } from "@actorlm/llm";
+import { streamingHandler, type TokenOutput } from "@actorlm/llm";
 import { Command } from "commander";
 import type { ChatMessage } from "../chat-template.js";
 import { chatTemplateOf } from "../models.js";
-import { addEngineOptions, addSamplingOptions, engineOf, samplingOf, type EngineFlags, type SamplingFlags } from "./options.js";
+import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
+import { addSamplingOptions, samplingOf, type SamplingFlags } from "./options.js";
 import { startModel } from "./start-model.js";
 
-interface ChatFlags extends EngineFlags, SamplingFlags {
-  model: string;
+interface ChatFlags extends ModelFlags, SamplingFlags {
   system?: string;
 }
 
@@ -19,19 +19,16 @@ const PROMPT = "you> ";
 
 /** The `chat` command. */
 export function chatCommand(): Command {
-  const command = new Command("chat")
-    .description("chat with a model in the terminal (Ctrl-C cancels an answer, twice exits; /reset, /exit)")
-    .showHelpAfterError()
-    .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
-    .option("--system <text>", "a system message that opens the conversation");
-  addEngineOptions(command);
+  const command = addModelOptions(
+    new Command("chat").description("chat with a model in the terminal (Ctrl-C cancels an answer, twice exits; /reset, /exit)").showHelpAfterError(),
+  ).option("--system <text>", "a system message that opens the conversation");
   addSamplingOptions(command);
   return command.action((flags: ChatFlags) => runChat(flags));
 }
 
 async function runChat(flags: ChatFlags): Promise<void> {
   const interactive = process.stdin.isTTY === true;
-  await using host = await startModel(flags.model, engineOf(flags), true);
+  await using host = await startModel(modelArgs(flags), true);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const template = await chatTemplateOf(host, flags.model);
   const sampling = samplingOf(flags);

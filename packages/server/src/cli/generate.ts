@@ -1,32 +1,31 @@
 // `actorlm generate`: stream a completion of --prompt from a model to stdout (or one JSON object with --json).
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, streamingHandler, type GenerateRequest } from "@actorlm/llm";
+import { streamingHandler, type GenerateRequest } from "@actorlm/llm";
 import { Command } from "commander";
-import { addEngineOptions, addSamplingOptions, engineOf, samplingOf, type EngineFlags, type SamplingFlags } from "./options.js";
+import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
+import { addSamplingOptions, samplingOf, type SamplingFlags } from "./options.js";
 import { startModel } from "./start-model.js";
 
-interface GenerateFlags extends EngineFlags, SamplingFlags {
-  model: string;
+interface GenerateFlags extends ModelFlags, SamplingFlags {
   prompt: string;
   json?: boolean;
 }
 
 /** The `generate` command. */
 export function generateCommand(): Command {
-  const command = new Command("generate")
+  const command = addModelOptions(new Command("generate")
     .description("generate a completion of a prompt, streamed to stdout")
-    .showHelpAfterError()
-    .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
+    .showHelpAfterError())
     .requiredOption("--prompt <text>", "text to continue");
-  addEngineOptions(command);
-  addSamplingOptions(command);
-  return command.option("--json", "print one JSON object instead of streaming text").action((flags: GenerateFlags) => runGenerate(flags));
+  return addSamplingOptions(command)
+    .option("--json", "print one JSON object instead of streaming text")
+    .action((flags: GenerateFlags) => runGenerate(flags));
 }
 
 async function runGenerate(flags: GenerateFlags): Promise<void> {
   const t0 = performance.now();
-  await using host = await startModel(flags.model, engineOf(flags), !flags.json);
+  await using host = await startModel(modelArgs(flags), !flags.json);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const loaded = performance.now();
 

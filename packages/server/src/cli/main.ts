@@ -3,6 +3,7 @@
 import { InferenceError } from "@actorlm/runtime";
 import { Command } from "commander";
 import { version } from "../../package.json";
+import { benchCommand } from "./bench.js";
 import { chatCommand } from "./chat.js";
 import { generateCommand } from "./generate.js";
 import { perplexityCommand } from "./perplexity.js";
@@ -22,6 +23,7 @@ const program = new Command("actorlm")
   .showHelpAfterError()
   .addCommand(generateCommand())
   .addCommand(perplexityCommand())
+  .addCommand(benchCommand())
   .addCommand(serveCommand())
   .addCommand(chatCommand());
 

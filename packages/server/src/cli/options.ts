@@ -1,8 +1,7 @@
 // The CLI's shared flags: parsers for numeric values (a bad value is a usage error naming the flag's expectation),
-// and the engine and sampling flags every command that loads a model or generates takes, under the same names.
+// and the sampling flags every command that generates takes, under the same names (engine flags: model-options.ts).
 import type { GenerateRequest } from "@actorlm/llm";
 import { InvalidArgumentError, type Command } from "commander";
-import type { EngineOptions } from "../models.js";
 
 /** Parse a finite number. */
 export function number(value: string): number {
@@ -21,36 +20,6 @@ export function integer(value: string): number {
 /** Collect a repeatable string flag into a list. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-/** Engine flags every command that loads a model takes. */
-export interface EngineFlags {
-  dtype?: string;
-  device?: string;
-  threads?: number;
-  maxSequenceLength?: number;
-  flashAttention?: boolean;
-}
-
-/** Adds the engine flags (--dtype, --device, --threads, --max-sequence-length, --flash-attention) to `command`. */
-export function addEngineOptions(command: Command): Command {
-  return command
-    .option("--dtype <type>", "compute data type (float32; others are refused by name until implemented)")
-    .option("--device <device>", "cpu, gpu or cuda:N (cpu; others are refused by name until implemented)")
-    .option("--threads <n>", "kernel threads (default: automatic)", integer)
-    .option("--max-sequence-length <n>", "longest prompt + completion in tokens (default: the model's)", integer)
-    .option("--flash-attention", "use a fused attention kernel where the backend has one");
-}
-
-/** The engine settings the flags ask for (unset flags left out, so the engine's defaults apply). */
-export function engineOf(flags: EngineFlags): EngineOptions {
-  const out: EngineOptions = {};
-  if (flags.dtype !== undefined) out.dtype = flags.dtype as EngineOptions["dtype"];
-  if (flags.device !== undefined) out.device = flags.device as EngineOptions["device"];
-  if (flags.threads !== undefined) out.threads = flags.threads;
-  if (flags.maxSequenceLength !== undefined) out.maxSequenceLength = flags.maxSequenceLength;
-  if (flags.flashAttention !== undefined) out.flashAttention = flags.flashAttention;
-  return out;
 }
 
 /** Sampling flags of the commands that generate. */

@@ -2,26 +2,24 @@
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder, InferenceError } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, perplexityHandler } from "@actorlm/llm";
+import { perplexityHandler } from "@actorlm/llm";
 import { Command } from "commander";
-import { addEngineOptions, engineOf, type EngineFlags } from "./options.js";
+import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { startModel } from "./start-model.js";
 
-interface PerplexityFlags extends EngineFlags {
-  model: string;
+interface PerplexityFlags extends ModelFlags {
   file: string;
   json?: boolean;
 }
 
 /** The `perplexity` command. */
 export function perplexityCommand(): Command {
-  const command = new Command("perplexity")
+  return addModelOptions(new Command("perplexity")
     .description("teacher-forced perplexity of a text file (scored with bos)")
-    .showHelpAfterError()
-    .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
-    .requiredOption("--file <path>", "UTF-8 text file to score");
-  addEngineOptions(command);
-  return command.option("--json", "print one JSON object").action((flags: PerplexityFlags) => runPerplexity(flags));
+    .showHelpAfterError())
+    .requiredOption("--file <path>", "UTF-8 text file to score")
+    .option("--json", "print one JSON object")
+    .action((flags: PerplexityFlags) => runPerplexity(flags));
 }
 
 /** The text of `path`; VALIDATION naming the file (and the system's reason, e.g. ENOENT, EISDIR) when it cannot be read. */
@@ -37,7 +35,7 @@ export async function readTextFile(path: string): Promise<string> {
 
 async function runPerplexity(flags: PerplexityFlags): Promise<void> {
   const text = await readTextFile(flags.file);
-  await using host = await startModel(flags.model, engineOf(flags), !flags.json);
+  await using host = await startModel(modelArgs(flags), !flags.json);
   await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler);
 
   const t0 = performance.now();

@@ -6,7 +6,8 @@ import { Command, InvalidArgumentError } from "commander";
 import type { RequestLog } from "../context.js";
 import { modelNameOf, type ModelSource } from "../models.js";
 import { createServer } from "../server.js";
-import { addEngineOptions, engineOf, integer, type EngineFlags } from "./options.js";
+import { addEngineOptions, engineArgs, type EngineFlags } from "./model-options.js";
+import { integer } from "./options.js";
 import { showLoadProgress } from "./progress.js";
 
 interface ServeFlags extends EngineFlags {
@@ -60,7 +61,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const server = createServer({
     models: flags.model ?? [{ name: modelNameOf(EMBEDDED_MODEL_DIR), dir: EMBEDDED_MODEL_DIR }],
-    engine: engineOf(flags),
+    engine: engineArgs(flags),
     host: flags.host,
     port: flags.port,
     apiKey: flags.apiKey ?? (process.env.ACTORLM_API_KEY || undefined),

@@ -1,67 +1,69 @@
 /**
  * The blocks of a Llama decoder: attention, MLP, decoder layer. Each has `weights` (the only place HF tensor
  * names appear: the weights it needs and their shapes), `load` (the block over those weights, loaded) and
- * `forward` (kernel calls on caller-owned scratch, reading like the math).
+ * `forward` (kernel calls on the model's buffers, reading like the math). The kernels decide where it runs.
  */
-import type { Backend, F32Tensor } from "@actorlm/tensor";
-import type { KvCache } from "../../kv-cache.js";
+import type { Batch, Buffer, KvCache, Kernels, Weight } from "@actorlm/tensor";
 import type { LlamaConfig } from "../config.js";
-import type { RotaryTables } from "./rope.js";
-import type { WeightSpecs, Weights } from "./weights.js";
+import type { WeightSpecs, Weights } from "../weights.js";
 
 type AttentionKey = "wq" | "wk" | "wv" | "wo";
 type MlpKey = "wGate" | "wUp" | "wDown";
 /** The keys of every weight one decoder layer loads. */
 export type DecoderLayerKey = "inputNorm" | "postAttnNorm" | AttentionKey | MlpKey;
 
-/** Activation buffers for up to `maxTokens` positions, allocated once and grown only when a longer call comes. */
-export class LlamaScratch {
-  maxTokens = 0;
-  x = new Float32Array(0);      // [T, hidden]       residual stream
-  xb = new Float32Array(0);     // [T, hidden]       normalized input of a block
-  proj = new Float32Array(0);   // [T, hidden]       output of o_proj / down_proj
-  q = new Float32Array(0);      // [T, heads·headDim]
-  k = new Float32Array(0);      // [T, kvHeads·headDim]
-  v = new Float32Array(0);      // [T, kvHeads·headDim]
-  att = new Float32Array(0);    // [T, heads·headDim] attention output before o_proj
-  gate = new Float32Array(0);   // [T, intermediate]
-  up = new Float32Array(0);     // [T, intermediate]
-  logits = new Float32Array(0); // [T, vocab] (or [1, vocab])
-  scores = new Float32Array(0); // [positions]       one head's attention weights
+/** Activation buffers in the kernels' memory for up to `rows` rows (tokens) per forward, allocated once. */
+export class LlamaBuffers {
+  readonly x: Buffer;      // [R, hidden]         residual stream
+  readonly xb: Buffer;     // [R, hidden]         normalized input of a block
+  readonly proj: Buffer;   // [R, hidden]         output of o_proj / down_proj
+  readonly q: Buffer;      // [R, heads·headDim]
+  readonly k: Buffer;      // [R, kvHeads·headDim]
+  readonly v: Buffer;      // [R, kvHeads·headDim]
+  readonly att: Buffer;    // [R, heads·headDim]  attention output before o_proj
+  readonly gate: Buffer;   // [R, intermediate]
+  readonly up: Buffer;     // [R, intermediate]
+  readonly out: Buffer;    // [outputs, hidden]   rows whose logits are wanted
+  readonly logits: Buffer; // [outputs, vocab]
 
-  /** Empty buffers; the first `ensure` sizes them. */
-  constructor(private readonly cfg: LlamaConfig) {}
+  /** Bytes of every buffer for `rows` rows and `outputs` logit rows. */
+  static bytes(c: LlamaConfig, rows: number, outputs: number): number {
+    const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
+    return 4 * (rows * (3 * c.hiddenSize + 2 * qDim + 2 * kvDim + 2 * c.intermediateSize) + outputs * (c.hiddenSize + c.vocabSize));
+  }
 
-  /** Make room for T new tokens attending over `positions` positions and `logitRows` rows of logits. */
-  ensure(T: number, positions: number, logitRows: number): void {
-    const c = this.cfg;
-    if (T > this.maxTokens) {
-      const n = Math.max(T, 2 * this.maxTokens);
-      this.x = new Float32Array(n * c.hiddenSize);
-      this.xb = new Float32Array(n * c.hiddenSize);
-      this.proj = new Float32Array(n * c.hiddenSize);
-      this.q = new Float32Array(n * c.numHeads * c.headDim);
-      this.k = new Float32Array(n * c.numKvHeads * c.headDim);
-      this.v = new Float32Array(n * c.numKvHeads * c.headDim);
-      this.att = new Float32Array(n * c.numHeads * c.headDim);
-      this.gate = new Float32Array(n * c.intermediateSize);
-      this.up = new Float32Array(n * c.intermediateSize);
-      this.maxTokens = n;
-    }
-    if (this.logits.length < logitRows * c.vocabSize) this.logits = new Float32Array(logitRows * c.vocabSize);
-    if (this.scores.length < positions) this.scores = new Float32Array(positions);
+  /** Allocates every buffer for `rows` rows and `outputs` logit rows. */
+  constructor(ops: Kernels, c: LlamaConfig, rows: number, outputs: number) {
+    const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
+    this.x = ops.buffer(rows * c.hiddenSize);
+    this.xb = ops.buffer(rows * c.hiddenSize);
+    this.proj = ops.buffer(rows * c.hiddenSize);
+    this.q = ops.buffer(rows * qDim);
+    this.k = ops.buffer(rows * kvDim);
+    this.v = ops.buffer(rows * kvDim);
+    this.att = ops.buffer(rows * qDim);
+    this.gate = ops.buffer(rows * c.intermediateSize);
+    this.up = ops.buffer(rows * c.intermediateSize);
+    this.out = ops.buffer(outputs * c.hiddenSize);
+    this.logits = ops.buffer(outputs * c.vocabSize);
   }
 }
 
-/** Grouped-query self-attention with rotary positions. */
+/** Rotary tables in the kernels' memory: cos and sin, [positions, headDim/2]. */
+export interface RopeTables {
+  readonly cos: Weight;
+  readonly sin: Weight;
+}
+
+/** Grouped-query self-attention with rotary positions over the paged KV cache. */
 export class LlamaAttention {
   private constructor(
-    private readonly ops: Backend,
+    private readonly ops: Kernels,
     private readonly cfg: LlamaConfig,
-    private readonly wq: F32Tensor, // [heads·headDim, hidden]
-    private readonly wk: F32Tensor, // [kvHeads·headDim, hidden]
-    private readonly wv: F32Tensor, // [kvHeads·headDim, hidden]
-    private readonly wo: F32Tensor, // [hidden, heads·headDim]
+    private readonly wq: Weight, // [heads·headDim, hidden]
+    private readonly wk: Weight, // [kvHeads·headDim, hidden]
+    private readonly wv: Weight, // [kvHeads·headDim, hidden]
+    private readonly wo: Weight, // [hidden, heads·headDim]
   ) {}
 
   /** The q/k/v/o projections under `prefix` (e.g. "model.layers.0.self_attn"). */
@@ -76,34 +78,35 @@ export class LlamaAttention {
   }
 
   /** The block over its loaded weights. */
-  static load(w: Weights<AttentionKey>, cfg: LlamaConfig, ops: Backend): LlamaAttention {
+  static load(w: Weights<AttentionKey>, cfg: LlamaConfig, ops: Kernels): LlamaAttention {
     return new LlamaAttention(ops, cfg, w.wq, w.wk, w.wv, w.wo);
   }
 
-  /** s.proj[T, hidden] = attention of s.xb (positions start ..) over layer `layer` of the cache, which it extends. */
-  forward(s: LlamaScratch, cache: KvCache, layer: number, rope: RotaryTables, start: number, T: number): void {
+  /** s.proj = attention of s.xb over layer `layer` of the cache, which it extends with the batch's keys and values. */
+  forward(s: LlamaBuffers, batch: Batch, cache: KvCache, layer: number, rope: RopeTables): void {
     const { ops } = this;
     const { numHeads: heads, numKvHeads: kvHeads, headDim } = this.cfg;
-    ops.matmul(s.q, s.xb, this.wq, T);                                     // q = x Wqᵀ
-    ops.matmul(s.k, s.xb, this.wk, T);                                     // k = x Wkᵀ
-    ops.matmul(s.v, s.xb, this.wv, T);                                     // v = x Wvᵀ
-    ops.rope(s.q, rope.cos, rope.sin, start, T, heads, headDim);           // rotate q, k by position
-    ops.rope(s.k, rope.cos, rope.sin, start, T, kvHeads, headDim);
-    cache.write(layer, start, T, s.k, s.v);                                // append k, v to the cache
-    ops.attention(s.att, s.q, cache.keys(layer), cache.values(layer), s.scores, // softmax(q kᵀ/√d, causal) v
-      { tokens: T, heads, kvHeads, headDim, start, capacity: cache.capacity });
-    ops.matmul(s.proj, s.att, this.wo, T);                                 // out = att Woᵀ
+    const R = batch.rows;
+    ops.matmul(s.q, s.xb, this.wq, R);                                     // q = x Wqᵀ
+    ops.matmul(s.k, s.xb, this.wk, R);                                     // k = x Wkᵀ
+    ops.matmul(s.v, s.xb, this.wv, R);                                     // v = x Wvᵀ
+    ops.rope(s.q, rope.cos, rope.sin, batch, heads, headDim, headDim);     // rotate q, k by position
+    ops.rope(s.k, rope.cos, rope.sin, batch, kvHeads, headDim, headDim);
+    ops.kvWrite(cache, layer, s.k, s.v, batch);                            // append k, v to the cache
+    ops.attention(s.att, s.q, cache, layer, batch,                         // softmax(q kᵀ/√d, causal) v
+      { heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) });
+    ops.matmul(s.proj, s.att, this.wo, R);                                 // out = att Woᵀ
   }
 }
 
 /** The SwiGLU feed-forward block: down(silu(gate(x)) · up(x)). */
 export class LlamaMlp {
   private constructor(
-    private readonly ops: Backend,
+    private readonly ops: Kernels,
     private readonly cfg: LlamaConfig,
-    private readonly wGate: F32Tensor, // [intermediate, hidden]
-    private readonly wUp: F32Tensor,   // [intermediate, hidden]
-    private readonly wDown: F32Tensor, // [hidden, intermediate]
+    private readonly wGate: Weight, // [intermediate, hidden]
+    private readonly wUp: Weight,   // [intermediate, hidden]
+    private readonly wDown: Weight, // [hidden, intermediate]
   ) {}
 
   /** The gate/up/down projections under `prefix` (e.g. "model.layers.0.mlp"). */
@@ -117,29 +120,29 @@ export class LlamaMlp {
   }
 
   /** The block over its loaded weights. */
-  static load(w: Weights<MlpKey>, cfg: LlamaConfig, ops: Backend): LlamaMlp {
+  static load(w: Weights<MlpKey>, cfg: LlamaConfig, ops: Kernels): LlamaMlp {
     return new LlamaMlp(ops, cfg, w.wGate, w.wUp, w.wDown);
   }
 
-  /** s.proj[T, hidden] = MLP(s.xb). */
-  forward(s: LlamaScratch, T: number): void {
+  /** s.proj = MLP(s.xb) over R rows. */
+  forward(s: LlamaBuffers, R: number): void {
     const { ops } = this;
-    ops.matmul(s.gate, s.xb, this.wGate, T);                              // g = x Wgᵀ
-    ops.matmul(s.up, s.xb, this.wUp, T);                                  // u = x Wuᵀ
-    ops.swiglu(s.gate, s.gate, s.up, T * this.cfg.intermediateSize);      // g = silu(g) · u
-    ops.matmul(s.proj, s.gate, this.wDown, T);                            // out = g Wdᵀ
+    ops.matmul(s.gate, s.xb, this.wGate, R);                                   // g = x Wgᵀ
+    ops.matmul(s.up, s.xb, this.wUp, R);                                       // u = x Wuᵀ
+    ops.glu(s.gate, s.gate, s.up, R * this.cfg.intermediateSize, "silu");      // g = silu(g) · u
+    ops.matmul(s.proj, s.gate, this.wDown, R);                                 // out = g Wdᵀ
   }
 }
 
 /** One pre-norm decoder layer: x += attn(norm(x)); x += mlp(norm(x)). */
 export class LlamaDecoderLayer {
   private constructor(
-    private readonly ops: Backend,
+    private readonly ops: Kernels,
     private readonly cfg: LlamaConfig,
     private readonly index: number,
-    private readonly inputNorm: F32Tensor,    // [hidden]
+    private readonly inputNorm: Weight,    // [hidden]
     private readonly attention: LlamaAttention,
-    private readonly postAttnNorm: F32Tensor, // [hidden]
+    private readonly postAttnNorm: Weight, // [hidden]
     private readonly mlp: LlamaMlp,
   ) {}
 
@@ -155,20 +158,21 @@ export class LlamaDecoderLayer {
   }
 
   /** Layer `index` over its loaded weights. */
-  static load(w: Weights<DecoderLayerKey>, index: number, cfg: LlamaConfig, ops: Backend): LlamaDecoderLayer {
+  static load(w: Weights<DecoderLayerKey>, index: number, cfg: LlamaConfig, ops: Kernels): LlamaDecoderLayer {
     return new LlamaDecoderLayer(ops, cfg, index, w.inputNorm, LlamaAttention.load(w, cfg, ops), w.postAttnNorm, LlamaMlp.load(w, cfg, ops));
   }
 
-  /** Update the residual stream s.x[T, hidden] in place, extending this layer's cache entries. */
-  forward(s: LlamaScratch, cache: KvCache, rope: RotaryTables, start: number, T: number): void {
+  /** Updates the residual stream s.x in place for the batch's rows, extending this layer's cache entries. */
+  forward(s: LlamaBuffers, batch: Batch, cache: KvCache, rope: RopeTables): void {
     const { ops } = this;
-    const n = T * this.cfg.hiddenSize;
+    const R = batch.rows;
+    const n = R * this.cfg.hiddenSize;
     const eps = this.cfg.rmsNormEps;
-    ops.rmsnorm(s.xb, s.x, this.inputNorm, T, eps);                       // xb = norm(x)
-    this.attention.forward(s, cache, this.index, rope, start, T);         // proj = attn(xb)
+    ops.rmsnorm(s.xb, s.x, this.inputNorm, R, eps);                       // xb = norm(x)
+    this.attention.forward(s, batch, cache, this.index, rope);            // proj = attn(xb)
     ops.add(s.x, s.x, s.proj, n);                                         // x += proj
-    ops.rmsnorm(s.xb, s.x, this.postAttnNorm, T, eps);                    // xb = norm(x)
-    this.mlp.forward(s, T);                                               // proj = mlp(xb)
+    ops.rmsnorm(s.xb, s.x, this.postAttnNorm, R, eps);                    // xb = norm(x)
+    this.mlp.forward(s, R);                                               // proj = mlp(xb)
     ops.add(s.x, s.x, s.proj, n);                                         // x += proj
   }
 }

@@ -1,57 +1,53 @@
 /**
- * The Llama model: token embedding → decoder layers → final RMSNorm → LM head. Immutable after load;
- * per-sequence state lives in the KvCache passed to `forward`. The model never names a device or a backend:
- * its kernels come from the `Backend` the caller loads it with.
+ * The Llama model: token embedding → decoder layers → final RMSNorm → LM head. Immutable after load; which
+ * sequence holds which KV blocks is the caller's. The model never names a device or a backend: its kernels
+ * (and the memory its weights, buffers and KV cache live in) come from the caller.
  */
-import { openSafetensors, type Backend, type F32Tensor, type TensorSource } from "@actorlm/tensor";
-import { KvCache } from "../../kv-cache.js";
+import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight } from "@actorlm/tensor";
 import { LlmError } from "../../errors.js";
-import type { ModelLoadOptions } from "../causal-lm.js";
+import { DEFAULT_BLOCK_SIZE, KvPool } from "../../kv-cache.js";
+import {
+  DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, checkMemory, defaultKvTokens, type CausalLM, type ModelLoadOptions,
+} from "../causal-lm.js";
 import type { LlamaConfig } from "../config.js";
-import { LlamaDecoderLayer, LlamaScratch } from "./layers.js";
+import { WeightLoader, type WeightSpecs } from "../weights.js";
+import { LlamaBuffers, LlamaDecoderLayer, type RopeTables } from "./layers.js";
 import { RotaryTables, ropeInvFreq } from "./rope.js";
-import { WeightLoader, type WeightSpecs } from "./weights.js";
 
-/** Options for loading a Llama checkpoint: the backend to run on (required) and a progress callback. */
+/** Options for loading a Llama checkpoint: the kernels to run on (required), storage format, limits, progress. */
 export type LlamaLoadOptions = ModelLoadOptions;
 
-/** Options for one forward pass. */
-export interface ForwardOptions {
-  /** Absolute position of the first token; defaults to the cache's length (append). Must be ≤ cache length. */
-  readonly start?: number;
-  /** "last" (default): logits of the last position only, [vocab]; "all": every position, [T, vocab]. */
-  readonly logits?: "last" | "all";
-}
-
 /** A loaded, immutable Llama-family model. */
-export class Llama {
-  private readonly invFreq: Float32Array;
-  private rope: RotaryTables;                 // grown (once) to the largest cache seen; derived data only
-  private readonly scratch: LlamaScratch;     // reused activation buffers; forward is synchronous
-
+export class Llama implements CausalLM {
   private constructor(
     readonly config: LlamaConfig,
-    private readonly ops: Backend,
-    private readonly embed: F32Tensor,        // [vocab, hidden]
+    readonly kernels: Kernels,
+    readonly kv: KvPool,
+    readonly maxBatchTokens: number,
+    readonly maxLogitRows: number,
+    readonly weightBytesPerToken: number,
+    private readonly embed: Weight,           // [vocab, hidden]
     private readonly layers: readonly LlamaDecoderLayer[],
-    private readonly norm: F32Tensor,         // [hidden]
-    private readonly lmHead: F32Tensor,       // [vocab, hidden] (the embedding when tied)
-  ) {
-    this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
-    this.rope = new RotaryTables(this.invFreq, 0);
-    this.scratch = new LlamaScratch(config);
-  }
+    private readonly norm: Weight,            // [hidden]
+    private readonly lmHead: Weight,          // [vocab, hidden] (the embedding when tied)
+    private readonly rope: RopeTables,        // [positions, headDim/2]
+    private readonly s: LlamaBuffers,
+  ) {}
 
   /** Load the safetensors weights (single file or shards) of the model in `dir`, whose config.json gave `config`. */
   static async load(dir: string, config: LlamaConfig, options: LlamaLoadOptions): Promise<Llama> {
-    requireBackend(options);
+    requireKernels(options);
     const source = await openSafetensors(dir, { onProgress: options.onProgress });
-    return Llama.fromSource(config, source, options);
+    try {
+      return Llama.fromSource(config, source, options);
+    } finally {
+      source.close();
+    }
   }
 
   /** Build a model from a normalized config and any tensor source, checking every weight's shape. */
   static fromSource(config: LlamaConfig, source: TensorSource, options: LlamaLoadOptions): Llama {
-    const ops = requireBackend(options);
+    const ops = requireKernels(options);
     const { vocabSize: v, hiddenSize: h } = config;
     const outer = {
       embed: { name: "model.embed_tokens.weight", shape: [v, h] },
@@ -59,67 +55,85 @@ export class Llama {
     } satisfies WeightSpecs<"embed" | "norm">;
     const head: WeightSpecs<"lmHead"> | null = config.tieWordEmbeddings ? null : { lmHead: { name: "lm_head.weight", shape: [v, h] } };
     const layerWeights = Array.from({ length: config.numLayers }, (_, i) => LlamaDecoderLayer.weights(i, config));
-    const w = new WeightLoader(source, ops, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress);
+    const format = options.format ?? "float32";
+    const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress);
+    const positions = config.maxPositionEmbeddings;
+    const half = config.headDim / 2;
+    const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 4;
+    const kvTokens = options.kvCacheTokens ?? defaultKvTokens(kvBytesPerToken, positions);
+    const blocks = Math.ceil(kvTokens / DEFAULT_BLOCK_SIZE);
+    const rows = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
+    const outputs = options.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS;
+    checkMemory(ops, w.plannedBytes + 8 * positions * half + blocks * DEFAULT_BLOCK_SIZE * kvBytesPerToken + LlamaBuffers.bytes(config, rows, outputs), format, w.plannedBytes);
+
     const { embed, norm } = w.load(outer);
     const layers = layerWeights.map((specs, i) => LlamaDecoderLayer.load(w.load(specs), i, config, ops));
     const lmHead = head ? w.load(head).lmHead : embed;              // tied: the embedding doubles as the head
-    return new Llama(config, ops, embed, layers, norm, lmHead);
-  }
-
-  /** A fresh KV cache for one sequence of up to `capacity` positions (default: max_position_embeddings). */
-  newCache(capacity: number = this.config.maxPositionEmbeddings): KvCache {
-    if (capacity > this.config.maxPositionEmbeddings) {
-      throw new LlmError("VALIDATION", `cache capacity ${capacity} exceeds max_position_embeddings ${this.config.maxPositionEmbeddings}`);
-    }
-    const { numLayers: layers, numKvHeads: kvHeads, headDim } = this.config;
-    return new KvCache({ layers, kvHeads, headDim, capacity });
+    const tables = new RotaryTables(ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling), positions);
+    const rope = {
+      cos: ops.weight([positions * half], "float32", () => tables.cos),
+      sin: ops.weight([positions * half], "float32", () => tables.sin),
+    };
+    const kv = new KvPool(ops, {
+      layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim, blockSize: DEFAULT_BLOCK_SIZE, blocks,
+    });
+    const buffers = new LlamaBuffers(ops, config, rows, outputs);
+    const bytesPerToken = w.storedBytes - (head ? embed.bytes : 0);  // an untied embedding is read one row at a time
+    return new Llama(config, ops, kv, rows, outputs, bytesPerToken, embed, layers, norm, lmHead, rope, buffers);
   }
 
   /**
-   * Run T tokens at positions start .. start+T-1 in one pass, writing their keys/values into `cache`
-   * (whose length becomes start + T). Returns logits — [vocab] or [T, vocab] — in a buffer that the next
-   * call overwrites: copy what must be kept.
+   * Runs one batch (each sequence's new tokens after its cached positions) and returns the logits its
+   * sequences asked for, [rows, vocab], in a fresh array.
    */
-  forward(tokens: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Float32Array {
-    const c = this.config;
-    const T = tokens.length;
-    const start = options.start ?? cache.length;
-    const rows = options.logits === "all" ? T : 1;
-    this.check(tokens, cache);
-    cache.checkWrite(start, T);
-    if (cache.capacity > this.rope.positions) this.rope = new RotaryTables(this.invFreq, cache.capacity);
-    const s = this.scratch;
-    s.ensure(T, start + T, rows);
-
-    this.ops.embedding(s.x, this.embed, tokens, T);                          // x = embed[tokens]
-    for (const layer of this.layers) layer.forward(s, cache, this.rope, start, T);
-    const from = rows === T ? s.x : s.x.subarray((T - 1) * c.hiddenSize);    // rows we want logits for
-    this.ops.rmsnorm(s.xb, from, this.norm, rows, c.rmsNormEps);             // xb = norm(x)
-    this.ops.matmul(s.logits, s.xb, this.lmHead, rows);                      // logits = xb Wheadᵀ
-
-    cache.setLength(start + T);
-    return s.logits.subarray(0, rows * c.vocabSize);
+  forward(sequences: readonly BatchSequence[]): Float32Array {
+    const { config: c, kernels: ops, s } = this;
+    this.check(sequences);
+    const batch = ops.batch(this.kv.cache, sequences);
+    ops.embed(s.x, this.embed, batch);                                       // x = embed[tokens]
+    for (const layer of this.layers) layer.forward(s, batch, this.kv.cache, this.rope);
+    if (batch.outputs === 0) return ops.read(s.logits, 0);
+    ops.gather(s.out, s.x, batch, c.hiddenSize);                             // rows we want logits for
+    ops.rmsnorm(s.out, s.out, this.norm, batch.outputs, c.rmsNormEps);       // out = norm(x)
+    ops.matmul(s.logits, s.out, this.lmHead, batch.outputs);                 // logits = out Wheadᵀ
+    return ops.read(s.logits, batch.outputs * c.vocabSize);
   }
 
-  /** Refuse (VALIDATION) empty input, ids outside the vocabulary, or a cache shaped for another model. */
-  private check(tokens: ArrayLike<number>, cache: KvCache): void {
+  /** Frees the kernels' memory and threads. */
+  async dispose(): Promise<void> {
+    await this.kernels.dispose();
+  }
+
+  /** Refuse (VALIDATION) an empty batch, ids outside the vocabulary, positions past the model's, or too many rows. */
+  private check(sequences: readonly BatchSequence[]): void {
     const c = this.config;
-    if (tokens.length === 0) throw new LlmError("VALIDATION", "forward needs at least one token");
-    for (let i = 0; i < tokens.length; i++) {
-      const id = tokens[i];
-      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-        throw new LlmError("VALIDATION", `token ${i} has id ${id}, outside the vocabulary 0 .. ${c.vocabSize - 1}`);
+    let rows = 0, outputs = 0;
+    for (const seq of sequences) {
+      const n = seq.tokens.length;
+      rows += n;
+      outputs += seq.logits === "all" ? n : seq.logits === "none" || n === 0 ? 0 : 1;
+      if (seq.start + n > c.maxPositionEmbeddings) {
+        throw new LlmError("VALIDATION", `positions up to ${seq.start + n} exceed max_position_embeddings ${c.maxPositionEmbeddings}`);
+      }
+      if (!Number.isSafeInteger(seq.start) || seq.start < 0 || seq.blocks.length * this.kv.blockSize < seq.start + n) {
+        throw new LlmError("VALIDATION", `a sequence starting at ${seq.start} with ${seq.blocks.length} KV blocks cannot hold ${n} more positions`);
+      }
+      for (let i = 0; i < n; i++) {
+        const id = seq.tokens[i];
+        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+          throw new LlmError("VALIDATION", `token ${i} has id ${id}, outside the vocabulary 0 .. ${c.vocabSize - 1}`);
+        }
       }
     }
-    if (cache.layers !== c.numLayers || cache.kvHeads !== c.numKvHeads || cache.headDim !== c.headDim) {
-      throw new LlmError("VALIDATION", "KV cache was made for a model of another shape");
-    }
+    if (rows === 0) throw new LlmError("VALIDATION", "forward needs at least one token");
+    if (rows > this.maxBatchTokens) throw new LlmError("VALIDATION", `batch of ${rows} rows exceeds maxBatchTokens ${this.maxBatchTokens}`);
+    if (outputs > this.maxLogitRows) throw new LlmError("VALIDATION", `batch asks for ${outputs} logit rows, more than ${this.maxLogitRows}`);
   }
 }
 
-/** The backend of `options`; a TypeError naming the option when the caller gave none. */
-function requireBackend(options: LlamaLoadOptions | undefined): Backend {
-  const backend = options?.backend;
-  if (typeof backend !== "object" || backend === null) throw new TypeError("options.backend is required: the caller chooses the kernels a model runs on");
-  return backend;
+/** The kernels of `options`; a TypeError naming the option when the caller gave none. */
+function requireKernels(options: LlamaLoadOptions | undefined): Kernels {
+  const kernels = options?.kernels;
+  if (typeof kernels !== "object" || kernels === null) throw new TypeError("options.kernels is required: the caller chooses the kernels a model runs on");
+  return kernels;
 }

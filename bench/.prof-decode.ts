@@ -1,0 +1,13 @@
+import { WasmKernels } from "@actorlm/tensor";
+import { loadLlama, session } from "/work/main/test/llm-model/helpers.ts";
+const model = await loadLlama("/work/main/models/kjv-llama", { kernels: await WasmKernels.create({ threads: Number(process.argv[2] ?? 1) }) });
+const s = session(model, 1000);
+let logits = s.forward(Array.from({ length: 128 }, (_, i) => i + 5));
+const argmax = (r: Float32Array) => { let b = 0; for (let i = 1; i < 4096; i++) if (r[i] > r[b]) b = i; return b; };
+for (let round = 0; round < 3; round++) {
+  const t0 = performance.now();
+  for (let i = 0; i < 200; i++) logits = s.forward([argmax(logits)]);
+  console.log("decode tok/s", (200000 / (performance.now() - t0)).toFixed(0));
+  s.kv.length = 128;
+}
+await model.dispose();

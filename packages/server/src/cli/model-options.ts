@@ -1,0 +1,63 @@
+// The engine options every command that loads a model takes, with the library config's names in kebab case.
+import { EMBEDDED_MODEL_DIR, type LlamaModelArgs } from "@actorlm/llm";
+import { isDevice, isKernelBackend, type DataTypeName, type Device, type KernelBackend } from "@actorlm/runtime";
+import { InvalidArgumentError, type Command } from "commander";
+import { integer } from "./options.js";
+
+/** The engine flags as commander parses them. */
+export interface ModelFlags {
+  model: string;
+  dtype?: string;
+  device?: string;
+  backend?: string;
+  threads?: number;
+  maxSequenceLength?: number;
+  kvCacheTokens?: number;
+  maxBatchTokens?: number;
+}
+
+/** The engine flags without --model (for `serve`, whose --model is repeatable). */
+export type EngineFlags = Omit<ModelFlags, "model">;
+
+/** Adds --model, --dtype, --device, --backend, --threads, --max-sequence-length, --kv-cache-tokens, --max-batch-tokens. */
+export function addModelOptions(command: Command): Command {
+  return addEngineOptions(command.option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR));
+}
+
+/** Adds the engine flags, --model excepted. */
+export function addEngineOptions(command: Command): Command {
+  return command
+    .option("--dtype <type>", "weight storage: float32, float16, bfloat16 or int8 (default float32)")
+    .option("--device <device>", "cpu, gpu or cuda:N (default cpu)", oneOf("device", isDevice))
+    .option("--backend <name>", "kernels: js or wasm (default: the device's, wasm on the cpu)", oneOf("backend", isKernelBackend))
+    .option("--threads <n>", "kernel threads, the model worker included (default: every core)", integer)
+    .option("--max-sequence-length <n>", "longest prompt + completion (default: the model's)", integer)
+    .option("--kv-cache-tokens <n>", "KV cache size in tokens", integer)
+    .option("--max-batch-tokens <n>", "most tokens per forward pass (longer prompts are prefilled in chunks)", integer);
+}
+
+/** The model's load arguments from parsed flags. */
+export function modelArgs(flags: ModelFlags): LlamaModelArgs {
+  return { model: flags.model, ...engineArgs(flags) };
+}
+
+/** The engine settings from parsed flags (unset flags left out, so the engine's defaults apply). */
+export function engineArgs(flags: EngineFlags): Omit<LlamaModelArgs, "model"> {
+  const args: Omit<LlamaModelArgs, "model"> = {};
+  if (flags.dtype !== undefined) args.dtype = flags.dtype as DataTypeName;
+  if (flags.device !== undefined) args.device = flags.device as Device;
+  if (flags.backend !== undefined) args.backend = flags.backend as KernelBackend;
+  if (flags.threads !== undefined) args.threads = flags.threads;
+  if (flags.maxSequenceLength !== undefined) args.maxSequenceLength = flags.maxSequenceLength;
+  if (flags.kvCacheTokens !== undefined) args.kvCacheTokens = flags.kvCacheTokens;
+  if (flags.maxBatchTokens !== undefined) args.maxBatchTokens = flags.maxBatchTokens;
+  return args;
+}
+
+/** A flag parser accepting only values `accept` recognizes. */
+function oneOf(name: string, accept: (value: unknown) => boolean): (value: string) => string {
+  return (value) => {
+    if (!accept(value)) throw new InvalidArgumentError(`unknown ${name} "${value}"`);
+    return value;
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The `js` backend: the reference kernels over plain typed arrays. Ops run at once; `read` copies.
+ */
+import { batchTables, kvElements } from "../batch-tables.js";
+import { encodeRows, matrixLayout, type WeightFormat } from "../formats.js";
+import type {
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight,
+} from "../kernels.js";
+import * as ref from "./ops.js";
+
+/** A JS buffer: a Float32Array view. */
+interface JsBuffer extends Buffer {
+  readonly data: Float32Array;
+}
+
+/** A JS weight: its stored matrix (vectors are [1, n] float32 matrices). */
+interface JsWeight extends Weight {
+  readonly matrix: ref.StoredMatrix;
+}
+
+interface JsKvCache extends KvCache {
+  readonly K: Float32Array;
+  readonly V: Float32Array;
+}
+
+interface JsBatch extends Batch {
+  readonly tables: ref.BatchTables;
+}
+
+/** Rows converted per call of a weight's row source while storing it. */
+const ROWS_PER_CHUNK = 256;
+
+/** The plain-JS reference backend; supports every op and format. */
+export class JsKernels implements Kernels {
+  readonly name = "js" as const;
+  readonly threads = 1;
+  readonly simd = "none" as const;
+  readonly memoryLimit = Infinity;
+  #bytes = 0;
+
+  /** True for every op and format. */
+  supports(_op: Op, _format?: WeightFormat): boolean {
+    return true;
+  }
+
+  /** Stores a matrix [N, K] or vector [n] as `format` (vectors are always float32). */
+  weight(shape: readonly number[], format: WeightFormat, rows: (from: number, to: number) => Float32Array): Weight {
+    const [N, K] = shape.length === 1 ? [1, shape[0]] : [shape[0], shape[1]];
+    const fmt: WeightFormat = shape.length === 1 ? "float32" : format;
+    const layout = matrixLayout(fmt, N, K);
+    const data = fmt === "float32" ? new Float32Array(N * K) : fmt === "int8" ? new Int8Array(layout.dataBytes) : new Uint16Array(N * K);
+    const scales = layout.scales > 0 ? new Float32Array(layout.scales) : undefined;
+    const stored = { format: fmt, N, K, data, scales };
+    for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
+      const to = Math.min(N, r + ROWS_PER_CHUNK);
+      encodeRows(fmt, rows(r, to), to - r, K, stored, r);
+    }
+    const bytes = layout.dataBytes + 4 * layout.scales;
+    this.#bytes += bytes;
+    const made: JsWeight = { shape: [...shape], format: fmt, bytes, matrix: stored };
+    return made;
+  }
+
+  /** A zeroed Float32Array buffer. */
+  buffer(length: number): Buffer {
+    this.#bytes += 4 * length;
+    const made: JsBuffer = { length, data: new Float32Array(length) };
+    return made;
+  }
+
+  /** A subarray view. */
+  view(buffer: Buffer, offset: number, length: number): Buffer {
+    checkRange(buffer, offset, length);
+    const made: JsBuffer = { length, data: data(buffer).subarray(offset, offset + length) };
+    return made;
+  }
+
+  /** Two zeroed Float32Arrays (keys, values). */
+  kvCache(spec: KvCacheSpec): KvCache {
+    const n = kvElements(spec);
+    this.#bytes += 8 * n;
+    const made: JsKvCache = { spec: { ...spec }, bytes: 8 * n, K: new Float32Array(n), V: new Float32Array(n) };
+    return made;
+  }
+
+  /** The batch's tables as typed arrays. */
+  batch(cache: KvCache, sequences: readonly BatchSequence[]): Batch {
+    const tables = batchTables(sequences, cache.spec.blockSize, cache.spec.blocks);
+    const made: JsBatch = { rows: tables.rows, outputs: tables.outputRows.length, tables };
+    return made;
+  }
+
+  /** Copies `values` in. */
+  write(buffer: Buffer, values: Float32Array, offset = 0): void {
+    checkRange(buffer, offset, values.length);
+    data(buffer).set(values, offset);
+  }
+
+  /** Copies `length` elements out. */
+  read(buffer: Buffer, length = buffer.length): Float32Array {
+    checkRange(buffer, 0, length);
+    return data(buffer).slice(0, length);
+  }
+
+  /** Bytes allocated so far. */
+  memoryBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Nothing to free: the arrays go with the garbage collector. */
+  async dispose(): Promise<void> {}
+
+  embed(out: Buffer, table: Weight, batch: Batch): void {
+    ref.embed(data(out), matrix(table), tables(batch));
+  }
+
+  rmsnorm(out: Buffer, x: Buffer, w: Weight, rows: number, eps: number): void {
+    ref.rmsnorm(data(out), data(x), vector(w), rows, eps);
+  }
+
+  layernorm(out: Buffer, x: Buffer, w: Weight, b: Weight, rows: number, eps: number): void {
+    ref.layernorm(data(out), data(x), vector(w), vector(b), rows, eps);
+  }
+
+  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight): void {
+    ref.matmul(data(out), data(x), matrix(w), rows, bias === undefined ? undefined : vector(bias));
+  }
+
+  rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
+    ref.rope(data(x), vector(cos), vector(sin), tables(batch), heads, headDim, rotaryDim);
+  }
+
+  kvWrite(cache: KvCache, layer: number, k: Buffer, v: Buffer, batch: Batch): void {
+    const c = cache as JsKvCache;
+    ref.kvWrite(c.K, c.V, c.spec, layer, data(k), data(v), tables(batch));
+  }
+
+  attention(out: Buffer, q: Buffer, cache: KvCache, layer: number, batch: Batch, p: AttentionParams): void {
+    const c = cache as JsKvCache;
+    ref.attention(data(out), data(q), c.K, c.V, c.spec, layer, tables(batch), p.heads, p.kvHeads, p.headDim, p.scale, p.window ?? 0, p.softcap ?? 0);
+  }
+
+  glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void {
+    ref.glu(data(out), data(gate), data(up), n, act);
+  }
+
+  activation(out: Buffer, x: Buffer, n: number, act: Activation): void {
+    ref.activation(data(out), data(x), n, act);
+  }
+
+  add(out: Buffer, a: Buffer, b: Buffer, n: number): void {
+    ref.add(data(out), data(a), data(b), n);
+  }
+
+  scale(out: Buffer, x: Buffer, s: number, n: number): void {
+    ref.scale(data(out), data(x), s, n);
+  }
+
+  softcap(out: Buffer, x: Buffer, cap: number, n: number): void {
+    ref.softcap(data(out), data(x), cap, n);
+  }
+
+  gather(out: Buffer, x: Buffer, batch: Batch, width: number): void {
+    ref.gather(data(out), data(x), tables(batch), width);
+  }
+}
+
+function data(b: Buffer): Float32Array {
+  return (b as JsBuffer).data;
+}
+
+function matrix(w: Weight): ref.StoredMatrix {
+  return (w as JsWeight).matrix;
+}
+
+function vector(w: Weight): Float32Array {
+  return (w as JsWeight).matrix.data as Float32Array;
+}
+
+function tables(b: Batch): ref.BatchTables {
+  return (b as JsBatch).tables;
+}
+
+/** RangeError unless [offset, offset + length) lies within the buffer. */
+export function checkRange(buffer: Buffer, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > buffer.length) {
+    throw new RangeError(`range [${offset}, ${offset + length}) outside a buffer of ${buffer.length} elements`);
+  }
+}

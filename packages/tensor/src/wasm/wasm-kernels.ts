@@ -1,0 +1,502 @@
+/**
+ * The `wasm` backend: SIMD WebAssembly kernels (compiled from AssemblyScript) over one shared memory, run by the
+ * calling thread and `threads − 1` helper threads. Ops are recorded into a command list (with barriers only
+ * where an op depends on an earlier one) and run in one go when data is read back: every thread walks the same
+ * list and claims chunks of each op, so a forward pass costs one wake-up, not one message per op, and a helper
+ * that is not scheduled just does less (the calling thread never waits for a helper that has no work in hand).
+ */
+import { Worker } from "node:worker_threads";
+import { batchTables, kvElements } from "../batch-tables.js";
+import { encodeRows, matrixLayout, type WeightFormat } from "../formats.js";
+import type {
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight,
+} from "../kernels.js";
+import { checkRange } from "../reference/js-kernels.js";
+import { Arena, MAX_PAGES } from "./arena.js";
+import { kernelModule, type SimdLevel } from "./module.js";
+import { OP, Recorder, chunking, type Chunking, type Range } from "./recorder.js";
+import type { HelperData } from "./thread.js";
+
+interface WasmBuffer extends Buffer {
+  readonly ptr: number;
+}
+
+interface WasmWeight extends Weight {
+  readonly ptr: number;
+  /** int8: address of the block scales (0 otherwise). */
+  readonly scales: number;
+  readonly N: number;
+  readonly K: number;
+  /** Elements per stored row. */
+  readonly stride: number;
+}
+
+interface WasmKvCache extends KvCache {
+  readonly K: number;
+  readonly V: number;
+  /** Bytes of one layer of K (or V). */
+  readonly layerBytes: number;
+}
+
+interface WasmBatch extends Batch {
+  readonly generation: number;
+  /** The largest position of any row. */
+  readonly maxPosition: number;
+  readonly tokens: number;
+  readonly positions: number;
+  readonly slots: number;
+  readonly seqOf: number;
+  readonly sequences: number;
+  readonly blockTables: number;
+  readonly outputRows: number;
+  readonly tableBytes: Range;
+}
+
+/** Control block words (see assembly/index.ts). */
+const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
+const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3 };
+const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
+/** Rows converted per call of a weight's row source. */
+const ROWS_PER_CHUNK = 256;
+
+/** Options of {@link WasmKernels.create}. */
+export interface WasmOptions {
+  /** Threads, the calling one included (default 1). */
+  readonly threads?: number;
+  /** Which SIMD build (default: relaxed where the runtime validates it). */
+  readonly simd?: SimdLevel | "auto";
+}
+
+/** SIMD WebAssembly kernels on threads sharing one memory. */
+export class WasmKernels implements Kernels {
+  readonly name = "wasm" as const;
+  readonly threads: number;
+  readonly simd: SimdLevel;
+  readonly memoryLimit = MAX_PAGES * 65536;
+  readonly #arena: Arena;
+  readonly #recorder: Recorder;
+  readonly #run: (ctrl: number, generation: number) => void;
+  readonly #ctrl: number;
+  readonly #helpers: Worker[];
+  #scratchFloats = 0;
+  #batchRegion: Range = [0, 0];
+  #batchGeneration = 0;
+  /** Activations prepared for int8 weights (i16 values and row scales) or 16-bit float weights (reordered f32). */
+  #quant: { ptr: number; bytes: number; scales: number; rows: number } = { ptr: 0, bytes: 0, scales: 0, rows: 0 };
+  #halves: { ptr: number; bytes: number } = { ptr: 0, bytes: 0 };
+  /** Which activations the prepared scratch holds, while nothing overwrote them. */
+  #prepared: { kind: WeightFormat; x: number; rows: number; K: number } | undefined;
+  #broken: Error | undefined;
+  #disposed = false;
+
+  private constructor(arena: Arena, simd: SimdLevel, instance: WebAssembly.Instance, ctrl: number, helpers: Worker[]) {
+    this.#arena = arena;
+    this.simd = simd;
+    this.#recorder = new Recorder(arena);
+    this.#run = instance.exports.run as (ctrl: number, generation: number) => void;
+    this.#ctrl = ctrl;
+    this.#helpers = helpers;
+    this.threads = helpers.length + 1;
+  }
+
+  /** Starts the backend: compiles (once per process) and instantiates the module, then starts the helper threads. */
+  static async create(options: WasmOptions = {}): Promise<WasmKernels> {
+    const threads = options.threads ?? 1;
+    if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads must be an integer ≥ 1, got ${threads}`);
+    const { module, simd } = kernelModule(options.simd ?? "auto");
+    const arena = new Arena();
+    const instance = new WebAssembly.Instance(module, { env: { memory: arena.memory, abort: () => undefined } });
+    const ctrl = arena.alloc(256);
+    const helpers: Worker[] = [];
+    const ready: Promise<void>[] = [];
+    for (let tid = 1; tid < threads; tid++) {
+      const data: HelperData = { module, memory: arena.memory, ctrl, tid, generation: 0 };
+      const worker = new Worker(new URL("./wasm-thread.js", import.meta.url), { workerData: data, name: `actorlm:wasm-${tid}` });
+      worker.unref();
+      ready.push(new Promise((resolve, reject) => {
+        worker.once("message", () => resolve());
+        worker.once("error", reject);
+      }));
+      helpers.push(worker);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (error) {
+      await Promise.all(helpers.map((w) => w.terminate()));
+      throw error;
+    }
+    const kernels = new WasmKernels(arena, simd, instance, ctrl, helpers);
+    kernels.#ensureScratch(1024);
+    return kernels;
+  }
+
+  /**
+   * Memory bandwidth the kernels reach: GB/s of the fastest of `repeats` passes summing a `bytes`-byte buffer on
+   * `threads` threads (what bounds a decode step, which reads every weight once).
+   */
+  static async measureBandwidth(threads: number, bytes = 256 * 2 ** 20, repeats = 5): Promise<number> {
+    const kernels = await WasmKernels.create({ threads });
+    try {
+      const n = Math.floor(bytes / 4 / 1024) * 1024;
+      const data = kernels.#arena.alloc(4 * n);
+      kernels.#arena.f32.fill(1, data >> 2, (data >> 2) + n);          // touch every page first
+      const out = kernels.#arena.alloc(16 * 4 * threads);
+      let best = Infinity;
+      for (let i = 0; i < repeats; i++) {
+        const t0 = performance.now();
+        const cut = chunking(n, threads, 64, 1 << 16);
+        kernels.#begin(OP.sum, cut).int(out).int(data).int(n).reads(data, data + 4 * n).writes(out, out + 16 * cut.chunks);
+        kernels.#end();
+        kernels.#flush();
+        best = Math.min(best, performance.now() - t0);
+      }
+      return (4 * n) / (best / 1000) / 1e9;
+    } finally {
+      await kernels.dispose();
+    }
+  }
+
+  /** Every op, for every weight format. */
+  supports(_op: Op, format?: WeightFormat): boolean {
+    return format === undefined || format in FORMAT_CODE;
+  }
+
+  // ---- memory ----
+
+  weight(shape: readonly number[], format: WeightFormat, rows: (from: number, to: number) => Float32Array): Weight {
+    this.#usable();
+    const [N, K] = shape.length === 1 ? [1, shape[0]] : [shape[0], shape[1]];
+    const fmt: WeightFormat = shape.length === 1 ? "float32" : format;
+    const layout = matrixLayout(fmt, N, K);
+    const ptr = this.#arena.alloc(layout.dataBytes);
+    const scales = layout.scales > 0 ? this.#arena.alloc(4 * layout.scales) : 0;
+    for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
+      const to = Math.min(N, r + ROWS_PER_CHUNK);
+      encodeRows(fmt, rows(r, to), to - r, K, this.#storage(fmt, ptr, scales, N, layout.stride, layout.scales), r);
+    }
+    const made: WasmWeight = { shape: [...shape], format: fmt, bytes: layout.dataBytes + 4 * layout.scales, ptr, scales, N, K, stride: layout.stride };
+    return made;
+  }
+
+  buffer(length: number): Buffer {
+    this.#usable();
+    const made: WasmBuffer = { length, ptr: this.#arena.alloc(4 * length) };
+    return made;
+  }
+
+  view(buffer: Buffer, offset: number, length: number): Buffer {
+    checkRange(buffer, offset, length);
+    const made: WasmBuffer = { length, ptr: ptrOf(buffer) + 4 * offset };
+    return made;
+  }
+
+  kvCache(spec: KvCacheSpec): KvCache {
+    this.#usable();
+    const n = kvElements(spec);
+    const K = this.#arena.alloc(4 * n), V = this.#arena.alloc(4 * n);
+    this.#ensureScratch(spec.blocks * spec.blockSize);
+    const made: WasmKvCache = { spec: { ...spec }, bytes: 8 * n, K, V, layerBytes: (4 * n) / spec.layers };
+    return made;
+  }
+
+  batch(cache: KvCache, sequences: readonly BatchSequence[]): Batch {
+    this.#usable();
+    this.#flush();                                          // the region is reused: nothing pending may read the old batch
+    const t = batchTables(sequences, cache.spec.blockSize, cache.spec.blocks);
+    const parts = [t.tokens, t.positions, t.slots, t.seqOf, t.sequences, t.blockTables, t.outputRows];
+    const bytes = parts.reduce((n, p) => n + 4 * p.length + 16, 0);
+    if (this.#batchRegion[1] - this.#batchRegion[0] < bytes) {
+      const at = this.#arena.alloc(2 * bytes);
+      this.#batchRegion = [at, at + 2 * bytes];
+    }
+    const i32 = this.#arena.i32;
+    let at = this.#batchRegion[0];
+    const ptrs = parts.map((p) => {
+      const here = at;
+      i32.set(p, here >> 2);
+      at += 4 * p.length + 16;
+      return here;
+    });
+    let maxPosition = 0;
+    for (let r = 0; r < t.rows; r++) maxPosition = Math.max(maxPosition, t.positions[r]);
+    this.#ensureScratch(maxPosition + 1);
+    const made: WasmBatch = {
+      rows: t.rows, outputs: t.outputRows.length, generation: ++this.#batchGeneration, maxPosition,
+      tokens: ptrs[0], positions: ptrs[1], slots: ptrs[2], seqOf: ptrs[3], sequences: ptrs[4], blockTables: ptrs[5], outputRows: ptrs[6],
+      tableBytes: [this.#batchRegion[0], at],
+    };
+    return made;
+  }
+
+  write(buffer: Buffer, data: Float32Array, offset = 0): void {
+    this.#usable();
+    checkRange(buffer, offset, data.length);
+    this.#flush();
+    this.#arena.f32.set(data, (ptrOf(buffer) >> 2) + offset);
+    this.#prepared = undefined;
+  }
+
+  read(buffer: Buffer, length = buffer.length): Float32Array {
+    this.#usable();
+    checkRange(buffer, 0, length);
+    this.#flush();
+    const at = ptrOf(buffer) >> 2;
+    return this.#arena.f32.slice(at, at + length);
+  }
+
+  memoryBytes(): number {
+    return this.#arena.used;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const i32 = this.#arena.i32, c = this.#ctrl >> 2;
+    Atomics.store(i32, c + CTRL.stop, 1);
+    Atomics.add(i32, c + CTRL.gen, 1);
+    Atomics.notify(i32, c + CTRL.gen);
+    await Promise.all(this.#helpers.map((w) => w.terminate()));
+  }
+
+  // ---- ops ----
+
+  embed(out: Buffer, table: Weight, batch: Batch): void {
+    const w = table as WasmWeight, b = this.#batch(batch);
+    const o = ptrOf(out);
+    this.#begin(OP.embed, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
+      .int(o).int(w.ptr).int(w.scales).int(b.tokens).int(b.rows).int(w.K).int(FORMAT_CODE[w.format]).int(w.stride)
+      .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
+    this.#end();
+  }
+
+  rmsnorm(out: Buffer, x: Buffer, w: Weight, rows: number, eps: number): void {
+    const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
+    this.#begin(OP.rmsnorm, this.#cut(rows, 1, Math.ceil(4096 / D)))
+      .int(o).int(i).int(ptrOf(w)).int(rows).int(D).float(eps).reads(i, i + n).writes(o, o + n);
+    this.#end();
+  }
+
+  layernorm(out: Buffer, x: Buffer, w: Weight, b: Weight, rows: number, eps: number): void {
+    const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
+    this.#begin(OP.layernorm, this.#cut(rows, 1, Math.ceil(4096 / D)))
+      .int(o).int(i).int(ptrOf(w)).int(ptrOf(b)).int(rows).int(D).float(eps).reads(i, i + n).writes(o, o + n);
+    this.#end();
+  }
+
+  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight): void {
+    const m = w as WasmWeight;
+    const { N, K } = m;
+    const o = ptrOf(out), i = ptrOf(x), b = bias === undefined ? 0 : ptrOf(bias);
+    const cut = this.#cut(N, 4, Math.ceil(16384 / Math.max(1, rows * K)));
+    if (m.format === "float32") {
+      this.#begin(OP.matmulF32, cut).int(o).int(i).int(m.ptr).int(rows).int(N).int(K).int(b)
+        .reads(i, i + 4 * rows * K).writes(o, o + 4 * rows * N);
+      this.#end();
+      return;
+    }
+    if (m.format !== "int8") {
+      const xp = this.#prepareHalves(x, rows, K, m.format);
+      this.#begin(m.format === "float16" ? OP.matmulF16 : OP.matmulBF16, cut).int(o).int(xp).int(m.ptr).int(rows).int(N).int(K).int(b)
+        .reads(xp, xp + 4 * rows * K).writes(o, o + 4 * rows * N);
+      this.#end();
+      return;
+    }
+    const q = this.#quantize(x, rows, K, m.stride);
+    this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(m.scales).int(rows).int(N).int(m.stride).int(b)
+      .reads(q.ptr, q.ptr + 2 * rows * m.stride).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
+    this.#end();
+  }
+
+  rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
+    const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * heads * headDim;
+    this.#begin(OP.rope, this.#cut(b.rows * heads, 1, Math.ceil(2048 / headDim)))
+      .int(i).int(ptrOf(cos)).int(ptrOf(sin)).int(b.positions).int(b.rows).int(heads).int(headDim).int(rotaryDim)
+      .reads(i, i + n).reads(b.tableBytes[0], b.tableBytes[1]).writes(i, i + n);
+    this.#end();
+  }
+
+  kvWrite(cache: KvCache, layer: number, k: Buffer, v: Buffer, batch: Batch): void {
+    const c = cache as WasmKvCache, b = this.#batch(batch);
+    const { kvHeads, headDim, blockSize } = c.spec;
+    const n = 4 * b.rows * kvHeads * headDim;
+    const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, kp = ptrOf(k), vp = ptrOf(v);
+    this.#begin(OP.kvWrite, this.#cut(b.rows * kvHeads, 1, 64))
+      .int(Kl).int(Vl).int(kp).int(vp).int(b.slots).int(b.rows).int(kvHeads).int(headDim).int(blockSize)
+      .reads(kp, kp + n).reads(vp, vp + n).reads(b.tableBytes[0], b.tableBytes[1])
+      .writes(Kl, Kl + c.layerBytes).writes(Vl, Vl + c.layerBytes);
+    this.#end();
+  }
+
+  attention(out: Buffer, q: Buffer, cache: KvCache, layer: number, batch: Batch, p: AttentionParams): void {
+    const c = cache as WasmKvCache, b = this.#batch(batch);
+    const n = 4 * b.rows * p.heads * p.headDim;
+    const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, o = ptrOf(out), qp = ptrOf(q);
+    this.#ensureScratch((p.heads / p.kvHeads) * (b.maxPosition + 1));     // one row of scores per query head of a group
+    this.#begin(OP.attention, this.#cut(b.rows * p.kvHeads, 1, 1))
+      .int(o).int(qp).int(Kl).int(Vl).int(b.positions).int(b.seqOf).int(b.sequences).int(b.blockTables)
+      .int(b.rows).int(p.heads).int(p.kvHeads).int(p.headDim).float(p.scale).int(p.window ?? 0).float(p.softcap ?? 0).int(c.spec.blockSize)
+      .reads(qp, qp + n).reads(Kl, Kl + c.layerBytes).reads(Vl, Vl + c.layerBytes).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + n);
+    this.#end();
+  }
+
+  glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void {
+    const o = ptrOf(out), g = ptrOf(gate), u = ptrOf(up);
+    this.#begin(OP.glu, this.#cut(n, 16, 4096)).int(o).int(g).int(u).int(n).int(ACT_CODE[act])
+      .reads(g, g + 4 * n).reads(u, u + 4 * n).writes(o, o + 4 * n);
+    this.#end();
+  }
+
+  activation(out: Buffer, x: Buffer, n: number, act: Activation): void {
+    const o = ptrOf(out), i = ptrOf(x);
+    this.#begin(OP.activation, this.#cut(n, 16, 4096)).int(o).int(i).int(n).int(ACT_CODE[act]).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#end();
+  }
+
+  add(out: Buffer, a: Buffer, b: Buffer, n: number): void {
+    const o = ptrOf(out), x = ptrOf(a), y = ptrOf(b);
+    this.#begin(OP.add, this.#cut(n, 16, 8192)).int(o).int(x).int(y).int(n).reads(x, x + 4 * n).reads(y, y + 4 * n).writes(o, o + 4 * n);
+    this.#end();
+  }
+
+  scale(out: Buffer, x: Buffer, s: number, n: number): void {
+    const o = ptrOf(out), i = ptrOf(x);
+    this.#begin(OP.scale, this.#cut(n, 16, 8192)).int(o).int(i).float(s).int(n).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#end();
+  }
+
+  softcap(out: Buffer, x: Buffer, cap: number, n: number): void {
+    const o = ptrOf(out), i = ptrOf(x);
+    this.#begin(OP.softcap, this.#cut(n, 16, 4096)).int(o).int(i).float(cap).int(n).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#end();
+  }
+
+  gather(out: Buffer, x: Buffer, batch: Batch, width: number): void {
+    const b = this.#batch(batch), o = ptrOf(out), i = ptrOf(x);
+    this.#begin(OP.gather, this.#cut(b.outputs, 1, Math.ceil(4096 / width))).int(o).int(i).int(b.outputRows).int(b.outputs).int(width)
+      .reads(i, i + 4 * b.rows * width).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.outputs * width);
+    this.#end();
+  }
+
+  // ---- internals ----
+
+  /** Starts recording an op (after checking the backend is usable). */
+  #begin(opcode: number, cut: Chunking): Recorder {
+    this.#usable();
+    return this.#recorder.begin(opcode, cut);
+  }
+
+  /** Finishes the op; one that overwrites the prepared activations' source drops them. */
+  #end(): void {
+    const p = this.#prepared;
+    if (p !== undefined && this.#recorder.writesInto(p.x, p.x + 4 * p.rows * p.K)) this.#prepared = undefined;
+    this.#recorder.end();
+  }
+
+  /** True when the scratch holds x ([rows, K]) prepared for `kind` weights. */
+  #isPrepared(kind: WeightFormat, x: Buffer, rows: number, K: number): boolean {
+    const p = this.#prepared;
+    return p !== undefined && p.kind === kind && p.x === ptrOf(x) && p.rows === rows && p.K === K;
+  }
+
+  /** x ([rows, K]) reordered (and scaled) for 16-bit float weights in the shared scratch; returns its address. */
+  #prepareHalves(x: Buffer, rows: number, K: number, format: "float16" | "bfloat16"): number {
+    if (this.#isPrepared(format, x, rows, K)) return this.#halves.ptr;
+    if (this.#halves.bytes < 4 * rows * K) {
+      this.#flush();
+      const bytes = Math.max(8 * rows * K, this.#halves.bytes);
+      this.#halves = { ptr: this.#arena.alloc(bytes), bytes };
+    }
+    const xp = this.#halves.ptr, i = ptrOf(x);
+    this.#begin(OP.prepareHalves, this.#cut(rows, 1, Math.ceil(4096 / K))).int(xp).int(i).int(rows).int(K).float(format === "float16" ? 2 ** 56 : 1)
+      .reads(i, i + 4 * rows * K).writes(xp, xp + 4 * rows * K);
+    this.#end();
+    this.#prepared = { kind: format, x: i, rows, K };
+    return xp;
+  }
+
+  /** How to cut `total` units between this backend's threads (see {@link chunking}). */
+  #cut(total: number, align: number, min: number): Chunking {
+    return chunking(total, this.threads, align, min);
+  }
+
+  /** int8 activations of x ([rows, K]) in the shared scratch, quantized once while x is unchanged. */
+  #quantize(x: Buffer, rows: number, K: number, Kp: number): { ptr: number; scales: number } {
+    if (this.#isPrepared("int8", x, rows, K)) return this.#quant;
+    if (this.#quant.bytes < 2 * rows * Kp || this.#quant.rows < rows) {
+      this.#flush();
+      const bytes = 2 * Math.max(2 * rows * Kp, this.#quant.bytes), n = Math.max(rows, this.#quant.rows);
+      this.#quant = { ptr: this.#arena.alloc(bytes), bytes, scales: this.#arena.alloc(4 * n), rows: n };
+    }
+    const q = this.#quant, i = ptrOf(x);
+    this.#begin(OP.quantize, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(i).int(rows).int(K).int(Kp)
+      .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows);
+    this.#end();
+    this.#prepared = { kind: "int8", x: i, rows, K };
+    return q;
+  }
+
+  /** Per-thread scratch for at least `positions` attention scores (and the elementwise tails). */
+  #ensureScratch(positions: number): void {
+    const floats = positions + 64;
+    if (floats <= this.#scratchFloats) return;
+    this.#flush();
+    const stride = Math.ceil((4 * Math.max(floats, 2 * this.#scratchFloats)) / 64) * 64;
+    const base = this.#arena.alloc(stride * this.threads);
+    const i32 = this.#arena.i32, c = this.#ctrl >> 2;
+    i32[c + CTRL.scratch] = base;
+    i32[c + CTRL.stride] = stride;
+    this.#scratchFloats = stride / 4;
+  }
+
+  /** The batch, if it is the current one (a batch is valid until the next `batch` call). */
+  #batch(batch: Batch): WasmBatch {
+    const b = batch as WasmBatch;
+    if (b.generation !== this.#batchGeneration) throw new RangeError("this batch was replaced by a later batch() call");
+    return b;
+  }
+
+  /** Publishes the recorded ops as a new generation, runs them with whichever helpers join, returns when all are done. */
+  #flush(): void {
+    const count = this.#recorder.count;
+    if (count === 0) return;
+    const i32 = this.#arena.i32, c = this.#ctrl >> 2;
+    const generation = (Atomics.load(i32, c + CTRL.gen) + 1) | 0;
+    this.#recorder.arm(generation);
+    i32[c + CTRL.list] = this.#recorder.list;
+    i32[c + CTRL.count] = count;
+    i32[c + CTRL.counters] = this.#recorder.counters;
+    this.#recorder.reset();
+    Atomics.store(i32, c + CTRL.gen, generation);
+    if (this.threads > 1) Atomics.notify(i32, c + CTRL.gen);
+    try {
+      this.#run(this.#ctrl, generation);
+    } catch (error) {
+      Atomics.store(this.#arena.i32, c + CTRL.fault, 1);
+      this.#broken = error instanceof Error ? error : new Error(String(error));
+      throw new RangeError(`wasm kernels failed: ${this.#broken.message}`, { cause: error });
+    }
+  }
+
+  #usable(): void {
+    if (this.#disposed) throw new RangeError("wasm kernels were disposed");
+    if (this.#broken !== undefined) throw new RangeError(`wasm kernels are unusable after a failure: ${this.#broken.message}`);
+  }
+
+  /** Typed views of one weight's storage, for encodeRows. */
+  #storage(format: WeightFormat, ptr: number, scales: number, N: number, stride: number, scaleCount: number) {
+    const buffer = this.#arena.buffer;
+    switch (format) {
+      case "float32":
+        return { data: new Float32Array(buffer, ptr, N * stride) };
+      case "float16":
+      case "bfloat16":
+        return { data: new Uint16Array(buffer, ptr, N * stride) };
+      case "int8":
+        return { data: new Int8Array(buffer, ptr, N * stride), scales: new Float32Array(buffer, scales, scaleCount) };
+    }
+  }
+}
+
+function ptrOf(handle: Buffer | Weight): number {
+  return (handle as WasmBuffer).ptr;
+}

@@ -1,0 +1,196 @@
+/**
+ * Every op of every backend against the plain-JS reference, on random data of odd shapes (vector tails, K not a
+ * multiple of the vector width, one row and many rows, several sequences in one batch), with per-op tolerances.
+ * A backend joins by being added to BACKENDS.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { JsKernels, WasmKernels, type Activation, type BatchSequence, type Kernels, type WeightFormat } from "@actorlm/tensor";
+import { randomFloats } from "./helpers.js";
+
+interface Case {
+  readonly label: string;
+  readonly make: () => Promise<Kernels>;
+}
+
+const BACKENDS: Case[] = [
+  { label: "wasm, 1 thread", make: () => WasmKernels.create({ threads: 1 }) },
+  { label: "wasm, 2 threads", make: () => WasmKernels.create({ threads: 2 }) },
+  { label: "wasm, 3 threads", make: () => WasmKernels.create({ threads: 3 }) },
+];
+
+/** Largest |a − b| relative to max(1, |b|). */
+function worst(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let w = 0;
+  for (let i = 0; i < a.length; i++) w = Math.max(w, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
+  return w;
+}
+
+const FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16", "int8"];
+const ACTS: Activation[] = ["silu", "gelu_tanh", "relu2"];
+
+describe.each(BACKENDS)("$label against the reference", ({ make }) => {
+  let ops: Kernels;
+  const ref = new JsKernels();
+  const started = make().then((k) => (ops = k));
+  afterAll(async () => (await started).dispose());
+
+  /** Runs `body` on both backends and returns [backend result, reference result]. */
+  async function both(body: (k: Kernels) => Float32Array): Promise<[Float32Array, Float32Array]> {
+    await started;
+    return [body(ops), body(ref)];
+  }
+
+  it.each(FORMATS)("matmul, %s weights: R ∈ {1, 2, 3, 7}, N ∈ {1, 6, 37}, K ∈ {3, 33, 70, 128}, with and without bias", async (format) => {
+    let seed = 1;
+    for (const R of [1, 2, 3, 7]) for (const N of [1, 6, 37]) for (const K of [3, 33, 70, 128]) {
+      const xs = randomFloats(R * K, seed++), ws = randomFloats(N * K, seed++, 0.5), bs = randomFloats(N, seed++);
+      for (const withBias of [false, true]) {
+        const [got, want] = await both((k) => {
+          const w = k.weight([N, K], format, (a, b) => ws.subarray(a * K, b * K));
+          const bias = withBias ? k.weight([N], "float32", () => bs) : undefined;
+          const x = k.buffer(R * K), out = k.buffer(R * N);
+          k.write(x, xs);
+          k.matmul(out, x, w, R, bias);
+          return k.read(out);
+        });
+        // int8: activation rounding may flip at float-order boundaries (one step of 1/127 of the row's max)
+        expect(worst(got, want), `R ${R} N ${N} K ${K}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
+      }
+    }
+  });
+
+  it("rmsnorm and layernorm, in place and not, D ∈ {5, 64, 67}", async () => {
+    for (const D of [5, 64, 67]) for (const R of [1, 4]) {
+      const xs = randomFloats(R * D, D, 3), ws = randomFloats(D, D + 1), bs = randomFloats(D, D + 2);
+      const [got, want] = await both((k) => {
+        const w = k.weight([D], "float32", () => ws), b = k.weight([D], "float32", () => bs);
+        const x = k.buffer(R * D), y = k.buffer(R * D);
+        k.write(x, xs);
+        k.rmsnorm(y, x, w, R, 1e-5);
+        k.layernorm(x, x, w, b, R, 1e-6);
+        return Float32Array.of(...k.read(y), ...k.read(x));
+      });
+      expect(worst(got, want)).toBeLessThan(2e-6);
+    }
+  });
+
+  it("rope over two sequences, full and partial rotary, odd half widths", async () => {
+    for (const [heads, headDim, rot] of [[3, 10, 10], [2, 12, 6], [1, 64, 64]]) {
+      const half = rot / 2, P = 40;
+      const cos = Float32Array.from({ length: P * half }, (_, i) => Math.cos(i * 0.37));
+      const sin = Float32Array.from({ length: P * half }, (_, i) => Math.sin(i * 0.37));
+      const xs = randomFloats(5 * heads * headDim, heads + headDim);
+      const [got, want] = await both((k) => {
+        const cache = k.kvCache({ layers: 1, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 16 });
+        const batch = k.batch(cache, [{ tokens: [1, 2, 3], start: 30, blocks: [0, 1, 2, 3, 4, 5, 6, 7, 8] }, { tokens: [4, 5], start: 0, blocks: [9] }]);
+        const x = k.buffer(xs.length);
+        k.write(x, xs);
+        k.rope(x, k.weight([P * half], "float32", () => cos), k.weight([P * half], "float32", () => sin), batch, heads, headDim, rot);
+        return k.read(x);
+      });
+      expect(worst(got, want)).toBeLessThan(1e-6);
+    }
+  });
+
+  it("kvWrite then paged attention: GQA, shuffled blocks, several sequences, windows and soft-capping", async () => {
+    const heads = 6, kvHeads = 2, d = 20, bs = 4;
+    const sequences: BatchSequence[] = [
+      { tokens: [1, 2, 3, 4, 5, 6, 7], start: 0, blocks: [5, 2] },       // prefill of 7
+      { tokens: [8], start: 9, blocks: [7, 0, 3] },                       // decode at position 9 (older positions hold earlier writes)
+      { tokens: [9, 10], start: 3, blocks: [6, 1] },
+    ];
+    const rows = 10;
+    const ks = randomFloats(rows * kvHeads * d, 21), vs = randomFloats(rows * kvHeads * d, 22), qs = randomFloats(rows * heads * d, 23, 2);
+    const history = randomFloats(12 * kvHeads * d, 24), historyV = randomFloats(12 * kvHeads * d, 25);
+    for (const [window, softcap] of [[0, 0], [5, 0], [0, 3]]) {
+      const [got, want] = await both((k) => {
+        const cache = k.kvCache({ layers: 2, kvHeads, headDim: d, blockSize: bs, blocks: 8 });
+        // earlier positions of sequences 1 and 2, written one batch before
+        const hk = k.buffer(history.length), hv = k.buffer(historyV.length);
+        k.write(hk, history);
+        k.write(hv, historyV);
+        const before = k.batch(cache, [
+          { tokens: Array(9).fill(0), start: 0, blocks: [7, 0, 3] },
+          { tokens: Array(3).fill(0), start: 0, blocks: [6, 1] },
+        ]);
+        k.kvWrite(cache, 1, hk, hv, before);
+        const batch = k.batch(cache, sequences);
+        const kb = k.buffer(ks.length), vb = k.buffer(vs.length), q = k.buffer(qs.length), out = k.buffer(qs.length);
+        k.write(kb, ks);
+        k.write(vb, vs);
+        k.write(q, qs);
+        k.kvWrite(cache, 1, kb, vb, batch);
+        k.attention(out, q, cache, 1, batch, { heads, kvHeads, headDim: d, scale: 1 / Math.sqrt(d), window, softcap });
+        return k.read(out);
+      });
+      expect(worst(got, want), `window ${window} softcap ${softcap}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it("glu and activation (silu, gelu_tanh, relu2), add, scale, softcap with tails", async () => {
+    for (const n of [1, 7, 37, 300]) {
+      const gs = randomFloats(n, n, 12), us = randomFloats(n, n + 1, 2);
+      for (const act of ACTS) {
+        const [got, want] = await both((k) => {
+          const g = k.buffer(n), u = k.buffer(n), out = k.buffer(n), y = k.buffer(n);
+          k.write(g, gs);
+          k.write(u, us);
+          k.glu(out, g, u, n, act);
+          k.activation(y, g, n, act);
+          return Float32Array.of(...k.read(out), ...k.read(y));
+        });
+        expect(worst(got, want), `${act} n ${n}`).toBeLessThan(2e-6);
+      }
+      const [got, want] = await both((k) => {
+        const g = k.buffer(n), u = k.buffer(n), a = k.buffer(n), s = k.buffer(n), c = k.buffer(n);
+        k.write(g, gs);
+        k.write(u, us);
+        k.add(a, g, u, n);
+        k.scale(s, g, 0.37, n);
+        k.softcap(c, g, 5, n);
+        k.add(g, g, u, n);                                                   // in place
+        return Float32Array.of(...k.read(a), ...k.read(s), ...k.read(c), ...k.read(g));
+      });
+      expect(worst(got, want)).toBeLessThan(2e-6);
+    }
+  });
+
+  it.each(FORMATS)("embed with a %s table, and gather", async (format) => {
+    const V = 11, D = 37;
+    const table = randomFloats(V * D, 31);
+    const [got, want] = await both((k) => {
+      const t = k.weight([V, D], format, (a, b) => table.subarray(a * D, b * D));
+      const cache = k.kvCache({ layers: 1, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 4 });
+      const batch = k.batch(cache, [{ tokens: [10, 0, 3], start: 0, blocks: [0], logits: "all" }, { tokens: [7, 7], start: 0, blocks: [1] }]);
+      const x = k.buffer(5 * D), picked = k.buffer(4 * D);
+      k.embed(x, t, batch);
+      k.gather(picked, x, batch, D);
+      return Float32Array.of(...k.read(x), ...k.read(picked));
+    });
+    expect(worst(got, want)).toBe(0);
+  });
+
+  it("a forward-shaped chain of ops gives the reference's result (barriers between dependent ops)", async () => {
+    const R = 5, D = 24, F = 40;
+    const xs = randomFloats(R * D, 41), w1 = randomFloats(F * D, 42, 0.3), w2 = randomFloats(F * D, 43, 0.3), w3 = randomFloats(D * F, 44, 0.3), nw = randomFloats(D, 45);
+    const [got, want] = await both((k) => {
+      const x = k.buffer(R * D), h = k.buffer(R * D), g = k.buffer(R * F), u = k.buffer(R * F), p = k.buffer(R * D);
+      const norm = k.weight([D], "float32", () => nw);
+      const W1 = k.weight([F, D], "int8", (a, b) => w1.subarray(a * D, b * D));
+      const W2 = k.weight([F, D], "int8", (a, b) => w2.subarray(a * D, b * D));
+      const W3 = k.weight([D, F], "float16", (a, b) => w3.subarray(a * F, b * F));
+      k.write(x, xs);
+      for (let layer = 0; layer < 3; layer++) {
+        k.rmsnorm(h, x, norm, R, 1e-5);
+        k.matmul(g, h, W1, R);
+        k.matmul(u, h, W2, R);                                             // shares the quantized h
+        k.glu(g, g, u, R * F, "silu");
+        k.matmul(p, g, W3, R);
+        k.add(x, x, p, R * D);
+      }
+      return k.read(x);
+    });
+    expect(worst(got, want)).toBeLessThan(5e-3);
+  });
+});
