@@ -91,6 +91,7 @@ describe("TGI routes", () => {
     const info = (await (await fetch(`${running.url}/info`)).json()) as Record<string, unknown>;
     expect(info).toMatchObject({ model_id: MODEL, max_total_tokens: 1024, max_input_tokens: 1023, max_stop_sequences: 4, router: "actorlm", model_device_type: "cpu" });
     expect(typeof info.version).toBe("string");
+    expect(info.model_dtype).toBe("float32");
     const health = await fetch(`${running.url}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok", models: { [MODEL]: "ready" } });

@@ -46,8 +46,9 @@ export function tgiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return {
       model_id: first.name,
       model_sha: null,
-      model_dtype: "float32",
+      model_dtype: info?.dtype ?? null,
       model_device_type: "cpu",
+      model_backend: info?.backend ?? null,
       model_pipeline_tag: "text-generation",
       max_concurrent_requests: first.admission.maxActive + first.admission.maxQueued,
       max_best_of: 1,
