@@ -3,7 +3,7 @@
  * seeded sampling, stop strings, usage errors, coded errors, and perplexity.
  */
 import { execFile, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -178,9 +178,39 @@ describe("actorlm perplexity", () => {
     expect(typeof out.ms).toBe("number");
   });
 
-  it("a file that does not exist: non-zero exit naming it", async () => {
-    const run = await cli("perplexity", "--file", join(tmp, "missing.txt"), "--json");
-    expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain(join(tmp, "missing.txt"));
+  it.each([
+    ["does not exist", "missing.txt", "ENOENT"],
+    ["is a directory", ".", "EISDIR"],
+  ])("a file that %s: exit 1, one line with the VALIDATION code naming the file and the system's reason", async (what, name, reason) => {
+    const path = join(tmp, name);
+    const run = await cli("perplexity", "--file", path, "--json");
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe(`actorlm: VALIDATION: --file ${path}: ${what === "is a directory" ? "is a directory" : "no such file"} (${reason})\n`);
+  });
+});
+
+describe("engine flags (the same names on every command that loads a model)", () => {
+  it("--max-sequence-length reaches the engine: a request that does not fit is refused naming it", async () => {
+    const run = await cli("generate", "--prompt", "In the beginning", "--max-tokens", "20", "--max-sequence-length", "16");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^actorlm: VALIDATION: maxTokens: .*\b16\b/);
+  });
+
+  it("--dtype and --device values the engine does not have are refused by name", async () => {
+    const dtype = await cli("generate", "--prompt", "x", "--dtype", "float7");
+    expect(dtype.code).toBe(1);
+    expect(dtype.stderr).toMatch(/dtype/);
+    const device = await cli("generate", "--prompt", "x", "--device", "gpu");
+    expect(device.code).toBe(1);
+    expect(device.stderr).toMatch(/device/);
+  });
+});
+
+describe("actorlm --version", () => {
+  it("prints the package version", async () => {
+    const run = await cli("--version");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${(JSON.parse(readFileSync(join(ROOT, "packages/server/package.json"), "utf8")) as { version: string }).version}\n`);
   });
 });

@@ -1,2 +1,20 @@
+/** @actorlm/server — OpenAI- and TGI-compatible HTTP server with metrics and a web playground, and the `actorlm` CLI. */
+export { ActorlmServer, createServer, type ServerOptions, type ActorlmServerEvents } from "./server.js";
+export { ModelRegistry, ServedModel, modelNameOf, type EngineOptions, type ModelSource, type ServedModelOptions, type ServedModelEvents } from "./models.js";
+export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "./chat-template.js";
+export { Admission } from "./admission.js";
+export { Supervisor, type RestartPolicy, type SupervisorEvents } from "./supervisor.js";
+export { ServerMetrics, outcomeOfStatus, type Outcome } from "./metrics.js";
+export {
+  ApiError,
+  HTTP_ERROR_CODES,
+  HTTP_ERROR_STATUS,
+  openAiErrorBody,
+  tgiErrorBody,
+  type ApiErrorCode,
+  type HttpErrorCode,
+  type FieldNames,
+} from "./http-errors.js";
+export type { RequestLog, ServerEvents } from "./context.js";
 // The embedded model's path, kept here for existing importers: it is defined in @actorlm/llm.
 export { EMBEDDED_MODEL_DIR } from "@actorlm/llm";

@@ -4,32 +4,21 @@ import { InferenceBuilder } from "@actorlm/runtime";
 import { streamingHandler, type GenerateRequest } from "@actorlm/llm";
 import { Command } from "commander";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
-import { collect, integer, number } from "./options.js";
+import { addSamplingOptions, samplingOf, type SamplingFlags } from "./options.js";
 import { startModel } from "./start-model.js";
 
-interface GenerateFlags extends ModelFlags {
+interface GenerateFlags extends ModelFlags, SamplingFlags {
   prompt: string;
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  seed?: number;
-  stop?: string[];
   json?: boolean;
 }
 
 /** The `generate` command. */
 export function generateCommand(): Command {
-  return addModelOptions(new Command("generate")
+  const command = addModelOptions(new Command("generate")
     .description("generate a completion of a prompt, streamed to stdout")
     .showHelpAfterError())
-    .requiredOption("--prompt <text>", "text to continue")
-    .option("--max-tokens <n>", "most new tokens", integer)
-    .option("--temperature <t>", "sampling temperature, 0 = greedy", number)
-    .option("--top-p <p>", "nucleus sampling mass in (0, 1]", number)
-    .option("--top-k <k>", "keep the k most likely tokens", integer)
-    .option("--seed <s>", "seed for reproducible sampling", integer)
-    .option("--stop <s>", "stop sequence (repeatable)", collect)
+    .requiredOption("--prompt <text>", "text to continue");
+  return addSamplingOptions(command)
     .option("--json", "print one JSON object instead of streaming text")
     .action((flags: GenerateFlags) => runGenerate(flags));
 }
@@ -40,15 +29,7 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const loaded = performance.now();
 
-  const request: GenerateRequest = {
-    prompt: flags.prompt,
-    maxTokens: flags.maxTokens,
-    temperature: flags.temperature,
-    topP: flags.topP,
-    topK: flags.topK,
-    seed: flags.seed,
-    stop: flags.stop,
-  };
+  const request: GenerateRequest = { prompt: flags.prompt, ...samplingOf(flags) };
   const job = inference.infer(request).spawn();
   const ids: number[] = [];
   let text = "";

@@ -2,9 +2,12 @@
 // The `actorlm` command line.
 import { InferenceError } from "@actorlm/runtime";
 import { Command } from "commander";
+import { version } from "../../package.json";
 import { benchCommand } from "./bench.js";
+import { chatCommand } from "./chat.js";
 import { generateCommand } from "./generate.js";
 import { perplexityCommand } from "./perplexity.js";
+import { serveCommand } from "./serve.js";
 
 // A reader that goes away (`actorlm generate … | head`) ends the program quietly instead of crashing on EPIPE;
 // any other output error (a full disk, …) is reported like every other failure, without a stack trace.
@@ -16,10 +19,13 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 const program = new Command("actorlm")
   .description("run language models on Node.js")
+  .version(version, "-V, --version", "print the version")
   .showHelpAfterError()
   .addCommand(generateCommand())
   .addCommand(perplexityCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(serveCommand())
+  .addCommand(chatCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const code = InferenceError.is(error) ? `${error.code}: ` : "";

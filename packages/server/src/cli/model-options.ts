@@ -16,10 +16,17 @@ export interface ModelFlags {
   maxBatchTokens?: number;
 }
 
+/** The engine flags without --model (for `serve`, whose --model is repeatable). */
+export type EngineFlags = Omit<ModelFlags, "model">;
+
 /** Adds --model, --dtype, --device, --backend, --threads, --max-sequence-length, --kv-cache-tokens, --max-batch-tokens. */
 export function addModelOptions(command: Command): Command {
+  return addEngineOptions(command.option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR));
+}
+
+/** Adds the engine flags, --model excepted. */
+export function addEngineOptions(command: Command): Command {
   return command
-    .option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR)
     .option("--dtype <type>", "weight storage: float32, float16, bfloat16 or int8 (default float32)")
     .option("--device <device>", "cpu, gpu or cuda:N (default cpu)", oneOf("device", isDevice))
     .option("--backend <name>", "kernels: js or wasm (default: the device's, wasm on the cpu)", oneOf("backend", isKernelBackend))
@@ -31,7 +38,12 @@ export function addModelOptions(command: Command): Command {
 
 /** The model's load arguments from parsed flags. */
 export function modelArgs(flags: ModelFlags): LlamaModelArgs {
-  const args: LlamaModelArgs = { model: flags.model };
+  return { model: flags.model, ...engineArgs(flags) };
+}
+
+/** The engine settings from parsed flags (unset flags left out, so the engine's defaults apply). */
+export function engineArgs(flags: EngineFlags): Omit<LlamaModelArgs, "model"> {
+  const args: Omit<LlamaModelArgs, "model"> = {};
   if (flags.dtype !== undefined) args.dtype = flags.dtype as DataTypeName;
   if (flags.device !== undefined) args.device = flags.device as Device;
   if (flags.backend !== undefined) args.backend = flags.backend as KernelBackend;

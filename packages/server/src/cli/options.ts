@@ -1,5 +1,7 @@
-// Parsers for numeric CLI flags: a bad value is a usage error naming the flag's expectation.
-import { InvalidArgumentError } from "commander";
+// The CLI's shared flags: parsers for numeric values (a bad value is a usage error naming the flag's expectation),
+// and the sampling flags every command that generates takes, under the same names (engine flags: model-options.ts).
+import type { GenerateRequest } from "@actorlm/llm";
+import { InvalidArgumentError, type Command } from "commander";
 
 /** Parse a finite number. */
 export function number(value: string): number {
@@ -18,4 +20,37 @@ export function integer(value: string): number {
 /** Collect a repeatable string flag into a list. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** Sampling flags of the commands that generate. */
+export interface SamplingFlags {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  stop?: string[];
+}
+
+/** Adds the sampling flags (--max-tokens, --temperature, --top-p, --top-k, --seed, --stop) to `command`. */
+export function addSamplingOptions(command: Command): Command {
+  return command
+    .option("--max-tokens <n>", "most new tokens", integer)
+    .option("--temperature <t>", "sampling temperature, 0 = greedy", number)
+    .option("--top-p <p>", "nucleus sampling mass in (0, 1]", number)
+    .option("--top-k <k>", "keep the k most likely tokens", integer)
+    .option("--seed <s>", "seed for reproducible sampling", integer)
+    .option("--stop <s>", "stop sequence (repeatable)", collect);
+}
+
+/** The sampling part of a request from the flags (unset flags left out). */
+export function samplingOf(flags: SamplingFlags): Omit<GenerateRequest, "prompt"> {
+  const out: Omit<GenerateRequest, "prompt"> = {};
+  if (flags.maxTokens !== undefined) out.maxTokens = flags.maxTokens;
+  if (flags.temperature !== undefined) out.temperature = flags.temperature;
+  if (flags.topP !== undefined) out.topP = flags.topP;
+  if (flags.topK !== undefined) out.topK = flags.topK;
+  if (flags.seed !== undefined) out.seed = flags.seed;
+  if (flags.stop !== undefined) out.stop = flags.stop;
+  return out;
 }

@@ -1,7 +1,7 @@
 // `actorlm perplexity`: teacher-forced perplexity of a text file under a model.
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import { InferenceBuilder } from "@actorlm/runtime";
+import { InferenceBuilder, InferenceError } from "@actorlm/runtime";
 import { perplexityHandler } from "@actorlm/llm";
 import { Command } from "commander";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
@@ -22,8 +22,19 @@ export function perplexityCommand(): Command {
     .action((flags: PerplexityFlags) => runPerplexity(flags));
 }
 
+/** The text of `path`; VALIDATION naming the file (and the system's reason, e.g. ENOENT, EISDIR) when it cannot be read. */
+export async function readTextFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : "cannot be read";
+    throw new InferenceError("VALIDATION", `--file ${path}: ${why} (${code ?? String(cause)})`, { cause });
+  }
+}
+
 async function runPerplexity(flags: PerplexityFlags): Promise<void> {
-  const text = await readFile(flags.file, "utf8");
+  const text = await readTextFile(flags.file);
   await using host = await startModel(modelArgs(flags), !flags.json);
   await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler);
 

@@ -8,8 +8,8 @@ export interface ProgressSource {
   off(event: "progress", listener: (p: LoadProgress) => void): unknown;
 }
 
-/** Show `source`'s `progress` events as a progress bar until `stop()` is called. */
-export function showLoadProgress(source: ProgressSource): { stop(): void } {
+/** Show `source`'s `progress` events as a progress bar (after `label`) until `stop()` is called. */
+export function showLoadProgress(source: ProgressSource, label = "loading"): { stop(): void } {
   let bar: cliProgress.SingleBar | undefined;
   let stage = "";
   const onProgress = (p: LoadProgress): void => {
@@ -17,7 +17,7 @@ export function showLoadProgress(source: ProgressSource): { stop(): void } {
       bar?.stop();
       stage = p.stage;
       bar = new cliProgress.SingleBar(
-        { format: `loading: ${p.stage.padEnd(8)} [{bar}] {percentage}% {value}/{total} ${p.unit ?? ""}`, stream: process.stderr, hideCursor: true },
+        { format: `${label}: ${p.stage.padEnd(8)} [{bar}] {percentage}% {value}/{total} ${p.unit ?? ""}`, stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
       );
       bar.start(p.total, p.done);

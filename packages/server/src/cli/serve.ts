@@ -1,0 +1,120 @@
+// `actorlm serve`: the HTTP server. Prints its URL, shows a progress bar per model while loading, logs one line
+// per request, restarts crashed model workers, and on SIGINT/SIGTERM stops accepting, lets in-flight requests
+// finish within the grace period (a second signal cancels them) and exits 0.
+import { EMBEDDED_MODEL_DIR } from "@actorlm/llm";
+import { Command, InvalidArgumentError } from "commander";
+import type { RequestLog } from "../context.js";
+import { modelNameOf, type ModelSource } from "../models.js";
+import { createServer } from "../server.js";
+import { addEngineOptions, engineArgs, type EngineFlags } from "./model-options.js";
+import { integer } from "./options.js";
+import { showLoadProgress } from "./progress.js";
+
+interface ServeFlags extends EngineFlags {
+  model?: ModelSource[];
+  host: string;
+  port: number;
+  apiKey?: string;
+  maxConcurrent: number;
+  maxQueue: number;
+  bodyLimit: number;
+  maxPromptChars: number;
+  maxStopSequences: number;
+  shutdownGrace: number;
+}
+
+/** Parses `--model [NAME=]DIR` (repeatable): a name before `=` is what requests use; otherwise the folder's name. */
+export function modelSpec(value: string, previous: ModelSource[] = []): ModelSource[] {
+  const named = /^([A-Za-z0-9][A-Za-z0-9._:-]*)=(.+)$/.exec(value);
+  const source = named === null ? { name: modelNameOf(value), dir: value } : { name: named[1], dir: named[2] };
+  if (source.dir.trim() === "") throw new InvalidArgumentError("expected a model directory");
+  return [...previous, source];
+}
+
+/** The `serve` command. */
+export function serveCommand(): Command {
+  const command = new Command("serve")
+    .description("serve models over HTTP (OpenAI and TGI APIs, /metrics, a web playground at /)")
+    .showHelpAfterError()
+    .option("--model <[name=]dir>", "model directory, repeatable; requests pick one by name (default: the embedded model)", modelSpec)
+    .option("--host <address>", "interface to bind", "127.0.0.1")
+    .option("--port <n>", "port (0: any free port)", integer, 8080)
+    .option("--api-key <key>", "require Authorization: Bearer <key> (or set ACTORLM_API_KEY)")
+    .option("--max-concurrent <n>", "generations running at once per model", integer, 16)
+    .option("--max-queue <n>", "requests waiting per model before 429", integer, 64)
+    .option("--body-limit <bytes>", "largest request body before 413", integer, 1024 * 1024)
+    .option("--max-prompt-chars <n>", "longest prompt in characters", integer, 65_536)
+    .option("--max-stop-sequences <n>", "most stop strings per request", integer, 4)
+    .option("--shutdown-grace <ms>", "how long in-flight requests may finish after SIGINT/SIGTERM", integer, 10_000);
+  addEngineOptions(command);
+  return command.action((flags: ServeFlags) => runServe(flags));
+}
+
+/** One request log line. */
+export function formatRequest(log: RequestLog): string {
+  const tokens = log.completionTokens === undefined ? "" : ` tokens=${log.promptTokens ?? 0}+${log.completionTokens}`;
+  const model = log.model === undefined ? "" : ` model=${log.model}`;
+  return `${log.time.toISOString()} ${log.method} ${log.path} ${log.status} ${log.outcome}${model}${tokens} ${Math.round(log.ms)}ms`;
+}
+
+async function runServe(flags: ServeFlags): Promise<void> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const server = createServer({
+    models: flags.model ?? [{ name: modelNameOf(EMBEDDED_MODEL_DIR), dir: EMBEDDED_MODEL_DIR }],
+    engine: engineArgs(flags),
+    host: flags.host,
+    port: flags.port,
+    apiKey: flags.apiKey ?? (process.env.ACTORLM_API_KEY || undefined),
+    maxConcurrent: flags.maxConcurrent,
+    maxQueued: flags.maxQueue,
+    bodyLimit: flags.bodyLimit,
+    maxPromptChars: flags.maxPromptChars,
+    maxStopSequences: flags.maxStopSequences,
+    shutdownGraceMs: flags.shutdownGrace,
+  });
+  server.on("request", (log) => say(formatRequest(log)));
+  server.on("restarting", (model, attempt, delay) => {
+    const why = server.models.get(model).host.error?.message ?? "worker failed";
+    say(`model ${model}: ${why}; restart ${attempt} in ${delay} ms`);
+  });
+  server.on("restarted", (model, attempt, error) =>
+    say(error === undefined ? `model ${model}: serving again (restart ${attempt})` : `model ${model}: restart ${attempt} failed: ${(error as Error).message}`),
+  );
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      say(`${signal}: shutting down; in-flight requests have ${flags.shutdownGrace} ms (send it again to cancel them)`);
+      void server.close().then(
+        () => {
+          say("stopped");
+          process.exit(0);
+        },
+        (error: unknown) => {
+          process.stderr.write(`actorlm: ${(error as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    } else {
+      server.cancelInFlight();
+    }
+  };
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+
+  const url = await server.listen();
+  say(`actorlm ${server.models.list().length === 1 ? "serving" : "serving models"} at ${url}  (playground: ${url}/, OpenAI: ${url}/v1, metrics: ${url}/metrics)`);
+  for (const model of server.models.list()) {
+    const bar = showLoadProgress(model, `loading ${model.name}`);
+    const t0 = Date.now();
+    try {
+      await model.start();
+    } catch (error) {
+      bar.stop();
+      await server.close(0);
+      throw error;
+    }
+    bar.stop();
+    say(`model ${model.name} ready (${model.dir}, ${Date.now() - t0} ms)`);
+  }
+}

@@ -1,0 +1,100 @@
+// What the routes share: the models, the metrics, limits, the shutdown signal, the server's events, and the
+// per-request record every route fills in (model, outcome, token counts) for the log line and the metrics.
+import type { EventEmitter } from "eventemitter3";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { InferenceError } from "@actorlm/runtime";
+import { ApiError } from "./http-errors.js";
+import { outcomeOfStatus, type Outcome, type ServerMetrics } from "./metrics.js";
+import type { ModelRegistry } from "./models.js";
+import type { SchemaLimits } from "./schemas.js";
+
+/** One finished request, as logged (one line per request) and counted. */
+export interface RequestLog {
+  /** When it arrived. */
+  time: Date;
+  method: string;
+  /** The path (query string left out). */
+  path: string;
+  status: number;
+  outcome: Outcome;
+  /** The model that served it, if it got that far. */
+  model: string | undefined;
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+  /** Arrival to the end of the response (and of its generation). */
+  ms: number;
+}
+
+/** Events of a server. */
+export interface ServerEvents {
+  /** A request finished: its response is closed and its generation (if any) ended, KV slot freed. */
+  request: [log: RequestLog];
+}
+
+/** What a route records about its request. */
+export interface RequestRecord {
+  /** `performance.now()` at arrival. */
+  receivedAt: number;
+  time: Date;
+  model: string | undefined;
+  outcome: Outcome | undefined;
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+  /** Settles when the route's work (its generation) is over; the request is recorded after it. */
+  pending: Promise<void> | undefined;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** actorlm's record of this request. */
+    actorlm: RequestRecord;
+  }
+}
+
+/** Everything a route needs. */
+export interface ServerContext {
+  models: ModelRegistry;
+  metrics: ServerMetrics;
+  limits: SchemaLimits;
+  /** Aborts (reason NOT_READY) when in-flight generations must end because the server shuts down. */
+  shutdown: AbortSignal;
+  /** The server's version string (reported by /info). */
+  version: string;
+}
+
+/**
+ * A signal for this request's generation: it aborts when the client goes away before the response was sent
+ * (CANCELLED) or when the server's shutdown ends in-flight work (that signal's reason).
+ */
+export function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  const res = reply.raw;
+  const onShutdown = () => controller.abort(shutdown.reason);
+  if (shutdown.aborted) onShutdown();
+  else shutdown.addEventListener("abort", onShutdown, { once: true });
+  res.once("close", () => {
+    shutdown.removeEventListener("abort", onShutdown);
+    if (!res.writableFinished) controller.abort(new InferenceError("CANCELLED", "the client disconnected"));
+  });
+  return controller.signal;
+}
+
+/** Marks `work` as this request's pending work (the request is recorded once it settles) and returns it. */
+export function track<T>(request: FastifyRequest, work: Promise<T>): Promise<T> {
+  request.actorlm.pending = work.then(
+    () => undefined,
+    () => undefined,
+  );
+  return work;
+}
+
+/** The outcome an error stands for. */
+export function outcomeOfError(error: unknown): Outcome {
+  return outcomeOfStatus(ApiError.from(error).status);
+}
+
+/** The error to report inside a started stream: the shutdown's reason rather than the CANCELLED it caused. */
+export function inStream(error: unknown, shutdown: AbortSignal): unknown {
+  if (InferenceError.is(error, "CANCELLED") && shutdown.aborted) return shutdown.reason;
+  return error;
+}

@@ -1,0 +1,202 @@
+// The models a server serves: each in its own model worker (a ModelHost), with its streaming inference, admission
+// control, supervisor and chat template. Requests pick a model by name; a name is the only thing a request can say
+// about which model runs, so no request can name a file path.
+import { basename } from "node:path";
+import { EventEmitter } from "eventemitter3";
+import {
+  BackendState,
+  InferenceBuilder,
+  InferenceError,
+  ModelHost,
+  type Inference,
+  type Job,
+  type LoadProgress,
+  type ModelClass,
+  type StateChange,
+} from "@actorlm/runtime";
+import { LlamaModel, encodeOffThread, streamingHandler, type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput } from "@actorlm/llm";
+import { Admission } from "./admission.js";
+import { ChatTemplate } from "./chat-template.js";
+import { ApiError } from "./http-errors.js";
+import { Supervisor, type RestartPolicy } from "./supervisor.js";
+
+/** Engine settings shared by every served model (the CLI's engine flags); the server sets the KV slots and stop limit. */
+export type EngineOptions = Omit<LlamaModelArgs, "model" | "maxSequences" | "maxStopSequences">;
+
+/** A model to serve: the name requests use, and its directory. */
+export interface ModelSource {
+  name: string;
+  dir: string;
+}
+
+/** Per-model serving settings. */
+export interface ServedModelOptions {
+  engine: EngineOptions;
+  /** Generations that run at once (also the model's KV slots). */
+  maxActive: number;
+  /** Requests that may wait for a turn. */
+  maxQueued: number;
+  /** Most stop strings a request may give. */
+  maxStopSequences: number;
+  restart: RestartPolicy;
+  /** The model class hosted in the worker (LlamaModel; tests wrap it). */
+  modelClass: ModelClass<LlamaModel, LlamaModelArgs>;
+}
+
+/** Events of a served model. */
+export interface ServedModelEvents {
+  state: [change: StateChange];
+  progress: [progress: LoadProgress];
+  /** A crashed worker will be restarted in `delayMs` (the `attempt`-th restart in a row). */
+  restarting: [attempt: number, delayMs: number];
+  /** A restart finished (`error` when the fresh worker failed to load). */
+  restarted: [attempt: number, error?: unknown];
+}
+
+/** Derives the default name of a model from its directory (its last path segment). */
+export function modelNameOf(dir: string): string {
+  return basename(dir.replace(/[\\/]+$/, "")) || dir;
+}
+
+/** One served model. */
+export class ServedModel extends EventEmitter<ServedModelEvents> {
+  readonly name: string;
+  readonly dir: string;
+  /** The model worker. */
+  readonly host: ModelHost<LlamaModel>;
+  readonly admission: Admission;
+  #inference: Inference<GenerateRequest, TokenOutput, never> | undefined;
+  #info: ModelInfo | undefined;
+  #template: ChatTemplate | undefined;
+  #supervisor: Supervisor | undefined;
+  readonly #options: ServedModelOptions;
+  #restarts = 0;
+  #loadedAt: Date | undefined;
+
+  /** Creates the host (not started). */
+  constructor(source: ModelSource, options: ServedModelOptions) {
+    super();
+    this.name = source.name;
+    this.dir = source.dir;
+    this.#options = options;
+    this.admission = new Admission(options.maxActive, options.maxQueued);
+    const args: LlamaModelArgs = { model: source.dir, ...definedOnly(options.engine), maxSequences: options.maxActive, maxStopSequences: options.maxStopSequences };
+    this.host = ModelHost.create(options.modelClass, args, { name: `actorlm:${source.name}` });
+    this.host.on("state", (change) => this.emit("state", change)).on("progress", (p) => this.emit("progress", p));
+  }
+
+  /** Loads the model, builds its inference, reads its info and chat template, and starts supervising it. */
+  async start(): Promise<void> {
+    await this.host.start();
+    this.#inference = await new InferenceBuilder().withModel(this.host).build(streamingHandler);
+    this.#info = await this.host.call("info");
+    this.#template = await chatTemplateOf(this.host, this.dir);
+    await encodeOffThread(this.dir, ["warm up"]); // loads the tokenizer on a pool thread now, not at the first request
+    this.#loadedAt = new Date();
+    this.#supervisor = new Supervisor(this.host as ModelHost<object>, this.#options.restart, {
+      scheduled: (attempt, delay) => {
+        this.emit("restarting", attempt, delay);
+      },
+      restarted: (attempt, error) => {
+        if (error === undefined) this.#restarts++;
+        this.emit("restarted", attempt, error);
+      },
+    });
+  }
+
+  /** The backend state now. */
+  get state(): BackendState {
+    return this.host.state;
+  }
+
+  /** When the model first became Ready. */
+  get loadedAt(): Date | undefined {
+    return this.#loadedAt;
+  }
+
+  /** Restarts that brought the worker back so far. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Static facts about the model (after {@link start}). */
+  get info(): ModelInfo {
+    if (this.#info === undefined) throw new InferenceError("NOT_READY", `model ${this.name} is not loaded yet`);
+    return this.#info;
+  }
+
+  /** The chat template (after {@link start}). */
+  get template(): ChatTemplate {
+    if (this.#template === undefined) throw new InferenceError("NOT_READY", `model ${this.name} is not loaded yet`);
+    return this.#template;
+  }
+
+  /** Throws NOT_READY naming the model and its state unless it is Ready to serve. */
+  requireReady(): void {
+    if (this.#inference === undefined || this.host.state !== BackendState.Ready) {
+      throw new InferenceError("NOT_READY", `model ${this.name} is not ready (state ${this.host.state}); retry shortly`);
+    }
+  }
+
+  /** Starts a streaming generation job (cancelled when `signal` aborts). */
+  spawn(request: GenerateRequest, signal: AbortSignal): Job<TokenOutput> {
+    this.requireReady();
+    return this.#inference!.infer(request).withSignal(signal).spawn();
+  }
+
+  /** Stops supervising, cancels its jobs and terminates the worker. */
+  async close(): Promise<void> {
+    this.#supervisor?.stop();
+    await this.#inference?.close();
+    await this.host.close();
+  }
+}
+
+/** The chat template of the model `host` runs from `dir` (knowing whether its tokenizer prepends bos itself). */
+export async function chatTemplateOf(host: ModelHost<LlamaModel>, dir: string): Promise<ChatTemplate> {
+  const { bosId } = await host.call("info");
+  const probe = await host.call("encode", "a");
+  return ChatTemplate.fromModelDir(dir, bosId !== null && probe[0] === bosId);
+}
+
+/** The served models by name; the first is the default for requests that name none. */
+export class ModelRegistry {
+  readonly #models = new Map<string, ServedModel>();
+
+  /** One ServedModel per source; VALIDATION when two share a name or there are none. */
+  constructor(sources: readonly ModelSource[], options: ServedModelOptions) {
+    if (sources.length === 0) throw new InferenceError("VALIDATION", "models: give at least one model");
+    for (const source of sources) {
+      if (this.#models.has(source.name)) {
+        throw new InferenceError("VALIDATION", `models: two models are named "${source.name}"; name them apart (--model NAME=DIR)`);
+      }
+      this.#models.set(source.name, new ServedModel(source, options));
+    }
+  }
+
+  /** Every model, in the order given. */
+  list(): ServedModel[] {
+    return [...this.#models.values()];
+  }
+
+  /** The model named `name` (the default one when `name` is absent); MODEL_NOT_FOUND naming it otherwise. */
+  get(name: string | null | undefined, param = "model"): ServedModel {
+    if (name === undefined || name === null) return this.list()[0];
+    const model = this.#models.get(name);
+    if (model === undefined) {
+      const known = [...this.#models.keys()].map((n) => `"${n}"`).join(", ");
+      throw new ApiError("MODEL_NOT_FOUND", `${param}: the model "${name}" does not exist (served: ${known})`, param);
+    }
+    return model;
+  }
+
+  /** True when every model is Ready. */
+  get ready(): boolean {
+    return this.list().every((m) => m.state === BackendState.Ready);
+  }
+}
+
+/** `o` without its undefined values. */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

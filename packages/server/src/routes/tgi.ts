@@ -1,0 +1,143 @@
+// The TGI-compatible routes: POST /generate, POST /generate_stream, POST / (either, by `stream`), GET /info and
+// GET /health (503 until every model is ready, and while one recovers from a crash).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { GenerateRequest, TokenOutput } from "@actorlm/llm";
+import { inStream, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
+import { Generation } from "../generation.js";
+import { ApiError, tgiErrorBody, type FieldNames } from "../http-errors.js";
+import { tgiSchema, type TgiBody } from "../schemas.js";
+import { SseStream } from "../sse.js";
+
+/** GenerateRequest's fields as the TGI routes name them. */
+export const TGI_FIELDS: FieldNames = Object.freeze({
+  prompt: "inputs",
+  maxTokens: "parameters.max_new_tokens",
+  temperature: "parameters.temperature",
+  topP: "parameters.top_p",
+  topK: "parameters.top_k",
+  repetitionPenalty: "parameters.repetition_penalty",
+  frequencyPenalty: "parameters.frequency_penalty",
+  seed: "parameters.seed",
+  stop: "parameters.stop",
+});
+
+/** TGI's finish reasons. */
+type TgiFinish = "length" | "eos_token" | "stop_sequence";
+
+/** Registers the TGI routes. */
+export function tgiRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const options = { schema: { body: tgiSchema(ctx.limits) }, config: { fields: TGI_FIELDS } };
+  app.post<{ Body: TgiBody }>("/generate", options, (request, reply) => track(request, generate(ctx, request, reply, false)));
+  app.post<{ Body: TgiBody }>("/generate_stream", options, (request, reply) => track(request, generate(ctx, request, reply, true)));
+  app.post<{ Body: TgiBody }>("/", options, (request, reply) => track(request, generate(ctx, request, reply, request.body.stream === true)));
+
+  app.get("/info", async () => {
+    const models = ctx.models.list().map((m) => {
+      const info = m.state === "ready" ? m.info : undefined;
+      return {
+        model_id: m.name,
+        state: m.state,
+        max_total_tokens: info?.maxSequenceLength ?? null,
+        max_input_tokens: info === undefined ? null : info.maxSequenceLength - 1,
+      };
+    });
+    const first = ctx.models.list()[0];
+    const info = first.state === "ready" ? first.info : undefined;
+    return {
+      model_id: first.name,
+      model_sha: null,
+      model_dtype: info?.dtype ?? null,
+      model_device_type: "cpu",
+      model_backend: info?.backend ?? null,
+      model_pipeline_tag: "text-generation",
+      max_concurrent_requests: first.admission.maxActive + first.admission.maxQueued,
+      max_best_of: 1,
+      max_stop_sequences: ctx.limits.maxStopSequences,
+      max_input_tokens: info === undefined ? null : info.maxSequenceLength - 1,
+      max_total_tokens: info?.maxSequenceLength ?? null,
+      max_client_batch_size: 1,
+      validation_workers: 1,
+      router: "actorlm",
+      version: ctx.version,
+      sha: null,
+      docker_label: null,
+      models,
+    };
+  });
+
+  app.get("/health", async (_request, reply) => {
+    const states = Object.fromEntries(ctx.models.list().map((m) => [m.name, m.state]));
+    if (ctx.models.ready && !ctx.shutdown.aborted) return { status: "ok", models: states };
+    const waiting = Object.entries(states).filter(([, s]) => s !== "ready").map(([n, s]) => `${n} is ${s}`);
+    const why = waiting.length > 0 ? waiting.join(", ") : "the server is shutting down";
+    return reply.code(503).header("retry-after", "1").send({ error: `not ready: ${why}`, error_type: "unhealthy", code: "NOT_READY", models: states });
+  });
+}
+
+/** The GenerateRequest of a TGI body: greedy unless `do_sample` or a sampling parameter asks otherwise (as TGI). */
+function requestOf(body: TgiBody): GenerateRequest {
+  const p = body.parameters ?? {};
+  const out: GenerateRequest = { prompt: body.inputs };
+  if (p.max_new_tokens != null) out.maxTokens = p.max_new_tokens;
+  const samples = p.do_sample === true || (p.temperature != null && p.temperature !== 1) || p.top_k != null || (p.top_p != null && p.top_p < 1);
+  out.temperature = samples ? (p.temperature ?? 1) : 0;
+  if (p.top_p != null) out.topP = p.top_p;
+  if (p.top_k != null) out.topK = p.top_k;
+  if (p.repetition_penalty != null) out.repetitionPenalty = p.repetition_penalty;
+  if (p.frequency_penalty != null) out.frequencyPenalty = p.frequency_penalty;
+  if (p.seed != null) out.seed = p.seed;
+  if (p.stop != null) out.stop = p.stop;
+  return out;
+}
+
+function tokenOf(out: TokenOutput): object {
+  return { id: out.tokenId, text: out.token, logprob: null, special: out.special };
+}
+
+function finishOf(generation: Generation): TgiFinish {
+  if (generation.finishReason !== "stop") return "length";
+  return generation.eos ? "eos_token" : "stop_sequence";
+}
+
+async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiBody }>, reply: FastifyReply, stream: boolean): Promise<unknown> {
+  const body = request.body;
+  const model = ctx.models.get(body.model);
+  request.actorlm.model = model.name;
+  const params = body.parameters ?? {};
+  const generateRequest = requestOf(body);
+  const generation = await Generation.start({ model, request: generateRequest, signal: requestSignal(reply, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
+  const record = request.actorlm;
+  record.promptTokens = generation.promptTokens;
+  const fullText = () => (params.return_full_text === true ? body.inputs : "") + generation.text;
+  const details = () => ({ finish_reason: finishOf(generation), generated_tokens: generation.completionTokens, seed: generateRequest.seed ?? null, input_length: generation.promptTokens });
+
+  if (!stream) {
+    const tokens: object[] = [];
+    try {
+      for await (const out of generation.outputs()) if (params.details === true) tokens.push(tokenOf(out));
+    } finally {
+      record.completionTokens = generation.completionTokens;
+    }
+    record.outcome = "success";
+    return params.details === true ? { generated_text: fullText(), details: { ...details(), prefill: [], tokens } } : { generated_text: fullText() };
+  }
+
+  const sse = SseStream.open(reply);
+  try {
+    let index = 0;
+    for await (const out of generation.outputs()) {
+      index++;
+      const last = out.finishReason !== undefined;
+      await sse.send({ index, token: tokenOf(out), top_tokens: null, generated_text: last ? fullText() : null, details: last ? details() : null });
+    }
+    record.outcome = "success";
+  } catch (error) {
+    const reported = inStream(error, ctx.shutdown);
+    record.outcome = outcomeOfError(reported);
+    await sse.send(tgiErrorBody(ApiError.from(reported, TGI_FIELDS)));
+  } finally {
+    record.completionTokens = generation.completionTokens;
+    sse.end();
+  }
+  return reply;
+}

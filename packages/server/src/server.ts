@@ -1,0 +1,251 @@
+// The HTTP server: wires the models, metrics, auth, error shapes and routes into one fastify instance, listens
+// before the models load (so /health answers 503 meanwhile), and shuts down gracefully.
+import { setMaxListeners } from "node:events";
+import { performance } from "node:perf_hooks";
+import { EventEmitter } from "eventemitter3";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { InferenceError, type LoadProgress, type ModelClass, type StateChange } from "@actorlm/runtime";
+import { LlamaModel, type LlamaModelArgs } from "@actorlm/llm";
+import { version } from "../package.json";
+import { ApiKeyCheck, PUBLIC_PATHS } from "./auth.js";
+import type { RequestLog, RequestRecord, ServerContext, ServerEvents } from "./context.js";
+import { ApiError, errorBodyFor, type FieldNames } from "./http-errors.js";
+import { outcomeOfStatus, ServerMetrics } from "./metrics.js";
+import { ModelRegistry, modelNameOf, type EngineOptions, type ModelSource, type ServedModel } from "./models.js";
+import { openAiRoutes } from "./routes/openai.js";
+import { playgroundRoutes } from "./routes/playground.js";
+import { tgiRoutes } from "./routes/tgi.js";
+import type { RestartPolicy } from "./supervisor.js";
+
+/** How to run a server. Every limit has a safe default. */
+export interface ServerOptions {
+  /** Models to serve: a directory (named after its last path segment) or `{ name, dir }`. At least one. */
+  models: readonly (string | ModelSource)[];
+  /** Engine settings for every model (dtype, device, threads, max sequence length, flash attention). */
+  engine?: EngineOptions;
+  /** Interface to bind. Default 127.0.0.1 (this machine only). */
+  host?: string;
+  /** Port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** When set, every route but the playground and /health needs `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Generations that run at once per model. Default 16. */
+  maxConcurrent?: number;
+  /** Requests that may wait for a turn per model; beyond, 429. Default 64. */
+  maxQueued?: number;
+  /** Largest request body in bytes; beyond, 413. Default 1 MiB. */
+  bodyLimit?: number;
+  /** Longest prompt (or chat messages' content) in characters; beyond, 422. Default 65 536. */
+  maxPromptChars?: number;
+  /** Most stop strings per request. Default 4. */
+  maxStopSequences?: number;
+  /** How long in-flight requests may run on after close() began before they are cancelled (ms). Default 10 000. */
+  shutdownGraceMs?: number;
+  /** Restart timing for crashed model workers. */
+  restart?: RestartPolicy;
+  /** The model class hosted in each worker. Default LlamaModel. */
+  modelClass?: ModelClass<LlamaModel, LlamaModelArgs>;
+}
+
+/** What a server reports besides finished requests: model state changes, load progress, restarts. */
+export interface ActorlmServerEvents extends ServerEvents {
+  state: [model: string, change: StateChange];
+  progress: [model: string, progress: LoadProgress];
+  restarting: [model: string, attempt: number, delayMs: number];
+  restarted: [model: string, attempt: number, error?: unknown];
+}
+
+/** After the grace period, how long cancelled responses get to end before their connections are closed (ms). */
+const FORCE_CLOSE_MS = 2000;
+
+const positive = (name: string, value: number, min = 1): number => {
+  if (!Number.isSafeInteger(value) || value < min) throw new InferenceError("VALIDATION", `${name}: must be an integer ≥ ${min}, got ${value}`);
+  return value;
+};
+
+/** An actorlm HTTP server: OpenAI and TGI APIs, metrics, playground. Create it, `start()` it, `close()` it. */
+export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
+  readonly app: FastifyInstance;
+  readonly models: ModelRegistry;
+  readonly metrics: ServerMetrics;
+  readonly #options: ServerOptions;
+  readonly #shutdown = new AbortController();
+  readonly #inflight = new Set<Promise<void>>();
+  #closing: Promise<void> | undefined;
+  #url: string | undefined;
+
+  /** Builds the server (nothing listens or loads yet). VALIDATION naming a bad option. */
+  constructor(options: ServerOptions) {
+    super();
+    this.#options = options;
+    setMaxListeners(0, this.#shutdown.signal); // every in-flight request listens to it
+    const maxConcurrent = positive("maxConcurrent", options.maxConcurrent ?? 16);
+    const maxQueued = positive("maxQueued", options.maxQueued ?? 64, 0);
+    const limits = {
+      maxPromptChars: positive("maxPromptChars", options.maxPromptChars ?? 65_536),
+      maxStopSequences: positive("maxStopSequences", options.maxStopSequences ?? 4),
+    };
+    const sources = options.models.map((m): ModelSource => (typeof m === "string" ? { name: modelNameOf(m), dir: m } : m));
+    this.models = new ModelRegistry(sources, {
+      engine: options.engine ?? {},
+      maxActive: maxConcurrent,
+      maxQueued,
+      maxStopSequences: limits.maxStopSequences,
+      restart: options.restart ?? {},
+      modelClass: options.modelClass ?? LlamaModel,
+    });
+    this.metrics = new ServerMetrics(() => this.models.list());
+    for (const model of this.models.list()) this.#follow(model);
+
+    const auth = options.apiKey === undefined ? undefined : new ApiKeyCheck(options.apiKey);
+    this.app = Fastify({
+      logger: false,
+      bodyLimit: positive("bodyLimit", options.bodyLimit ?? 1024 * 1024),
+      forceCloseConnections: "idle",
+      return503OnClosing: true,
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
+    });
+    const ctx: ServerContext = { models: this.models, metrics: this.metrics, limits, shutdown: this.#shutdown.signal, version };
+    this.app.removeContentTypeParser("text/plain"); // bodies are JSON only: anything else is 415
+    this.app.decorateRequest("actorlm", null as unknown as RequestRecord);
+    this.app.addHook("onRequest", async (request, reply) => {
+      request.actorlm = { receivedAt: performance.now(), time: new Date(), model: undefined, outcome: undefined, promptTokens: undefined, completionTokens: undefined, pending: undefined };
+      this.#watch(request, reply);
+      if (auth !== undefined && !(request.method === "GET" && PUBLIC_PATHS.has(pathOf(request.url)))) auth.check(request.headers.authorization);
+    });
+    this.app.setErrorHandler((error, request, reply) => this.#sendError(error, request, reply));
+    this.app.setNotFoundHandler((request, reply) =>
+      this.#sendError(new ApiError("ROUTE_NOT_FOUND", `no route ${request.method} ${pathOf(request.url)}`), request, reply),
+    );
+    this.app.get("/metrics", async (_request, reply) => reply.type(this.metrics.contentType).send(await this.metrics.text()));
+    openAiRoutes(this.app, ctx);
+    tgiRoutes(this.app, ctx);
+    playgroundRoutes(this.app);
+  }
+
+  /** The URL it listens on (after {@link listen}). */
+  get url(): string | undefined {
+    return this.#url;
+  }
+
+  /** Starts listening (models may still be loading: they answer 503 until ready). Resolves with the base URL. */
+  async listen(): Promise<string> {
+    const host = this.#options.host ?? "127.0.0.1";
+    await this.app.listen({ host, port: this.#options.port ?? 8080 });
+    const address = this.app.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : this.#options.port;
+    this.#url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    return this.#url;
+  }
+
+  /** Loads every model, one after the other (MODEL_LOAD / VALIDATION from the first that fails). */
+  async loadModels(): Promise<void> {
+    for (const model of this.models.list()) await model.start();
+  }
+
+  /** listen() then loadModels(); resolves with the base URL once every model is ready. */
+  async start(): Promise<string> {
+    const url = await this.listen();
+    await this.loadModels();
+    return url;
+  }
+
+  /**
+   * Graceful shutdown: stops accepting connections, refuses queued requests (503), lets running ones finish for
+   * `graceMs` (default: the shutdownGraceMs option), then cancels what still runs (a stream gets an error event;
+   * a connection still open 2 s later is closed), closes the connections and terminates the model workers. Idempotent.
+   */
+  close(graceMs = this.#options.shutdownGraceMs ?? 10_000): Promise<void> {
+    this.#closing ??= this.#close(graceMs);
+    return this.#closing;
+  }
+
+  /** Same as {@link close} with the default grace period. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Cancels every in-flight generation now (e.g. on a second Ctrl-C during shutdown). */
+  cancelInFlight(): void {
+    if (!this.#shutdown.signal.aborted) this.#shutdown.abort(new InferenceError("NOT_READY", "the server is shutting down"));
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    const stopped = this.app.close();
+    for (const model of this.models.list()) model.admission.refuseWaiting(new InferenceError("NOT_READY", "the server is shutting down"));
+    const cancel = setTimeout(() => this.cancelInFlight(), graceMs);
+    // a client that stopped reading keeps its response open even after its generation ended: cut it off
+    const force = setTimeout(() => this.app.server.closeAllConnections(), graceMs + FORCE_CLOSE_MS);
+    try {
+      while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
+    } finally {
+      clearTimeout(cancel);
+      clearTimeout(force);
+    }
+    this.app.server.closeAllConnections();
+    await stopped;
+    await Promise.all(this.models.list().map((m) => m.close()));
+  }
+
+  /** Re-emits a model's events and counts its restarts. */
+  #follow(model: ServedModel): void {
+    model.on("state", (change) => this.emit("state", model.name, change));
+    model.on("progress", (p) => this.emit("progress", model.name, p));
+    model.on("restarting", (attempt, delay) => this.emit("restarting", model.name, attempt, delay));
+    model.on("restarted", (attempt, error) => {
+      if (error === undefined) this.metrics.restarts.inc({ model: model.name });
+      this.emit("restarted", model.name, attempt, error);
+    });
+  }
+
+  /** Records the request (metrics, `request` event) once its response closed and its route's work ended. */
+  #watch(request: FastifyRequest, reply: FastifyReply): void {
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    this.#inflight.add(finished);
+    reply.raw.once("close", () => {
+      const aborted = !reply.raw.writableFinished;
+      void Promise.resolve(request.actorlm.pending).then(() => {
+        const record = request.actorlm;
+        const status = reply.raw.statusCode;
+        const outcome = record.outcome ?? (aborted ? "cancelled" : outcomeOfStatus(status));
+        const route = request.routeOptions.url ?? "unmatched";
+        this.metrics.requests.inc({ route, model: record.model ?? "", outcome });
+        const log: RequestLog = {
+          time: record.time,
+          method: request.method,
+          path: pathOf(request.url),
+          status,
+          outcome,
+          model: record.model,
+          promptTokens: record.promptTokens,
+          completionTokens: record.completionTokens,
+          ms: performance.now() - record.receivedAt,
+        };
+        this.#inflight.delete(finished);
+        done();
+        this.emit("request", log);
+      });
+    });
+  }
+
+  #sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const fields = (request.routeOptions.config as { fields?: FieldNames } | undefined)?.fields ?? {};
+    const api = ApiError.from(error, fields);
+    if (reply.sent || reply.raw.headersSent) return undefined;
+    reply.code(api.status);
+    if (api.status === 429 || api.status === 503) reply.header("retry-after", "1");
+    if (api.status === 401) reply.header("www-authenticate", 'Bearer realm="actorlm"');
+    return reply.send(errorBodyFor(pathOf(request.url))(api));
+  }
+}
+
+/** Creates a server (not listening yet): see {@link ActorlmServer}. */
+export function createServer(options: ServerOptions): ActorlmServer {
+  return new ActorlmServer(options);
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
+}

@@ -1,0 +1,149 @@
+/**
+ * `actorlm serve` as a real process: prints its URL, serves several --model flags by name, logs one line per
+ * request, and on SIGTERM stops accepting, lets the in-flight stream finish (or cancels it after the grace period
+ * or on a second signal) and exits 0.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { CLI, REF, ROOT } from "../generation/helpers.js";
+import { EMBEDDED_MODEL_DIR, post, sseData } from "./helpers.js";
+
+interface Serving {
+  child: ChildProcess;
+  url: string;
+  /** Everything printed to stdout so far. */
+  stdout(): string;
+  /** Resolves when stdout matches `re`. */
+  printed(re: RegExp): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+/** Starts `actorlm serve --port 0 …` and resolves once every model is ready. */
+async function serve(args: string[], models = 1): Promise<Serving> {
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let out = "";
+  let err = "";
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+    for (const w of waiters.filter((w) => w.re.test(out))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  });
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const printed = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      if (re.test(out)) return resolve();
+      waiters.push({ re, resolve });
+      void exited.then((code) => reject(new Error(`serve exited (${code}) before printing ${re}: ${out}${err}`)));
+    });
+  await printed(new RegExp(`(model \\S+ ready[^\\n]*\\n[^]*){${models}}`));
+  const url = /serving(?: models)? at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+  expect(url, out).toBeDefined();
+  return { child, url: url!, stdout: () => out, printed, exited };
+}
+
+const [P0] = REF.prompts;
+const body = (extra: Record<string, unknown>) => JSON.stringify({ prompt: P0.prompt, temperature: 0, stream: true, ...extra });
+
+/** Starts a stream and resolves with its remaining events once the first arrived. */
+async function startStream(url: string, extra: Record<string, unknown>): Promise<{ first: string; rest: Promise<string[]> }> {
+  const res = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: body(extra) });
+  const events = sseData(res);
+  const first = (await events.next()).value as string;
+  const rest = (async () => {
+    const all: string[] = [];
+    for await (const data of events) all.push(data);
+    return all;
+  })();
+  return { first, rest };
+}
+
+const textOf = (events: string[]) =>
+  events.filter((e) => e !== "[DONE]").map((e) => (JSON.parse(e) as { choices: { text: string }[] }).choices[0]?.text ?? "").join("");
+
+describe("actorlm serve", () => {
+  it("serves two named models, logs each request, and on SIGTERM lets the in-flight stream finish, then exits 0", async () => {
+    const s = await serve(["--model", `kjv=${EMBEDDED_MODEL_DIR}`, "--model", `bible=${EMBEDDED_MODEL_DIR}`], 2);
+    const models = (await (await fetch(`${s.url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id)).toEqual(["kjv", "bible"]);
+    const health = (await (await fetch(`${s.url}/health`)).json()) as { models: Record<string, string> };
+    expect(health.models).toEqual({ kjv: "ready", bible: "ready" });
+    const other = await post(`${s.url}/v1/completions`, { model: "bible", prompt: P0.prompt, max_tokens: 3, temperature: 0 });
+    expect(other.body.model).toBe("bible");
+    await s.printed(/POST \/v1\/completions 200 success model=bible tokens=4\+3 \d+ms\n/);
+
+    const stream = await startStream(s.url, { model: "kjv", max_tokens: 40 });
+    s.child.kill("SIGTERM");
+    await s.printed(/SIGTERM: shutting down/);
+    const late = await fetch(`${s.url}/health`).then((r) => r.status, (e: Error) => e.cause ?? e);
+    if (typeof late === "number") expect(late).toBe(503);
+    else expect(String((late as { code?: string }).code ?? late)).toMatch(/ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET/);
+    const rest = await stream.rest;
+    expect(rest.at(-1)).toBe("[DONE]");
+    expect(textOf([stream.first, ...rest])).toBe(P0.greedy_text);
+    expect(await s.exited).toBe(0);
+    expect(s.stdout()).toMatch(/POST \/v1\/completions 200 success model=kjv tokens=4\+40 \d+ms\nstopped\n$/);
+  });
+
+  it("a second signal cancels in-flight streams (an SSE error event) and still exits 0", async () => {
+    const s = await serve([]);
+    const stream = await startStream(s.url, { max_tokens: 600 });
+    s.child.kill("SIGTERM");
+    await s.printed(/SIGTERM: shutting down/);
+    s.child.kill("SIGINT");
+    const rest = await stream.rest;
+    expect(JSON.parse(rest.at(-1)!)).toMatchObject({ error: { code: "NOT_READY", message: "the server is shutting down" } });
+    expect(await s.exited).toBe(0);
+    expect(s.stdout()).toMatch(/POST \/v1\/completions 200 not_ready model=kjv-llama tokens=4\+\d+ \d+ms\n/);
+  });
+
+  it("the grace period over, in-flight streams are cancelled and it exits 0", async () => {
+    const s = await serve(["--shutdown-grace", "200"]);
+    const stream = await startStream(s.url, { max_tokens: 600 });
+    s.child.kill("SIGTERM");
+    const rest = await stream.rest;
+    expect(JSON.parse(rest.at(-1)!).error.code).toBe("NOT_READY");
+    expect(textOf([stream.first, ...rest.slice(0, -1)]).length).toBeGreaterThan(0);
+    expect(await s.exited).toBe(0);
+  });
+
+  it("on a terminal, shows a progress bar per model while loading, then stops on SIGINT (Ctrl-C) with exit 0", async () => {
+    // util-linux `script` runs it on a pseudo-terminal; Ctrl-C typed there is SIGINT for the server
+    const command = `'${process.execPath}' '${CLI}' serve --port 0 --model 'first=${EMBEDDED_MODEL_DIR}' --model 'second=${EMBEDDED_MODEL_DIR}'`;
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    children.push(child);
+    let out = "";
+    const ready = new Promise<void>((resolve) =>
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+        if (/model second ready/.test(out)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    await Promise.race([ready, exited]);
+    const text = out.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "");
+    expect(text).toMatch(/loading first: read +\[[^\]]+\] 100%[^]*model first ready[^]*loading second: read +\[[^\]]+\] 100%[^]*model second ready/);
+    child.stdin.write("\x03");
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/SIGINT: shutting down[^]*stopped/);
+  });
+
+  it("a model directory that does not load: exits 1 with the error code", async () => {
+    const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--model", "/nonexistent/model"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let err = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(1);
+    expect(err).toMatch(/^actorlm: MODEL_LOAD: .*\/nonexistent\/model/);
+  });
+});
