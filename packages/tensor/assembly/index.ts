@@ -20,7 +20,10 @@ const STOP = 24;      // 1: helpers leave their loop
 const SCRATCH = 32;   // per-thread scratch base
 const STRIDE = 36;    // per-thread scratch bytes
 const FAULT = 40;     // 1: a thread trapped; the others stop waiting
-const SPIN: i32 = 1 << 12;
+/** Spins before a thread waiting inside a list naps (a wait there is short: another thread finishing a chunk). */
+const SPIN: i32 = 1 << 14;
+/** Spins before an idle helper sleeps (a few hundred microseconds: about the gap between two decode steps). */
+const IDLE_SPIN: i32 = 1 << 17;
 
 /** One op record: 32 i32 words, [opcode, flags, chunks, chunk size, args...]. */
 const WORDS: i32 = 32;
@@ -105,7 +108,7 @@ export function helperLoop(ctrl: usize, tid: i32, seen: i32): void {
   while (true) {
     let spins = 0;
     while (atomic.load<i32>(ctrl + GEN) == seen) {
-      if (++spins > SPIN * 4) {
+      if (++spins > IDLE_SPIN) {
         atomic.wait<i32>(ctrl + GEN, seen, -1);
         spins = 0;
       }

@@ -332,7 +332,7 @@ export class WasmKernels implements Kernels {
     const m = w as WasmWeight;
     const { N, K } = m;
     const o = ptrOf(out), i = ptrOf(x), b = bias === undefined ? 0 : ptrOf(bias);
-    const cut = this.#cut(N, 4, Math.ceil(16384 / Math.max(1, rows * K)));
+    const cut = this.#cutWeights(N, m.bytes, rows);
     if (m.format === "float32") {
       this.#begin(OP.matmulF32, cut).int(o).int(i).int(m.ptr).int(rows).int(N).int(K).int(b)
         .reads(i, i + 4 * rows * K).writes(o, o + 4 * rows * N);
@@ -457,6 +457,17 @@ export class WasmKernels implements Kernels {
     this.#end();
     this.#prepared = { kind: format, x: i, rows, K };
     return xp;
+  }
+
+  /**
+   * How to cut a product's N output columns: chunks of about 32 KB of weights (more per chunk when few rows share
+   * them), at most 16 per thread, so a thread that stalls holds little of the work.
+   */
+  #cutWeights(N: number, weightBytes: number, rows: number): Chunking {
+    if (this.threads === 1) return chunking(N, 1, 4, N);
+    const wanted = Math.max(1, Math.min(16 * this.threads, Math.floor((weightBytes * Math.max(1, Math.min(rows, 8))) / 32768)));
+    const size = Math.ceil(Math.ceil(N / wanted) / 4) * 4;
+    return { chunks: Math.ceil(N / size), size };
   }
 
   /** How to cut `total` units between this backend's threads (see {@link chunking}). */
