@@ -111,8 +111,8 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     }
   });
 
-  it("kvWrite then paged attention: GQA, shuffled blocks, several sequences, windows and soft-capping", async () => {
-    const heads = 6, kvHeads = 2, d = 20, bs = 4;
+  it.each([[6, 2, 20], [4, 4, 18], [8, 2, 64]])("kvWrite then paged attention (%i heads, %i KV heads, head dim %i): shuffled blocks, several sequences, windows and soft-capping", async (heads, kvHeads, d) => {
+    const bs = 4;
     const sequences: BatchSequence[] = [
       { tokens: [1, 2, 3, 4, 5, 6, 7], start: 0, blocks: [5, 2] },       // prefill of 7
       { tokens: [8], start: 9, blocks: [7, 0, 3] },                       // decode at position 9 (older positions hold earlier writes)
