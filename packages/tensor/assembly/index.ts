@@ -66,9 +66,10 @@ function waitDone(ctrl: usize, list: usize, counters: usize, from: i32, to: i32,
 /**
  * Runs list `gen` (its address, ops and counters from the control block) on this thread: for each op, claims
  * chunks until none are left and does them. An op flagged BARRIER first waits until the ops since the last
- * barrier are done. A thread that comes late finds fewer chunks; one that falls a whole list behind finds the
- * claim counters tagged with a newer generation and leaves. The model thread (`last`) returns only once every
- * op is done.
+ * barrier are done. An op of one chunk (a single row's norm, rope, ...) is the model thread's: helpers skip it
+ * without waiting, so a run of small dependent ops costs no cross-thread synchronization. A thread that comes
+ * late finds fewer chunks; one that falls a whole list behind finds the claim counters tagged with a newer
+ * generation and leaves. The model thread (`last`) returns only once every op is done.
  */
 function runList(ctrl: usize, gen: i32, tid: i32, last: bool): void {
   const list = <usize><u32>atomic.load<i32>(ctrl + LIST);
@@ -79,11 +80,15 @@ function runList(ctrl: usize, gen: i32, tid: i32, last: bool): void {
   let segment = 0;
   for (let i = 0; i < count; i++) {
     const op = list + <usize>(i * WORDS) * 4;
+    const chunks = load<i32>(op + 8);
+    if (chunks == 1 && tid != 0) {                             // a serial op: the model thread's alone; helpers
+      if (load<i32>(op + 4) & BARRIER) segment = i;            // go on to the next op they can share (its barrier
+      continue;                                                // waits for this one too)
+    }
     if (load<i32>(op + 4) & BARRIER) {
       if (!waitDone(ctrl, list, counters, segment, i, gen)) return;
       segment = i;
     }
-    const chunks = load<i32>(op + 8);
     const claim = counters + <usize>(i * 2) * 4;
     while (true) {
       const v = atomic.load<i32>(claim);

@@ -460,12 +460,12 @@ export class WasmKernels implements Kernels {
   }
 
   /**
-   * How to cut a product's N output columns: chunks of about 32 KB of weights (more per chunk when few rows share
-   * them), at most 16 per thread, so a thread that stalls holds little of the work.
+   * How to cut a product's N output columns: chunks of about 64 KB of weights (less per chunk when several rows
+   * share them), at most 8 per thread, so a thread that stalls holds little of the work and claims stay few.
    */
   #cutWeights(N: number, weightBytes: number, rows: number): Chunking {
     if (this.threads === 1) return chunking(N, 1, 4, N);
-    const wanted = Math.max(1, Math.min(16 * this.threads, Math.floor((weightBytes * Math.max(1, Math.min(rows, 8))) / 32768)));
+    const wanted = Math.max(1, Math.min(8 * this.threads, Math.floor((weightBytes * Math.max(1, Math.min(rows, 8))) / 65536)));
     const size = Math.ceil(Math.ceil(N / wanted) / 4) * 4;
     return { chunks: Math.ceil(N / size), size };
   }
