@@ -60,6 +60,23 @@ describe("examples", () => {
     expect(lines).toEqual(want);
   });
 
+  it("threads: four application threads, one model worker, the same text as one thread", async () => {
+    const lines = (await example("threads")).trim().split("\n");
+    expect(lines.at(-1)).toBe("threads: 4, live KV slots: 0, clients left: 0");
+    const batches = lines.slice(0, -1).map((line) => /^batch (\d) (".*"): (".*")$/.exec(line)!);
+    expect(batches).toHaveLength(32);
+    const prompts = [...new Set(batches.map((m) => JSON.parse(m[2]) as string))];
+    expect(prompts).toHaveLength(8);
+    const model = await hostModel();
+    const want = new Map<string, string>();
+    try {
+      for (const prompt of prompts) want.set(prompt, (await generate(model.inference, { prompt, maxTokens: 16, temperature: 0 })).text);
+    } finally {
+      await model.close();
+    }
+    for (const m of batches) expect(JSON.parse(m[3]), m[0]).toBe(want.get(JSON.parse(m[2]) as string));
+  });
+
   it("a custom handler gets every injected parameter", async () => {
     const lines = (await example("custom-handler")).trim().split("\n");
     expect(lines.slice(0, 3).map((l) => l.split(":")[0])).toEqual(["verse 1", "verse 2", "verse 3"]);

@@ -71,6 +71,8 @@ export class LlamaModel {
   static readonly moduleUrl: string = import.meta.url;
 
   private readonly sequences = new Map<number, Sequence>();
+  /** Who started each live sequence (LoadContext.caller): a client that goes away gets its sequences freed. */
+  private readonly owners = new Map<number, number>();
   private nextId = 1;
 
   private constructor(
@@ -78,6 +80,7 @@ export class LlamaModel {
     private readonly tokenizer: Tokenizer,
     private readonly info_: ModelInfo,
     private readonly maxSequences: number,
+    private readonly ctx: LoadContext | undefined,
   ) {}
 
   /** Checks load arguments on the caller's thread (the host runs it before starting a worker): VALIDATION naming the field. */
@@ -128,7 +131,12 @@ export class LlamaModel {
       maxStopSequences,
       maxPromptBytes: tokenizer.maxTokenBytes * maxSequenceLength,
     };
-    return new LlamaModel(lm, tokenizer, info, maxSequences);
+    const model = new LlamaModel(lm, tokenizer, info, maxSequences, ctx);
+    // A client thread that closes or exits mid-request frees its KV slots (the model itself stays).
+    ctx?.onDisconnect((caller) => {
+      for (const [id, owner] of model.owners) if (owner === caller) model.release(id);
+    });
+    return model;
   }
 
   /** Static facts about the model (vocabulary, limits, special ids). */
@@ -184,6 +192,7 @@ export class LlamaModel {
     const sequence = new Sequence(this.lm, this.tokenizer, normalized, ids, maxTokens);
     const id = this.nextId++;
     this.sequences.set(id, sequence);
+    this.owners.set(id, this.ctx?.caller ?? 0);
     return { id, promptIds: ids, seed: sequence.seed };
   }
 
@@ -192,13 +201,14 @@ export class LlamaModel {
     const sequence = this.sequences.get(id);
     if (!sequence) throw new InferenceError("VALIDATION", `no live sequence ${id}`);
     const out = sequence.step();
-    if (out.finishReason) this.sequences.delete(id);
+    if (out.finishReason) this.release(id);
     return out;
   }
 
   /** Free sequence `id`'s KV slot (cancelled or failed requests); true when it was still live. */
   release(id: number): boolean {
     this.sequences.get(id)?.release();
+    this.owners.delete(id);
     return this.sequences.delete(id);
   }
 

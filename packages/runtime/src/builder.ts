@@ -2,13 +2,13 @@ import { InferenceError } from "./errors.js";
 import { planInjection, type Extractor, type ExtractorFn, type Handler } from "./handler.js";
 import { ModelHost, type HostOptions, type ModelArgs } from "./host.js";
 import { Inference } from "./inference.js";
-import type { ModelClass } from "./model.js";
+import type { ModelClass, SharedModel } from "./model.js";
 import { integerOption } from "./options.js";
 import { DEFAULT_BUFFER_SIZE, DEFAULT_STREAM_IDLE_TIMEOUT, idleTimeoutOption } from "./stream.js";
 
 type ModelSource =
   | { readonly kind: "init"; readonly model: ModelClass<object, unknown>; readonly args: unknown; readonly options: HostOptions }
-  | { readonly kind: "shared"; readonly host: ModelHost<object> };
+  | { readonly kind: "shared"; readonly host: SharedModel<object> };
 
 /**
  * Assembles an {@link Inference}: a model (`init` or `withModel`), custom extractors, options, then
@@ -31,12 +31,13 @@ export class InferenceBuilder<M extends object = never> {
   }
 
   /**
-   * The inference uses an existing {@link ModelHost}, which may be shared by several inferences (several
-   * handlers, one model worker, one FIFO of operations). `build()` starts it if needed; `close()` leaves it
-   * running: whoever created the host closes it.
+   * The inference uses an existing model: a {@link ModelHost}, which may be shared by several inferences (several
+   * handlers, one model worker, one FIFO of operations), or a `ModelClient` on a thread that does not own the
+   * model (see `ModelHost.connect()`). `build()` starts a host if needed (a client waits for it to be Ready);
+   * `close()` leaves it running: whoever created the host or client closes it.
    */
-  withModel<M2 extends object>(host: ModelHost<M2>): InferenceBuilder<M2> {
-    this.#source = { kind: "shared", host: host as unknown as ModelHost<object> };
+  withModel<M2 extends object>(model: SharedModel<M2>): InferenceBuilder<M2> {
+    this.#source = { kind: "shared", host: model as unknown as SharedModel<object> };
     return this as unknown as InferenceBuilder<M2>;
   }
 
@@ -72,7 +73,7 @@ export class InferenceBuilder<M extends object = never> {
   async build<Req, O, S>(h: Handler<Req, O, S, M>): Promise<Inference<Req, O, S>> {
     const source = this.#source;
     const plan = planInjection(h as Handler<unknown, unknown, unknown, unknown>, { model: source !== undefined, extractors: new Map(this.#extractors) });
-    let host: ModelHost<object> | undefined;
+    let host: SharedModel<object> | undefined;
     if (source?.kind === "init") {
       // The host validates a BackendConfig itself: start() rejects VALIDATION before any worker starts.
       host = ModelHost.create(source.model, source.args, source.options);

@@ -1,8 +1,11 @@
 import { EventEmitter } from "eventemitter3";
-import type { ResourceLimits } from "node:worker_threads";
+import type { MessagePort, ResourceLimits } from "node:worker_threads";
 import { BackendConfig, type BackendConfigInit } from "./config.js";
-import { InferenceError } from "./errors.js";
-import type { ModelAccessor, ModelClass, OpArgs, OpName, OpResult } from "./model.js";
+import { InferenceError, serializeError } from "./errors.js";
+import { signalledAccessor } from "./accessor.js";
+import type { ModelAccessor, ModelClass, OpArgs, OpName, OpResult, SharedModel } from "./model.js";
+import { OWNER_CALLER, type HostToClientMessage } from "./protocol.js";
+import { ClientRelay } from "./relay.js";
 import { WorkerSession } from "./session.js";
 import { BackendState, type BackendEvents } from "./state.js";
 
@@ -42,13 +45,20 @@ type Phase =
  * Owns one model worker: starts it, loads the model there, forwards named operations (FIFO, one at a time), and
  * tracks its lifecycle (`state` and `progress` events). A crash fails every pending and future call with
  * WORKER_CRASHED and moves to `error`; {@link ModelHost.reset} starts a fresh worker. One host can be shared by
- * several inferences (`InferenceBuilder.withModel`). An idle worker does not keep the process alive.
+ * several inferences (`InferenceBuilder.withModel`), and by other threads through {@link ModelHost.connect}. An
+ * idle worker does not keep the process alive.
  */
-export class ModelHost<M extends object> extends EventEmitter<BackendEvents> implements ModelAccessor<M> {
+export class ModelHost<M extends object> extends EventEmitter<BackendEvents> implements SharedModel<M> {
   readonly #model: ModelClass<object, unknown>;
   readonly #args: unknown;
   readonly #options: HostOptions;
   #phase: Phase = { kind: "uninitialized" };
+  readonly #clients = new ClientRelay({
+    call: (op, args, signal, caller) => this.#call(op, args, signal, caller),
+    disconnect: (caller) => {
+      if (this.#phase.kind === "ready") this.#phase.session.disconnect(caller);
+    },
+  });
 
   private constructor(model: ModelClass<object, unknown>, args: unknown, options: HostOptions) {
     super();
@@ -122,12 +132,30 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
 
   /** Runs operation `op` in the worker, after every earlier call. Rejects NOT_READY / WORKER_CRASHED when not Ready. */
   call<K extends OpName<M>>(op: K, ...args: OpArgs<M, K>): Promise<OpResult<M, K>> {
-    return this.#call(op, args, undefined) as Promise<OpResult<M, K>>;
+    return this.#call(op, args, undefined, OWNER_CALLER) as Promise<OpResult<M, K>>;
   }
 
   /** A view whose calls carry `signal`: when it aborts, those still queued in the worker leave the queue (CANCELLED). */
   withSignal(signal: AbortSignal): ModelAccessor<M> {
-    return signalledAccessor<M>((op, args, s) => this.#call(op, args, s), () => this.state, signal);
+    return signalledAccessor<M>((op, args, s) => this.#call(op, args, s, OWNER_CALLER), () => this.state, signal);
+  }
+
+  /**
+   * A handle to this host for another thread: transfer the returned port (`postMessage(port, [port])`, a piscina
+   * task's `transferList`, `workerData`) and call `ModelClient.connect(port)` there. The client's calls share this
+   * host's one model worker and its FIFO; it follows this host's state (WORKER_CRASHED after a crash, working again
+   * after `reset()`, NOT_READY once this host is closed). When the client closes or its thread exits, the model
+   * frees what its requests held; the model itself stays. Throws NOT_READY once the host is closed.
+   */
+  connect(): MessagePort {
+    if (this.#phase.kind === "closed") throw closedError();
+    const error = this.error;
+    return this.#clients.connect([{ type: "state", state: this.state, ...(error === undefined ? {} : { error: serializeError(error) }) }]);
+  }
+
+  /** Clients connected now (see {@link ModelHost.connect}). */
+  get clients(): number {
+    return this.#clients.size;
   }
 
   /**
@@ -138,6 +166,7 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
     const phase = this.#phase;
     if (phase.kind === "closed") return;
     this.#enter({ kind: "closed" });
+    this.#clients.closeAll();
     if (phase.kind === "loading" || phase.kind === "ready") await phase.session.stop(new InferenceError("NOT_READY", "model host closed"));
     if (phase.kind === "loading") await phase.loaded.catch(() => undefined);
   }
@@ -147,9 +176,12 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
     await this.close();
   }
 
-  #call(op: string, args: readonly unknown[], signal: AbortSignal | undefined): Promise<unknown> {
+  #call(op: string, args: readonly unknown[], signal: AbortSignal | undefined, caller: number): Promise<unknown> {
     const phase = this.#phase;
-    if (phase.kind === "ready") return phase.session.call(op, args, signal);
+    if (phase.kind === "ready") {
+      if (!phase.operations.includes(op)) return Promise.reject(new InferenceError("VALIDATION", `unknown model operation "${op}"`));
+      return phase.session.call(op, args, signal, caller);
+    }
     if (phase.kind === "closed") return Promise.reject(closedError());
     if (phase.kind === "error" && phase.error.code === "WORKER_CRASHED") {
       return Promise.reject(new InferenceError("WORKER_CRASHED", "model worker crashed; reset() to start a fresh one", { cause: phase.error }));
@@ -175,7 +207,9 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
       resourceLimits: this.#options.resourceLimits,
       name: this.#options.name ?? `actorlm:${this.#model.name}`,
       onProgress: (progress) => {
-        if (this.#current(session)) this.emit("progress", progress);
+        if (!this.#current(session)) return;
+        this.emit("progress", progress);
+        this.#clients.broadcast({ type: "progress", progress });
       },
       onCrash: (error) => {
         if (this.#phase.kind === "ready" && this.#phase.session === session) this.#enter({ kind: "error", error });
@@ -219,6 +253,8 @@ export class ModelHost<M extends object> extends EventEmitter<BackendEvents> imp
     const state = this.state;
     if (state === previous) return;
     this.emit("state", next.kind === "error" ? { state, previous, error: next.error } : { state, previous });
+    const message: HostToClientMessage = next.kind === "error" ? { type: "state", state, error: serializeError(next.error) } : { type: "state", state };
+    this.#clients.broadcast(message);
   }
 }
 
@@ -231,20 +267,4 @@ function loadFailure(error: unknown, exportName: string): InferenceError {
 
 function closedError(): InferenceError {
   return new InferenceError("NOT_READY", "model host is closed");
-}
-
-/** A frozen accessor whose calls go through `call` with `signal` attached. */
-export function signalledAccessor<M extends object>(
-  call: (op: string, args: readonly unknown[], signal: AbortSignal | undefined) => Promise<unknown>,
-  state: () => BackendState,
-  signal: AbortSignal | undefined,
-): ModelAccessor<M> {
-  const accessor: ModelAccessor<M> = {
-    call: ((op: string, ...args: unknown[]) => call(op, args, signal)) as ModelAccessor<M>["call"],
-    get state() {
-      return state();
-    },
-    withSignal: (next: AbortSignal) => signalledAccessor<M>(call, state, signal === undefined ? next : AbortSignal.any([signal, next])),
-  };
-  return Object.freeze(accessor);
 }

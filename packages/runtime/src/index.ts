@@ -9,8 +9,9 @@ export type { BackendConfigInit, Device, KernelBackend } from "./config.js";
 export { integerSetting } from "./options.js";
 export { BackendState } from "./state.js";
 export type { BackendEvents, LoadProgress, StateChange } from "./state.js";
-export type { LoadContext, ModelClass, ModelAccessor, OpName, OpArgs, OpResult } from "./model.js";
+export type { LoadContext, ModelClass, ModelAccessor, SharedModel, OpName, OpArgs, OpResult } from "./model.js";
 export { ModelHost } from "./host.js";
+export { ModelClient } from "./client.js";
 export type { HostOptions, ModelArgs } from "./host.js";
 export { In, Model, Cancel, Out, State, defineExtractor, handler } from "./handler.js";
 export type {

@@ -1,9 +1,9 @@
 import { EventEmitter } from "eventemitter3";
 import { InferenceError } from "./errors.js";
 import type { Resolver } from "./handler.js";
-import { signalledAccessor, type ModelHost } from "./host.js";
+import { signalledAccessor } from "./accessor.js";
 import { Job, JobBuilder } from "./job.js";
-import type { ModelAccessor } from "./model.js";
+import type { ModelAccessor, SharedModel } from "./model.js";
 import { BackendState, type BackendEvents, type LoadProgress, type StateChange } from "./state.js";
 
 /** The parts an {@link InferenceBuilder} assembles into an Inference. */
@@ -11,7 +11,7 @@ export interface InferenceParts {
   readonly handlerName: string;
   readonly fn: (...args: never[]) => unknown;
   readonly plan: readonly Resolver[];
-  readonly host: ModelHost<object> | undefined;
+  readonly host: SharedModel<object> | undefined;
   /** True when the inference started the host itself (`init`), so `close()` terminates it. */
   readonly ownsHost: boolean;
   readonly bufferSize: number;
@@ -49,8 +49,8 @@ export class Inference<Req, O, S = never> extends EventEmitter<BackendEvents> {
     return this.#parts.host?.state ?? BackendState.Ready;
   }
 
-  /** The model host, when there is one. */
-  get host(): ModelHost<object> | undefined {
+  /** The model (a ModelHost, or a ModelClient on a thread that does not own the model), when there is one. */
+  get host(): SharedModel<object> | undefined {
     return this.#parts.host;
   }
 
@@ -64,7 +64,7 @@ export class Inference<Req, O, S = never> extends EventEmitter<BackendEvents> {
     return new JobBuilder<Req, O, S>(request, (req, state, signal) => this.#spawn(req, state, signal));
   }
 
-  /** Restarts the model worker (e.g. after WORKER_CRASHED): Loading → Ready. */
+  /** Restarts the model worker (e.g. after WORKER_CRASHED): Loading → Ready. On a ModelClient: VALIDATION (the host's owner resets). */
   async reset(): Promise<void> {
     if (this.#closing !== undefined) throw new InferenceError("NOT_READY", "inference is closed");
     await this.#parts.host?.reset();
@@ -120,7 +120,7 @@ export class Inference<Req, O, S = never> extends EventEmitter<BackendEvents> {
 }
 
 /** A narrow, frozen view of `host`: `call`, `withSignal` and `state`, so a handler cannot cast its way to close/reset. */
-function accessorOf(host: ModelHost<object>): ModelAccessor<object> {
+function accessorOf(host: SharedModel<object>): ModelAccessor<object> {
   const call = (op: string, args: readonly unknown[], signal: AbortSignal | undefined): Promise<unknown> => {
     const target = (signal === undefined ? host : host.withSignal(signal)) as unknown as { call(op: string, ...a: unknown[]): Promise<unknown> };
     return target.call(op, ...args);

@@ -1,9 +1,20 @@
-import type { BackendState, LoadProgress } from "./state.js";
+import type { EventEmitter } from "eventemitter3";
+import type { BackendEvents, BackendState, LoadProgress } from "./state.js";
 
 /** Handed to a model's `load` inside the worker; `progress` reports to the host (and its `progress` event). */
 export interface LoadContext {
   /** Reports load progress to the host. */
   progress(p: LoadProgress): void;
+  /**
+   * Who asked for the operation running now: 0 for the host's own thread, another number per connected client
+   * (`ModelHost.connect()`). A model that keeps state per request can note it, to free it in `onDisconnect`.
+   */
+  readonly caller: number;
+  /**
+   * Registers `fn` to run when a client is gone (it closed, or its thread exited), queued after every operation
+   * it sent, like an operation itself: free what `caller` held (its KV slots, say). The model stays loaded.
+   */
+  onDisconnect(fn: (caller: number) => void): void;
 }
 
 /**
@@ -48,4 +59,19 @@ export interface ModelAccessor<M extends object> {
   withSignal(signal: AbortSignal): ModelAccessor<M>;
   /** The backend state right now. */
   readonly state: BackendState;
+}
+
+/**
+ * A model that inferences can share (`InferenceBuilder.withModel`): a {@link ModelHost} on the thread that owns
+ * the model worker, or a `ModelClient` on any other thread (see `ModelHost.connect()`).
+ */
+export interface SharedModel<M extends object> extends ModelAccessor<M>, Pick<EventEmitter<BackendEvents>, "on" | "off"> {
+  /** Resolves once the model is Ready; rejects with the error that keeps it from being so (NOT_READY once closed). */
+  start(): Promise<void>;
+  /** Loads the model in a fresh worker (only the owner of the host may). */
+  reset(): Promise<void>;
+  /** Closes it: a host terminates its worker; a client leaves its host (the model stays). */
+  close(): Promise<void>;
+  /** True once closed (a client: once it or its host closed). */
+  readonly closed: boolean;
 }

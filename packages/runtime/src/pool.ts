@@ -1,5 +1,6 @@
 import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { TransferListItem } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { reasonOf } from "./cancel.js";
 import { deserializeError, InferenceError } from "./errors.js";
@@ -60,8 +61,11 @@ export class CpuPool<Task, Result> {
     return this.#pool.queueSize;
   }
 
-  /** Runs one task on a pool thread. */
-  async run(task: Task, options: { signal?: AbortSignal } = {}): Promise<Result> {
+  /**
+   * Runs one task on a pool thread. `transfer` lists what the task moves to that thread instead of copying (a
+   * MessagePort such as `ModelHost.connect()` returns, an ArrayBuffer).
+   */
+  async run(task: Task, options: { signal?: AbortSignal; transfer?: readonly TransferListItem[] } = {}): Promise<Result> {
     if (this.#closed) throw new InferenceError("NOT_READY", "CPU pool is closed");
     const { signal } = options;
     if (signal?.aborted) throw reasonOf(signal);
@@ -71,7 +75,8 @@ export class CpuPool<Task, Result> {
     }
     let reply: PoolReply;
     try {
-      reply = await this.#pool.run({ module: this.#module, task }, signal === undefined ? {} : { signal });
+      const transferList = options.transfer === undefined ? undefined : [...options.transfer];
+      reply = await this.#pool.run({ module: this.#module, task }, { ...(signal === undefined ? {} : { signal }), ...(transferList === undefined ? {} : { transferList }) });
     } catch (error) {
       if (signal?.aborted) throw reasonOf(signal);
       // With maxQueue 0 only piscina knows whether a thread is free; it refuses with an error that has no code.

@@ -1,9 +1,13 @@
 /**
- * Every message between the model host (main thread) and its model worker, in both directions. Errors never
- * travel as thrown values but as {@link SerializedError} inside replies, so codes, fields and files survive.
+ * Every message between threads: the model host and its model worker, a host and its clients on other threads
+ * (`ModelHost.connect()`), a CpuPool and its threads. Errors never travel as thrown values but as
+ * {@link SerializedError} inside replies, so codes, fields and files survive every hop.
  */
 import type { SerializedError } from "./errors.js";
-import type { LoadProgress } from "./state.js";
+import type { BackendState, LoadProgress } from "./state.js";
+
+/** The caller id of the host's own thread; each connected client gets its own (1, 2, ...). */
+export const OWNER_CALLER = 0;
 
 /** Host → worker: load the model (once per worker). */
 export interface LoadMessage {
@@ -21,6 +25,8 @@ export interface CallMessage {
   readonly type: "call";
   /** Unique per worker; the reply carries it back. */
   readonly id: number;
+  /** Who asked: {@link OWNER_CALLER} or a connected client's id (the model sees it as `LoadContext.caller`). */
+  readonly caller: number;
   /** Name of the model method to run. */
   readonly op: string;
   /** Its arguments (structured-cloneable). */
@@ -33,8 +39,17 @@ export interface CancelMessage {
   readonly id: number;
 }
 
+/**
+ * Host → worker: client `caller` is gone (closed, or its thread exited). Queued after every call before it, it
+ * runs the model's `onDisconnect` listeners so the model frees what that caller held.
+ */
+export interface DisconnectMessage {
+  readonly type: "disconnect";
+  readonly caller: number;
+}
+
 /** Every message the host sends to its worker. */
-export type HostMessage = LoadMessage | CallMessage | CancelMessage;
+export type HostMessage = LoadMessage | CallMessage | CancelMessage | DisconnectMessage;
 
 /** Worker → host: the load outcome, with the operation names the model serves. */
 export type LoadedMessage =
@@ -54,6 +69,22 @@ export interface ProgressMessage {
 
 /** Every message the worker sends to its host. */
 export type WorkerMessage = LoadedMessage | ResultMessage | ProgressMessage;
+
+/** Client → host, over the port `ModelHost.connect()` returned: run, cancel (see {@link CallMessage}), or leave. */
+export type ClientMessage =
+  | { readonly type: "call"; readonly id: number; readonly op: string; readonly args: readonly unknown[] }
+  | { readonly type: "cancel"; readonly id: number }
+  | { readonly type: "close" };
+
+/**
+ * Host → client: the host's state (first on connecting, then on every change), load progress, call outcomes,
+ * and `closed` once the host's owner closed it.
+ */
+export type HostToClientMessage =
+  | { readonly type: "state"; readonly state: BackendState; readonly error?: SerializedError }
+  | ProgressMessage
+  | ResultMessage
+  | { readonly type: "closed" };
 
 /** Main thread → CpuPool thread: run the default export of `module` on `task`. */
 export interface PoolTask {

@@ -6,7 +6,7 @@
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import { reasonOf } from "./cancel.js";
 import { deserializeError, InferenceError } from "./errors.js";
-import type { HostMessage, LoadMessage, WorkerMessage } from "./protocol.js";
+import { OWNER_CALLER, type HostMessage, type LoadMessage, type WorkerMessage } from "./protocol.js";
 import type { LoadProgress } from "./state.js";
 
 const WORKER_URL = new URL("./model-worker.js", import.meta.url);
@@ -72,22 +72,27 @@ export class WorkerSession {
   /**
    * Runs operation `op` in the worker after every call sent before it. When `signal` aborts while the call still
    * waits in the worker's queue, it leaves the queue and rejects with the signal's CANCELLED; once running, it
-   * finishes and settles with its own outcome.
+   * finishes and settles with its own outcome. `caller` says who asked (the model sees it as `LoadContext.caller`).
    */
-  call(op: string, args: readonly unknown[], signal?: AbortSignal): Promise<unknown> {
+  call(op: string, args: readonly unknown[], signal?: AbortSignal, caller = OWNER_CALLER): Promise<unknown> {
     if (this.#ended !== undefined) return Promise.reject(copy(this.#ended));
     if (signal?.aborted) return Promise.reject(reasonOf(signal));
     const id = this.#nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const onAbort = () => this.#send({ type: "cancel", id }, () => undefined);
       this.#pending.set(id, { resolve, reject, signal, onAbort });
-      const sent = this.#send({ type: "call", id, op, args }, (error) => {
+      const sent = this.#send({ type: "call", id, caller, op, args }, (error) => {
         this.#pending.delete(id);
         reject(sendError(error, `arguments of operation "${op}"`));
       });
       if (sent) signal?.addEventListener("abort", onAbort, { once: true });
       this.#updateRef();
     });
+  }
+
+  /** Tells the worker that client `caller` is gone: its disconnect listeners run after every call queued before. */
+  disconnect(caller: number): void {
+    if (this.#ended === undefined) this.#send({ type: "disconnect", caller }, () => undefined);
   }
 
   /** Ends the session on purpose: pending calls (and a load in flight) fail with `reason`; resolves once the thread is gone. */

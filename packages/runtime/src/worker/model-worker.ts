@@ -1,12 +1,14 @@
 /**
  * Worker-side entry of the model host: loads the model class named in the load message and serves its methods
  * as named operations through an {@link OperationQueue} (one at a time, in arrival order; a cancelled call that
- * has not started never runs). Every message is typed in `protocol.ts`.
+ * has not started never runs). Each call says who asked (the host's thread or a connected client); when a
+ * client is gone, the model's `onDisconnect` listeners run in the same queue. Every message is typed in
+ * `protocol.ts`.
  */
 import { parentPort, type MessagePort } from "node:worker_threads";
 import { InferenceError, serializeError } from "../errors.js";
 import type { LoadContext } from "../model.js";
-import type { CallMessage, HostMessage, LoadMessage, WorkerMessage } from "../protocol.js";
+import { OWNER_CALLER, type CallMessage, type HostMessage, type LoadMessage, type WorkerMessage } from "../protocol.js";
 import type { LoadProgress } from "../state.js";
 import { operationNames } from "./operations.js";
 import { OperationQueue } from "./queue.js";
@@ -17,6 +19,11 @@ const port: MessagePort = parentPort;
 let model: Record<string, unknown> | undefined;
 let operations = new Set<string>();
 const queue = new OperationQueue();
+/** Who asked for the operation running now (LoadContext.caller). */
+let caller = OWNER_CALLER;
+const disconnectListeners: ((caller: number) => void)[] = [];
+/** Ids of the queue's own operations (disconnects): negative, so never a call's. */
+let nextInternalId = -1;
 
 function post(message: WorkerMessage): void {
   port.postMessage(message);
@@ -33,8 +40,27 @@ port.on("message", (message: HostMessage) => {
     case "cancel":
       queue.cancel(message.id);
       return;
+    case "disconnect":
+      queue.push({ id: nextInternalId--, run: () => disconnect(message.caller), drop: () => undefined });
+      return;
   }
 });
+
+/** Runs the model's disconnect listeners for `gone` (an exception in one does not stop the others). */
+function disconnect(gone: number): void {
+  caller = gone;
+  try {
+    for (const listener of disconnectListeners) {
+      try {
+        listener(gone);
+      } catch {
+        // a listener that throws frees less, but must not take the worker down
+      }
+    }
+  } finally {
+    caller = OWNER_CALLER;
+  }
+}
 
 async function load(request: LoadMessage): Promise<void> {
   try {
@@ -47,6 +73,12 @@ async function load(request: LoadMessage): Promise<void> {
     const ctx: LoadContext = {
       progress(progress: LoadProgress) {
         post({ type: "progress", progress: { ...progress } });
+      },
+      get caller() {
+        return caller;
+      },
+      onDisconnect(fn: (caller: number) => void) {
+        disconnectListeners.push(fn);
       },
     };
     const loaded = (await (cls as unknown as { load(args: unknown, ctx: LoadContext): unknown }).load(request.args, ctx)) as unknown;
@@ -80,9 +112,12 @@ async function call(request: CallMessage): Promise<void> {
     if (model === undefined) throw new InferenceError("NOT_READY", "no model loaded in this worker");
     if (!operations.has(request.op)) throw new InferenceError("VALIDATION", `unknown model operation "${request.op}"`);
     const fn = model[request.op] as (...args: unknown[]) => unknown;
+    caller = request.caller;
     reply = { type: "result", id: request.id, ok: true, value: await fn.apply(model, [...request.args]) };
   } catch (error) {
     reply = { type: "result", id: request.id, ok: false, error: serializeError(error) };
+  } finally {
+    caller = OWNER_CALLER;
   }
   try {
     post(reply);
