@@ -52,3 +52,4 @@ export {
 } from "./handlers.js";
 export { encodeOffThread } from "./tokenize/encoder-pool.js";
 export { EMBEDDED_MODEL_DIR } from "./embedded-model.js";
+export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "./chat-template.js";

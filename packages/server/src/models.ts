@@ -14,9 +14,10 @@ import {
   type ModelClass,
   type StateChange,
 } from "@actorlm/runtime";
-import { LlamaModel, encodeOffThread, streamingHandler, type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput } from "@actorlm/llm";
+import {
+  ChatTemplate, LlamaModel, encodeOffThread, streamingHandler, type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput,
+} from "@actorlm/llm";
 import { Admission } from "./admission.js";
-import { ChatTemplate } from "./chat-template.js";
 import { ApiError } from "./http-errors.js";
 import { Supervisor, type RestartPolicy } from "./supervisor.js";
 

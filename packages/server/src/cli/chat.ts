@@ -3,9 +3,8 @@
 // Lines typed while an answer streams are answered in turn; piped input works too (one message per line).
 import { createInterface } from "node:readline";
 import { InferenceBuilder, type Job } from "@actorlm/runtime";
-import { streamingHandler, type TokenOutput } from "@actorlm/llm";
+import { streamingHandler, type ChatMessage, type TokenOutput } from "@actorlm/llm";
 import { Command } from "commander";
-import type { ChatMessage } from "../chat-template.js";
 import { chatTemplateOf } from "../models.js";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { addSamplingOptions, samplingOf, type SamplingFlags } from "./options.js";
