@@ -27,9 +27,9 @@ export function chatCommand(): Command {
 
 async function runChat(flags: ChatFlags): Promise<void> {
   const interactive = process.stdin.isTTY === true;
-  await using host = await startModel(modelArgs(flags), true);
+  await using host = await startModel(modelArgs(flags), true, flags.download);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
-  const template = await chatTemplateOf(host, flags.model);
+  const template = await chatTemplateOf(host);
   const sampling = samplingOf(flags);
   const opening: ChatMessage[] = flags.system === undefined ? [] : [{ role: "system", content: flags.system }];
   let history: ChatMessage[] = [...opening];
