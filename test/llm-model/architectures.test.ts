@@ -120,6 +120,8 @@ describe("options the engine does not implement are refused by name", () => {
     ["gpt2", { activation_function: "gelu" }, "activation_function"],
     ["gpt2", { add_cross_attention: true }, "add_cross_attention"],
     ["gpt2", { n_head: 3 }, "n_head"],
+    ["qwen3", { quantization_config: { quant_method: "awq", bits: 4 } }, "quantization_config"],
+    ["gemma3", { quantization_config: { quant_method: "gptq" } }, "gptq"],
   ] as const)("%s %j", (arch, overrides, what) => {
     let caught: unknown;
     try {

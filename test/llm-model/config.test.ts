@@ -105,6 +105,7 @@ describe("refusing unsupported configs by name", () => {
     [{ hidden_act: "gelu" }, "gelu"],
     [{ attention_bias: true }, "attention_bias"],
     [{ mlp_bias: true }, "mlp_bias"],
+    [{ quantization_config: { quant_method: "bitsandbytes", load_in_4bit: true } }, "quantization_config"],
     [{ hidden_size: undefined }, "hidden_size"],
     [{ vocab_size: undefined }, "vocab_size"],
     [{ num_hidden_layers: 0 }, "num_hidden_layers"],

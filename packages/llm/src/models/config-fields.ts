@@ -97,6 +97,20 @@ export class ConfigFields {
     return objectOrNull(this.raw[name], name, this.source);
   }
 
+  /**
+   * The model_type, as {@link modelType} checks it, for an unquantized checkpoint: a `quantization_config` (GPTQ, AWQ,
+   * bitsandbytes, …) is refused by name, since its weights are not the float tensors this engine reads.
+   */
+  plainModelType(types: Readonly<Record<string, string>>): string {
+    const modelType = this.modelType(types);
+    const q = this.raw.quantization_config;
+    if (q !== undefined && q !== null) {
+      const method = typeof q === "object" && "quant_method" in q ? ` (${JSON.stringify((q as { quant_method: unknown }).quant_method)})` : "";
+      this.refuse(`quantization_config${method}: quantized checkpoints are not supported`);
+    }
+    return modelType;
+  }
+
   /** Refuses each of `flags` that is set to true (features the engine does not implement). */
   refuseTrue(...flags: string[]): void {
     for (const flag of flags) if (this.raw[flag] === true) this.refuse(`${flag}: true is not supported`);

@@ -36,7 +36,7 @@ export const LLAMA_MODEL_TYPES: Readonly<Record<string, string>> = { llama: "Lla
 /** Normalize and validate a parsed `config.json`; `source` names the file in error messages. */
 export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaConfig {
   const f = ConfigFields.of(raw, source);
-  const modelType = f.modelType(LLAMA_MODEL_TYPES);
+  const modelType = f.plainModelType(LLAMA_MODEL_TYPES);
   f.oneOf("hidden_act", ["silu"], "silu");
   f.refuseTrue("attention_bias", "mlp_bias");
   return { modelType, ...parseLlamaFamily(f, { rmsNormEps: 1e-6, maxPositionEmbeddings: 2048 }) };

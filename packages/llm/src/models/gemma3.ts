@@ -43,7 +43,7 @@ const TANH_GELU = ["gelu_pytorch_tanh", "gelu_new"] as const;
 /** Normalize and validate a Gemma 3 text config.json; `source` names the file. */
 export function parseGemma3Config(raw: unknown, source = "config.json"): Gemma3Config {
   const f = ConfigFields.of(raw, source);
-  const modelType = f.modelType({ gemma3_text: "Gemma3ForCausalLM" });
+  const modelType = f.plainModelType({ gemma3_text: "Gemma3ForCausalLM" });
   f.oneOf("hidden_activation", TANH_GELU, "gelu_pytorch_tanh");
   f.refuseTrue("use_bidirectional_attention");
   const numHeads = f.int("num_attention_heads", 8);

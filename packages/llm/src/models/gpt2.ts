@@ -3,7 +3,7 @@
  * without RoPE whose fused `c_attn` (and every other projection) is stored in Conv1D layout — [in, out], transposed at
  * load and cut into q, k and v — a tanh-GELU MLP with biases, and a head tied to the embedding.
  */
-import type { Activation, Kernels, Weight } from "@actorlm/tensor";
+import type { Activation, Kernels } from "@actorlm/tensor";
 import { Attention, type AttentionSpecs } from "./blocks/attention.js";
 import type { DecoderBuffers, DecoderDims } from "./blocks/buffers.js";
 import { DecoderLayer } from "./blocks/decoder-layer.js";
@@ -29,7 +29,7 @@ export interface Gpt2Config extends DecoderDims {
 /** Normalize and validate a GPT-2 config.json; `source` names the file. */
 export function parseGpt2Config(raw: unknown, source = "config.json"): Gpt2Config {
   const f = ConfigFields.of(raw, source);
-  const modelType = f.modelType({ gpt2: "GPT2LMHeadModel" });
+  const modelType = f.plainModelType({ gpt2: "GPT2LMHeadModel" });
   f.oneOf("activation_function", ["gelu_new", "gelu_pytorch_tanh"], "gelu_new");
   f.refuseTrue("add_cross_attention");
   const hiddenSize = f.int("n_embd", 768);
@@ -56,7 +56,7 @@ export function parseGpt2Config(raw: unknown, source = "config.json"): Gpt2Confi
 
 type MlpKey = "wFc" | "bFc" | "wProj" | "bProj";
 
-/** GPT-2's MLP: proj(act(fc(x) + b) ) + b. */
+/** GPT-2's MLP: proj(act(fc(x) + b)) + b. */
 class Gpt2Mlp implements FeedForward {
   constructor(private readonly ops: Kernels, private readonly c: Gpt2Config, private readonly w: Weights<MlpKey>) {}
 
@@ -127,7 +127,10 @@ const GPT2: DecoderRecipe<Gpt2Config, Gpt2LayerSpecs> = {
       mlp: new Gpt2Mlp(ops, c, w),
     });
   },
-  finalNorm: (w, c, ops) => new LayerNorm(ops, w.norm, w.normBias as Weight, c.layerNormEps),
+  finalNorm(w, c, ops) {
+    if (w.normBias === undefined) throw new Error("gpt2: ln_f.bias was not loaded"); // outerWeights always names it
+    return new LayerNorm(ops, w.norm, w.normBias, c.layerNormEps);
+  },
 };
 
 /** GPT-2, registered for model_type `gpt2`. */

@@ -16,7 +16,7 @@ export interface MistralConfig extends LlamaConfig {
 /** Normalize and validate a Mistral config.json (transformers' MistralConfig defaults); `source` names the file. */
 export function parseMistralConfig(raw: unknown, source = "config.json"): MistralConfig {
   const f = ConfigFields.of(raw, source);
-  const modelType = f.modelType({ mistral: "MistralForCausalLM" });
+  const modelType = f.plainModelType({ mistral: "MistralForCausalLM" });
   f.oneOf("hidden_act", ["silu"], "silu");
   return {
     modelType,

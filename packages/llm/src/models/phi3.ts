@@ -19,7 +19,7 @@ export interface Phi3Config extends LlamaConfig {
 /** Normalize and validate a Phi-3 config.json (transformers' Phi3Config defaults); `source` names the file. */
 export function parsePhi3Config(raw: unknown, source = "config.json"): Phi3Config {
   const f = ConfigFields.of(raw, source);
-  const modelType = f.modelType({ phi3: "Phi3ForCausalLM" });
+  const modelType = f.plainModelType({ phi3: "Phi3ForCausalLM" });
   f.oneOf("hidden_act", ["silu"], "silu");
   const base = parseLlamaFamily(f, { rmsNormEps: 1e-5, maxPositionEmbeddings: 4096 });
   const rope = f.object("rope_parameters") ?? f.object("rope_scaling") ?? {};

@@ -16,7 +16,7 @@ export interface Qwen2Config extends LlamaConfig {
 /** Normalize and validate a Qwen2 config.json (transformers' Qwen2Config defaults); `source` names the file. */
 export function parseQwen2Config(raw: unknown, source = "config.json"): Qwen2Config {
   const f = ConfigFields.of(raw, source);
-  const modelType = f.modelType({ qwen2: "Qwen2ForCausalLM" });
+  const modelType = f.plainModelType({ qwen2: "Qwen2ForCausalLM" });
   return { modelType, ...parseQwenFamily(f, {}) };
 }
 

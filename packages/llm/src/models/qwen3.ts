@@ -16,7 +16,7 @@ export interface Qwen3Config extends Qwen2Config {
 /** Normalize and validate a Qwen3 config.json (transformers' Qwen3Config defaults); `source` names the file. */
 export function parseQwen3Config(raw: unknown, source = "config.json"): Qwen3Config {
   const f = ConfigFields.of(raw, source);
-  const modelType = f.modelType({ qwen3: "Qwen3ForCausalLM" });
+  const modelType = f.plainModelType({ qwen3: "Qwen3ForCausalLM" });
   return { modelType, ...parseQwenFamily(f, { headDim: 128 }), attentionBias: f.bool("attention_bias", false) };
 }
 

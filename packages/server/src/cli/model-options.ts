@@ -26,7 +26,8 @@ export type EngineFlags = Omit<ModelFlags, "model" | "download">;
  * --max-batch-tokens.
  */
 export function addModelOptions(command: Command): Command {
-  return addEngineOptions(addDownloadOption(command.option("--model <dir|id>", "model directory (Hugging Face layout) or Hugging Face id org/name[@revision] from the local cache", EMBEDDED_MODEL_DIR)));
+  const model = "model directory (Hugging Face layout), or a Hugging Face id org/name[@revision] from the local cache";
+  return addEngineOptions(addDownloadOption(command.option("--model <dir|id>", model, EMBEDDED_MODEL_DIR)));
 }
 
 /** Adds --download. */

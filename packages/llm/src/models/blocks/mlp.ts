@@ -2,8 +2,7 @@
  * Feed-forward blocks. The gated MLP, down(act(gate(x)) · up(x)), is SwiGLU with silu (Llama, Qwen, Mistral,
  * Phi-3) and GeGLU with tanh-GELU (Gemma 3); GPT-2's plain MLP lives beside its model.
  */
-import type { Kernels, Weight } from "@actorlm/tensor";
-import type { Activation } from "@actorlm/tensor";
+import type { Activation, Kernels, Weight } from "@actorlm/tensor";
 import type { WeightSpecs, Weights } from "../weights.js";
 import type { DecoderBuffers, DecoderDims } from "./buffers.js";
 
