@@ -84,7 +84,8 @@ export class FakeHub {
     const cut = this.cuts.get(file);
     if (cut !== undefined && cut.times > 0) {
       cut.times--;
-      res.write(part.subarray(0, Math.min(cut.after, part.length - 1)), () => res.socket?.destroy());
+      res.write(part.subarray(0, Math.min(cut.after, part.length - 1)));
+      res.socket?.end();                                                // the bytes written, then the connection closes
       return;
     }
     res.end(part);
