@@ -72,10 +72,10 @@ describe("broken model files are refused at load, by name", () => {
     expect(error.message).toContain(join(dir, "tokenizer.json"));
   });
 
-  it('model_type "gpt2": MODEL_LOAD naming it', async () => {
-    const dir = brokenCopy((d) => editConfig(d, (c) => (c.model_type = "gpt2")));
+  it('model_type "t5" (not registered): MODEL_LOAD naming it', async () => {
+    const dir = brokenCopy((d) => editConfig(d, (c) => (c.model_type = "t5")));
     const error = await refused({ model: dir }, "MODEL_LOAD");
-    expect(error.message).toContain('"gpt2"');
+    expect(error.message).toContain('"t5"');
   });
 
   it("a directory that does not exist: MODEL_LOAD naming config.json", async () => {

@@ -189,6 +189,33 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     expect(worst(got, want)).toBe(0);
   });
 
+  it("addPositions: rows of two sequences add their positions' rows, D ∈ {4, 37}", async () => {
+    for (const D of [4, 37]) {
+      const P = 20, table = randomFloats(P * D, 61 + D), xs = randomFloats(6 * D, 62 + D);
+      const [got, want] = await both((k) => {
+        const cache = k.kvCache({ layers: 1, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 8 });
+        const batch = k.batch(cache, [{ tokens: [1, 2, 3, 4], start: 15, blocks: [0, 1, 2, 3, 4] }, { tokens: [5, 6], start: 0, blocks: [5] }]);
+        const x = k.buffer(6 * D);
+        k.write(x, xs);
+        k.addPositions(x, k.weight([P * D], "float32", table), batch, D);
+        return k.read(x);
+      });
+      expect(worst(got, want)).toBe(0);
+      // the reference itself: row 0 is at position 15, row 4 at position 0
+      expect(want[0]).toBe(Math.fround(xs[0] + table[15 * D]));
+      expect(want[4 * D + 1]).toBe(Math.fround(xs[4 * D + 1] + table[1]));
+    }
+  });
+
+  it("addPositions refuses a position past the table", async () => {
+    await started;
+    for (const k of [ops, ref]) {
+      const cache = k.kvCache({ layers: 1, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 4 });
+      const batch = k.batch(cache, [{ tokens: [1, 2], start: 3, blocks: [0, 1] }]);
+      expect(() => k.addPositions(k.buffer(8), k.weight([16], "float32", new Float32Array(16)), batch, 4)).toThrow(RangeError);
+    }
+  });
+
   it("a forward-shaped chain of ops gives the reference's result (barriers between dependent ops)", async () => {
     const R = 5, D = 24, F = 40;
     const xs = randomFloats(R * D, 41), w1 = randomFloats(F * D, 42, 0.3), w2 = randomFloats(F * D, 43, 0.3), w3 = randomFloats(D * F, 44, 0.3), nw = randomFloats(D, 45);

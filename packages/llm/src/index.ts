@@ -20,8 +20,24 @@ export {
 } from "./generation/detokenizer.js";
 export { StopMatcher, type StopResult } from "./generation/stop.js";
 export { parseLlamaConfig, loadLlamaConfig, LLAMA_MODEL_TYPES, type LlamaConfig, type RopeScaling } from "./models/config.js";
-export { Llama, type LlamaLoadOptions } from "./models/llama/model.js";
-export { ropeInvFreq, RotaryTables } from "./models/llama/rope.js";
+export { ConfigFields, type RawConfig, type RopeParameters } from "./models/config-fields.js";
+export { Llama, llamaRecipe, type LlamaLoadOptions, type LlamaVariant, type LlamaLayerSpecs } from "./models/llama/model.js";
+export { ropeInvFreq, RotaryTables, uploadRotary, type Rotary } from "./models/blocks/rotary.js";
+export { DecoderBuffers, type DecoderDims } from "./models/blocks/buffers.js";
+export { RmsNorm, LayerNorm, type Norm } from "./models/blocks/norm.js";
+export { Attention, type AttentionSettings, type AttentionBias, type AttentionWeights } from "./models/blocks/attention.js";
+export { GatedMlp, type FeedForward } from "./models/blocks/mlp.js";
+export { DecoderLayer, type DecoderLayerParts } from "./models/blocks/decoder-layer.js";
+export {
+  DecoderModel, loadDecoder, decoderParts, type DecoderRecipe, type DecoderParts, type LayerContext, type OuterSpecs,
+} from "./models/decoder.js";
+export type { WeightSpec, WeightSpecs, Weights, TensorPart } from "./models/weights.js";
+export { mistralArchitecture, parseMistralConfig, type MistralConfig } from "./models/mistral.js";
+export { qwen2Architecture, parseQwen2Config, type Qwen2Config } from "./models/qwen2.js";
+export { qwen3Architecture, parseQwen3Config, type Qwen3Config } from "./models/qwen3.js";
+export { gemma3Architecture, parseGemma3Config, type Gemma3Config } from "./models/gemma3.js";
+export { phi3Architecture, parsePhi3Config, type Phi3Config } from "./models/phi3.js";
+export { gpt2Architecture, parseGpt2Config, type Gpt2Config } from "./models/gpt2.js";
 export { KvPool, KvSequence, DEFAULT_BLOCK_SIZE } from "./kv-cache.js";
 export {
   registerArchitecture, architectureFor, llamaArchitecture, loadModel, type ModelArchitecture, type LoadedModel,
@@ -36,3 +52,5 @@ export {
 } from "./handlers.js";
 export { encodeOffThread } from "./tokenize/encoder-pool.js";
 export { EMBEDDED_MODEL_DIR } from "./embedded-model.js";
+export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "./chat-template.js";
+export * from "./hub/index.js";

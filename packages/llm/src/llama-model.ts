@@ -9,6 +9,7 @@ import { Sequence, type StepOutput } from "./generation/sequence.js";
 import { fitMaxTokens, validateRequest, type GenerateRequest, type RequestLimits } from "./generation/request.js";
 import { parseModelArgs, refuseUnsupported, type LlamaModelArgs } from "./model-args.js";
 import type { CausalLM } from "./models/causal-lm.js";
+import { resolveModelDir } from "./hub/cache.js";
 import { loadModel } from "./models/registry.js";
 import { logSumExp } from "./sampling/processors.js";
 import { Tokenizer } from "./tokenizer.js";
@@ -20,8 +21,10 @@ export type { LlamaModelArgs } from "./model-args.js";
 
 /** Static facts about the loaded model. */
 export interface ModelInfo {
-  /** The model directory as given at load. */
+  /** The model's directory (for a Hugging Face id, its snapshot folder in the local cache). */
   model: string;
+  /** The model as given at load: a directory or a Hugging Face id. */
+  source: string;
   architecture: string;
   /** Kernels the model runs on, the threads they use, and which SIMD build (wasm). */
   backend: string;
@@ -89,20 +92,22 @@ export class LlamaModel {
   }
 
   /**
-   * Load config, weights and tokenizer from `args.model` (a directory), reporting progress to the host. Bad
+   * Load config, weights and tokenizer from `args.model` — a directory, or a Hugging Face id (`org/name[@revision]`)
+   * found in the local cache (never downloaded here: see `downloadModel`) — reporting progress to the host. Bad
    * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
    */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
     const { config, maxSequences, maxStopSequences, kvCacheTokens, maxBatchTokens } = parseModelArgs(args);
     const { format, backend } = refuseUnsupported(config);
+    const dir = resolveModelDir(config.model);
     const kernels = await startKernels(backend, config.threads);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
     let loaded: Awaited<ReturnType<typeof loadModel>>;
     let tokenizer: Tokenizer;
     try {
-      loaded = await loadModel(config.model, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens });
-      tokenizer = await Tokenizer.fromDir(config.model, { modelConfig: loaded.rawConfig });
-      checkVocabulary(tokenizer, loaded.model.config.vocabSize, config.model);
+      loaded = await loadModel(dir, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens });
+      tokenizer = await Tokenizer.fromDir(dir, { modelConfig: loaded.rawConfig });
+      checkVocabulary(tokenizer, loaded.model.config.vocabSize, dir);
     } catch (error) {
       await kernels.dispose();
       throw error;
@@ -115,7 +120,8 @@ export class LlamaModel {
       throw new LlmError("MODEL_LOAD", `maxSequenceLength ${maxSequenceLength} exceeds the model's max_position_embeddings ${modelMax}`, { field: "maxSequenceLength" });
     }
     const info: ModelInfo = {
-      model: config.model,
+      model: dir,
+      source: config.model,
       architecture: arch.name,
       backend: kernels.name,
       threads: kernels.threads,

@@ -55,7 +55,7 @@ export class Generation {
   static async start(ctx: GenerationContext): Promise<Generation> {
     const { model, request, signal } = ctx;
     model.requireReady();
-    const [ids] = await encodeOffThread(model.dir, [request.prompt], signal);
+    const [ids] = await encodeOffThread(model.info.model, [request.prompt], signal);   // the resolved directory (an id's snapshot)
     const { maxSequenceLength, maxStopSequences } = model.info;
     fitMaxTokens(ids.length, request.maxTokens ?? null, { maxSequenceLength, maxStopSequences });
     const release = await model.admission.acquire(signal);

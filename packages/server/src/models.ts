@@ -1,6 +1,7 @@
 // The models a server serves: each in its own model worker (a ModelHost), with its streaming inference, admission
 // control, supervisor and chat template. Requests pick a model by name; a name is the only thing a request can say
 // about which model runs, so no request can name a file path.
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { EventEmitter } from "eventemitter3";
 import {
@@ -14,16 +15,18 @@ import {
   type ModelClass,
   type StateChange,
 } from "@actorlm/runtime";
-import { LlamaModel, encodeOffThread, streamingHandler, type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput } from "@actorlm/llm";
+import {
+  ChatTemplate, LlamaModel, encodeOffThread, parseModelId, streamingHandler,
+  type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput,
+} from "@actorlm/llm";
 import { Admission } from "./admission.js";
-import { ChatTemplate } from "./chat-template.js";
 import { ApiError } from "./http-errors.js";
 import { Supervisor, type RestartPolicy } from "./supervisor.js";
 
 /** Engine settings shared by every served model (the CLI's engine flags); the server sets the KV slots and stop limit. */
 export type EngineOptions = Omit<LlamaModelArgs, "model" | "maxSequences" | "maxStopSequences">;
 
-/** A model to serve: the name requests use, and its directory. */
+/** A model to serve: the name requests use, and its directory or Hugging Face id (resolved from the local cache). */
 export interface ModelSource {
   name: string;
   dir: string;
@@ -53,14 +56,17 @@ export interface ServedModelEvents {
   restarted: [attempt: number, error?: unknown];
 }
 
-/** Derives the default name of a model from its directory (its last path segment). */
+/** Derives the default name of a model from its directory (its last path segment), or of a Hugging Face id from its name. */
 export function modelNameOf(dir: string): string {
+  const id = existsSync(dir) ? null : parseModelId(dir);
+  if (id !== null) return id.repo.split("/")[1];
   return basename(dir.replace(/[\\/]+$/, "")) || dir;
 }
 
 /** One served model. */
 export class ServedModel extends EventEmitter<ServedModelEvents> {
   readonly name: string;
+  /** The model as given: a directory or a Hugging Face id (`info.model` is the directory it resolved to). */
   readonly dir: string;
   /** The model worker. */
   readonly host: ModelHost<LlamaModel>;
@@ -90,8 +96,8 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     await this.host.start();
     this.#inference = await new InferenceBuilder().withModel(this.host).build(streamingHandler);
     this.#info = await this.host.call("info");
-    this.#template = await chatTemplateOf(this.host, this.dir);
-    await encodeOffThread(this.dir, ["warm up"]); // loads the tokenizer on a pool thread now, not at the first request
+    this.#template = await chatTemplateOf(this.host);
+    await encodeOffThread(this.#info.model, ["warm up"]); // loads the tokenizer on a pool thread now, not at the first request
     this.#loadedAt = new Date();
     this.#supervisor = new Supervisor(this.host as ModelHost<object>, this.#options.restart, {
       scheduled: (attempt, delay) => {
@@ -152,9 +158,9 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
   }
 }
 
-/** The chat template of the model `host` runs from `dir` (knowing whether its tokenizer prepends bos itself). */
-export async function chatTemplateOf(host: ModelHost<LlamaModel>, dir: string): Promise<ChatTemplate> {
-  const { bosId } = await host.call("info");
+/** The chat template of the model `host` runs (from its directory; knowing whether its tokenizer prepends bos itself). */
+export async function chatTemplateOf(host: ModelHost<LlamaModel>): Promise<ChatTemplate> {
+  const { bosId, model: dir } = await host.call("info");
   const probe = await host.call("encode", "a");
   return ChatTemplate.fromModelDir(dir, bosId !== null && probe[0] === bosId);
 }

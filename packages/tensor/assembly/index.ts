@@ -8,6 +8,7 @@ import { matmulBF16, matmulF16, prepareHalves } from "./matmul-half";
 import { matmulF32 } from "./matmul-f32";
 import { matmulI8, quantizeRows } from "./matmul-i8";
 import { layernorm, rmsnorm } from "./norm";
+import { addPositions } from "./positions";
 import { rope } from "./rope";
 import { embed, gather } from "./rows";
 
@@ -193,6 +194,9 @@ function execute(op: usize, c: i32, tmp: usize): void {
       break;
     case 19:                                                      // prepare activations for 16-bit weights
       prepareHalves(ptr(op, 0), ptr(op, 1), arg(op, 3), argf(op, 4), from(c, size), upto(c, size, arg(op, 2)));
+      break;
+    case 30:                                                      // learned position embeddings, chunks of rows
+      addPositions(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 4), from(c, size), upto(c, size, arg(op, 3)));
       break;
     case 18:                                                      // sum (the memory bandwidth probe): one partial per chunk
       sum(ptr(op, 0) + (<usize>c << 4), ptr(op, 1), from(c, size), upto(c, size, arg(op, 2)));

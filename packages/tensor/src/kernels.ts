@@ -100,11 +100,12 @@ export interface AttentionParams {
 /** The kernel operations (what `supports` answers about). */
 export type Op =
   | "embed" | "rmsnorm" | "layernorm" | "matmul" | "rope" | "kvWrite" | "attention"
-  | "glu" | "activation" | "add" | "scale" | "softcap" | "gather";
+  | "glu" | "activation" | "add" | "scale" | "softcap" | "gather" | "addPositions";
 
 /** Every op, for backends and tests that go through them all. */
 export const OPS: readonly Op[] = [
   "embed", "rmsnorm", "layernorm", "matmul", "rope", "kvWrite", "attention", "glu", "activation", "add", "scale", "softcap", "gather",
+  "addPositions",
 ];
 
 /** A compute backend: memory it owns, and ops over handles to it. */
@@ -178,4 +179,9 @@ export interface Kernels {
   softcap(out: Buffer, x: Buffer, cap: number, n: number): void;
   /** out[batch.outputs, width] = the rows of x[R, width] whose logits the batch wants, in order. */
   gather(out: Buffer, x: Buffer, batch: Batch, width: number): void;
+  /**
+   * Learned position embeddings, in place: x[r] += table[position of row r] for the batch's R rows of `width`
+   * values; table: a float32 vector [positions · width] (row p at p · width).
+   */
+  addPositions(x: Buffer, table: Weight, batch: Batch, width: number): void;
 }

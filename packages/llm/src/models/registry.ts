@@ -8,7 +8,13 @@ import { LlmError } from "../errors.js";
 import { readJsonFile } from "../json-file.js";
 import type { CausalLM, ModelLoadOptions } from "./causal-lm.js";
 import { LLAMA_MODEL_TYPES, parseLlamaConfig, type LlamaConfig } from "./config.js";
+import { gemma3Architecture } from "./gemma3.js";
+import { gpt2Architecture } from "./gpt2.js";
 import { Llama } from "./llama/model.js";
+import { mistralArchitecture } from "./mistral.js";
+import { phi3Architecture } from "./phi3.js";
+import { qwen2Architecture } from "./qwen2.js";
+import { qwen3Architecture } from "./qwen3.js";
 
 /** One architecture: the `model_type` values it handles, its config parser and its loader. */
 export interface ModelArchitecture<C = LlamaConfig, M extends CausalLM = Llama> {
@@ -20,7 +26,7 @@ export interface ModelArchitecture<C = LlamaConfig, M extends CausalLM = Llama> 
   load(dir: string, config: C, options: ModelLoadOptions): Promise<M>;
 }
 
-/** The Llama family (Llama 2/3, TinyLlama, SmolLM, Mistral without sliding window). */
+/** The Llama (Llama 2/3, TinyLlama, SmolLM, …). */
 export const llamaArchitecture: ModelArchitecture = {
   name: "llama",
   modelTypes: Object.keys(LLAMA_MODEL_TYPES),
@@ -36,6 +42,12 @@ export function registerArchitecture<C, M extends CausalLM>(arch: ModelArchitect
 }
 
 registerArchitecture(llamaArchitecture);
+registerArchitecture(mistralArchitecture);
+registerArchitecture(qwen2Architecture);
+registerArchitecture(qwen3Architecture);
+registerArchitecture(gemma3Architecture);
+registerArchitecture(phi3Architecture);
+registerArchitecture(gpt2Architecture);
 
 /** The architecture registered for `modelType`; throws MODEL_LOAD naming it (and `source`, the config file) when none is. */
 export function architectureFor(modelType: unknown, source?: string): ModelArchitecture<unknown, CausalLM> {

@@ -9,12 +9,29 @@ import { LlmError } from "../errors.js";
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
 
-/** One weight a block needs: its checkpoint tensor name, the shape the config implies, and whether it is a matrix to store in the model's format. */
+/**
+ * One weight a block needs: its checkpoint tensor name and the shape the config implies — [N, K] for a matrix (stored
+ * in the model's format), [n] for a vector (float32).
+ */
 export interface WeightSpec {
   readonly name: string;
   readonly shape: readonly number[];
   /** Transform applied to the float32 values before storing (e.g. Gemma's 1 + w norms). */
   readonly map?: (values: Float32Array) => void;
+  /** Where the weight lies when the tensor is not exactly it: part of a fused tensor, or stored transposed. */
+  readonly from?: TensorPart;
+}
+
+/**
+ * Part of a checkpoint tensor: the tensor's own shape, whether it holds the matrix transposed ([K, N]: GPT-2's
+ * Conv1D layout), and the first row of it the weight takes (element, for a vector) — fused projections such as
+ * Phi-3's `qkv_proj` or GPT-2's `c_attn` are cut into one weight per projection this way.
+ */
+export interface TensorPart {
+  readonly shape: readonly number[];
+  readonly transposed?: boolean;
+  /** First row (of the matrix as stored here, i.e. after transposing) or element. Default 0. */
+  readonly offset?: number;
 }
 
 /** The weights of one block, under the block's own keys. */
@@ -23,13 +40,19 @@ export type WeightSpecs<K extends string> = { readonly [key in K]: WeightSpec };
 /** Loaded weights, under the keys of their specs. */
 export type Weights<K extends string> = { readonly [key in K]: Weight };
 
+/** A block's specs, some keys optional (weights only some checkpoints of an architecture have, such as biases). */
+export type SpecsObject = { readonly [key: string]: WeightSpec | undefined };
+
+/** The weights loaded for specs `S`: a weight under each of its keys, optional where the spec is. */
+export type WeightsOf<S> = { readonly [key in keyof S]: Weight };
+
 /** Fetches planned weights from a tensor source into the kernels' memory, reporting conversions as progress. */
 export class WeightLoader {
   private converted = 0;
   /** Bytes of every weight stored so far, in their storage format. */
   storedBytes = 0;
   private readonly total: number;
-  private readonly planned: ReadonlySet<WeightSpecs<string>>;
+  private readonly planned: ReadonlySet<SpecsObject>;
 
   /** Bytes the planned weights take in the kernels' memory (matrices in the model's format, vectors float32). */
   readonly plannedBytes: number;
@@ -39,42 +62,45 @@ export class WeightLoader {
     private readonly source: TensorSource,
     private readonly kernels: Kernels,
     private readonly format: WeightFormat,
-    plan: readonly WeightSpecs<string>[],
+    plan: readonly SpecsObject[],
     private readonly onProgress?: ProgressCallback,
   ) {
     this.planned = new Set(plan);
-    const specs = plan.flatMap((p) => Object.values(p) as WeightSpec[]);
+    const specs = plan.flatMap((p) => Object.values(p).filter((s): s is WeightSpec => s !== undefined));
     this.total = specs.length;
     this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(format, s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
   }
 
   /** Every weight of `specs` (one of the planned ones); refuses (MODEL_LOAD) a missing, non-float or mis-shaped one. */
-  load<K extends string>(specs: WeightSpecs<K>): Weights<K> {
+  load<S extends SpecsObject>(specs: S): WeightsOf<S> {
     if (!this.planned.has(specs)) throw new Error("WeightLoader.load: these specs were not in the plan given to the constructor");
-    const out = {} as { [key in K]: Weight };
-    for (const key of Object.keys(specs) as K[]) out[key] = this.store(specs[key]);
-    return out;
+    const out: Record<string, Weight> = {};
+    for (const [key, spec] of Object.entries(specs)) if (spec !== undefined) out[key] = this.store(spec);
+    return out as WeightsOf<S>;
   }
 
-  private store({ name, shape, map }: WeightSpec): Weight {
+  private store({ name, shape, map, from }: WeightSpec): Weight {
     if (!this.source.has(name)) throw new LlmError("MODEL_LOAD", `weight "${name}" is missing from the checkpoint`);
     const info = this.source.info(name);
     if (!FLOAT_DTYPES.has(info.dtype)) {
       throw new LlmError("MODEL_LOAD", `weight "${name}" has dtype ${info.dtype}; expected F32, F16 or BF16`);
     }
-    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      throw new LlmError("MODEL_LOAD", `weight "${name}" has shape [${info.shape.join(", ")}] but the config implies [${shape.join(", ")}]`);
+    const expected = from?.shape ?? shape;
+    if (info.shape.length !== expected.length || info.shape.some((d, i) => d !== expected[i])) {
+      throw new LlmError("MODEL_LOAD", `weight "${name}" has shape [${info.shape.join(", ")}] but the config implies [${expected.join(", ")}]`);
     }
     const K = shape[shape.length - 1];
+    const first = (from?.offset ?? 0) * (shape.length === 2 ? K : 1);   // first element the weight takes
     let weight: Weight;
-    if (map === undefined) {
+    if (map === undefined && from?.transposed !== true) {
       // read a chunk of rows at a time straight into the kernels' memory, in the checkpoint's own type
       const type = info.dtype as "F32" | "F16" | "BF16";
       const bytes = type === "F32" ? 4 : 2;
-      weight = this.kernels.weight(shape, this.format, { type, read: (from, to, into) => this.source.readInto(name, from * K * bytes, into) });
+      weight = this.kernels.weight(shape, this.format, { type, read: (row, _, into) => this.source.readInto(name, (first + row * K) * bytes, into) });
     } else {
-      const values = this.source.toFloat32(name);
-      map(values);
+      const values = from?.transposed === true ? transposedRows(this.source.toFloat32(name), info.shape, from.offset ?? 0, shape[0])
+        : this.source.toFloat32(name).subarray(first, first + shape.reduce((a, b) => a * b, 1));
+      map?.(values);
       weight = this.kernels.weight(shape, this.format, values);
     }
     this.converted++;
@@ -82,4 +108,12 @@ export class WeightLoader {
     this.onProgress?.({ stage: "convert", done: this.converted, total: this.total, unit: "tensors" });
     return weight;
   }
+}
+
+/** Rows offset .. offset + N of the transpose of `values` ([K, M] as stored): an [N, K] matrix. */
+function transposedRows(values: Float32Array, stored: readonly number[], offset: number, N: number): Float32Array {
+  const [K, M] = stored;
+  const out = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[n * K + k] = values[k * M + offset + n];
+  return out;
 }

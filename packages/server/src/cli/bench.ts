@@ -47,7 +47,7 @@ export function benchCommand(): Command {
 
 async function runBench(flags: BenchFlags): Promise<void> {
   const t0 = performance.now();
-  const host = await startModel(modelArgs(flags), !flags.json);
+  const host = await startModel(modelArgs(flags), !flags.json, flags.download);
   const loadMs = performance.now() - t0;
   let report: BenchReport;
   try {

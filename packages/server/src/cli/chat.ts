@@ -3,9 +3,8 @@
 // Lines typed while an answer streams are answered in turn; piped input works too (one message per line).
 import { createInterface } from "node:readline";
 import { InferenceBuilder, type Job } from "@actorlm/runtime";
-import { streamingHandler, type TokenOutput } from "@actorlm/llm";
+import { streamingHandler, type ChatMessage, type TokenOutput } from "@actorlm/llm";
 import { Command } from "commander";
-import type { ChatMessage } from "../chat-template.js";
 import { chatTemplateOf } from "../models.js";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { addSamplingOptions, samplingOf, type SamplingFlags } from "./options.js";
@@ -28,9 +27,9 @@ export function chatCommand(): Command {
 
 async function runChat(flags: ChatFlags): Promise<void> {
   const interactive = process.stdin.isTTY === true;
-  await using host = await startModel(modelArgs(flags), true);
+  await using host = await startModel(modelArgs(flags), true, flags.download);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
-  const template = await chatTemplateOf(host, flags.model);
+  const template = await chatTemplateOf(host);
   const sampling = samplingOf(flags);
   const opening: ChatMessage[] = flags.system === undefined ? [] : [{ role: "system", content: flags.system }];
   let history: ChatMessage[] = [...opening];

@@ -25,7 +25,7 @@ export function generateCommand(): Command {
 
 async function runGenerate(flags: GenerateFlags): Promise<void> {
   const t0 = performance.now();
-  await using host = await startModel(modelArgs(flags), !flags.json);
+  await using host = await startModel(modelArgs(flags), !flags.json, flags.download);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const loaded = performance.now();
 

@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { version } from "../../package.json";
 import { benchCommand } from "./bench.js";
 import { chatCommand } from "./chat.js";
+import { downloadCommand } from "./download.js";
 import { generateCommand } from "./generate.js";
 import { perplexityCommand } from "./perplexity.js";
 import { serveCommand } from "./serve.js";
@@ -25,7 +26,8 @@ const program = new Command("actorlm")
   .addCommand(perplexityCommand())
   .addCommand(benchCommand())
   .addCommand(serveCommand())
-  .addCommand(chatCommand());
+  .addCommand(chatCommand())
+  .addCommand(downloadCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const code = InferenceError.is(error) ? `${error.code}: ` : "";

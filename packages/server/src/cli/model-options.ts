@@ -7,6 +7,8 @@ import { integer } from "./options.js";
 /** The engine flags as commander parses them. */
 export interface ModelFlags {
   model: string;
+  /** Fetch a Hugging Face id missing from the local cache first. */
+  download?: boolean;
   dtype?: string;
   device?: string;
   backend?: string;
@@ -17,11 +19,20 @@ export interface ModelFlags {
 }
 
 /** The engine flags without --model (for `serve`, whose --model is repeatable). */
-export type EngineFlags = Omit<ModelFlags, "model">;
+export type EngineFlags = Omit<ModelFlags, "model" | "download">;
 
-/** Adds --model, --dtype, --device, --backend, --threads, --max-sequence-length, --kv-cache-tokens, --max-batch-tokens. */
+/**
+ * Adds --model, --download, --dtype, --device, --backend, --threads, --max-sequence-length, --kv-cache-tokens,
+ * --max-batch-tokens.
+ */
 export function addModelOptions(command: Command): Command {
-  return addEngineOptions(command.option("--model <dir>", "model directory (Hugging Face layout)", EMBEDDED_MODEL_DIR));
+  const model = "model directory (Hugging Face layout), or a Hugging Face id org/name[@revision] from the local cache";
+  return addEngineOptions(addDownloadOption(command.option("--model <dir|id>", model, EMBEDDED_MODEL_DIR)));
+}
+
+/** Adds --download. */
+export function addDownloadOption(command: Command): Command {
+  return command.option("--download", "fetch a Hugging Face id missing from the local cache from the Hub (or HF_ENDPOINT) first");
 }
 
 /** Adds the engine flags, --model excepted. */

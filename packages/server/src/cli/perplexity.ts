@@ -35,7 +35,7 @@ export async function readTextFile(path: string): Promise<string> {
 
 async function runPerplexity(flags: PerplexityFlags): Promise<void> {
   const text = await readTextFile(flags.file);
-  await using host = await startModel(modelArgs(flags), !flags.json);
+  await using host = await startModel(modelArgs(flags), !flags.json, flags.download);
   await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler);
 
   const t0 = performance.now();

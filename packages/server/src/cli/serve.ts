@@ -6,12 +6,14 @@ import { Command, InvalidArgumentError } from "commander";
 import type { RequestLog } from "../context.js";
 import { modelNameOf, type ModelSource } from "../models.js";
 import { createServer } from "../server.js";
-import { addEngineOptions, engineArgs, type EngineFlags } from "./model-options.js";
+import { fetchIfMissing } from "./download.js";
+import { addDownloadOption, addEngineOptions, engineArgs, type EngineFlags } from "./model-options.js";
 import { integer } from "./options.js";
 import { showLoadProgress } from "./progress.js";
 
 interface ServeFlags extends EngineFlags {
   model?: ModelSource[];
+  download?: boolean;
   host: string;
   port: number;
   apiKey?: string;
@@ -23,7 +25,10 @@ interface ServeFlags extends EngineFlags {
   shutdownGrace: number;
 }
 
-/** Parses `--model [NAME=]DIR` (repeatable): a name before `=` is what requests use; otherwise the folder's name. */
+/**
+ * Parses `--model [NAME=]DIR` (repeatable; DIR may be a Hugging Face id): a name before `=` is what requests use;
+ * otherwise the folder's name (the id's name).
+ */
 export function modelSpec(value: string, previous: ModelSource[] = []): ModelSource[] {
   const named = /^([A-Za-z0-9][A-Za-z0-9._:-]*)=(.+)$/.exec(value);
   const source = named === null ? { name: modelNameOf(value), dir: value } : { name: named[1], dir: named[2] };
@@ -36,7 +41,7 @@ export function serveCommand(): Command {
   const command = new Command("serve")
     .description("serve models over HTTP (OpenAI and TGI APIs, /metrics, a web playground at /)")
     .showHelpAfterError()
-    .option("--model <[name=]dir>", "model directory, repeatable; requests pick one by name (default: the embedded model)", modelSpec)
+    .option("--model <[name=]dir|id>", "model directory or Hugging Face id, repeatable; requests pick one by name (default: the embedded model)", modelSpec)
     .option("--host <address>", "interface to bind", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", integer, 8080)
     .option("--api-key <key>", "require Authorization: Bearer <key> (or set ACTORLM_API_KEY)")
@@ -46,7 +51,7 @@ export function serveCommand(): Command {
     .option("--max-prompt-chars <n>", "longest prompt in characters", integer, 65_536)
     .option("--max-stop-sequences <n>", "most stop strings per request", integer, 4)
     .option("--shutdown-grace <ms>", "how long in-flight requests may finish after SIGINT/SIGTERM", integer, 10_000);
-  addEngineOptions(command);
+  addEngineOptions(addDownloadOption(command));
   return command.action((flags: ServeFlags) => runServe(flags));
 }
 
@@ -59,8 +64,10 @@ export function formatRequest(log: RequestLog): string {
 
 async function runServe(flags: ServeFlags): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const models = flags.model ?? [{ name: modelNameOf(EMBEDDED_MODEL_DIR), dir: EMBEDDED_MODEL_DIR }];
+  if (flags.download) for (const model of models) await fetchIfMissing(model.dir);
   const server = createServer({
-    models: flags.model ?? [{ name: modelNameOf(EMBEDDED_MODEL_DIR), dir: EMBEDDED_MODEL_DIR }],
+    models,
     engine: engineArgs(flags),
     host: flags.host,
     port: flags.port,

@@ -1,10 +1,15 @@
 // Load a model for a CLI command: a started model host, with a progress bar while it loads.
 import { ModelHost } from "@actorlm/runtime";
 import { LlamaModel, type LlamaModelArgs } from "@actorlm/llm";
+import { fetchIfMissing } from "./download.js";
 import { showLoadProgress } from "./progress.js";
 
-/** Start a model worker for `args`; `progress` shows a load bar on stderr (when it is a terminal). */
-export async function startModel(args: LlamaModelArgs, progress: boolean): Promise<ModelHost<LlamaModel>> {
+/**
+ * Start a model worker for `args`; `progress` shows a load bar on stderr (when it is a terminal); `download` first
+ * fetches a Hugging Face id that is not in the local cache.
+ */
+export async function startModel(args: LlamaModelArgs, progress: boolean, download = false): Promise<ModelHost<LlamaModel>> {
+  if (download) await fetchIfMissing(args.model);
   const host = ModelHost.create(LlamaModel, args);
   const bar = progress ? showLoadProgress(host) : undefined;
   try {

@@ -2,8 +2,7 @@
 // GET /v1/models and GET /v1/models/:id.
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { FinishReason, GenerateRequest } from "@actorlm/llm";
-import type { ChatMessage } from "../chat-template.js";
+import type { ChatMessage, FinishReason, GenerateRequest } from "@actorlm/llm";
 import { inStream, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
 import { Generation } from "../generation.js";
 import { ApiError, openAiErrorBody, type FieldNames } from "../http-errors.js";

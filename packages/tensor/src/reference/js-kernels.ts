@@ -167,6 +167,14 @@ export class JsKernels implements Kernels {
   gather(out: Buffer, x: Buffer, batch: Batch, width: number): void {
     ref.gather(data(out), data(x), tables(batch), width);
   }
+
+  addPositions(x: Buffer, table: Weight, batch: Batch, width: number): void {
+    const t = vector(table), b = tables(batch);
+    for (let r = 0; r < b.rows; r++) {
+      if ((b.positions[r] + 1) * width > t.length) throw new RangeError(`position ${b.positions[r]} is outside a table of ${t.length / width} positions`);
+    }
+    ref.addPositions(data(x), t, b, width);
+  }
 }
 
 /** Rows from .. to (K values each) of a weight's values, as float32. */

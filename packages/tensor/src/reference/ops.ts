@@ -245,3 +245,11 @@ export function gather(out: Float32Array, x: Float32Array, b: BatchTables, width
     out.set(x.subarray(src, src + width), j * width);
   }
 }
+
+/** x[r] += table[positions[r]] for rows of `width` (table: [positions, width], flat). */
+export function addPositions(x: Float32Array, table: Float32Array, b: BatchTables, width: number): void {
+  for (let r = 0; r < b.rows; r++) {
+    const o = r * width, p = b.positions[r] * width;
+    for (let i = 0; i < width; i++) x[o + i] += table[p + i];
+  }
+}

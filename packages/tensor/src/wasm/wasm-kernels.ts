@@ -422,6 +422,15 @@ export class WasmKernels implements Kernels {
     this.#end();
   }
 
+  addPositions(x: Buffer, table: Weight, batch: Batch, width: number): void {
+    const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * width;
+    if ((b.maxPosition + 1) * width > table.shape[0]) throw new RangeError(`position ${b.maxPosition} is outside a table of ${table.shape[0] / width} positions`);
+    this.#begin(OP.addPositions, this.#cut(b.rows, 1, Math.ceil(4096 / width)))
+      .int(i).int(ptrOf(table)).int(b.positions).int(b.rows).int(width)
+      .reads(i, i + n).reads(b.tableBytes[0], b.tableBytes[1]).writes(i, i + n);
+    this.#end();
+  }
+
   // ---- internals ----
 
   /** Starts recording an op (after checking the backend is usable). */

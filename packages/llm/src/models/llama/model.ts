@@ -1,139 +1,91 @@
 /**
- * The Llama model: token embedding → decoder layers → final RMSNorm → LM head. Immutable after load; which
- * sequence holds which KV blocks is the caller's. The model never names a device or a backend: its kernels
- * (and the memory its weights, buffers and KV cache live in) come from the caller.
+ * The Llama: token embedding → pre-norm decoder layers (RMSNorm, grouped-query attention with RoPE, SwiGLU MLP) →
+ * final RMSNorm → LM head, tied or untied. Mistral, Qwen2, Qwen3 and Phi-3 are this model with a few changes, so
+ * their files build on {@link llamaRecipe} and say only what differs.
  */
-import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight } from "@actorlm/tensor";
-import { LlmError } from "../../errors.js";
-import { DEFAULT_BLOCK_SIZE, KvPool } from "../../kv-cache.js";
-import {
-  DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, checkMemory, defaultKvTokens, type CausalLM, type ModelLoadOptions,
-} from "../causal-lm.js";
+import type { TensorSource } from "@actorlm/tensor";
+import { Attention, type AttentionBias, type AttentionSpecs } from "../blocks/attention.js";
+import { DecoderLayer } from "../blocks/decoder-layer.js";
+import { GatedMlp, type GatedMlpKey } from "../blocks/mlp.js";
+import { RmsNorm } from "../blocks/norm.js";
+import { ropeInvFreq } from "../blocks/rotary.js";
+import type { ModelLoadOptions } from "../causal-lm.js";
 import type { LlamaConfig } from "../config.js";
-import { WeightLoader, type WeightSpecs } from "../weights.js";
-import { LlamaBuffers, LlamaDecoderLayer, type RopeTables } from "./layers.js";
-import { RotaryTables, ropeInvFreq } from "./rope.js";
+import { DecoderModel, decoderParts, loadDecoder, type DecoderRecipe, type OuterSpecs } from "../decoder.js";
+import type { WeightSpec, WeightSpecs } from "../weights.js";
 
 /** Options for loading a Llama checkpoint: the kernels to run on (required), storage format, limits, progress. */
 export type LlamaLoadOptions = ModelLoadOptions;
 
-/** A loaded, immutable Llama-family model. */
-export class Llama implements CausalLM {
-  private constructor(
-    readonly config: LlamaConfig,
-    readonly kernels: Kernels,
-    readonly kv: KvPool,
-    readonly maxBatchTokens: number,
-    readonly maxLogitRows: number,
-    readonly weightBytesPerToken: number,
-    private readonly embed: Weight,           // [vocab, hidden]
-    private readonly layers: readonly LlamaDecoderLayer[],
-    private readonly norm: Weight,            // [hidden]
-    private readonly lmHead: Weight,          // [vocab, hidden] (the embedding when tied)
-    private readonly rope: RopeTables,        // [positions, headDim/2]
-    private readonly s: LlamaBuffers,
-  ) {}
+/** The specs of one Llama-family decoder layer's weights: its two norms, the attention's and the MLP's. */
+export type LlamaLayerSpecs = WeightSpecs<"inputNorm" | "postAttnNorm" | GatedMlpKey> & AttentionSpecs;
 
+/** What a member of the Llama family changes in its layers. */
+export interface LlamaVariant {
+  /** Biases of the attention projections (Qwen2: q/k/v; Qwen3 with attention_bias: all four). Default none. */
+  readonly attentionBias?: AttentionBias;
+  /** RMSNorm of each head's queries and keys before RoPE (Qwen3). */
+  readonly qkNorm?: boolean;
+  /** Layer i's sliding window, 0 for full attention (Mistral, Qwen's sliding layers). Default: none slides. */
+  readonly window?: (layer: number) => number;
+  /** Dims of each head RoPE rotates (Phi-3's partial rotary). Default: the whole head. */
+  readonly rotaryDim?: number;
+}
+
+/** The recipe of a Llama-family model whose config is `C`, with `variant(config)`'s changes. */
+export function llamaRecipe<C extends LlamaConfig>(variant: (config: C) => LlamaVariant = () => ({})): DecoderRecipe<C, LlamaLayerSpecs> {
+  return {
+    outerWeights: llamaOuterWeights,
+    headWeight: llamaHeadWeight,
+    layerWeights(i, c) {
+      const p = `model.layers.${i}`;
+      const v = variant(c);
+      return {
+        inputNorm: RmsNorm.weight(`${p}.input_layernorm.weight`, c.hiddenSize),
+        ...Attention.weights(`${p}.self_attn`, c, v.attentionBias),
+        ...(v.qkNorm === true ? Attention.qkNormWeights(`${p}.self_attn`, c) : {}),
+        postAttnNorm: RmsNorm.weight(`${p}.post_attention_layernorm.weight`, c.hiddenSize),
+        ...GatedMlp.weights(`${p}.mlp`, c),
+      };
+    },
+    rotary: (c) => ({ rope: ropeInvFreq(variant(c).rotaryDim ?? c.headDim, c.ropeTheta, c.ropeScaling) }),
+    layer(w, i, c, { ops, rotary }) {
+      const window = variant(c).window?.(i) ?? 0;
+      return new DecoderLayer(ops, c.hiddenSize, {
+        attentionNorm: new RmsNorm(ops, w.inputNorm, c.rmsNormEps),
+        attention: Attention.load(w, c, i, { rotary: rotary.rope, scale: 1 / Math.sqrt(c.headDim), window, normEps: c.rmsNormEps }, ops),
+        mlpNorm: new RmsNorm(ops, w.postAttnNorm, c.rmsNormEps),
+        mlp: GatedMlp.load(w, c, "silu", ops),
+      });
+    },
+    finalNorm: (w, c, ops) => new RmsNorm(ops, w.norm, c.rmsNormEps),
+  };
+}
+
+/** `model.embed_tokens` and `model.norm`: the outer weights of every model in the Llama layout (Gemma's too). */
+export function llamaOuterWeights(c: { readonly vocabSize: number; readonly hiddenSize: number }): OuterSpecs {
+  return {
+    embed: { name: "model.embed_tokens.weight", shape: [c.vocabSize, c.hiddenSize] },
+    norm: RmsNorm.weight("model.norm.weight", c.hiddenSize),
+  };
+}
+
+/** `lm_head`, unless the config ties it to the embedding. */
+export function llamaHeadWeight(c: { readonly vocabSize: number; readonly hiddenSize: number; readonly tieWordEmbeddings: boolean }): WeightSpec | null {
+  return c.tieWordEmbeddings ? null : { name: "lm_head.weight", shape: [c.vocabSize, c.hiddenSize] };
+}
+
+const LLAMA = llamaRecipe<LlamaConfig>();
+
+/** A loaded, immutable Llama-family model. */
+export class Llama extends DecoderModel<LlamaConfig> {
   /** Load the safetensors weights (single file or shards) of the model in `dir`, whose config.json gave `config`. */
   static async load(dir: string, config: LlamaConfig, options: LlamaLoadOptions): Promise<Llama> {
-    requireKernels(options);
-    const source = await openSafetensors(dir, { onProgress: options.onProgress });
-    try {
-      return Llama.fromSource(config, source, options);
-    } finally {
-      source.close();
-    }
+    return new Llama(await loadDecoder(dir, config, options, LLAMA));
   }
 
   /** Build a model from a normalized config and any tensor source, checking every weight's shape. */
   static fromSource(config: LlamaConfig, source: TensorSource, options: LlamaLoadOptions): Llama {
-    const ops = requireKernels(options);
-    const { vocabSize: v, hiddenSize: h } = config;
-    const outer = {
-      embed: { name: "model.embed_tokens.weight", shape: [v, h] },
-      norm: { name: "model.norm.weight", shape: [h] },
-    } satisfies WeightSpecs<"embed" | "norm">;
-    const head: WeightSpecs<"lmHead"> | null = config.tieWordEmbeddings ? null : { lmHead: { name: "lm_head.weight", shape: [v, h] } };
-    const layerWeights = Array.from({ length: config.numLayers }, (_, i) => LlamaDecoderLayer.weights(i, config));
-    const format = options.format ?? "float32";
-    const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress);
-    const positions = config.maxPositionEmbeddings;
-    const half = config.headDim / 2;
-    const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 4;
-    const kvTokens = options.kvCacheTokens ?? defaultKvTokens(kvBytesPerToken, positions);
-    const blocks = Math.ceil(kvTokens / DEFAULT_BLOCK_SIZE);
-    const rows = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
-    const outputs = options.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS;
-    checkMemory(ops, w.plannedBytes + 8 * positions * half + blocks * DEFAULT_BLOCK_SIZE * kvBytesPerToken + LlamaBuffers.bytes(config, rows, outputs), format, w.plannedBytes);
-
-    const { embed, norm } = w.load(outer);
-    const layers = layerWeights.map((specs, i) => LlamaDecoderLayer.load(w.load(specs), i, config, ops));
-    const lmHead = head ? w.load(head).lmHead : embed;              // tied: the embedding doubles as the head
-    const tables = new RotaryTables(ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling), positions);
-    const rope = {
-      cos: ops.weight([positions * half], "float32", tables.cos),
-      sin: ops.weight([positions * half], "float32", tables.sin),
-    };
-    const kv = new KvPool(ops, {
-      layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim, blockSize: DEFAULT_BLOCK_SIZE, blocks,
-    });
-    const buffers = new LlamaBuffers(ops, config, rows, outputs);
-    const bytesPerToken = w.storedBytes - (head ? embed.bytes : 0);  // an untied embedding is read one row at a time
-    return new Llama(config, ops, kv, rows, outputs, bytesPerToken, embed, layers, norm, lmHead, rope, buffers);
+    return new Llama(decoderParts(config, source, options, LLAMA));
   }
-
-  /**
-   * Runs one batch (each sequence's new tokens after its cached positions) and returns the logits its
-   * sequences asked for, [rows, vocab], in a fresh array.
-   */
-  forward(sequences: readonly BatchSequence[]): Float32Array {
-    const { config: c, kernels: ops, s } = this;
-    this.check(sequences);
-    const batch = ops.batch(this.kv.cache, sequences);
-    ops.embed(s.x, this.embed, batch);                                       // x = embed[tokens]
-    for (const layer of this.layers) layer.forward(s, batch, this.kv.cache, this.rope);
-    if (batch.outputs === 0) return ops.read(s.logits, 0);
-    ops.gather(s.out, s.x, batch, c.hiddenSize);                             // rows we want logits for
-    ops.rmsnorm(s.out, s.out, this.norm, batch.outputs, c.rmsNormEps);       // out = norm(x)
-    ops.matmul(s.logits, s.out, this.lmHead, batch.outputs);                 // logits = out Wheadᵀ
-    return ops.read(s.logits, batch.outputs * c.vocabSize);
-  }
-
-  /** Frees the kernels' memory and threads. */
-  async dispose(): Promise<void> {
-    await this.kernels.dispose();
-  }
-
-  /** Refuse (VALIDATION) an empty batch, ids outside the vocabulary, positions past the model's, or too many rows. */
-  private check(sequences: readonly BatchSequence[]): void {
-    const c = this.config;
-    let rows = 0, outputs = 0;
-    for (const seq of sequences) {
-      const n = seq.tokens.length;
-      rows += n;
-      outputs += seq.logits === "all" ? n : seq.logits === "none" || n === 0 ? 0 : 1;
-      if (seq.start + n > c.maxPositionEmbeddings) {
-        throw new LlmError("VALIDATION", `positions up to ${seq.start + n} exceed max_position_embeddings ${c.maxPositionEmbeddings}`);
-      }
-      if (!Number.isSafeInteger(seq.start) || seq.start < 0 || seq.blocks.length * this.kv.blockSize < seq.start + n) {
-        throw new LlmError("VALIDATION", `a sequence starting at ${seq.start} with ${seq.blocks.length} KV blocks cannot hold ${n} more positions`);
-      }
-      for (let i = 0; i < n; i++) {
-        const id = seq.tokens[i];
-        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-          throw new LlmError("VALIDATION", `token ${i} has id ${id}, outside the vocabulary 0 .. ${c.vocabSize - 1}`);
-        }
-      }
-    }
-    if (rows === 0) throw new LlmError("VALIDATION", "forward needs at least one token");
-    if (rows > this.maxBatchTokens) throw new LlmError("VALIDATION", `batch of ${rows} rows exceeds maxBatchTokens ${this.maxBatchTokens}`);
-    if (outputs > this.maxLogitRows) throw new LlmError("VALIDATION", `batch asks for ${outputs} logit rows, more than ${this.maxLogitRows}`);
-  }
-}
-
-/** The kernels of `options`; a TypeError naming the option when the caller gave none. */
-function requireKernels(options: LlamaLoadOptions | undefined): Kernels {
-  const kernels = options?.kernels;
-  if (typeof kernels !== "object" || kernels === null) throw new TypeError("options.kernels is required: the caller chooses the kernels a model runs on");
-  return kernels;
 }

@@ -4,8 +4,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
-import { InferenceError } from "@actorlm/runtime";
-import { readJsonFile } from "@actorlm/llm";
+import { LlmError } from "./errors.js";
+import { readJsonFile } from "./json-file.js";
 
 /** One chat message: a role (`system`, `developer`, `user` or `assistant`) and its text. */
 export interface ChatMessage {
@@ -64,7 +64,7 @@ export class ChatTemplate {
     try {
       this.#template = new Template(source);
     } catch (cause) {
-      throw new InferenceError("MODEL_LOAD", `${file}: chat template does not parse: ${(cause as Error).message}`, { cause });
+      throw new LlmError("MODEL_LOAD", `${file}: chat template does not parse: ${(cause as Error).message}`, { file }, { cause });
     }
     this.#specials = Object.freeze({ ...specials });
   }
@@ -88,7 +88,7 @@ export class ChatTemplate {
     const jinjaFile = join(dir, "chat_template.jinja");
     const fromFile = await readFile(jinjaFile, "utf8").catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return undefined;
-      throw new InferenceError("MODEL_LOAD", `${jinjaFile}: cannot read (${error.code ?? error.message})`, { cause: error });
+      throw new LlmError("MODEL_LOAD", `${jinjaFile}: cannot read (${error.code ?? error.message})`, { file: jinjaFile }, { cause: error });
     });
     if (fromFile !== undefined) return new ChatTemplate(fromFile, "model", specials, tokenizerAddsBos, jinjaFile);
     const declared = templateOf(json.chat_template, configFile);
@@ -119,7 +119,7 @@ export class ChatTemplate {
         add_generation_prompt: addGenerationPrompt,
       });
     } catch (cause) {
-      throw new InferenceError("VALIDATION", `messages: the chat template refused them: ${(cause as Error).message}`, { cause });
+      throw new LlmError("VALIDATION", `messages: the chat template refused them: ${(cause as Error).message}`, { field: "messages" }, { cause });
     }
     const bos = this.#specials.bos_token;
     if (this.stripBos && bos !== undefined && bos !== "" && text.startsWith(bos)) text = text.slice(bos.length);
@@ -136,5 +136,5 @@ function templateOf(value: unknown, file: string): string | undefined {
     const chosen = named.find((t) => t.name === "default") ?? named[0];
     if (chosen !== undefined) return chosen.template as string;
   }
-  throw new InferenceError("MODEL_LOAD", `${file}: chat_template must be a string or a list of { name, template }`);
+  throw new LlmError("MODEL_LOAD", `${file}: chat_template must be a string or a list of { name, template }`, { file });
 }

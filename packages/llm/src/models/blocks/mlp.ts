@@ -1,0 +1,51 @@
+/**
+ * Feed-forward blocks. The gated MLP, down(act(gate(x)) · up(x)), is SwiGLU with silu (Llama, Qwen, Mistral,
+ * Phi-3) and GeGLU with tanh-GELU (Gemma 3); GPT-2's plain MLP lives beside its model.
+ */
+import type { Activation, Kernels, Weight } from "@actorlm/tensor";
+import type { WeightSpecs, Weights } from "../weights.js";
+import type { DecoderBuffers, DecoderDims } from "./buffers.js";
+
+/** A feed-forward block: s.proj = FFN(s.xb) over `rows` rows. */
+export interface FeedForward {
+  forward(s: DecoderBuffers, rows: number): void;
+}
+
+/** The gated MLP's weights: gate and up [intermediate, hidden], down [hidden, intermediate]. */
+export type GatedMlpKey = "wGate" | "wUp" | "wDown";
+
+/** down(act(gate(x)) · up(x)). */
+export class GatedMlp implements FeedForward {
+  private constructor(
+    private readonly ops: Kernels,
+    private readonly dims: DecoderDims,
+    private readonly act: Activation,
+    private readonly wGate: Weight, // [intermediate, hidden]
+    private readonly wUp: Weight,   // [intermediate, hidden]
+    private readonly wDown: Weight, // [hidden, intermediate]
+  ) {}
+
+  /** The gate/up/down projections under `prefix` (e.g. "model.layers.0.mlp"), as separate tensors. */
+  static weights(prefix: string, dims: DecoderDims): WeightSpecs<GatedMlpKey> {
+    const { hiddenSize: h, intermediateSize: i } = dims;
+    return {
+      wGate: { name: `${prefix}.gate_proj.weight`, shape: [i, h] },
+      wUp: { name: `${prefix}.up_proj.weight`, shape: [i, h] },
+      wDown: { name: `${prefix}.down_proj.weight`, shape: [h, i] },
+    };
+  }
+
+  /** The block over its loaded weights, gated by `act`. */
+  static load(w: Weights<GatedMlpKey>, dims: DecoderDims, act: Activation, ops: Kernels): GatedMlp {
+    return new GatedMlp(ops, dims, act, w.wGate, w.wUp, w.wDown);
+  }
+
+  /** s.proj = MLP(s.xb) over R rows. */
+  forward(s: DecoderBuffers, R: number): void {
+    const { ops } = this;
+    ops.matmul(s.gate, s.xb, this.wGate, R);                                      // g = x Wgᵀ
+    ops.matmul(s.up, s.xb, this.wUp, R);                                          // u = x Wuᵀ
+    ops.glu(s.gate, s.gate, s.up, R * this.dims.intermediateSize, this.act);      // g = act(g) · u
+    ops.matmul(s.proj, s.gate, this.wDown, R);                                    // out = g Wdᵀ
+  }
+}

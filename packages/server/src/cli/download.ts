@@ -1,0 +1,70 @@
+// `actorlm download ID`, and the --download flag of the commands that load a model: fetch a Hugging Face model into
+// the local cache (HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub) from the Hub or HF_ENDPOINT, with a
+// progress bar on stderr when it is a terminal. Nothing is fetched unless one of them asks.
+import { statSync } from "node:fs";
+import { cachedSnapshot, downloadModel, formatModelId, parseModelId, type DownloadResult } from "@actorlm/llm";
+import cliProgress from "cli-progress";
+import { Command } from "commander";
+
+/** The `download` command. */
+export function downloadCommand(): Command {
+  return new Command("download")
+    .description("fetch a Hugging Face model (org/name[@revision]) into the local cache, resuming a partial download")
+    .argument("<id>", "model id, e.g. Qwen/Qwen3-0.6B or org/name@revision")
+    .showHelpAfterError()
+    .action(async (id: string) => {
+      const result = await fetchModel(id);
+      process.stdout.write(`${result.dir}\n`);
+    });
+}
+
+/** Fetches `id` (files already cached are kept), showing progress on stderr; a summary line when it is not a terminal. */
+export async function fetchModel(id: string): Promise<DownloadResult> {
+  const tty = process.stderr.isTTY === true;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: `downloading ${id} [{bar}] {percentage}% {value}/{total} MB {file}`, stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let started = false;
+  try {
+    const result = await downloadModel(id, {
+      onProgress: ({ file, done, total }) => {
+        if (!started) bar?.start(mb(total), 0, { file });
+        started = true;
+        bar?.update(mb(done), { file });
+      },
+    });
+    bar?.stop();
+    if (!tty) {
+      process.stderr.write(`${id}: ${result.files.length} files, ${mb(result.bytesDownloaded)} MB fetched into ${result.dir}\n`);
+    }
+    return result;
+  } catch (error) {
+    bar?.stop();
+    throw error;
+  }
+}
+
+/**
+ * For --download: fetches `model` when it is a Hugging Face id missing from the cache (a directory, or an id already
+ * cached, is left alone, so a later run works offline).
+ */
+export async function fetchIfMissing(model: string): Promise<void> {
+  const id = parseModelId(model);
+  if (id === null || isDirectory(model) || cachedSnapshot(id) !== null) return;
+  await fetchModel(formatModelId(id));
+}
+
+function mb(bytes: number): number {
+  return Math.round((bytes / 2 ** 20) * 10) / 10;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
