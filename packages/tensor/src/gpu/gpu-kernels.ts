@@ -17,15 +17,21 @@ import { kernelId } from "./kernel-registry.js";
 import { CHUNK, packRows, paddedK, storageOf, storedBytes, vectorValues } from "./layout.js";
 import { Tape } from "./tape.js";
 import { WebGpuDevice, type AdapterChoice } from "./webgpu-device.js";
-import { ATTENTION_MAX_HEAD_DIM, EMBED_WG, MATMUL_TILE, MATVEC_ROWS, type Storage } from "./wgsl-kernels.js";
+import { ATTENTION_MAX_HEAD_DIM, ELEMENTWISE_WG, EMBED_WG, MATMUL_TILE, MATVEC_ROWS, ROW_WG, type Storage } from "./wgsl-kernels.js";
 
 /** How to start the gpu backend. */
 export interface GpuOptions {
   /** "webgpu" (default): a WebGPU adapter, or an error; "cpu": the same gpu.js kernels in gpu.js's cpu mode. */
   readonly mode?: "webgpu" | "cpu";
-  /** Which adapters count: "hardware" (default) refuses a software one such as lavapipe; "any" takes it. */
+  /**
+   * Which adapters count: "hardware" refuses a software one such as lavapipe; "any" takes it. Default: the
+   * environment's ACTORLM_WEBGPU_ADAPTER, else "hardware".
+   */
   readonly adapter?: AdapterChoice;
-  /** Where both a gpu.js and a WGSL kernel exist (float32 products, attention, RMSNorm): which runs. Default "wgsl". */
+  /**
+   * Where both a gpu.js and a WGSL kernel exist (float32 products, attention, RMSNorm): which runs. Default: the
+   * environment's ACTORLM_GPU_KERNELS, else "wgsl".
+   */
   readonly prefer?: "wgsl" | "gpujs";
 }
 
@@ -57,6 +63,7 @@ interface GpuBatch extends Batch {
   readonly positionsAt: number;
   readonly tableOfRowAt: number;
   readonly tokensAt: number;
+  readonly slotsAt: number;
   readonly blockTablesAt: number;
   readonly outputsAt: number;
 }
@@ -98,10 +105,34 @@ export class GpuKernels implements Kernels {
   static async create(options: GpuOptions = {}): Promise<GpuKernels> {
     const mode = options.mode ?? "webgpu";
     if (mode !== "webgpu" && mode !== "cpu") throw new RangeError(`gpu mode must be "webgpu" or "cpu", got ${JSON.stringify(mode)}`);
-    const prefer = options.prefer ?? "wgsl";
+    const prefer = options.prefer ?? fromEnv("ACTORLM_GPU_KERNELS", ["wgsl", "gpujs"]) ?? "wgsl";
     if (prefer !== "wgsl" && prefer !== "gpujs") throw new RangeError(`prefer must be "wgsl" or "gpujs", got ${JSON.stringify(prefer)}`);
-    const device = mode === "cpu" ? await CpuDevice.create() : await WebGpuDevice.create(options.adapter ?? "hardware");
+    const adapter = options.adapter ?? fromEnv("ACTORLM_WEBGPU_ADAPTER", ["hardware", "any"]) ?? "hardware";
+    if (adapter !== "hardware" && adapter !== "any") throw new RangeError(`adapter must be "hardware" or "any", got ${JSON.stringify(adapter)}`);
+    const device = mode === "cpu" ? await CpuDevice.create() : await WebGpuDevice.create(adapter);
     return new GpuKernels(device, prefer);
+  }
+
+  /**
+   * The device's memory bandwidth in GB/s: the fastest of `repeats` timings of `passes` kernels each reading a
+   * `bytes`-byte buffer once, in one submission (what bounds a decode step, which reads every weight once).
+   */
+  static async measureBandwidth(options: Omit<GpuOptions, "mode"> = {}, bytes = 2 ** 30, repeats = 5, passes = 20): Promise<number> {
+    const k = await GpuKernels.create({ ...options, mode: "webgpu" });
+    try {
+      const n4 = Math.floor(Math.min(bytes, k.#device.maxBufferBytes / 2) / 16), groups = 4096;
+      const data = k.buffer(4 * n4), out = k.buffer(groups);
+      let best = Infinity;
+      for (let r = 0; r < repeats; r++) {
+        const t0 = performance.now();
+        for (let p = 0; p < passes; p++) k.#wgslDispatch("bandwidth", [groups, 1, 1], [buf(data).id, buf(out).id], [n4]);
+        k.read(out, 1);
+        best = Math.min(best, (performance.now() - t0) / passes);
+      }
+      return (16 * n4) / (best / 1000) / 1e9;
+    } finally {
+      await k.dispose();
+    }
   }
 
   /** Where the kernels run: gpu.js's cpu mode, or WebGPU on an adapter. */
@@ -177,12 +208,13 @@ export class GpuKernels implements Kernels {
     this.#usable();
     const t = batchTables(sequences, cache.spec.blockSize, cache.spec.blocks);
     const R = t.rows, T = t.blockTables.length, O = t.outputRows.length;
-    const positionsAt = 0, tableOfRowAt = R, tokensAt = 2 * R, blockTablesAt = 3 * R, outputsAt = 3 * R + T;
+    const positionsAt = 0, tableOfRowAt = R, tokensAt = 2 * R, slotsAt = 3 * R, blockTablesAt = 4 * R, outputsAt = 4 * R + T;
     const packed = new Float32Array(Math.max(1, outputsAt + O));
     for (let r = 0; r < R; r++) {
       packed[positionsAt + r] = t.positions[r];
       packed[tableOfRowAt + r] = t.sequences[4 * t.seqOf[r] + 2];
       packed[tokensAt + r] = t.tokens[r];
+      packed[slotsAt + r] = t.slots[r];
     }
     packed.set(t.blockTables, blockTablesAt);
     packed.set(t.outputRows, outputsAt);
@@ -193,7 +225,7 @@ export class GpuKernels implements Kernels {
     }
     this.#tape.upload(this.#tab.id, 0, packed);
     const made: GpuBatch = {
-      rows: R, outputs: O, generation: ++this.#generation, tables: t, tab: this.#tab.id, positionsAt, tableOfRowAt, tokensAt, blockTablesAt, outputsAt,
+      rows: R, outputs: O, generation: ++this.#generation, tables: t, tab: this.#tab.id, positionsAt, tableOfRowAt, tokensAt, slotsAt, blockTablesAt, outputsAt,
     };
     return made;
   }
@@ -285,24 +317,39 @@ export class GpuKernels implements Kernels {
     this.#gpujs("matmul", [N, rows, 1], o, [xb.id, m.id, biasId], [xb.offset, paddedK(K), K, hasBias]);
   }
 
-  /** Rotates into a scratch buffer, then copies back (gpu.js writes one value per thread, so not in place). */
+  /**
+   * In place: a WGSL kernel rotates each pair where it is; the gpu.js kernel (one value per thread, to a binding of
+   * its own) rotates into a scratch buffer, copied back.
+   */
   rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
     const b = this.#batch(batch), xb = buf(x), n = b.rows * heads * headDim;
     need(x, n, "rope input");
     if (rotaryDim % 2 !== 0 || rotaryDim > headDim) throw new RangeError(`rotaryDim ${rotaryDim} must be even and at most headDim ${headDim}`);
     if (n === 0) return;
+    if (this.#wgsl) {
+      const half = rotaryDim / 2;
+      this.#wgslDispatch("rope_inplace", [Math.ceil(half / ROW_WG), heads, b.rows], [vector(cos).id, vector(sin).id, b.tab, xb.id], [xb.offset, b.positionsAt, heads, headDim, half]);
+      return;
+    }
     const tmp = this.#scratchBuffer("rope", n);
     this.#gpujs("rope", [headDim, heads, b.rows], { id: tmp, offset: 0 }, [xb.id, vector(cos).id, vector(sin).id, b.tab], [xb.offset, b.positionsAt, heads, headDim, rotaryDim / 2]);
     this.#gpujs("copy", [n, 1, 1], xb, [tmp], [0]);
   }
 
-  /** Copies each run of rows with consecutive slots into the layer's K and V buffers (no kernel needed). */
+  /**
+   * Stores the rows' keys and values at their slots of the layer's K and V buffers: a WGSL kernel (one dispatch for
+   * both), or — gpu.js cannot scatter — a copy of each run of rows with consecutive slots.
+   */
   kvWrite(cache: KvCache, layer: number, k: Buffer, v: Buffer, batch: Batch): void {
     const c = kv(cache), b = this.#batch(batch), kb = buf(k), vb = buf(v), t = b.tables;
     const dim = c.spec.kvHeads * c.spec.headDim;
     layerOf(c, layer);
     need(k, b.rows * dim, "kvWrite keys");
     need(v, b.rows * dim, "kvWrite values");
+    if (this.#wgsl) {
+      this.#wgslDispatch("kv_write", [Math.ceil(dim / ROW_WG), b.rows, 1], [kb.id, vb.id, b.tab, c.k[layer], c.v[layer]], [kb.offset, vb.offset, b.slotsAt, dim]);
+      return;
+    }
     for (let r = 0; r < b.rows;) {
       let n = 1;
       while (r + n < b.rows && t.slots[r + n] === t.slots[r] + n) n++;
@@ -337,7 +384,12 @@ export class GpuKernels implements Kernels {
     need(gate, n, "glu gate");
     need(up, n, "glu up");
     need(out, n, "glu output");
-    this.#into(buf(out), n, [g.id, u.id], (target) => this.#gpujs("glu", [n, 1, 1], target, [g.id, u.id], [g.offset, u.offset, actCode(act)]));
+    const o = buf(out);
+    if (this.#wgsl && same(o, g) && u.id !== o.id) {
+      this.#elementwise("glu_inplace", n, [u.id, o.id], [u.offset, o.offset], [actCode(act)]);
+      return;
+    }
+    this.#into(o, n, [g.id, u.id], (target) => this.#gpujs("glu", [n, 1, 1], target, [g.id, u.id], [g.offset, u.offset, actCode(act)]));
   }
 
   activation(out: Buffer, x: Buffer, n: number, act: Activation): void {
@@ -352,7 +404,13 @@ export class GpuKernels implements Kernels {
     need(a, n, "add input");
     need(b, n, "add input");
     need(out, n, "add output");
-    this.#into(buf(out), n, [ab.id, bb.id], (target) => this.#gpujs("add", [n, 1, 1], target, [ab.id, bb.id], [ab.offset, bb.offset]));
+    const o = buf(out);
+    if (this.#wgsl && (same(o, ab) || same(o, bb)) && !(ab.id === o.id && bb.id === o.id)) {
+      const other = same(o, ab) ? bb : ab;
+      this.#elementwise("add_inplace", n, [other.id, o.id], [other.offset, o.offset]);
+      return;
+    }
+    this.#into(o, n, [ab.id, bb.id], (target) => this.#gpujs("add", [n, 1, 1], target, [ab.id, bb.id], [ab.offset, bb.offset]));
   }
 
   scale(out: Buffer, x: Buffer, s: number, n: number): void {
@@ -408,6 +466,12 @@ export class GpuKernels implements Kernels {
   #gpujs(name: GpuJsKernelName, grid: [number, number, number], out: { id: number; offset: number }, arrays: number[], ints: number[], floats: number[] = []): void {
     if (grid[0] * grid[1] * grid[2] === 0) return;
     this.#tape.dispatch(this.#kernel("gpujs", name), grid, out.id, out.offset, arrays, ints, floats);
+  }
+
+  /** Records an elementwise WGSL kernel over n values (ints: the offsets, then n and the folded grid's width, then `extra`). */
+  #elementwise(name: string, n: number, arrays: number[], offsets: number[], extra: number[] = []): void {
+    const groups = Math.ceil(n / ELEMENTWISE_WG), gx = Math.min(groups, 65535);
+    this.#wgslDispatch(name, [gx, Math.ceil(groups / gx), 1], arrays, [...offsets, n, gx, ...extra]);
   }
 
   /** Records a WGSL kernel over a grid of workgroups. */
@@ -478,6 +542,19 @@ export class GpuKernels implements Kernels {
   #usable(): void {
     if (this.#disposed) throw new Error("the gpu backend was disposed");
   }
+}
+
+/** The value of environment variable `name` when set (RangeError naming it unless it is one of `allowed`). */
+function fromEnv<T extends string>(name: string, allowed: readonly T[]): T | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === "") return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new RangeError(`${name} must be ${allowed.join(" or ")}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+/** True when two handles start at the same element of the same buffer. */
+function same(a: { id: number; offset: number }, b: { id: number; offset: number }): boolean {
+  return a.id === b.id && a.offset === b.offset;
 }
 
 function buf(b: Buffer): GpuBuffer {

@@ -28,7 +28,7 @@ export interface TranslatedScalar {
 export interface TranslatedKernel {
   readonly name: string;
   readonly wgsl: string;
-  /** Array arguments in binding order (bindings 1 ..); the result array binds right after them. */
+  /** Array arguments in binding order (bindings 1 .., read-only); the result array (writable) binds right after them. */
   readonly arrays: readonly TranslatedArray[];
   readonly scalars: readonly TranslatedScalar[];
   /** Bytes of the params struct (outputX, outputY, outputZ, dispatchWidth, each array's dims, the scalars). */
@@ -84,14 +84,10 @@ export function translateGpuJs(gpujs: GpuJsModule, k: GpuJsKernel): TranslatedKe
     if (layout.scalarArgs.map((s) => s.index).join() !== positions(["int", "float"]).join() || scalars.some((s, i) => (s.type === "i32") !== (k.args[layout.scalarArgs[i].index][1] === "int"))) {
       throw new Error("its scalar arguments do not have the kinds the kernel declares");
     }
-    // Inputs become read_write so that an op may run in place: WebGPU refuses one buffer bound read-only and
-    // writable in one dispatch, but lets it be bound writable twice.
-    const readOnly = /var<storage, read> user_/g;
-    const found = source.match(readOnly)?.length ?? 0;
+    const found = source.match(/var<storage, read> user_/g)?.length ?? 0;
     if (found !== arrays.length) throw new Error(`expected ${arrays.length} read-only array bindings in the WGSL, found ${found}`);
-    const wgsl = source.replace(readOnly, "var<storage, read_write> user_");
     const size = kernel.workgroupSize;
-    return { name: k.name, wgsl, arrays, scalars, paramsBytes: layout.byteLength, workgroupSize: [size[0], size[1], size[2]] };
+    return { name: k.name, wgsl: source, arrays, scalars, paramsBytes: layout.byteLength, workgroupSize: [size[0], size[1], size[2]] };
   } catch (error) {
     throw new Error(`gpu.js could not translate kernel ${k.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   } finally {

@@ -55,10 +55,10 @@ export class WebGpuExecutor {
       if (k.kind === "gpujs") {
         const t = translated.get(k.kernel.name);
         if (t === undefined) throw new Error(`no translation of gpu.js kernel ${k.kernel.name}`);
-        const { pipeline, layout } = await build(device, `gpu.js ${t.name}`, t.wgsl, t.arrays.length + 1);
+        const { pipeline, layout } = await build(device, `gpu.js ${t.name}`, t.wgsl, t.arrays.length + 1, 1);
         return { pipeline, layout, gpujs: t };
       }
-      const { pipeline, layout } = await build(device, `WGSL ${k.kernel.name}`, wgslSource(k.kernel), k.kernel.arrays.length);
+      const { pipeline, layout } = await build(device, `WGSL ${k.kernel.name}`, wgslSource(k.kernel), k.kernel.arrays.length, k.kernel.writes ?? 1);
       return { pipeline, layout, wgsl: k.kernel };
     }));
     return new WebGpuExecutor(device, kernels);
@@ -277,8 +277,8 @@ export class WebGpuExecutor {
   }
 }
 
-/** A compute pipeline for `code` with params at binding 0 (dynamic offset) and `arrays` read_write storage bindings after it. */
-async function build(device: GPUDevice, label: string, code: string, arrays: number): Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }> {
+/** A compute pipeline for `code`: params at binding 0 (dynamic offset), then `arrays` storage bindings, read-only but the last `writes`. */
+async function build(device: GPUDevice, label: string, code: string, arrays: number, writes: number): Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }> {
   const module = device.createShaderModule({ label, code });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === "error");
@@ -286,7 +286,7 @@ async function build(device: GPUDevice, label: string, code: string, arrays: num
     throw new Error(`${label} does not compile:\n${errors.map((m) => `  ${m.lineNum}:${m.linePos} ${m.message}`).join("\n")}\n--- WGSL ---\n${code}`);
   }
   const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE, buffer: { type: "uniform", hasDynamicOffset: true } }];
-  for (let i = 1; i <= arrays; i++) entries.push({ binding: i, visibility: COMPUTE, buffer: { type: "storage" } });
+  for (let i = 1; i <= arrays; i++) entries.push({ binding: i, visibility: COMPUTE, buffer: { type: i > arrays - writes ? "storage" : "read-only-storage" } });
   const layout = device.createBindGroupLayout({ label, entries });
   device.pushErrorScope("validation");
   const pipeline = await device.createComputePipelineAsync({

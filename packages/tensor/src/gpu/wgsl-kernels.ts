@@ -12,8 +12,10 @@
  * - reduce a row for RMSNorm in parallel (gpu.js: one thread walks the row, then a second pass scales it).
  * The same results as the gpu.js kernels, which remain the reference the cpu mode runs.
  *
- * Each kernel lists its arrays (bound in order from binding 1, all read_write so an op may run in place), its i32
- * and f32 parameters (one uniform struct, at binding 0), and its workgroup grid comes from the caller.
+ * Each kernel lists its arrays (bound in order from binding 1: inputs read-only, the last ones its outputs), its i32
+ * and f32 parameters (one uniform struct, at binding 0), and its workgroup grid comes from the caller. WebGPU
+ * refuses a dispatch that binds overlapping ranges of one buffer when one of them is writable, so an op whose
+ * output shares a buffer with an input writes to a scratch buffer first (gpu-kernels.ts).
  */
 
 /** Element type of a bound array. */
@@ -22,7 +24,9 @@ export type WgslArray = "f32" | "u32" | "vec4<f32>" | "vec4<u32>";
 /** A WGSL kernel: bindings, parameters and the code that follows the generated prelude. */
 export interface WgslKernel {
   readonly name: string;
+  /** Bound arrays, in order; the last `writes` (default 1) are its outputs (read_write), the others are read. */
   readonly arrays: readonly (readonly [name: string, type: WgslArray])[];
+  readonly writes?: number;
   readonly ints: readonly string[];
   readonly floats: readonly string[];
   readonly code: string;
@@ -43,6 +47,9 @@ export const ATTENTION_MAX_HEAD_DIM = 256;
 export const NORM_WG = 256;
 /** Threads of an embedding workgroup (along the row). */
 export const EMBED_WG = 64;
+/** Threads of an elementwise workgroup, and of a rope or KV-write workgroup (along the row). */
+export const ELEMENTWISE_WG = 256;
+export const ROW_WG = 64;
 
 /** The prelude of a kernel: its parameter struct and bindings. */
 export function prelude(k: WgslKernel): string {
@@ -51,7 +58,7 @@ export function prelude(k: WgslKernel): string {
   return [
     `struct Params {\n${fields.join("\n")}\n}`,
     "@group(0) @binding(0) var<uniform> params: Params;",
-    ...k.arrays.map(([name, type], i) => `@group(0) @binding(${i + 1}) var<storage, read_write> ${name}: array<${type}>;`),
+    ...k.arrays.map(([name, type], i) => `@group(0) @binding(${i + 1}) var<storage, ${i >= k.arrays.length - (k.writes ?? 1) ? "read_write" : "read"}> ${name}: array<${type}>;`),
   ].join("\n");
 }
 
@@ -363,11 +370,131 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   };
 }
 
+/** The WGSL of activation `act` (0 silu, 1 gelu_tanh, 2 relu²) of v, as the gpu.js kernels compute it. */
+const ACTIVATE = `fn activate(v: f32, act: i32) -> f32 {
+  if (act == 0) { return v / (1.0 + exp(-v)); }
+  if (act == 1) {
+    let u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+    let e = exp(-2.0 * abs(u));
+    return 0.5 * v * (1.0 + sign(u) * ((1.0 - e) / (1.0 + e)));
+  }
+  if (v > 0.0) { return v * v; }
+  return 0.0;
+}`;
+
+/** The flat index of an elementwise thread, its 1D grid folded into x · y past 65535 workgroups. */
+const FLAT = `let i = (wg.y * u32(params.gx) + wg.x) * ${ELEMENTWISE_WG}u + t;
+  if (i >= u32(params.n)) { return; }`;
+
+/**
+ * In place: out[i] += b[i] (residual adds; one binding of the output buffer, which a gpu.js kernel cannot do: its
+ * output is a binding of its own, and WebGPU refuses a writable binding overlapping another).
+ */
+function addInPlace(): WgslKernel {
+  return {
+    name: "add_inplace",
+    arrays: [["b", "f32"], ["out", "f32"]],
+    ints: ["bOff", "outOff", "n", "gx"],
+    floats: [],
+    code: `@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  ${FLAT}
+  out[u32(params.outOff) + i] += b[u32(params.bOff) + i];
+}`,
+  };
+}
+
+/** In place on the gate: gate[i] = act(gate[i]) · up[i]. */
+function gluInPlace(): WgslKernel {
+  return {
+    name: "glu_inplace",
+    arrays: [["up", "f32"], ["gate", "f32"]],
+    ints: ["upOff", "gateOff", "n", "gx", "act"],
+    floats: [],
+    code: `${ACTIVATE}
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  ${FLAT}
+  let g = u32(params.gateOff) + i;
+  gate[g] = activate(gate[g], params.act) * up[u32(params.upOff) + i];
+}`,
+  };
+}
+
+/** RoPE in place, one thread per rotated pair (i, i + half) of head y of row z; grid (⌈half / 64⌉, heads, R). */
+function ropeInPlace(): WgslKernel {
+  return {
+    name: "rope_inplace",
+    arrays: [["cos", "f32"], ["sin", "f32"], ["tab", "f32"], ["x", "f32"]],
+    ints: ["xOff", "positionsAt", "heads", "headDim", "half"],
+    floats: [],
+    code: `@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let half = u32(params.half);
+  if (g.x >= half) { return; }
+  let p = u32(tab[u32(params.positionsAt) + g.z]);
+  let o = u32(params.xOff) + (g.z * u32(params.heads) + g.y) * u32(params.headDim) + g.x;
+  let c = cos[p * half + g.x];
+  let s = sin[p * half + g.x];
+  let a = x[o];
+  let e = x[o + half];
+  x[o] = a * c - e * s;
+  x[o + half] = e * c + a * s;
+}`,
+  };
+}
+
+/** Stores rows of k and v at their KV slots (one layer's buffers, [slots, dim]); grid (⌈dim / 64⌉, R). */
+function kvWrite(): WgslKernel {
+  return {
+    name: "kv_write",
+    arrays: [["k", "f32"], ["v", "f32"], ["tab", "f32"], ["kc", "f32"], ["vc", "f32"]],
+    writes: 2,
+    ints: ["kOff", "vOff", "slotsAt", "dim"],
+    floats: [],
+    code: `@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let dim = u32(params.dim);
+  if (g.x >= dim) { return; }
+  let slot = u32(tab[u32(params.slotsAt) + g.y]);
+  kc[slot * dim + g.x] = k[u32(params.kOff) + g.y * dim + g.x];
+  vc[slot * dim + g.x] = v[u32(params.vOff) + g.y * dim + g.x];
+}`,
+  };
+}
+
+/**
+ * Reads a whole buffer once (what bounds a decode step, which reads every weight once): each workgroup sums its
+ * share of vec4s, grid-strided, into out[workgroup]. Used to measure the device's memory bandwidth.
+ */
+function bandwidth(): WgslKernel {
+  return {
+    name: "bandwidth",
+    arrays: [["data", "vec4<f32>"], ["out", "f32"]],
+    ints: ["n4"],
+    floats: [],
+    code: `var<workgroup> red: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  var acc = vec4<f32>(0.0);
+  let stride = groups.x * 256u;
+  for (var i = wg.x * 256u + t; i < u32(params.n4); i += stride) { acc += data[i]; }
+  red[t] = acc.x + acc.y + acc.z + acc.w;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (t < s) { red[t] += red[t + s]; }
+    workgroupBarrier();
+  }
+  if (t == 0u) { out[wg.x] = red[0]; }
+}`,
+  };
+}
+
 /** Every WGSL kernel by name. */
 export const WGSL_KERNELS: Readonly<Record<string, WgslKernel>> = Object.fromEntries(
   [
     matvec("f32"), matvec("f16"), matvec("bf16"), matmul("f32"), matmul("f16"), matmul("bf16"), embed16("f16"), embed16("bf16"),
-    attention(), rmsnorm(),
+    attention(), rmsnorm(), addInPlace(), gluInPlace(), ropeInPlace(), kvWrite(), bandwidth(),
   ].map((k) => [k.name, k]),
 );
 
