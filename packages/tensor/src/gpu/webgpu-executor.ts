@@ -1,10 +1,11 @@
 /**
  * Runs command tapes on a WebGPU device (on the GPU thread): every kernel's pipeline is built once at start (gpu.js
  * kernels from gpu.js's WGSL, WGSL kernels from their source), buffers live on the device under their ids, and a
- * tape is encoded into ONE command encoder — dispatches in compute passes, copies and uploads between them — with
- * every dispatch's parameters in one uniform buffer at its own dynamic offset, submitted once; then only the
- * range asked for is copied out and mapped. Bind groups are cached, so a decode step that binds the same
- * buffers as the last one creates none.
+ * tape is encoded into command encoders — dispatches in compute passes, copies and uploads between them — with
+ * every dispatch's parameters in one uniform buffer at its own dynamic offset. A decode step is one submission (a
+ * step of more than SUBMIT_EVERY dispatches a few, so the GPU starts while the rest is encoded); then only the
+ * range asked for is copied out and mapped. Bind groups are cached, so a decode step that binds the same buffers
+ * as the last one creates none.
  */
 /// <reference types="@webgpu/types" />
 import { allKernels } from "./kernel-registry.js";
@@ -16,6 +17,15 @@ import { wgslSource, type WgslKernel } from "./wgsl-kernels.js";
 const STORAGE = 0x0080, UNIFORM = 0x0040, COPY_SRC = 0x0004, COPY_DST = 0x0008, MAP_READ = 0x0001, MAP_MODE_READ = 0x0001, COMPUTE = 0x4;
 /** Bytes of one dispatch's parameters slot (the usual minUniformBufferOffsetAlignment). */
 const SLOT = 256;
+/** Dispatches encoded per submission: a long step is submitted in parts, so the GPU starts while the rest is encoded. */
+const SUBMIT_EVERY = 128;
+
+/** The params of a run, seen as each element type its slots hold. */
+interface ParamViews {
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f32: Float32Array;
+}
 
 /** A kernel ready to dispatch. */
 interface Ready {
@@ -81,7 +91,10 @@ export class WebGpuExecutor {
     this.#bindGroups.clear();
   }
 
-  /** Encodes `length` words of a tape into one submission; then reads `read` back (or waits for the queue). */
+  /**
+   * Encodes `length` words of a tape and submits it — in one submission, or one per SUBMIT_EVERY dispatches so the
+   * GPU starts on a long step while the rest is encoded; then reads `read` back (or waits for the queue).
+   */
   async run(tape: ArrayBuffer, length: number, read?: { buffer: number; offset: number; length: number }): Promise<Float32Array | undefined> {
     if (this.#lost !== undefined) throw new Error(this.#lost);
     const device = this.#device;
@@ -95,23 +108,35 @@ export class WebGpuExecutor {
     this.#ensureParams(dispatches * SLOT);
     this.#ensureStaging(uploadBytes);
     const params = new ArrayBuffer(Math.max(SLOT, dispatches * SLOT));
+    const views: ParamViews = { u32: new Uint32Array(params), i32: new Int32Array(params), f32: new Float32Array(params) };
     const staged = new Uint8Array(Math.max(4, uploadBytes));
-    let slot = 0, stagedAt = 0;
+    let slot = 0, stagedAt = 0, slotsWritten = 0, stagedWritten = 0, sinceSubmit = 0;
     device.pushErrorScope("out-of-memory");
     device.pushErrorScope("validation");
-    const encoder = device.createCommandEncoder();
+    let encoder = device.createCommandEncoder();
     let pass: GPUComputePassEncoder | undefined;
     const endPass = (): void => {
       pass?.end();
       pass = undefined;
     };
+    const submit = (): void => {
+      endPass();
+      if (slot > slotsWritten) device.queue.writeBuffer(this.#requireParams(), slotsWritten * SLOT, params, slotsWritten * SLOT, (slot - slotsWritten) * SLOT);
+      if (stagedAt > stagedWritten) device.queue.writeBuffer(this.#requireStaging(), stagedWritten, staged, stagedWritten, stagedAt - stagedWritten);
+      slotsWritten = slot;
+      stagedWritten = stagedAt;
+      device.queue.submit([encoder.finish()]);
+      encoder = device.createCommandEncoder();
+      sinceSubmit = 0;
+    };
     walkTape(tape, length, {
       dispatch: (d) => {
-        const after = this.#encodeDispatch(d, params, slot++, () => (pass ??= encoder.beginComputePass()));
+        const after = this.#encodeDispatch(d, views, slot++, () => (pass ??= encoder.beginComputePass()));
         if (after !== undefined) {
           endPass();
           encoder.copyBufferToBuffer(after.src, 0, after.dst, after.dstOffset, after.bytes);
         }
+        if (++sinceSubmit >= SUBMIT_EVERY) submit();
       },
       copy: (src, so, dst, dOff, n) => {
         endPass();
@@ -130,9 +155,7 @@ export class WebGpuExecutor {
       this.#ensureReadback(bytes);
       encoder.copyBufferToBuffer(this.#buffer(read.buffer), 4 * read.offset, this.#requireReadback(), 0, bytes);
     }
-    if (slot > 0) device.queue.writeBuffer(this.#requireParams(), 0, params, 0, slot * SLOT);
-    if (stagedAt > 0) device.queue.writeBuffer(this.#requireStaging(), 0, staged, 0, stagedAt);
-    device.queue.submit([encoder.finish()]);
+    submit();
     const validation = device.popErrorScope(), memory = device.popErrorScope();
     let out: Float32Array | undefined;
     if (read !== undefined && bytes > 0) {
@@ -162,11 +185,11 @@ export class WebGpuExecutor {
    * gpu.js kernel whose output offset is not bindable (alignment) writes to a scratch buffer: the copy to make
    * afterwards is returned.
    */
-  #encodeDispatch(d: Dispatch, params: ArrayBuffer, slot: number, passOf: () => GPUComputePassEncoder): { src: GPUBuffer; dst: GPUBuffer; dstOffset: number; bytes: number } | undefined {
+  #encodeDispatch(d: Dispatch, views: ParamViews, slot: number, passOf: () => GPUComputePassEncoder): { src: GPUBuffer; dst: GPUBuffer; dstOffset: number; bytes: number } | undefined {
     const k = this.#kernels[d.kernel];
     if (k === undefined) throw new Error(`gpu tape: no kernel ${d.kernel}`);
-    const base = slot * SLOT;
-    const u32 = new Uint32Array(params, base, SLOT / 4), i32 = new Int32Array(params, base, SLOT / 4), f32 = new Float32Array(params, base, SLOT / 4);
+    const base = slot * SLOT, w = base / 4;
+    const { u32, i32, f32 } = views;
     let groups: [number, number, number];
     const buffers: GPUBuffer[] = d.arrays.map((id) => this.#buffer(id));
     let key = `${d.kernel}|${d.arrays.join(",")}`;
@@ -182,15 +205,15 @@ export class WebGpuExecutor {
         groups[0] = Math.ceil(groups[0] / groups[1]);
       }
       if (wy === 1) width = groups[0] * wx;
-      u32.set([tx, ty, tz, width], 0);
+      u32.set([tx, ty, tz, width], w);
       t.arrays.forEach((a, i) => {
         const n = buffers[i].size / 4;
-        u32.set([n, 1, 1, n], a.dimsOffset / 4);
+        u32.set([n, 1, 1, n], w + a.dimsOffset / 4);
       });
       let ii = 0, fi = 0;
       for (const s of t.scalars) {
-        if (s.type === "i32") i32[s.offset / 4] = d.ints[ii++];
-        else f32[s.offset / 4] = d.floats[fi++];
+        if (s.type === "i32") i32[w + s.offset / 4] = d.ints[ii++];
+        else f32[w + s.offset / 4] = d.floats[fi++];
       }
       const out = this.#buffer(d.out), bytes = 4 * tx * ty * tz, at = 4 * d.outOffset;
       if (at % this.#device.limits.minStorageBufferOffsetAlignment === 0) {
@@ -204,8 +227,8 @@ export class WebGpuExecutor {
       }
     } else if (k.wgsl !== undefined) {
       groups = [d.grid[0], d.grid[1], d.grid[2]];
-      i32.set(d.ints, 0);
-      f32.set(d.floats, d.ints.length);
+      i32.set(d.ints, w);
+      f32.set(d.floats, w + d.ints.length);
     } else {
       throw new Error(`gpu tape: kernel ${d.kernel} has no pipeline`);
     }
