@@ -4,7 +4,9 @@
  * there is no WebGPU adapter. Its ops against the reference: kernels-parity.test.ts.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { GpuKernels, GpuUnavailableError, JsKernels, OPS, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, type Kernels } from "@actorlm/tensor";
+import {
+  GpuKernels, GpuUnavailableError, JsKernels, OPS, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, type AdapterChoice, type Kernels,
+} from "@actorlm/tensor";
 import { GPUJS_KERNELS } from "../../packages/tensor/src/gpu/gpujs-kernels.js";
 import { loadGpuJs } from "../../packages/tensor/src/gpu/gpujs.js";
 import { packRows, paddedK } from "../../packages/tensor/src/gpu/layout.js";
@@ -55,6 +57,39 @@ describe("gpu backend (gpu.js cpu mode): what it supports and refuses", () => {
     };
     const got = run(k), want = run(ref);
     for (let i = 0; i < 37; i++) expect(got[i]).toBeCloseTo(want[i], 5);
+  });
+});
+
+const webgpu = process.env.ACTORLM_TEST_WEBGPU as AdapterChoice | undefined;
+const VIEW_BACKENDS: [string, () => Promise<Kernels>][] = [
+  ["gpu.js cpu mode", () => GpuKernels.create({ mode: "cpu" })],
+  ...(webgpu === undefined ? [] : [
+    [`WebGPU (${webgpu} adapter)`, () => GpuKernels.create({ adapter: webgpu })] as [string, () => Promise<Kernels>],
+    [`WebGPU, gpu.js kernels (${webgpu} adapter)`, () => GpuKernels.create({ adapter: webgpu, prefer: "gpujs" })] as [string, () => Promise<Kernels>],
+  ]),
+];
+
+describe.each(VIEW_BACKENDS)("gpu backend (%s): views at odd offsets, as inputs and outputs", (_, make) => {
+  it("matmul, rmsnorm, add and glu through views of one buffer give the reference's values", async () => {
+    const k = await make();
+    try {
+      const ref = new JsKernels();
+      const R = 3, N = 10, K = 7, ws = randomFloats(N * K, 61, 0.5), xs = randomFloats(R * K, 62), nw = randomFloats(K, 63);
+      const run = (kk: Kernels) => {
+        const big = kk.buffer(1000);
+        const x = kk.view(big, 5, R * K), y = kk.view(big, 101, R * N), z = kk.view(big, 333, R * K), u = kk.view(big, 517, R * N);
+        kk.write(x, xs);
+        kk.matmul(y, x, kk.weight([N, K], "float32", ws), R);          // output at element 101 (not a bindable offset)
+        kk.rmsnorm(z, x, kk.weight([K], "float32", nw), R, 1e-5);
+        kk.add(u, y, y, R * N);
+        kk.glu(y, y, u, R * N, "silu");
+        return kk.read(big);
+      };
+      const got = run(k), want = run(ref);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `element ${i}`).toBeLessThan(1e-5);
+    } finally {
+      await k.dispose();
+    }
   });
 });
 

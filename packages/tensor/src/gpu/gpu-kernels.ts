@@ -304,17 +304,19 @@ export class GpuKernels implements Kernels {
     const b = bias === undefined ? undefined : vector(bias);
     if (b !== undefined && b.K !== N) throw new RangeError(`matmul bias has ${b.K} values, the output rows ${N}`);
     const biasId = b?.id ?? this.#scratchBuffer("zero", 1), hasBias = b === undefined ? 0 : 1;
-    if (m.storage !== "f32" || this.#wgsl) {
-      const chunks = paddedK(K) / CHUNK;
-      if (rows <= MATVEC_ROWS) {
-        const gx = Math.min(N, 65535);
-        this.#wgslDispatch(`matvec_${m.storage}`, [gx, Math.ceil(N / gx), 1], [xb.id, m.id, biasId, o.id], [xb.offset, o.offset, rows, N, K, chunks, hasBias, gx]);
-      } else {
-        this.#wgslDispatch(`matmul_${m.storage}`, [Math.ceil(N / MATMUL_TILE), Math.ceil(rows / MATMUL_TILE), 1], [xb.id, m.id, biasId, o.id], [xb.offset, o.offset, rows, N, K, chunks, hasBias]);
+    this.#into(o, rows * N, [xb.id, biasId], (target) => {
+      if (m.storage !== "f32" || this.#wgsl) {
+        const chunks = paddedK(K) / CHUNK;
+        if (rows <= MATVEC_ROWS) {
+          const gx = Math.min(N, 65535);
+          this.#wgslDispatch(`matvec_${m.storage}`, [gx, Math.ceil(N / gx), 1], [xb.id, m.id, biasId, target.id], [xb.offset, target.offset, rows, N, K, chunks, hasBias, gx]);
+        } else {
+          this.#wgslDispatch(`matmul_${m.storage}`, [Math.ceil(N / MATMUL_TILE), Math.ceil(rows / MATMUL_TILE), 1], [xb.id, m.id, biasId, target.id], [xb.offset, target.offset, rows, N, K, chunks, hasBias]);
+        }
+        return;
       }
-      return;
-    }
-    this.#gpujs("matmul", [N, rows, 1], o, [xb.id, m.id, biasId], [xb.offset, paddedK(K), K, hasBias]);
+      this.#gpujs("matmul", [N, rows, 1], target, [xb.id, m.id, biasId], [xb.offset, paddedK(K), K, hasBias]);
+    });
   }
 
   /**
@@ -449,8 +451,8 @@ export class GpuKernels implements Kernels {
 
   /**
    * Runs `emit` with the target its results should go to: `out`, or — when `out` shares a buffer with an input — a
-   * scratch buffer copied into `out` afterwards (WebGPU refuses a dispatch that binds one buffer's overlapping
-   * ranges twice when one is writable, and gpu.js kernels write to a binding of their own).
+   * scratch buffer copied into `out` afterwards (WebGPU refuses a dispatch that binds one buffer writable and
+   * again, and a gpu.js kernel writes to a binding of its own).
    */
   #into(out: { id: number; offset: number }, n: number, inputs: readonly number[], emit: (target: { id: number; offset: number }) => void): void {
     if (!inputs.includes(out.id)) {
