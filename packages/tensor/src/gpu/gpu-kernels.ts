@@ -2,7 +2,7 @@
  * The `gpu` backend: gpu.js kernels (and WGSL ones where gpu.js cannot express a kernel efficiently) on WebGPU,
  * or the same gpu.js kernels in gpu.js's cpu mode where there is no GPU (CI). Weights are uploaded once and stay
  * on the device; activations, the paged KV cache and the batch tables live there too. Ops are lowered to kernel
- * dispatches on a command tape; a read runs the whole tape — on WebGPU one command encoder, one submission — and
+ * dispatches on a command tape; a read runs the whole tape — on WebGPU a decode step is one submission — and
  * brings back only the range asked for (the logits rows sampling needs).
  */
 import { batchTables } from "../batch-tables.js";
