@@ -32,7 +32,11 @@ const all = [
     "model-worker": "packages/runtime/src/worker/model-worker.ts",
     "pool-worker": "packages/runtime/src/worker/pool-worker.ts",
   }),
-  pkg("tensor", { index: "packages/tensor/src/index.ts", "wasm-thread": "packages/tensor/src/wasm/thread.ts" }),
+  pkg("tensor", {
+    index: "packages/tensor/src/index.ts",
+    "wasm-thread": "packages/tensor/src/wasm/thread.ts",
+    "gpu-thread": "packages/tensor/src/gpu/gpu-thread.ts",
+  }),
   pkg("llm", { index: "packages/llm/src/index.ts", "encode-task": "packages/llm/src/tokenize/encode-task.ts" }),
   pkg("server", { index: "packages/server/src/index.ts", cli: "packages/server/src/cli/main.ts" }),
 ];

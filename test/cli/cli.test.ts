@@ -201,7 +201,7 @@ describe("engine flags (the same names on every command that loads a model)", ()
     const dtype = await cli("generate", "--prompt", "x", "--dtype", "float7");
     expect(dtype.code).toBe(1);
     expect(dtype.stderr).toMatch(/dtype/);
-    const device = await cli("generate", "--prompt", "x", "--device", "gpu");
+    const device = await cli("generate", "--prompt", "x", "--device", "cuda:7");
     expect(device.code).toBe(1);
     expect(device.stderr).toMatch(/device/);
   });

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JsKernels, WasmKernels, type Kernels } from "@actorlm/tensor";
+import { GpuKernels, JsKernels, WasmKernels, type AdapterChoice, type Kernels } from "@actorlm/tensor";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
 import { loadLlama, session } from "./helpers.js";
 
@@ -51,11 +51,17 @@ function topK(row: Float32Array, k: number): number[] {
 
 const V = 4096;
 
-/** Every backend the conformance checks run on: the reference, and wasm on one and two threads. */
+const webgpu = process.env.ACTORLM_TEST_WEBGPU as AdapterChoice | undefined;
+
+/**
+ * Every backend the conformance checks run on: the reference, wasm on one and two threads, and — where
+ * ACTORLM_TEST_WEBGPU names an adapter kind ("hardware", or "any") — the gpu backend on WebGPU.
+ */
 const BACKENDS: { label: string; make: () => Kernels | Promise<Kernels> }[] = [
   { label: "js", make: () => new JsKernels() },
   { label: "wasm, 1 thread", make: () => WasmKernels.create({ threads: 1 }) },
   { label: "wasm, 2 threads", make: () => WasmKernels.create({ threads: 2 }) },
+  ...(webgpu === undefined ? [] : [{ label: `gpu, WebGPU (${webgpu} adapter)`, make: () => GpuKernels.create({ adapter: webgpu }) }]),
 ];
 
 describe.each(BACKENDS)("kjv-llama against transformers, $label", ({ make }) => {
@@ -140,5 +146,41 @@ describe.each(BACKENDS)("kjv-llama against transformers, $label", ({ make }) => 
     const ppl = Math.exp(meanNll);
     console.log(`heldout0: ppl ${ppl.toFixed(3)} vs ${ref.heldout0.ppl.toFixed(3)}, mean NLL ${meanNll.toFixed(6)} vs ${ref.heldout0.mean_nll.toFixed(6)}, forward ${ms.toFixed(0)} ms`);
     expect(Math.abs(ppl / ref.heldout0.ppl - 1)).toBeLessThanOrEqual(1e-3);
+  });
+});
+
+// The gpu backend's kernels in gpu.js's cpu mode (what CI can run; slow, so a small part of the checks above).
+describe("kjv-llama against transformers, gpu backend in gpu.js's cpu mode (a few prompts and tokens)", () => {
+  let model: Llama;
+  beforeAll(async () => {
+    model = await loadLlama(MODEL, { kernels: await GpuKernels.create({ mode: "cpu" }) });
+  });
+  afterAll(() => model.dispose());
+
+  it("matches the full last-position logits of prompt 0 within 1e-3", () => {
+    const logits = session(model, 64).forward(ref.prompts[0].ids);
+    let worst = 0;
+    for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(logits[i] - ref.full_last_logits_prompt0[i]));
+    console.log(`gpu (cpu mode), prompt 0 full logits: max |diff| = ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(1e-3);
+  });
+
+  it.each([0, 1].map((i) => [i, ref.prompts[i]] as const))("prompt %i: top-10 and prompt log-probs within 1e-3, then 8 greedy tokens identical", (_, p) => {
+    const seq = session(model, p.ids.length + 8);
+    const all = seq.forward(p.ids, "all");
+    const T = p.ids.length;
+    const last = all.subarray((T - 1) * V, T * V);
+    expect(topK(last, 10)).toEqual(p.last_top10.map(([id]) => id));
+    for (let t = 1; t < T; t++) {
+      const row = all.subarray((t - 1) * V, t * V);
+      expect(Math.abs(row[p.ids[t]] - logsumexp(row) - p.prompt_token_logprobs[t - 1])).toBeLessThanOrEqual(1e-3);
+    }
+    let next = argmax(last);
+    const out = [next];
+    while (out.length < 8) {
+      next = argmax(seq.forward([next]));
+      out.push(next);
+    }
+    expect(out).toEqual(p.greedy_ids.slice(0, 8));
   });
 });

@@ -91,9 +91,11 @@ describe("load arguments and settings the engine cannot honour", () => {
   const UNSUPPORTED: [Partial<LlamaModelArgs>, string, RegExp][] = [
     [{ dtype: "ternary" }, "dtype", /^dtype ternary: not supported/],
     [{ dtype: "b1.58" }, "dtype", /^dtype ternary: not supported/],
-    [{ device: "gpu" }, "device", /^device gpu: no GPU backend/],
-    [{ device: "cuda:0" }, "device", /^device cuda:0: no GPU backend/],
-    [{ backend: "gpu" }, "backend", /^backend gpu: needs device "gpu"/],
+    [{ device: "cuda:1" }, "device", /^device cuda:1: WebGPU exposes one high-performance adapter/],
+    [{ device: "gpu", backend: "wasm" }, "backend", /^backend wasm: runs on the cpu, not on device "gpu"/],
+    [{ device: "gpu", dtype: "int8" }, "dtype", /^dtype int8: the gpu backend stores float32, float16 or bfloat16/],
+    [{ backend: "gpu", dtype: "int8" }, "dtype", /^dtype int8: the gpu backend stores float32, float16 or bfloat16/],
+    [{ device: "auto", backend: "js" }, "backend", /^backend js: leave it unset with device "auto"/],
     [{ flashAttention: true }, "flashAttention", /^flashAttention true: no fused attention kernel/],
     [{ maxSequenceLength: 2048 }, "maxSequenceLength", /maxSequenceLength 2048 exceeds the model's max_position_embeddings 1024/],
   ];
@@ -105,6 +107,13 @@ describe("load arguments and settings the engine cannot honour", () => {
     const hosted = await refused({ model: MODEL, ...args }, "MODEL_LOAD");
     expect(hosted.field).toBe(field);
     expect(hosted.message).toMatch(message);
+  });
+
+  // Where there is no GPU (CI): a GPU device is MODEL_LOAD naming it, never a silent fall back to the cpu.
+  it.skipIf(process.env.ACTORLM_TEST_WEBGPU !== undefined).each(["gpu", "cuda:0"] as const)("device %s with no WebGPU adapter: MODEL_LOAD naming the device", async (device) => {
+    const direct = await rejection(LlamaModel.load({ model: MODEL, device }), "MODEL_LOAD");
+    expect(direct.field).toBe("device");
+    expect(direct.message).toMatch(new RegExp(`^device ${device}: (no WebGPU adapter|the only WebGPU adapter is a software one|the webgpu package)`));
   });
 
   it.each<[string, unknown, string]>([

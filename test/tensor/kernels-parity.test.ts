@@ -1,23 +1,37 @@
 /**
  * Every op of every backend against the plain-JS reference, on random data of odd shapes (vector tails, K not a
  * multiple of the vector width, one row and many rows, several sequences in one batch), with per-op tolerances.
- * A backend joins by being added to BACKENDS.
+ * A backend joins by being added to BACKENDS, with the weight formats it stores. The gpu backend runs its gpu.js kernels
+ * in gpu.js's cpu mode here; with ACTORLM_TEST_WEBGPU set ("hardware", or "any" to take a software adapter such as
+ * lavapipe) it also runs on WebGPU, WGSL kernels and gpu.js's translations alike.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  JsKernels, WasmKernels, f32ToBf16Bits, f32ToF16Bits, type Activation, type BatchSequence, type Kernels, type WeightFormat,
+  GpuKernels, JsKernels, WasmKernels, f32ToBf16Bits, f32ToF16Bits, type Activation, type AdapterChoice, type BatchSequence, type Kernels,
+  type WeightFormat,
 } from "@actorlm/tensor";
 import { randomFloats } from "./helpers.js";
 
 interface Case {
   readonly label: string;
   readonly make: () => Promise<Kernels>;
+  /** Weight formats the backend stores (default: every one). */
+  readonly formats?: readonly WeightFormat[];
 }
+
+const FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16", "int8"];
+const GPU_FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16"];
+const webgpu = process.env.ACTORLM_TEST_WEBGPU as AdapterChoice | undefined;
 
 const BACKENDS: Case[] = [
   { label: "wasm, 1 thread", make: () => WasmKernels.create({ threads: 1 }) },
   { label: "wasm, 2 threads", make: () => WasmKernels.create({ threads: 2 }) },
   { label: "wasm, 3 threads", make: () => WasmKernels.create({ threads: 3 }) },
+  { label: "gpu, gpu.js cpu mode", make: () => GpuKernels.create({ mode: "cpu" }), formats: GPU_FORMATS },
+  ...(webgpu === undefined ? [] : [
+    { label: `gpu, WebGPU (${webgpu} adapter)`, make: () => GpuKernels.create({ adapter: webgpu }), formats: GPU_FORMATS },
+    { label: `gpu, WebGPU, gpu.js kernels preferred (${webgpu} adapter)`, make: () => GpuKernels.create({ adapter: webgpu, prefer: "gpujs" }), formats: GPU_FORMATS },
+  ]),
 ];
 
 /** Largest |a − b| relative to max(1, |b|). */
@@ -28,10 +42,9 @@ function worst(a: Float32Array, b: Float32Array): number {
   return w;
 }
 
-const FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16", "int8"];
 const ACTS: Activation[] = ["silu", "gelu_tanh", "relu2"];
 
-describe.each(BACKENDS)("$label against the reference", ({ make }) => {
+describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMATS }) => {
   let ops: Kernels;
   const ref = new JsKernels();
   const started = make().then((k) => (ops = k));
@@ -43,7 +56,7 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     return [body(ops), body(ref)];
   }
 
-  it.each(FORMATS)("matmul, %s weights: R ∈ {1, 2, 3, 7}, N ∈ {1, 6, 37}, K ∈ {3, 33, 70, 128}, with and without bias", async (format) => {
+  it.each(formats)("matmul, %s weights: R ∈ {1, 2, 3, 7}, N ∈ {1, 6, 37}, K ∈ {3, 33, 70, 128}, with and without bias", async (format) => {
     let seed = 1;
     for (const R of [1, 2, 3, 7]) for (const N of [1, 6, 37]) for (const K of [3, 33, 70, 128]) {
       const xs = randomFloats(R * K, seed++), ws = randomFloats(N * K, seed++, 0.5), bs = randomFloats(N, seed++);
@@ -62,11 +75,25 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     }
   });
 
+  it.each(formats)("matmul, %s weights, products past one 64 × 64 tile: R ∈ {9, 70}, N 130, K 200", async (format) => {
+    for (const R of [9, 70]) {
+      const N = 130, K = 200;
+      const xs = randomFloats(R * K, 71 + R), ws = randomFloats(N * K, 72, 0.3), bs = randomFloats(N, 73);
+      const [got, want] = await both((k) => {
+        const w = k.weight([N, K], format, ws), x = k.buffer(R * K), out = k.buffer(R * N);
+        k.write(x, xs);
+        k.matmul(out, x, w, R, k.weight([N], "float32", bs));
+        return k.read(out);
+      });
+      expect(worst(got, want), `R ${R}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
+    }
+  });
+
   it.each(["BF16", "F16"] as const)("weights read from a %s source, stored in every format, give the reference's products", async (type) => {
     const N = 21, K = 75, R = 3;
     const ws = randomFloats(N * K, 51, 0.5), xs = randomFloats(R * K, 52);
     const bits = Uint16Array.from(ws, type === "BF16" ? f32ToBf16Bits : f32ToF16Bits);
-    for (const format of FORMATS) {
+    for (const format of formats) {
       const [got, want] = await both((k) => {
         const w = k.weight([N, K], format, { type, read: (from, to, into) => into.set(bits.subarray(from * K, to * K)) });
         const x = k.buffer(R * K), out = k.buffer(R * N);
@@ -174,7 +201,7 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     }
   });
 
-  it.each(FORMATS)("embed with a %s table, and gather", async (format) => {
+  it.each(formats)("embed with a %s table, and gather", async (format) => {
     const V = 11, D = 37;
     const table = randomFloats(V * D, 31);
     const [got, want] = await both((k) => {
@@ -222,8 +249,8 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     const [got, want] = await both((k) => {
       const x = k.buffer(R * D), h = k.buffer(R * D), g = k.buffer(R * F), u = k.buffer(R * F), p = k.buffer(R * D);
       const norm = k.weight([D], "float32", nw);
-      const W1 = k.weight([F, D], "int8", w1);
-      const W2 = k.weight([F, D], "int8", w2);
+      const W1 = k.weight([F, D], formats.includes("int8") ? "int8" : "bfloat16", w1);
+      const W2 = k.weight([F, D], formats.includes("int8") ? "int8" : "bfloat16", w2);
       const W3 = k.weight([D, F], "float16", w3);
       k.write(x, xs);
       for (let layer = 0; layer < 3; layer++) {

@@ -1,12 +1,11 @@
 // The model actor: what the runtime hosts in its worker. It owns the weights, the tokenizer and one
 // Sequence (KV slot) per request, and exposes generation as named operations the handlers call.
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { InferenceError, integerSetting, type KernelBackend, type LoadContext } from "@actorlm/runtime";
-import { createKernels, type Kernels } from "@actorlm/tensor";
+import { InferenceError, integerSetting, type LoadContext } from "@actorlm/runtime";
 import { LlmError } from "./errors.js";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
 import { fitMaxTokens, validateRequest, type GenerateRequest, type RequestLimits } from "./generation/request.js";
+import { startKernels } from "./kernel-start.js";
 import { parseModelArgs, refuseUnsupported, type LlamaModelArgs } from "./model-args.js";
 import type { CausalLM } from "./models/causal-lm.js";
 import { resolveModelDir } from "./hub/cache.js";
@@ -26,6 +25,9 @@ export interface ModelInfo {
   /** The model as given at load: a directory or a Hugging Face id. */
   source: string;
   architecture: string;
+  /** Where the model runs ("cpu" or "gpu": what `device: "auto"` chose), and the WebGPU adapter (null off the GPU). */
+  device: string;
+  adapter: string | null;
   /** Kernels the model runs on, the threads they use, and which SIMD build (wasm). */
   backend: string;
   threads: number;
@@ -98,9 +100,9 @@ export class LlamaModel {
    */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
     const { config, maxSequences, maxStopSequences, kvCacheTokens, maxBatchTokens } = parseModelArgs(args);
-    const { format, backend } = refuseUnsupported(config);
+    const { format, plan } = refuseUnsupported(config);
     const dir = resolveModelDir(config.model);
-    const kernels = await startKernels(backend, config.threads);
+    const { kernels, device, adapter } = await startKernels(plan, config.threads);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
     let loaded: Awaited<ReturnType<typeof loadModel>>;
     let tokenizer: Tokenizer;
@@ -123,6 +125,8 @@ export class LlamaModel {
       model: dir,
       source: config.model,
       architecture: arch.name,
+      device,
+      adapter,
       backend: kernels.name,
       threads: kernels.threads,
       simd: kernels.simd,
@@ -308,11 +312,6 @@ function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, dir: string): 
   if (tokenizer.vocabSize > vocabSize) refuse(join(dir, "tokenizer.json"), `the tokenizer's vocabulary of ${tokenizer.vocabSize} ids exceeds`);
   if (tokenizer.bosId !== null && tokenizer.bosId >= vocabSize) refuse(dir, `bos token id ${tokenizer.bosId} is not below`);
   for (const id of tokenizer.eosIds) if (id >= vocabSize) refuse(dir, `eos token id ${id} is not below`);
-}
-
-/** Starts the kernels a model runs on (the wasm backend with every core unless told otherwise). */
-async function startKernels(backend: KernelBackend, threads: number | undefined): Promise<Kernels> {
-  return createKernels(backend, { threads: threads ?? availableParallelism() });
 }
 
 /** Index of the largest value (the first on ties). */

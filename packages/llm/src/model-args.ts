@@ -52,18 +52,40 @@ export function parseModelArgs(args: unknown): LoadSettings {
   };
 }
 
+/** Weight formats the gpu backend stores. */
+const GPU_FORMATS: readonly string[] = ["float32", "float16", "bfloat16"];
+
+/** The kernels a config asks for: a backend on a device, or `auto` (the gpu backend if a GPU is found, else wasm). */
+export type KernelPlan =
+  | { readonly kind: "cpu"; readonly backend: KernelBackend }
+  | { readonly kind: "gpu"; readonly device: string }
+  | { readonly kind: "auto" };
+
 /**
  * The weight format and kernels a config asks for; refuses, with MODEL_LOAD naming the setting, what the engine
- * cannot honour yet: a device without a backend in this build, a dtype no kernel stores, flash attention (no
- * fused kernel). The cpu runs the wasm kernels unless `backend` says js.
+ * cannot honour yet: a device or backend that do not go together, a dtype no kernel stores, flash attention (no
+ * fused kernel). The cpu runs the wasm kernels unless `backend` says js (or gpu: its gpu.js kernels in gpu.js's cpu
+ * mode); `gpu` and `cuda:0` run the gpu backend on the high-performance WebGPU adapter; `auto` takes the GPU when
+ * one is found, the cpu's wasm kernels otherwise.
  */
-export function refuseUnsupported(config: BackendConfig): { format: WeightFormat; backend: KernelBackend } {
+export function refuseUnsupported(config: BackendConfig): { format: WeightFormat; plan: KernelPlan } {
   const refuse = (field: string, why: string): never => {
     throw new LlmError("MODEL_LOAD", `${field} ${why}`, { field });
   };
-  if (config.device !== "cpu") refuse("device", `${config.device}: no GPU backend in this build (use "cpu")`);
-  if (config.backend === "gpu") refuse("backend", `gpu: needs device "gpu"`);
+  const { device, backend } = config;
+  let plan: KernelPlan;
+  if (device === "cpu") plan = { kind: "cpu", backend: backend ?? "wasm" };
+  else if (device === "auto") {
+    if (backend !== undefined) refuse("backend", `${backend}: leave it unset with device "auto", which picks the kernels too`);
+    plan = { kind: "auto" };
+  } else {
+    if (device !== "gpu" && device !== "cuda:0") refuse("device", `${device}: WebGPU exposes one high-performance adapter, so only "gpu" (or "cuda:0") can be chosen`);
+    if (backend !== undefined && backend !== "gpu") refuse("backend", `${backend}: runs on the cpu, not on device ${JSON.stringify(device)} (use backend "gpu" or leave it unset)`);
+    plan = { kind: "gpu", device };
+  }
   if (!isWeightFormat(config.dtype)) refuse("dtype", `${config.dtype}: not supported for this model (supported: float32, float16, bfloat16, int8)`);
+  const gpuBackend = plan.kind === "gpu" || (plan.kind === "cpu" && plan.backend === "gpu");
+  if (gpuBackend && !GPU_FORMATS.includes(config.dtype)) refuse("dtype", `${config.dtype}: the gpu backend stores float32, float16 or bfloat16 weights`);
   if (config.flashAttention) refuse("flashAttention", "true: no fused attention kernel is implemented so far");
-  return { format: config.dtype as WeightFormat, backend: config.backend ?? "wasm" };
+  return { format: config.dtype as WeightFormat, plan };
 }

@@ -2,8 +2,8 @@ import { InferenceError } from "./errors.js";
 import { canonicalDataType, dataTypeSpellings, type DataTypeLike, type DataTypeName } from "./dtype.js";
 import { integerProblem } from "./options.js";
 
-/** Where the model runs: the CPU, the default GPU, or a CUDA device by index. */
-export type Device = "cpu" | "gpu" | `cuda:${number}`;
+/** Where the model runs: the CPU, the GPU (its high-performance WebGPU adapter), a CUDA device by index, or `auto`: the GPU when there is one, else the CPU. */
+export type Device = "cpu" | "gpu" | `cuda:${number}` | "auto";
 
 /** Which kernels run the model: the plain-JS reference, SIMD WebAssembly, or the GPU. */
 export type KernelBackend = "js" | "wasm" | "gpu";
@@ -17,7 +17,7 @@ export function isKernelBackend(value: unknown): value is KernelBackend {
 export interface BackendConfigInit {
   /** Model id or path (non-empty). */
   model: string;
-  /** `cpu` (default), `gpu` or `cuda:N`. */
+  /** `cpu` (default), `gpu`, `cuda:N`, or `auto` (the GPU if one is found, else the CPU; the model's info says which). */
   device?: Device;
   /** Weight data type name or alias (default `float32`). */
   dtype?: DataTypeLike;
@@ -27,7 +27,7 @@ export interface BackendConfigInit {
   flashAttention?: boolean;
   /** Threads for CPU kernels; absent means "as many as the machine has". */
   threads?: number;
-  /** Kernels: `js` (reference), `wasm` (SIMD, threads) or `gpu`; absent means the device's default (cpu → wasm). */
+  /** Kernels: `js` (reference), `wasm` (SIMD, threads) or `gpu`; absent means the device's default (cpu → wasm, gpu → gpu). */
   backend?: KernelBackend;
 }
 
@@ -35,7 +35,7 @@ const CUDA = /^cuda:(0|[1-9][0-9]*)$/;
 
 /** Tells whether `value` is a device string this runtime understands. */
 export function isDevice(value: unknown): value is Device {
-  return value === "cpu" || value === "gpu" || (typeof value === "string" && CUDA.test(value));
+  return value === "cpu" || value === "gpu" || value === "auto" || (typeof value === "string" && CUDA.test(value));
 }
 
 /**
@@ -110,7 +110,7 @@ export class BackendConfig {
       throw new InferenceError("VALIDATION", `${field}: ${why}`, { field });
     };
     if (typeof this.model !== "string" || this.model.trim() === "") fail("model", "model id or path must be a non-empty string");
-    if (!isDevice(this.device)) fail("device", `unknown device ${JSON.stringify(this.device)} (expected cpu, gpu or cuda:N)`);
+    if (!isDevice(this.device)) fail("device", `unknown device ${JSON.stringify(this.device)} (expected cpu, gpu, cuda:N or auto)`);
     if (canonicalDataType(this.dtype) === undefined) {
       fail("dtype", `unknown data type ${JSON.stringify(this.dtype)} (known: ${dataTypeSpellings().join(", ")})`);
     }

@@ -1,4 +1,5 @@
 /** Picks and starts a compute backend by name. */
+import { GpuKernels, type GpuOptions } from "./gpu/gpu-kernels.js";
 import type { Kernels, KernelsName } from "./kernels.js";
 import { JsKernels } from "./reference/js-kernels.js";
 import type { SimdLevel } from "./wasm/module.js";
@@ -10,10 +11,12 @@ export interface KernelsOptions {
   readonly threads?: number;
   /** wasm: which SIMD build (default: relaxed where the runtime validates it, else plain). */
   readonly simd?: SimdLevel | "auto";
+  /** gpu: WebGPU (default) or gpu.js's cpu mode, which adapters count, and which kernels where both languages have one. */
+  readonly gpu?: GpuOptions;
 }
 
 /** Every backend name, with whether this build has it. */
-export const KERNELS: Readonly<Record<KernelsName, boolean>> = { js: true, wasm: true, gpu: false };
+export const KERNELS: Readonly<Record<KernelsName, boolean>> = { js: true, wasm: true, gpu: true };
 
 /** Starts the backend `name`; rejects with a RangeError naming it when this build has no such backend. */
 export async function createKernels(name: KernelsName, options: KernelsOptions = {}): Promise<Kernels> {
@@ -22,6 +25,8 @@ export async function createKernels(name: KernelsName, options: KernelsOptions =
       return new JsKernels();
     case "wasm":
       return WasmKernels.create(options);
+    case "gpu":
+      return GpuKernels.create(options.gpu);
     default:
       throw new RangeError(`backend ${JSON.stringify(name)} is not available (available: ${Object.entries(KERNELS).filter(([, ok]) => ok).map(([n]) => n).join(", ")})`);
   }

@@ -1,7 +1,7 @@
 // `actorlm bench`: load a model, warm up, then time prefill and decode in the model worker; report throughput,
 // load time, peak RSS and the fraction of the machine's memory bandwidth decode reaches.
 import { performance } from "node:perf_hooks";
-import { WasmKernels } from "@actorlm/tensor";
+import { GpuKernels, WasmKernels } from "@actorlm/tensor";
 import { Command } from "commander";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { integer } from "./options.js";
@@ -17,6 +17,9 @@ interface BenchFlags extends ModelFlags {
 /** What one bench run reports (the `--json` object). */
 export interface BenchReport {
   model: string;
+  /** Where the model ran ("cpu" or "gpu"), and the WebGPU adapter (null off the GPU). */
+  device: string;
+  adapter: string | null;
   backend: string;
   dtype: string;
   threads: number;
@@ -59,9 +62,12 @@ async function runBench(flags: BenchFlags): Promise<void> {
     const prefill = (flags.promptTokens * 1000) / median(times.prefillMs);
     const decode = (flags.genTokens * 1000) / median(times.decodeMs);
     await host.close();
-    const bandwidth = await WasmKernels.measureBandwidth(info.threads);
+    // the bandwidth of the memory the weights live in: the GPU's own on the GPU, the cores' otherwise
+    const bandwidth = info.device === "gpu" ? await GpuKernels.measureBandwidth() : await WasmKernels.measureBandwidth(info.threads);
     report = {
       model: info.model,
+      device: info.device,
+      adapter: info.adapter,
       backend: info.backend,
       dtype: info.dtype,
       threads: info.threads,
@@ -86,6 +92,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
   }
   const rows: [string, string][] = [
     ["model", report.model],
+    ["device", report.adapter === null ? report.device : `${report.device} (${report.adapter})`],
     ["backend / dtype / threads / simd", `${report.backend} / ${report.dtype} / ${report.threads} / ${report.simd}`],
     [`prefill, ${report.prompt_tokens} tokens (tokens/s)`, String(report.prefill_tokens_per_s)],
     [`decode, ${report.gen_tokens} tokens (tokens/s)`, String(report.decode_tokens_per_s)],

@@ -39,8 +39,8 @@ export function addDownloadOption(command: Command): Command {
 export function addEngineOptions(command: Command): Command {
   return command
     .option("--dtype <type>", "weight storage: float32, float16, bfloat16 or int8 (default float32)")
-    .option("--device <device>", "cpu, gpu or cuda:N (default cpu)", oneOf("device", isDevice))
-    .option("--backend <name>", "kernels: js or wasm (default: the device's, wasm on the cpu)", oneOf("backend", isKernelBackend))
+    .option("--device <device>", "cpu, gpu, cuda:N or auto (the GPU if there is one, else the cpu; default cpu)", oneOf("device", isDevice))
+    .option("--backend <name>", "kernels: js, wasm or gpu (default: the device's, wasm on the cpu, gpu on a GPU; gpu on the cpu runs its gpu.js kernels in gpu.js's cpu mode)", oneOf("backend", isKernelBackend))
     .option("--threads <n>", "kernel threads, the model worker included (default: every core)", integer)
     .option("--max-sequence-length <n>", "longest prompt + completion (default: the model's)", integer)
     .option("--kv-cache-tokens <n>", "KV cache size in tokens", integer)

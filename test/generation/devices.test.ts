@@ -1,0 +1,31 @@
+/**
+ * Which device and kernels a load asked for, through a model worker: `auto` reports what it chose, the gpu backend
+ * runs on the cpu in gpu.js's cpu mode when asked, and generation on it gives the reference's greedy tokens.
+ */
+import { describe, expect, it } from "vitest";
+import { REF, drain, hostModel, summarize } from "./helpers.js";
+
+const onGpuMachine = process.env.ACTORLM_TEST_WEBGPU !== undefined;
+
+describe("devices", () => {
+  it.skipIf(onGpuMachine)("device auto with no GPU runs the wasm kernels on the cpu and says so", async () => {
+    const m = await hostModel({ device: "auto" });
+    try {
+      expect(await m.host.call("info")).toMatchObject({ device: "cpu", adapter: null, backend: "wasm" });
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("backend gpu on the cpu: the gpu backend's kernels in gpu.js's cpu mode give the reference's greedy tokens", async () => {
+    const m = await hostModel({ device: "cpu", backend: "gpu" });
+    try {
+      expect(await m.host.call("info")).toMatchObject({ device: "cpu", adapter: null, backend: "gpu", threads: 1, simd: "none" });
+      const p = REF.prompts[2];
+      const { ids } = summarize(await drain(m.inference.infer({ prompt: p.prompt, maxTokens: 8, temperature: 0 }).spawn()));
+      expect(ids).toEqual(p.greedy_ids.slice(0, 8));
+    } finally {
+      await m.close();
+    }
+  });
+});
