@@ -118,7 +118,7 @@ describe("actorlm serve", () => {
 
   it("on a terminal, shows a progress bar per model while loading, then stops on SIGINT (Ctrl-C) with exit 0", async () => {
     // util-linux `script` runs it on a pseudo-terminal; Ctrl-C typed there is SIGINT for the server
-    const command = `'${process.execPath}' '${CLI}' serve --port 0 --model 'first=${EMBEDDED_MODEL_DIR}' --model 'second=${EMBEDDED_MODEL_DIR}'`;
+    const command = `exec '${process.execPath}' '${CLI}' serve --port 0 --model 'first=${EMBEDDED_MODEL_DIR}' --model 'second=${EMBEDDED_MODEL_DIR}'`;
     const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
     children.push(child);
     let out = "";
