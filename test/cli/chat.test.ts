@@ -14,7 +14,7 @@ const plain = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "").r
 
 /** Runs `actorlm chat <args>` on a pseudo-terminal; `printed(re)` waits for output after `from`. */
 function onPty(args: string[]) {
-  const command = [process.execPath, CLI, "chat", ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const command = `exec ${[process.execPath, CLI, "chat", ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ")}`;
   const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
   const waiters: (() => void)[] = [];

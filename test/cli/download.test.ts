@@ -92,7 +92,7 @@ describe("actorlm download and --model ID", () => {
 
   it("on a terminal, download shows a progress bar", async () => {
     const cache = join(tmp, `cache-${++caches}`);
-    const child = spawn("script", ["-qfec", `${JSON.stringify(process.execPath)} ${CLI} download kjv/zoo-phi3`, "/dev/null"], { cwd: ROOT, env: env(cache), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("script", ["-qfec", `exec ${JSON.stringify(process.execPath)} ${CLI} download kjv/zoo-phi3`, "/dev/null"], { cwd: ROOT, env: env(cache), stdio: ["pipe", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
