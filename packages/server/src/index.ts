@@ -2,7 +2,6 @@
 export { ActorlmServer, createServer, type ServerOptions, type ActorlmServerEvents } from "./server.js";
 export { ModelRegistry, ServedModel, modelNameOf, type EngineOptions, type ModelSource, type ServedModelOptions, type ServedModelEvents } from "./models.js";
 export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "./chat-template.js";
-export { Admission } from "./admission.js";
 export { Supervisor, type RestartPolicy, type SupervisorEvents } from "./supervisor.js";
 export { ServerMetrics, outcomeOfStatus, type Outcome } from "./metrics.js";
 export {
