@@ -38,8 +38,14 @@ export interface SchedulerStats {
   readonly running: number;
   /** Requests finished or failed whose last outputs were not taken yet. */
   readonly unread: number;
+  /** Requests that joined the batch so far (a preempted one counts again when it rejoins). */
+  readonly admitted: number;
   /** Forward passes run so far. */
   readonly steps: number;
+  /** Sequences in those forward passes, summed (over `steps`: how many requests shared a step, on average). */
+  readonly stepSequences: number;
+  /** Rows (tokens) in those forward passes, summed. */
+  readonly stepRows: number;
   /** Times a running request gave its blocks back to make room. */
   readonly preemptions: number;
 }
@@ -58,6 +64,9 @@ export class Scheduler {
   #waiting: Entry[] = [];
   #stepQueued = false;
   #steps = 0;
+  #stepSequences = 0;
+  #stepRows = 0;
+  #admitted = 0;
   #preemptions = 0;
 
   /** A scheduler for `lm`, whose steps `driver` queues; `chunks` sizes prompt chunks beside decode rows. */
@@ -180,7 +189,10 @@ export class Scheduler {
       queued: this.#waiting.length,
       running: this.#running.length,
       unread: this.#entries.size - this.#waiting.length - this.#running.length,
+      admitted: this.#admitted,
       steps: this.#steps,
+      stepSequences: this.#stepSequences,
+      stepRows: this.#stepRows,
       preemptions: this.#preemptions,
     };
   }
@@ -204,6 +216,7 @@ export class Scheduler {
       this.#waiting.splice(this.#waiting.indexOf(entry), 1);
       entry.phase = "running";
       this.#running.push(entry);
+      this.#admitted++;
     }
     if (plan.rows.length === 0) return false;
 
@@ -224,8 +237,11 @@ export class Scheduler {
       for (const entry of entries) this.#end(entry, error);
       return true;
     }
-    this.chunks.observe(plan.rows.reduce((n, r) => n + r.count, 0), performance.now() - t0);
+    const rowCount = plan.rows.reduce((n, r) => n + r.count, 0);
+    this.chunks.observe(rowCount, performance.now() - t0);
     this.#steps++;
+    this.#stepSequences += plan.rows.length;
+    this.#stepRows += rowCount;
 
     const vocab = this.lm.config.vocabSize;
     let row = 0;
