@@ -127,10 +127,19 @@ describe("StepCostModel", () => {
     expect(model.prefillRows(8)).toBe(16);
   });
 
+  it("while more requests wait for their first token than streams decode, allows more stall, up to maxStall", () => {
+    const model = new StepCostModel({ stall: 2, maxStall: 5, minRows: 1 });
+    for (let i = 0; i < 10; i++) model.observe(8, 40); // b = 5, a = 0
+    expect(model.prefillRows(8, 1)).toBe(8);            // stall 2
+    expect(model.prefillRows(2, 6)).toBe(6);            // stall 1 + 6 / 2 = 4: p = 3 · 2
+    expect(model.prefillRows(1, 20)).toBe(4);           // stall capped at 5: p = 4 · 1
+  });
+
   it("refuses nonsense settings", () => {
     expect(() => new StepCostModel({ stall: 1 })).toThrow(RangeError);
     expect(() => new StepCostModel({ minRows: 0 })).toThrow(RangeError);
     expect(() => new StepCostModel({ decay: 1 })).toThrow(RangeError);
+    expect(() => new StepCostModel({ stall: 3, maxStall: 2 })).toThrow(RangeError);
   });
 });
 

@@ -2,12 +2,14 @@
 // quickly, few enough that a running stream's next token is not much later than without them. The cost of a step
 // is learned from the steps themselves (the kernels, their threads and the machine decide it), as a line
 // t = a + b·rows fitted by least squares over recent steps; a step with prefill rows is then planned to cost at
-// most `stall` times a step with the decode rows alone.
+// most `stall` times a step with the decode rows alone. When more requests wait for their first token than
+// streams decode, the allowed stall grows in proportion (up to `maxStall`): a few streams slow down for a while
+// rather than many requests wait, since their prompts cost the same compute whenever they run.
 
 /** Decides the prefill rows of a step from the number of decode rows in it. */
 export interface ChunkPolicy {
-  /** Most prefill rows beside `decodeRows` decode rows (≥ 1). */
-  prefillRows(decodeRows: number): number;
+  /** Most prefill rows beside `decodeRows` decode rows while `waiting` requests wait for their first token (≥ 1). */
+  prefillRows(decodeRows: number, waiting: number): number;
   /** Records that a forward of `rows` rows took `ms` milliseconds. */
   observe(rows: number, ms: number): void;
 }
@@ -16,6 +18,8 @@ export interface ChunkPolicy {
 export interface StepCostOptions {
   /** A step with prefill rows may cost this many times the decode rows alone (> 1). Default 2. */
   readonly stall?: number;
+  /** The most that stall grows to while more requests wait for their first token than streams decode. Default 6. */
+  readonly maxStall?: number;
   /** Fewest prefill rows per step, so prompts always advance. Default 4. */
   readonly minRows?: number;
   /** Weight of older steps: each new one multiplies the past by this (0 < decay < 1). Default 0.97. */
@@ -29,6 +33,7 @@ export interface StepCostOptions {
  */
 export class StepCostModel implements ChunkPolicy {
   readonly #stall: number;
+  readonly #maxStall: number;
   readonly #minRows: number;
   readonly #decay: number;
   // weighted sums over observations: Σw, Σw·r, Σw·r², Σw·t, Σw·r·t
@@ -41,9 +46,11 @@ export class StepCostModel implements ChunkPolicy {
   /** A model with no observations yet. */
   constructor(options: StepCostOptions = {}) {
     this.#stall = options.stall ?? 2;
+    this.#maxStall = options.maxStall ?? Math.max(6, this.#stall);
     this.#minRows = options.minRows ?? 4;
     this.#decay = options.decay ?? 0.97;
     if (!(this.#stall > 1)) throw new RangeError(`stall must be > 1, got ${this.#stall}`);
+    if (!(this.#maxStall >= this.#stall)) throw new RangeError(`maxStall must be ≥ stall, got ${this.#maxStall}`);
     if (!(Number.isSafeInteger(this.#minRows) && this.#minRows >= 1)) throw new RangeError(`minRows must be an integer ≥ 1, got ${this.#minRows}`);
     if (!(this.#decay > 0 && this.#decay < 1)) throw new RangeError(`decay must be in (0, 1), got ${this.#decay}`);
   }
@@ -72,11 +79,13 @@ export class StepCostModel implements ChunkPolicy {
     return { a: 0, b: meanT / meanR };
   }
 
-  prefillRows(decodeRows: number): number {
+  prefillRows(decodeRows: number, waiting = 0): number {
+    const d = Math.max(1, decodeRows);
+    const stall = Math.min(this.#maxStall, 1 + (this.#stall - 1) * Math.max(1, waiting / d));
     const fit = this.fit();
-    if (fit === undefined) return Math.max(this.#minRows, decodeRows);
+    if (fit === undefined) return Math.max(this.#minRows, Math.floor((stall - 1) * d));
     // t(d + p) ≤ stall · t(d)  ⇔  p ≤ (stall − 1) · (a / b + d)
-    const rows = Math.floor((this.#stall - 1) * (fit.a / fit.b + decodeRows));
+    const rows = Math.floor((stall - 1) * (fit.a / fit.b + d));
     return Math.max(this.#minRows, rows);
   }
 }

@@ -208,7 +208,7 @@ export class Scheduler {
       maxBatchTokens: this.lm.maxBatchTokens,
       maxLogitRows: this.lm.maxLogitRows,
       maxConcurrentRequests: this.limits.maxConcurrentRequests,
-      prefillRows: this.chunks.prefillRows(this.#running.filter((e) => e.sequence.pending === 1 && e.outbox.unread < this.limits.maxUnreadOutputs).length),
+      prefillRows: this.#prefillRows(),
     });
     plan.preempt.forEach((id, i) => this.#preempt(this.#entries.get(id)!, i));
     for (const id of plan.admit) {
@@ -261,6 +261,19 @@ export class Scheduler {
       }
     });
     return true;
+  }
+
+  /** The chunk policy's prefill rows for the running decodes and the requests waiting for their first token. */
+  #prefillRows(): number {
+    const max = this.limits.maxUnreadOutputs;
+    let decoding = 0, waiting = 0;
+    for (const e of this.#running) {
+      if (e.outbox.unread >= max) continue;
+      if (e.sequence.pending === 1) decoding++;
+      else waiting++;
+    }
+    for (const e of this.#waiting) if (e.outbox.unread < max) waiting++;
+    return this.chunks.prefillRows(decoding, waiting);
   }
 
   /** Queues a step unless one is queued or nothing can run. */
