@@ -5,6 +5,7 @@
 //     a 512-token prompt is admitted (`--admit-tokens 512`) (bench/results/batching.json, batching.md).
 // Prints each table.
 //   node --import tsx bench/run.ts [--threads N] [--runs R] [--quick] [--part engine|batching|all] [--gen-tokens G]
+//                                  [--prompt-tokens P]   (batching; default G = 128, P = 32: the decode phase dominates)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
@@ -19,6 +20,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     part: { type: "string", default: "all" },
     "gen-tokens": { type: "string", default: "128" },
+    "prompt-tokens": { type: "string", default: "32" },
   },
 });
 const CLI = new URL("../packages/server/dist/cli.js", import.meta.url).pathname;
@@ -57,18 +59,18 @@ if (flags.part === "all" || flags.part === "engine") {
 }
 
 if (flags.part === "all" || flags.part === "batching") {
-  const G = flags["gen-tokens"];
+  const G = flags["gen-tokens"], P = flags["prompt-tokens"];
   const runs = flags.quick ? "1" : String(Math.min(Number(flags.runs), 3));
   const rows: Record<string, unknown>[] = [];
   for (const [label, dir] of models) {
     for (const dtype of flags.quick ? ["float32"] : ["float32", "int8"]) {
-      const levels = bench(["--model", dir, "--dtype", dtype, "--concurrency", "1,4,8,16", "--gen-tokens", G, "--runs", runs]);
+      const levels = bench(["--model", dir, "--dtype", dtype, "--concurrency", "1,4,8,16", "--prompt-tokens", P, "--gen-tokens", G, "--runs", runs]);
       const one = levels.find((r) => r.concurrency === 1)!.aggregate_decode_tokens_per_s as number;
       for (const r of levels) {
         rows.push({ model: label, ...r, speedup: ((r.aggregate_decode_tokens_per_s as number) / one).toFixed(2) });
         console.log(`${label} ${dtype} C=${r.concurrency}: ${r.aggregate_decode_tokens_per_s} tok/s aggregate, ITL p50 ${r.itl_p50_ms} / p99 ${r.itl_p99_ms} ms`);
       }
-      const [admit] = bench(["--model", dir, "--dtype", dtype, "--concurrency", "8", "--admit-tokens", "512", "--gen-tokens", G, "--runs", runs]);
+      const [admit] = bench(["--model", dir, "--dtype", dtype, "--concurrency", "8", "--admit-tokens", "512", "--prompt-tokens", P, "--gen-tokens", G, "--runs", runs]);
       rows.push({ model: label, ...admit, speedup: "" });
       console.log(`${label} ${dtype} C=8 admitting 512: ITL p50 ${admit.admit_itl_p50_ms} / p99 ${admit.admit_itl_p99_ms} ms`);
     }
@@ -77,7 +79,7 @@ if (flags.part === "all" || flags.part === "batching") {
     "model", "dtype", "concurrency", "aggregate_decode_tokens_per_s", "speedup", "per_request_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
     "itl_p50_ms", "itl_p99_ms", "admit_prompt_tokens", "admit_ttft_ms", "admit_itl_p50_ms", "admit_itl_p99_ms", "kv_cache_tokens",
   ];
-  const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = 128, G = ${G}, greedy, eos ignored; median of ${runs} run(s). speedup: aggregate decode over C = 1.\n\n${table(columns, rows)}`;
+  const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = ${P}, G = ${G}, greedy, eos ignored; median of ${runs} run(s). speedup: aggregate decode over C = 1.\n\n${table(columns, rows)}`;
   writeFileSync(`${out}batching.json`, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
   writeFileSync(`${out}batching.md`, `${text}\n`);
   console.log(`\n${text}`);
