@@ -239,9 +239,22 @@ export class LlamaModel {
    * caller's signal while it waits cancels the request (its caller is gone).
    */
   next(id: number): StepOutput[] | Promise<StepOutput[]> {
-    const ready = this.scheduler.take(id);
+    let ready: StepOutput[] | undefined;
+    try {
+      ready = this.scheduler.take(id);
+    } catch (error) {
+      this.owners.delete(id);
+      throw error;
+    }
     if (ready !== undefined) return this.forgetIfDone(id, ready);
-    const wait = (signal?: AbortSignal) => this.scheduler.wait(id, signal).then((outputs) => this.forgetIfDone(id, outputs));
+    const wait = (signal?: AbortSignal) =>
+      this.scheduler.wait(id, signal).then(
+        (outputs) => this.forgetIfDone(id, outputs),
+        (error: unknown) => {
+          this.owners.delete(id);
+          throw error;
+        },
+      );
     return this.ctx === undefined ? wait() : this.ctx.detach(wait);
   }
 
@@ -251,13 +264,18 @@ export class LlamaModel {
    * whose outputs nobody reads). Prefer {@link LlamaModel.next}, which waits without holding the worker.
    */
   step(id: number): StepOutput {
-    for (;;) {
-      const output = this.scheduler.takeOne(id);
-      if (output !== undefined) {
-        if (output.finishReason !== undefined) this.owners.delete(id);
-        return output;
+    try {
+      for (;;) {
+        const output = this.scheduler.takeOne(id);
+        if (output !== undefined) {
+          if (output.finishReason !== undefined) this.owners.delete(id);
+          return output;
+        }
+        if (!this.scheduler.step()) throw new InferenceError("OVERLOADED", `request ${id} cannot advance: every request that could is waiting for its outputs to be read`);
       }
-      if (!this.scheduler.step()) throw new InferenceError("OVERLOADED", `request ${id} cannot advance: every request that could is waiting for its outputs to be read`);
+    } catch (error) {
+      if (!this.scheduler.has(id)) this.owners.delete(id);
+      throw error;
     }
   }
 
