@@ -107,7 +107,7 @@ export class Scheduler {
    */
   take(id: number): StepOutput[] | undefined {
     const entry = this.#entry(id);
-    const paused = entry.outbox.unread >= this.limits.maxUnreadOutputs;
+    const paused = this.#paused(entry);
     let outputs: StepOutput[] | undefined;
     try {
       outputs = entry.outbox.take();
@@ -121,7 +121,7 @@ export class Scheduler {
   /** Takes the oldest output of request `id` alone (undefined when there is none yet); see {@link Scheduler.take}. */
   takeOne(id: number): StepOutput | undefined {
     const entry = this.#entry(id);
-    const paused = entry.outbox.unread >= this.limits.maxUnreadOutputs;
+    const paused = this.#paused(entry);
     let output: StepOutput | undefined;
     try {
       output = entry.outbox.takeOne();
@@ -143,7 +143,7 @@ export class Scheduler {
     } catch (error) {
       return Promise.reject(error);
     }
-    const paused = entry.outbox.unread >= this.limits.maxUnreadOutputs;
+    const paused = this.#paused(entry);
     const outputs = entry.outbox.wait(signal, () => this.cancel(id));
     const settle = () => this.#forgetIfClosed(entry);
     outputs.then(settle, settle);
@@ -265,41 +265,50 @@ export class Scheduler {
 
   /** The chunk policy's prefill rows for the running decodes and the requests waiting for their first token. */
   #prefillRows(): number {
-    const max = this.limits.maxUnreadOutputs;
     let decoding = 0, waiting = 0;
     for (const e of this.#running) {
-      if (e.outbox.unread >= max) continue;
+      if (this.#paused(e)) continue;
       if (e.sequence.pending === 1) decoding++;
       else waiting++;
     }
-    for (const e of this.#waiting) if (e.outbox.unread < max) waiting++;
+    for (const e of this.#waiting) if (!this.#paused(e)) waiting++;
     return this.chunks.prefillRows(decoding, waiting);
   }
 
-  /** Queues a step unless one is queued or nothing can run. */
+  /** True while `entry` sits out of the steps: too many of its outputs are not taken yet. */
+  #paused(entry: Entry): boolean {
+    return entry.outbox.unread >= this.limits.maxUnreadOutputs;
+  }
+
+  /**
+   * Queues a step unless one is queued or nothing can run. A step that throws (a broken invariant, never a request's
+   * own failure, which fails that request alone) fails every request held, so none waits forever.
+   */
   #kick(): void {
     if (this.#stepQueued || !this.#hasWork()) return;
     this.#stepQueued = true;
     this.driver.enqueue(() => {
       this.#stepQueued = false;
-      if (this.step()) this.#kick();
+      try {
+        if (this.step()) this.#kick();
+      } catch (error) {
+        for (const entry of [...this.#running, ...this.#waiting]) this.#end(entry, error);
+      }
     });
   }
 
   /** True when a step could do something: a running request not sitting out, or one waiting. */
   #hasWork(): boolean {
-    const max = this.limits.maxUnreadOutputs;
-    return this.#running.some((e) => e.outbox.unread < max) || this.#waiting.some((e) => e.outbox.unread < max);
+    return this.#running.some((e) => !this.#paused(e)) || this.#waiting.some((e) => !this.#paused(e));
   }
 
   #view(entries: readonly Entry[]): PlanSequence[] {
-    const max = this.limits.maxUnreadOutputs;
     return entries.map((e) => ({
       id: e.id,
       cached: e.sequence.cached,
       length: e.sequence.tokens.length,
       blocks: e.sequence.kv.blocks.length,
-      paused: e.outbox.unread >= max,
+      paused: this.#paused(e),
     }));
   }
 
