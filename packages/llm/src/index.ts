@@ -30,7 +30,7 @@ export { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, defaultKvTokens } fro
 export type { CausalLM, CausalLMConfig, ModelLoadOptions } from "./models/causal-lm.js";
 export { readJsonFile, type ReadJsonOptions } from "./json-file.js";
 export { Sequence, type StepOutput } from "./generation/sequence.js";
-export { Scheduler, type SchedulerLimits, type SchedulerStats, type StepDriver } from "./generation/scheduler.js";
+export { Scheduler, type SchedulerLimits, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
 export { planStep, type PlanSequence, type PlannedRows, type StepLimits, type StepPlan } from "./generation/policy.js";
 export { StepCostModel, type ChunkPolicy, type StepCostOptions } from "./generation/chunking.js";
 export { checkAdmission, type AdmissionLimits } from "./generation/admission.js";

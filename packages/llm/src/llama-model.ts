@@ -7,7 +7,7 @@ import { InferenceError, integerSetting, type KernelBackend, type LoadContext } 
 import { createKernels, type Kernels } from "@actorlm/tensor";
 import { LlmError } from "./errors.js";
 import { StepCostModel } from "./generation/chunking.js";
-import { Scheduler, type SchedulerStats, type StepDriver } from "./generation/scheduler.js";
+import { Scheduler, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
 import { fitMaxTokens, validateRequest, type GenerateRequest, type RequestLimits } from "./generation/request.js";
 import { parseModelArgs, refuseUnsupported, type LlamaModelArgs } from "./model-args.js";
@@ -180,6 +180,11 @@ export class LlamaModel {
   /** Requests waiting and running, steps and preemptions so far, and the KV pool's use. */
   stats(): EngineStats {
     return { ...this.scheduler.stats(), ...this.kvUsage() };
+  }
+
+  /** The scheduler's last steps (up to 1024, oldest first): when each ended, how long it took, its rows. */
+  recentSteps(): StepRecord[] {
+    return this.scheduler.recentSteps();
   }
 
   /**

@@ -50,6 +50,22 @@ export interface SchedulerStats {
   readonly preemptions: number;
 }
 
+/** One step as the scheduler ran it (see {@link Scheduler.recentSteps}). */
+export interface StepRecord {
+  /** When its forward pass ended: milliseconds since the epoch (`performance.timeOrigin + performance.now()`). */
+  readonly end: number;
+  /** How long its forward pass took (ms). */
+  readonly ms: number;
+  /** Rows in it, and of them prompt rows (the rest decode one token each). */
+  readonly rows: number;
+  readonly prefillRows: number;
+  /** Requests in it. */
+  readonly sequences: number;
+}
+
+/** Steps {@link Scheduler.recentSteps} keeps. */
+const STEP_RECORDS = 1024;
+
 /** Runs background work in the model worker's FIFO (`LoadContext.enqueue`). */
 export interface StepDriver {
   enqueue(task: () => void): void;
@@ -68,6 +84,8 @@ export class Scheduler {
   #stepRows = 0;
   #admitted = 0;
   #preemptions = 0;
+  /** The last STEP_RECORDS steps, a ring: the oldest at #records[#recorded % STEP_RECORDS] once full. */
+  readonly #records: StepRecord[] = [];
 
   /** A scheduler for `lm`, whose steps `driver` queues; `chunks` sizes prompt chunks beside decode rows. */
   constructor(
@@ -183,6 +201,12 @@ export class Scheduler {
     this.#kick();
   }
 
+  /** The last steps (up to 1024), oldest first: what the benchmark measures latency in the engine from. */
+  recentSteps(): StepRecord[] {
+    const n = this.#steps % STEP_RECORDS;
+    return this.#records.length < STEP_RECORDS ? [...this.#records] : [...this.#records.slice(n), ...this.#records.slice(0, n)];
+  }
+
   /** Counts for metrics and tests. */
   stats(): SchedulerStats {
     return {
@@ -237,8 +261,11 @@ export class Scheduler {
       for (const entry of entries) this.#end(entry, error);
       return true;
     }
+    const t1 = performance.now();
     const rowCount = plan.rows.reduce((n, r) => n + r.count, 0);
-    this.chunks.observe(rowCount, performance.now() - t0);
+    this.chunks.observe(rowCount, t1 - t0);
+    const decodeRows = plan.rows.filter((r) => r.count === 1 && r.logits).length;
+    this.#records[this.#steps % STEP_RECORDS] = { end: performance.timeOrigin + t1, ms: t1 - t0, rows: rowCount, prefillRows: rowCount - decodeRows, sequences: plan.rows.length };
     this.#steps++;
     this.#stepSequences += plan.rows.length;
     this.#stepRows += rowCount;

@@ -58,11 +58,16 @@ export interface ConcurrencyReport {
   ttft_p99_ms: number;
   itl_p50_ms: number;
   itl_p99_ms: number;
+  /** Between consecutive steps in the model worker while every client decodes (no hop to the clients' thread). */
+  engine_itl_p50_ms: number;
+  engine_itl_p99_ms: number;
   /** With --admit-tokens: that prompt's time to first token, and the clients' inter-token latency meanwhile. */
   admit_prompt_tokens?: number;
   admit_ttft_ms?: number;
   admit_itl_p50_ms?: number;
   admit_itl_p99_ms?: number;
+  admit_engine_itl_p50_ms?: number;
+  admit_engine_itl_p99_ms?: number;
   load_ms: number;
   peak_rss_mb: number;
 }
@@ -100,12 +105,16 @@ function medianReport(reports: readonly LoadReport[]): LoadReport {
     ttftP99Ms: m((r) => r.ttftP99Ms),
     itlP50Ms: m((r) => r.itlP50Ms),
     itlP99Ms: m((r) => r.itlP99Ms),
+    engineItlP50Ms: m((r) => r.engineItlP50Ms),
+    engineItlP99Ms: m((r) => r.engineItlP99Ms),
   };
   if (reports[0].admission !== undefined) {
     out.admission = {
       ttftMs: m((r) => r.admission?.ttftMs),
       itlP50Ms: m((r) => r.admission?.itlP50Ms),
       itlP99Ms: m((r) => r.admission?.itlP99Ms),
+      engineItlP50Ms: m((r) => r.admission?.engineItlP50Ms),
+      engineItlP99Ms: m((r) => r.admission?.engineItlP99Ms),
       samples: m((r) => r.admission?.samples),
     };
   }
@@ -143,6 +152,8 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
         ttft_p99_ms: round(r.ttftP99Ms),
         itl_p50_ms: round(r.itlP50Ms, 2),
         itl_p99_ms: round(r.itlP99Ms, 2),
+        engine_itl_p50_ms: round(r.engineItlP50Ms, 2),
+        engine_itl_p99_ms: round(r.engineItlP99Ms, 2),
         load_ms: round(loadMs),
         peak_rss_mb: round((process.resourceUsage().maxRSS * 1024) / 2 ** 20),
       };
@@ -152,6 +163,8 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
           admit_ttft_ms: round(r.admission.ttftMs),
           admit_itl_p50_ms: round(r.admission.itlP50Ms, 2),
           admit_itl_p99_ms: round(r.admission.itlP99Ms, 2),
+          admit_engine_itl_p50_ms: round(r.admission.engineItlP50Ms, 2),
+          admit_engine_itl_p99_ms: round(r.admission.engineItlP99Ms, 2),
         });
       }
       reports.push(report);
@@ -163,12 +176,12 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
   if (flags.json) return;
   const first = reports[0];
   process.stdout.write(`${first.model}: ${first.backend} / ${first.dtype} / ${first.threads} threads / ${first.simd}; KV cache ${first.kv_cache_tokens} tokens; P = ${first.prompt_tokens}, G = ${first.gen_tokens}, median of ${first.runs} run(s)\n`);
-  const header = ["C", "aggregate tok/s", "per request tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms"];
+  const header = ["C", "aggregate tok/s", "per request tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99"];
   const admit = first.admit_prompt_tokens !== undefined;
-  if (admit) header.push(`admit ${first.admit_prompt_tokens}: TTFT ms`, "ITL p50 ms", "ITL p99 ms");
+  if (admit) header.push(`admit ${first.admit_prompt_tokens}: TTFT ms`, "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99");
   const rows = reports.map((r) => {
-    const row = [r.concurrency, r.aggregate_decode_tokens_per_s, r.per_request_tokens_per_s, r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms];
-    if (admit) row.push(r.admit_ttft_ms ?? NaN, r.admit_itl_p50_ms ?? NaN, r.admit_itl_p99_ms ?? NaN);
+    const row = [r.concurrency, r.aggregate_decode_tokens_per_s, r.per_request_tokens_per_s, r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms, r.engine_itl_p50_ms, r.engine_itl_p99_ms];
+    if (admit) row.push(r.admit_ttft_ms ?? NaN, r.admit_itl_p50_ms ?? NaN, r.admit_itl_p99_ms ?? NaN, r.admit_engine_itl_p50_ms ?? NaN, r.admit_engine_itl_p99_ms ?? NaN);
     return row.map(String);
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

@@ -4,7 +4,7 @@
 // inter-token latency. Timing is what the clients see: when each output reaches them.
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder, type ModelHost } from "@actorlm/runtime";
-import { streamingHandler, type GenerateRequest, type LlamaModel, type TokenOutput } from "@actorlm/llm";
+import { streamingHandler, type GenerateRequest, type LlamaModel, type StepRecord, type TokenOutput } from "@actorlm/llm";
 
 /** What one load test measured. */
 export interface LoadReport {
@@ -18,8 +18,17 @@ export interface LoadReport {
   /** Between two outputs of one client (ms), over every client. */
   itlP50Ms: number;
   itlP99Ms: number;
-  /** With a long prompt admitted mid-run: its time to first output, and the clients' inter-token latency meanwhile. */
-  admission?: { ttftMs: number; itlP50Ms: number; itlP99Ms: number; samples: number };
+  /**
+   * Between the ends of two consecutive steps in the model worker (ms), while every client decodes: the inter-token
+   * latency the scheduler gives, without the hop to the clients' thread (which can bunch outputs on a busy machine).
+   */
+  engineItlP50Ms: number;
+  engineItlP99Ms: number;
+  /**
+   * With a long prompt admitted mid-run: its time to first output, and the clients' inter-token latency meanwhile
+   * (as they see it, and in the engine).
+   */
+  admission?: { ttftMs: number; itlP50Ms: number; itlP99Ms: number; engineItlP50Ms: number; engineItlP99Ms: number; samples: number };
 }
 
 /** How to load the model. */
@@ -71,7 +80,7 @@ export async function loadTest(host: ModelHost<LlamaModel>, options: LoadOptions
     });
     await Promise.all(clients);
     const admitted = admit === undefined ? undefined : await admit;
-    return summarize(arrivals, started, G, admitted);
+    return summarize(arrivals, started, G, admitted, await host.call("recentSteps"));
   } finally {
     await inference.close();
   }
@@ -84,7 +93,14 @@ async function admitOne(inference: { infer(r: GenerateRequest): { run(): Promise
   return { submitted, first: performance.now() };
 }
 
-function summarize(arrivals: number[][], started: number, G: number, admitted: { submitted: number; first: number } | undefined): LoadReport {
+/** Intervals between the ends of consecutive steps that ended after `from` and by `to` (this thread's clock, ms). */
+function stepIntervals(steps: readonly StepRecord[], from: number, to: number): number[] {
+  const origin = performance.timeOrigin; // steps are stamped in epoch ms: the worker's clock has another origin
+  const ends = steps.map((s) => s.end - origin).filter((t) => t > from && t <= to);
+  return ends.slice(1).map((t, k) => t - ends[k]);
+}
+
+function summarize(arrivals: number[][], started: number, G: number, admitted: { submitted: number; first: number } | undefined, steps: readonly StepRecord[]): LoadReport {
   const firsts = arrivals.map((a) => a[0]), lasts = arrivals.map((a) => a.at(-1)!);
   const gaps = arrivals.flatMap((a) => a.slice(1).map((t, k) => t - a[k]));
   // steady state: from the moment the last client got its first output to the moment the first client finished
@@ -94,6 +110,7 @@ function summarize(arrivals: number[][], started: number, G: number, admitted: {
     ? (inWindow * 1000) / (to - from)
     : (arrivals.length * (G - 1) * 1000) / (Math.max(...lasts) - Math.min(...firsts));
   const perRequest = arrivals.map((a) => ((a.length - 1) * 1000) / (a.at(-1)! - a[0]));
+  const engine = stepIntervals(steps, from, to);
   const report: LoadReport = {
     aggregateDecodeTokensPerS: aggregate,
     perRequestTokensPerS: percentile(perRequest, 50),
@@ -101,11 +118,21 @@ function summarize(arrivals: number[][], started: number, G: number, admitted: {
     ttftP99Ms: percentile(firsts.map((t) => t - started), 99),
     itlP50Ms: percentile(gaps, 50),
     itlP99Ms: percentile(gaps, 99),
+    engineItlP50Ms: percentile(engine, 50),
+    engineItlP99Ms: percentile(engine, 99),
   };
   if (admitted !== undefined) {
     // gaps that end while the long prompt was being admitted
     const during = arrivals.flatMap((a) => a.slice(1).flatMap((t, k) => (t > admitted.submitted && t <= admitted.first ? [t - a[k]] : [])));
-    report.admission = { ttftMs: admitted.first - admitted.submitted, itlP50Ms: percentile(during, 50), itlP99Ms: percentile(during, 99), samples: during.length };
+    const inEngine = stepIntervals(steps, admitted.submitted, admitted.first);
+    report.admission = {
+      ttftMs: admitted.first - admitted.submitted,
+      itlP50Ms: percentile(during, 50),
+      itlP99Ms: percentile(during, 99),
+      engineItlP50Ms: percentile(inEngine, 50),
+      engineItlP99Ms: percentile(inEngine, 99),
+      samples: during.length,
+    };
   }
   return report;
 }
