@@ -119,8 +119,7 @@ export class LlamaModel {
    * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
    */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
-    const settings = parseModelArgs(args);
-    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests } = settings;
+    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests } = parseModelArgs(args);
     const { format, backend } = refuseUnsupported(config);
     const kernels = await startKernels(backend, config.threads);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
@@ -226,8 +225,9 @@ export class LlamaModel {
     const maxTokens = fitMaxTokens(ids.length, normalized.maxTokens, limits); // refuses a prompt too long before scanning it
     if (promptIds !== undefined) checkIds(ids, "promptIds", 1, this.tokenizer.vocabSize);
     const sequence = new Sequence(this.tokenizer, normalized, ids, maxTokens, this.lm.kv.allocate(0)!);
-    const id = this.nextId++;
-    this.scheduler.submit(id, sequence);
+    const id = this.nextId;
+    this.scheduler.submit(id, sequence); // OVERLOADED when full: the id stays unused
+    this.nextId++;
     this.owners.set(id, this.ctx?.caller ?? 0);
     return { id, promptIds: ids, seed: sequence.seed };
   }
