@@ -1,7 +1,11 @@
 // `npm run bench`: `actorlm bench --json` on the embedded model and on a SmolLM-135M-shaped model (written here
-// with seeded random weights) for each dtype, each in a fresh process (so peak RSS is its own); prints a table
-// and writes bench/results/cpu.json and cpu.md.
-//   node --import tsx bench/run.ts [--threads N] [--runs R] [--quick]
+// with seeded random weights), each in a fresh process (so peak RSS is its own):
+//   - engine: prefill and decode in the model worker, for each dtype (bench/results/cpu.json, cpu.md);
+//   - batching: C = 1, 4, 8, 16 clients through the request path (`--concurrency`), float32 and int8, and C = 8 while
+//     a 512-token prompt is admitted (`--admit-tokens 512`) (bench/results/batching.json, batching.md).
+// Prints each table.
+//   node --import tsx bench/run.ts [--threads N] [--runs R] [--quick] [--part engine|batching|all] [--gen-tokens G]
+//                                  [--prompt-tokens P]   (batching; default G = 128, P = 32: the decode phase dominates)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
@@ -10,34 +14,73 @@ import { EMBEDDED_MODEL_DIR } from "@actorlm/llm";
 import { SMOLLM_135M, benchModel } from "./shapes.js";
 
 const { values: flags } = parseArgs({
-  options: { threads: { type: "string" }, runs: { type: "string", default: "5" }, quick: { type: "boolean", default: false } },
+  options: {
+    threads: { type: "string" },
+    runs: { type: "string", default: "5" },
+    quick: { type: "boolean", default: false },
+    part: { type: "string", default: "all" },
+    "gen-tokens": { type: "string", default: "128" },
+    "prompt-tokens": { type: "string", default: "32" },
+  },
 });
 const CLI = new URL("../packages/server/dist/cli.js", import.meta.url).pathname;
-const dtypes = ["float32", "float16", "bfloat16", "int8"];
 const models: [string, string][] = [["kjv-llama", EMBEDDED_MODEL_DIR], ["smollm-135m-shape", benchModel(SMOLLM_135M)]];
-
-const rows: Record<string, unknown>[] = [];
-for (const [label, dir] of models) {
-  for (const dtype of flags.quick ? ["float32"] : dtypes) {
-    const args = [CLI, "bench", "--model", dir, "--dtype", dtype, "--runs", flags.runs, "--json"];
-    if (flags.threads !== undefined) args.push("--threads", flags.threads);
-    const report = JSON.parse(execFileSync(process.execPath, args, { encoding: "utf8" })) as Record<string, unknown>;
-    rows.push({ model: label, ...report });
-    console.log(`${label} ${dtype}: prefill ${report.prefill_tokens_per_s} tok/s, decode ${report.decode_tokens_per_s} tok/s (${report.bandwidth_fraction} of the bandwidth limit)`);
-  }
-}
-
 const machine = `${cpus()[0]?.model ?? "cpu"}, ${availableParallelism()} cores, Node.js ${process.version}`;
-const columns = ["model", "dtype", "threads", "simd", "prefill_tokens_per_s", "decode_tokens_per_s", "load_ms", "peak_rss_mb", "weight_mb_per_token", "bandwidth_gb_per_s", "bandwidth_fraction"];
-const table = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = 128, G = 128, batch 1.`,
-  "",
-  `| ${columns.join(" | ")} |`,
-  `|${columns.map(() => "---").join("|")}|`,
-  ...rows.map((r) => `| ${columns.map((c) => String(r[c])).join(" | ")} |`),
-].join("\n");
 const out = new URL("./results/", import.meta.url).pathname;
 mkdirSync(out, { recursive: true });
-writeFileSync(`${out}cpu.json`, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
-writeFileSync(`${out}cpu.md`, `${table}\n`);
-console.log(`\n${table}`);
+
+/** `actorlm bench ...args --json` in a fresh process: one JSON object per output line. */
+function bench(args: string[]): Record<string, unknown>[] {
+  const all = [CLI, "bench", ...args, "--json"];
+  if (flags.threads !== undefined) all.push("--threads", flags.threads);
+  const stdout = execFileSync(process.execPath, all, { encoding: "utf8", maxBuffer: 16 * 2 ** 20 });
+  return stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** A markdown table of `rows` over `columns`. */
+function table(columns: string[], rows: Record<string, unknown>[]): string {
+  return [`| ${columns.join(" | ")} |`, `|${columns.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${columns.map((c) => String(r[c] ?? "")).join(" | ")} |`)].join("\n");
+}
+
+if (flags.part === "all" || flags.part === "engine") {
+  const rows: Record<string, unknown>[] = [];
+  for (const [label, dir] of models) {
+    for (const dtype of flags.quick ? ["float32"] : ["float32", "float16", "bfloat16", "int8"]) {
+      const [report] = bench(["--model", dir, "--dtype", dtype, "--runs", flags.runs]);
+      rows.push({ model: label, ...report });
+      console.log(`${label} ${dtype}: prefill ${report.prefill_tokens_per_s} tok/s, decode ${report.decode_tokens_per_s} tok/s (${report.bandwidth_fraction} of the bandwidth limit)`);
+    }
+  }
+  const columns = ["model", "dtype", "threads", "simd", "prefill_tokens_per_s", "decode_tokens_per_s", "load_ms", "peak_rss_mb", "weight_mb_per_token", "bandwidth_gb_per_s", "bandwidth_fraction"];
+  const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = 128, G = 128, batch 1.\n\n${table(columns, rows)}`;
+  writeFileSync(`${out}cpu.json`, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+  writeFileSync(`${out}cpu.md`, `${text}\n`);
+  console.log(`\n${text}\n`);
+}
+
+if (flags.part === "all" || flags.part === "batching") {
+  const G = flags["gen-tokens"], P = flags["prompt-tokens"];
+  const runs = flags.quick ? "1" : String(Math.min(Number(flags.runs), 3));
+  const rows: Record<string, unknown>[] = [];
+  for (const [label, dir] of models) {
+    for (const dtype of flags.quick ? ["float32"] : ["float32", "int8"]) {
+      const levels = bench(["--model", dir, "--dtype", dtype, "--concurrency", "1,4,8,16", "--prompt-tokens", P, "--gen-tokens", G, "--runs", runs]);
+      const one = levels.find((r) => r.concurrency === 1)!.aggregate_decode_tokens_per_s as number;
+      for (const r of levels) {
+        rows.push({ model: label, ...r, speedup: ((r.aggregate_decode_tokens_per_s as number) / one).toFixed(2) });
+        console.log(`${label} ${dtype} C=${r.concurrency}: ${r.aggregate_decode_tokens_per_s} tok/s aggregate, ITL p50 ${r.itl_p50_ms} / p99 ${r.itl_p99_ms} ms`);
+      }
+      const [admit] = bench(["--model", dir, "--dtype", dtype, "--concurrency", "8", "--admit-tokens", "512", "--prompt-tokens", P, "--gen-tokens", G, "--runs", runs]);
+      rows.push({ model: label, ...admit, speedup: "" });
+      console.log(`${label} ${dtype} C=8 admitting 512: ITL p50 ${admit.admit_itl_p50_ms} / p99 ${admit.admit_itl_p99_ms} ms`);
+    }
+  }
+  const columns = [
+    "model", "dtype", "concurrency", "aggregate_decode_tokens_per_s", "speedup", "per_request_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
+    "itl_p50_ms", "itl_p99_ms", "admit_prompt_tokens", "admit_ttft_ms", "admit_itl_p50_ms", "admit_itl_p99_ms", "kv_cache_tokens",
+  ];
+  const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = ${P}, G = ${G}, greedy, eos ignored; median of ${runs} run(s). speedup: aggregate decode over C = 1.\n\n${table(columns, rows)}`;
+  writeFileSync(`${out}batching.json`, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+  writeFileSync(`${out}batching.md`, `${text}\n`);
+  console.log(`\n${text}`);
+}

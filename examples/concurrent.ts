@@ -1,4 +1,4 @@
-// Concurrent jobs from several async tasks: one model worker, one KV slot per request, results unchanged.
+// Concurrent jobs from several async tasks: one model worker batching them, each request its own KV blocks, results unchanged.
 import { InferenceBuilder } from "@actorlm/runtime";
 import { EMBEDDED_MODEL_DIR, LlamaModel, generate, streamingHandler } from "@actorlm/llm";
 

@@ -10,17 +10,18 @@ const StartedAt = defineExtractor<number>("startedAt");
 const versesHandler = handler(
   [In<{ prompt: string; lines: number }>(), Model<LlamaModel>(), Cancel(), Out<string>(), State<{ label: string }>(), StartedAt],
   async (request, model, cancel, out, state, startedAt) => {
-    // Validates the request and tokenizes the prompt off the model worker, then runs the "start" operation (a KV
-    // slot, prefilled). The job's signal takes it off the worker's queue if the job is cancelled meanwhile.
+    // Validates the request and tokenizes the prompt off the model worker, then runs the "submit" operation (the
+    // request joins the model's batch). The job's signal takes it off the worker's queue if the job is cancelled
+    // meanwhile.
     const { id } = await startSequence(model, { prompt: request.prompt, maxTokens: 400, temperature: 0 }, cancel.signal);
-    const steps = model.withSignal(cancel.signal); // queued steps of a cancelled job never run
+    const steps = model.withSignal(cancel.signal); // queued calls of a cancelled job never run
     let line = "";
     let done = 0;
     let finished = false;
     try {
       while (done < request.lines && !finished) {
         cancel.throwIfCancelled();
-        const step = await steps.call("step", id);
+        const step = await steps.call("step", id); // its next output alone ("next" gives all that are ready)
         finished = step.finishReason !== undefined;
         line += step.text;
         for (let nl = line.indexOf("\n"); nl >= 0 && done < request.lines; nl = line.indexOf("\n")) {
@@ -29,8 +30,8 @@ const versesHandler = handler(
         }
       }
     } finally {
-      // A finished sequence already freed its KV slot. Otherwise free it here, ignoring a failure of the release
-      // itself (the worker may be gone), which must not replace the error the job is failing with.
+      // A finished request already gave its KV blocks back. Otherwise release it here (it leaves the batch), ignoring
+      // a failure of the release itself (the worker may be gone), which must not replace the error the job fails with.
       if (!finished) await model.call("release", id).catch(() => undefined);
     }
     return `${state.label}: ${done} lines in ${Math.round(performance.now() - startedAt)} ms`;

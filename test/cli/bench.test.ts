@@ -18,12 +18,27 @@ describe("actorlm bench", () => {
     const report = JSON.parse(run.stdout) as Record<string, number | string>;
     expect(report).toMatchObject({ backend: "wasm", dtype: "bfloat16", threads: 2, prompt_tokens: 16, gen_tokens: 8 });
     expect(["plain", "relaxed"]).toContain(report.simd);
-    for (const key of ["prefill_tokens_per_s", "decode_tokens_per_s", "load_ms", "peak_rss_mb", "bandwidth_gb_per_s", "bandwidth_fraction", "weight_mb_per_token"]) {
+    for (const key of ["prefill_tokens_per_s", "decode_tokens_per_s", "load_ms", "peak_rss_mb", "bandwidth_gb_per_s", "bandwidth_fraction", "weight_mb_per_token", "kv_cache_tokens"]) {
       expect(typeof report[key], key).toBe("number");
       expect(report[key] as number, key).toBeGreaterThan(0);
     }
     // weights read per token: kjv-llama in bf16, the tied embedding counted once as the head
     expect(report.weight_mb_per_token).toBeCloseTo(11.0, 0);
+  });
+
+  it("--concurrency runs clients through the request path: one report per level, with the batching fields", async () => {
+    const run = await cli("bench", "--concurrency", "1,3", "--prompt-tokens", "8", "--gen-tokens", "6", "--admit-tokens", "40", "--runs", "1", "--json");
+    expect(run.code, run.stderr).toBe(0);
+    const reports = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, number | string>);
+    expect(reports.map((r) => r.concurrency)).toEqual([1, 3]);
+    for (const report of reports) {
+      expect(report).toMatchObject({ backend: "wasm", dtype: "float32", prompt_tokens: 8, gen_tokens: 6, admit_prompt_tokens: 40 });
+      for (const key of ["aggregate_decode_tokens_per_s", "per_request_tokens_per_s", "ttft_p50_ms", "itl_p50_ms", "itl_p99_ms", "admit_ttft_ms", "kv_cache_tokens"]) {
+        expect(typeof report[key], key).toBe("number");
+        expect(report[key] as number, key).toBeGreaterThan(0);
+      }
+      expect(report.itl_p99_ms as number).toBeGreaterThanOrEqual(report.itl_p50_ms as number);
+    }
   });
 
   it("the js backend reports itself", async () => {

@@ -1,6 +1,7 @@
 /**
- * Sequence over a stub model (fixed logits, no weights): it gives the sampler the prompt for the repetition
- * penalty and only generated tokens for frequency / presence, and a finished sequence refuses to step.
+ * Sequence over a stub model (fixed logits, no weights), stepped as the scheduler steps it: it gives the sampler the
+ * prompt for the repetition penalty and only generated tokens for frequency / presence, and a finished sequence
+ * refuses to sample again.
  */
 import { InferenceError } from "@actorlm/runtime";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -44,13 +45,22 @@ function stubModel(): CausalLM {
   };
 }
 
+/** One step of `sequence` as the scheduler runs it: its pending tokens through the (stub) model, then a sample. */
+function step(sequence: Sequence, model: CausalLM): ReturnType<Sequence["sample"]> {
+  const n = sequence.pending;
+  const logits = model.forward([{ tokens: sequence.input(n), start: sequence.cached, blocks: sequence.kv.blocks }]);
+  sequence.advance(n);
+  return sequence.sample(logits);
+}
+
 /** The ids of a greedy run of `request` (temperature 0, `maxTokens` steps) over the stub model. */
-function run(request: Omit<GenerateRequest, "prompt">, maxTokens: number): { ids: number[]; sequence: Sequence } {
+function run(request: Omit<GenerateRequest, "prompt">, maxTokens: number): { ids: number[]; sequence: Sequence; model: CausalLM } {
   const normalized = validateRequest({ prompt: PROMPT, temperature: 0, ...request }, { maxSequenceLength: 64, maxStopSequences: 4 });
-  const sequence = new Sequence(stubModel(), tok, normalized, promptIds, maxTokens);
+  const model = stubModel();
+  const sequence = new Sequence(tok, normalized, promptIds, maxTokens, model.kv.allocate(0)!);
   const ids: number[] = [];
-  for (let i = 0; i < maxTokens; i++) ids.push(sequence.step().tokenId);
-  return { ids, sequence };
+  for (let i = 0; i < maxTokens; i++) ids.push(step(sequence, model).tokenId);
+  return { ids, sequence, model };
 }
 
 describe("Sequence", () => {
@@ -67,10 +77,10 @@ describe("Sequence", () => {
   });
 
   it("a finished sequence refuses another step with VALIDATION", () => {
-    const { sequence } = run({}, 1);
+    const { sequence, model } = run({}, 1);
     let error: unknown;
     try {
-      sequence.step();
+      step(sequence, model);
     } catch (e) {
       error = e;
     }

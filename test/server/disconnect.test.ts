@@ -2,15 +2,15 @@
  * A client that goes away cancels its generation at once: the KV slot is freed (the model's own activeSequences
  * operation says 0), the metrics show it, and a request abandoned while queued never runs.
  */
-import type { Admission } from "@actorlm/server";
+import type { ServedModel } from "@actorlm/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MODEL, admitted, metric, nextRequest, scrape, sseData, startServer, type Running } from "./helpers.js";
 
 let running: Running;
-let admission: Admission;
+let model: ServedModel;
 beforeAll(async () => {
   running = await startServer({ maxConcurrent: 1, maxQueued: 4 });
-  admission = running.server.models.get(MODEL).admission;
+  model = running.server.models.get(MODEL);
 });
 afterAll(() => running.close());
 
@@ -26,7 +26,7 @@ async function streaming(chunks: number): Promise<{ abort(): void }> {
   return { abort: () => controller.abort() };
 }
 
-const counts = (ok: (active: number, queued: number) => boolean) => admitted(admission, ok);
+const counts = (ok: (active: number, queued: number) => boolean) => admitted(model, ok);
 
 describe("client disconnects", () => {
   it("mid-stream: the job is cancelled at once, its slot freed, and the metrics say so", async () => {
@@ -69,7 +69,7 @@ describe("client disconnects", () => {
     const log = await abandoned;
     expect(log.outcome).toBe("cancelled");
     expect(log.completionTokens).toBeUndefined(); // no generation ever started for it
-    expect([admission.active, admission.queued]).toEqual([1, 0]);
+    expect(await model.requests()).toEqual({ active: 1, queued: 0 });
     expect(await activeSequences()).toBe(1); // only the first one's
     const firstEnded = nextRequest(running.server, (l) => l.path === "/v1/completions");
     first.abort();

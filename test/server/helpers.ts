@@ -1,6 +1,6 @@
 /** Shared by the server tests: a server on loopback with the embedded model, HTTP helpers, SSE parsing, metrics. */
 import { EMBEDDED_MODEL_DIR, generate, type Completion, type GenerateRequest } from "@actorlm/llm";
-import { createServer, type ActorlmServer, type Admission, type RequestLog, type ServerOptions } from "@actorlm/server";
+import { createServer, type ActorlmServer, type RequestLog, type ServedModel, type ServerOptions } from "@actorlm/server";
 import { hostModel } from "../generation/helpers.js";
 
 export { EMBEDDED_MODEL_DIR };
@@ -86,9 +86,17 @@ export async function scrape(url: string): Promise<string> {
   return (await fetch(`${url}/metrics`)).text();
 }
 
-/** Resolves once `admission`'s counts satisfy `ok` (checked now and at every change). */
-export async function admitted(admission: Admission, ok: (active: number, queued: number) => boolean): Promise<void> {
-  while (!ok(admission.active, admission.queued)) await new Promise((resolve) => admission.once("change", resolve));
+/**
+ * Resolves once the engine's counts of `model` (generations in its batch, and waiting to join it) satisfy `ok`:
+ * asked again after each answer (every question is a round trip through the model worker's FIFO); fails after 10 s.
+ */
+export async function admitted(model: ServedModel, ok: (active: number, queued: number) => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { active, queued } = await model.requests();
+    if (ok(active, queued)) return;
+    if (Date.now() > deadline) throw new Error(`engine counts never matched (last: ${active} active, ${queued} queued)`);
+  }
 }
 
 /** Resolves with the next finished request the server logs that `match` accepts. */

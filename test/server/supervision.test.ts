@@ -38,7 +38,7 @@ describe("a model worker that crashes", () => {
     const events = sseData(res);
     await events.next();
     const plain = post(url("/generate"), { inputs: P0.prompt, parameters: { max_new_tokens: 500 } });
-    await admitted(model.admission, (active) => active === 2);
+    await admitted(model, (active) => active === 2);
 
     expect(await crash()).toMatchObject({ code: "WORKER_CRASHED" });
     const rest: string[] = [];

@@ -23,10 +23,10 @@ function limitsOf(info: ModelInfo): RequestLimits {
 }
 
 /**
- * Starts a sequence for `request` without tokenizing on the model actor: the request is validated on the calling
- * thread (a prompt too long to fit is refused before anyone tokenizes it), the prompt is tokenized on a CPU pool
- * thread, and `start` gets the ids. `signal` (the job's) takes the tokenizing task and the queued `start` off
- * their queues. Use it in handlers of your own; the caller frees the sequence (`release`) unless it finished.
+ * Submits `request` to the model's batch without tokenizing on the model actor: the request is validated on the
+ * calling thread (a prompt too long to fit is refused before anyone tokenizes it), the prompt is tokenized on a CPU
+ * pool thread, and `submit` gets the ids. `signal` (the job's) takes the tokenizing task and the queued `submit` off
+ * their queues. Use it in handlers of your own; the caller frees the request (`release`) unless it finished.
  */
 export async function startSequence(model: ModelAccessor<LlamaModel>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart> {
   const info = await infoOf(model);
@@ -34,32 +34,35 @@ export async function startSequence(model: ModelAccessor<LlamaModel>, request: G
   const normalized = validateRequest(request, limits);
   const [ids] = await encodeOffThread(info.model, [normalized.prompt], signal);
   fitMaxTokens(ids.length, normalized.maxTokens, limits); // refused here rather than after a trip through the model's queue
-  return (signal === undefined ? model : model.withSignal(signal)).call("start", request, Array.from(ids));
+  return (signal === undefined ? model : model.withSignal(signal)).call("submit", request, Array.from(ids));
 }
 
 /**
  * Streams a completion token by token. Each output is `{ token, tokenId, index, special }`; the last one also
- * carries `finishReason`. The prompt is tokenized off the model actor; the request's KV slot is freed when it
- * finishes, fails or is cancelled, and a cancelled request's queued model operations never run.
+ * carries `finishReason`. The prompt is tokenized off the model actor; the request joins the model's batch, and
+ * each `next` hands over the outputs its steps produced since the last one. Its KV blocks are freed when it
+ * finishes, fails or is cancelled; a cancelled request leaves the batch at the next step, and one cancelled while
+ * it waits to join never runs.
  */
 export const streamingHandler = handler(
   [In<GenerateRequest>(), Model<LlamaModel>(), Cancel(), Out<TokenOutput>()],
   async (request, model, cancel, out) => {
     const { id } = await startSequence(model, request, cancel.signal);
-    const steps = model.withSignal(cancel.signal);
+    const calls = model.withSignal(cancel.signal);
     let finished = false;
     try {
-      for (let index = 0; !finished; index++) {
+      for (let index = 0; !finished; ) {
         cancel.throwIfCancelled();
-        const step = await steps.call("step", id);
-        finished = step.finishReason !== undefined;
-        const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index, special: step.special };
-        if (step.finishReason) output.finishReason = step.finishReason;
-        await out.emit(output);
+        for (const step of await calls.call("next", id)) {
+          finished = step.finishReason !== undefined;
+          const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index: index++, special: step.special };
+          if (step.finishReason) output.finishReason = step.finishReason;
+          await out.emit(output);
+        }
       }
     } finally {
-      // A finished sequence freed its slot in the worker; otherwise free it here (without the job's signal: a
-      // cancelled job must still release). If the worker itself is gone there is no slot left to free, and the
+      // A finished request is forgotten by the worker; otherwise free it here (without the job's signal: a
+      // cancelled job must still release). If the worker itself is gone there is nothing left to free, and the
       // job already fails with that error.
       if (!finished) await model.call("release", id).catch(() => undefined);
     }

@@ -46,7 +46,12 @@ export { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, defaultKvTokens } fro
 export type { CausalLM, CausalLMConfig, ModelLoadOptions } from "./models/causal-lm.js";
 export { readJsonFile, type ReadJsonOptions } from "./json-file.js";
 export { Sequence, type StepOutput } from "./generation/sequence.js";
-export { LlamaModel, type LlamaModelArgs, type ModelInfo, type SequenceStart, type WindowScore } from "./llama-model.js";
+export { Scheduler, type SchedulerLimits, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
+export { planStep, type PlanSequence, type PlannedRows, type StepLimits, type StepPlan } from "./generation/policy.js";
+export { StepCostModel, type ChunkPolicy, type StepCostOptions } from "./generation/chunking.js";
+export { checkAdmission, type AdmissionLimits } from "./generation/admission.js";
+export { DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_QUEUED_REQUESTS } from "./model-args.js";
+export { LlamaModel, type EngineStats, type LlamaModelArgs, type ModelInfo, type SequenceStart, type WindowScore } from "./llama-model.js";
 export {
   streamingHandler, perplexityHandler, startSequence, collectCompletion, generate, type Completion, type PerplexityResult,
 } from "./handlers.js";

@@ -1,20 +1,29 @@
-// The model actor: what the runtime hosts in its worker. It owns the weights, the tokenizer and one
-// Sequence (KV slot) per request, and exposes generation as named operations the handlers call.
+// The model actor: what the runtime hosts in its worker. It owns the weights, the tokenizer and the scheduler that
+// batches every request's steps (continuous batching over the paged KV cache), and exposes generation as named
+// operations the handlers call: `submit` a request, take its `next` outputs, `release` it.
 import { join } from "node:path";
 import { InferenceError, integerSetting, type LoadContext } from "@actorlm/runtime";
 import { LlmError } from "./errors.js";
+import { StepCostModel } from "./generation/chunking.js";
+import { Scheduler, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
 import { fitMaxTokens, validateRequest, type GenerateRequest, type RequestLimits } from "./generation/request.js";
 import { startKernels } from "./kernel-start.js";
 import { parseModelArgs, refuseUnsupported, type LlamaModelArgs } from "./model-args.js";
-import type { CausalLM } from "./models/causal-lm.js";
+import { DEFAULT_MAX_LOGIT_ROWS, type CausalLM } from "./models/causal-lm.js";
 import { resolveModelDir } from "./hub/cache.js";
 import { loadModel } from "./models/registry.js";
 import { logSumExp } from "./sampling/processors.js";
 import { Tokenizer } from "./tokenizer.js";
+import type { KvSequence } from "./kv-cache.js";
 
 /** Positions `score` runs through the model per forward pass: bounds its [rows, vocab] logits scratch. */
 const SCORE_CHUNK = 64;
+/**
+ * Outputs a running request may have produced and not handed out yet: past it, it sits out of the steps (keeping
+ * its KV blocks) until its handler takes them, so a stream nobody reads does not run on to maxTokens.
+ */
+const MAX_UNREAD_OUTPUTS = 8;
 
 export type { LlamaModelArgs } from "./model-args.js";
 
@@ -36,6 +45,12 @@ export interface ModelInfo {
   dtype: string;
   /** KV cache pool size in tokens. */
   kvCacheTokens: number;
+  /** Most rows (tokens, every request together) one forward pass takes; longer prompts are prefilled in chunks. */
+  maxBatchTokens: number;
+  /** Most requests in the batch at once. */
+  maxConcurrentRequests: number;
+  /** Most requests waiting to join the batch before more are refused with OVERLOADED. */
+  maxQueuedRequests: number;
   /** Bytes of kernel memory in use (weights, buffers, KV cache). */
   memoryBytes: number;
   /** Bytes of weights one decode step reads. */
@@ -58,7 +73,7 @@ export interface BenchmarkTimes {
   decodeMs: number[];
 }
 
-/** A started sequence: its slot id, the prompt's token ids and the sampler seed in use. */
+/** A submitted request: its id, the prompt's token ids and the sampler seed in use. */
 export interface SequenceStart {
   id: number;
   promptIds: readonly number[];
@@ -71,12 +86,19 @@ export interface WindowScore {
   count: number;
 }
 
+/** What the scheduler counts, and the KV pool's use: for metrics and tests. */
+export interface EngineStats extends SchedulerStats {
+  usedBlocks: number;
+  freeBlocks: number;
+  capacityTokens: number;
+}
+
 /** A causal language model hosted in the runtime's worker, generation exposed as operations. */
 export class LlamaModel {
   static readonly moduleUrl: string = import.meta.url;
 
-  private readonly sequences = new Map<number, Sequence>();
-  /** Who started each live sequence (LoadContext.caller): a client that goes away gets its sequences freed. */
+  private readonly scheduler: Scheduler;
+  /** Who submitted each live request (LoadContext.caller): a client that goes away gets its requests freed. */
   private readonly owners = new Map<number, number>();
   private nextId = 1;
 
@@ -84,9 +106,13 @@ export class LlamaModel {
     private readonly lm: CausalLM,
     private readonly tokenizer: Tokenizer,
     private readonly info_: ModelInfo,
-    private readonly maxSequences: number,
     private readonly ctx: LoadContext | undefined,
-  ) {}
+  ) {
+    // In the worker, steps queue in its FIFO; in-process (no context), on the event loop.
+    const driver: StepDriver = ctx ?? { enqueue: (task) => void setImmediate(task) };
+    const { maxConcurrentRequests, maxQueuedRequests } = info_;
+    this.scheduler = new Scheduler(lm, driver, { maxConcurrentRequests, maxQueuedRequests, maxUnreadOutputs: MAX_UNREAD_OUTPUTS }, new StepCostModel());
+  }
 
   /** Checks load arguments on the caller's thread (the host runs it before starting a worker): VALIDATION naming the field. */
   static validateArgs(args: unknown): void {
@@ -99,28 +125,26 @@ export class LlamaModel {
    * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
    */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
-    const { config, maxSequences, maxStopSequences, kvCacheTokens, maxBatchTokens } = parseModelArgs(args);
+    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests } = parseModelArgs(args);
     const { format, plan } = refuseUnsupported(config);
     const dir = resolveModelDir(config.model);
     const { kernels, device, adapter } = await startKernels(plan, config.threads);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
     let loaded: Awaited<ReturnType<typeof loadModel>>;
     let tokenizer: Tokenizer;
+    let maxSequenceLength: number;
     try {
-      loaded = await loadModel(dir, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens });
+      // every running request may want its logits in the same step
+      const maxLogitRows = Math.max(DEFAULT_MAX_LOGIT_ROWS, maxConcurrentRequests);
+      loaded = await loadModel(dir, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens, maxLogitRows });
       tokenizer = await Tokenizer.fromDir(dir, { modelConfig: loaded.rawConfig });
       checkVocabulary(tokenizer, loaded.model.config.vocabSize, dir);
+      maxSequenceLength = checkLimits(loaded.model, config.maxSequenceLength, maxConcurrentRequests);
     } catch (error) {
       await kernels.dispose();
       throw error;
     }
     const { architecture: arch, model: lm } = loaded;
-
-    const modelMax = lm.config.maxPositionEmbeddings;
-    const maxSequenceLength = config.maxSequenceLength ?? modelMax; // unset: the model's own limit
-    if (maxSequenceLength > modelMax) {
-      throw new LlmError("MODEL_LOAD", `maxSequenceLength ${maxSequenceLength} exceeds the model's max_position_embeddings ${modelMax}`, { field: "maxSequenceLength" });
-    }
     const info: ModelInfo = {
       model: dir,
       source: config.model,
@@ -132,6 +156,9 @@ export class LlamaModel {
       simd: kernels.simd,
       dtype: format,
       kvCacheTokens: lm.kv.capacityTokens,
+      maxBatchTokens: lm.maxBatchTokens,
+      maxConcurrentRequests,
+      maxQueuedRequests,
       memoryBytes: kernels.memoryBytes(),
       weightBytesPerToken: lm.weightBytesPerToken,
       vocabSize: lm.config.vocabSize,
@@ -141,8 +168,8 @@ export class LlamaModel {
       maxStopSequences,
       maxPromptBytes: tokenizer.maxTokenBytes * maxSequenceLength,
     };
-    const model = new LlamaModel(lm, tokenizer, info, maxSequences, ctx);
-    // A client thread that closes or exits mid-request frees its KV slots (the model itself stays).
+    const model = new LlamaModel(lm, tokenizer, info, ctx);
+    // A client thread that closes or exits mid-request frees its requests' KV blocks (the model itself stays).
     ctx?.onDisconnect((caller) => {
       for (const [id, owner] of model.owners) if (owner === caller) model.release(id);
     });
@@ -154,9 +181,19 @@ export class LlamaModel {
     return this.info_;
   }
 
-  /** Number of live sequences (KV slots in use). */
+  /** Requests the model holds: waiting, running, or finished with outputs not taken yet. */
   activeSequences(): number {
-    return this.sequences.size;
+    return this.scheduler.size;
+  }
+
+  /** Requests waiting and running, steps and preemptions so far, and the KV pool's use. */
+  stats(): EngineStats {
+    return { ...this.scheduler.stats(), ...this.kvUsage() };
+  }
+
+  /** The scheduler's last steps (up to 1024, oldest first): when each ended, how long it took, its rows. */
+  recentSteps(): StepRecord[] {
+    return this.scheduler.recentSteps();
   }
 
   /**
@@ -184,42 +221,94 @@ export class LlamaModel {
   }
 
   /**
-   * Validate a request, give it a KV slot and prefill it; VALIDATION / OVERLOADED on refusal. `promptIds` are
-   * the prompt's token ids when the caller tokenized it (off this actor, as the ready-made handlers do: see
-   * `startSequence`); they are checked again here (count and range), cheaply. Without them the prompt is
-   * tokenized here, after a prompt too long to fit was refused untokenized.
+   * Validates a request and queues it for the batch: it joins when the KV pool and the limits allow, and its outputs
+   * come from {@link LlamaModel.next}. VALIDATION on a bad request; OVERLOADED (at once) when maxConcurrentRequests
+   * run and maxQueuedRequests wait already. `promptIds` are the prompt's token ids when the caller tokenized it (off
+   * this actor, as the ready-made handlers do: see `startSequence`); they are checked again here (count and range),
+   * cheaply. Without them the prompt is tokenized here, after a prompt too long to fit was refused untokenized.
    */
-  start(request: GenerateRequest, promptIds?: readonly number[]): SequenceStart {
+  submit(request: GenerateRequest, promptIds?: readonly number[]): SequenceStart {
     const limits = this.limits();
     const normalized = validateRequest(request, limits);
     if (promptIds !== undefined && !Array.isArray(promptIds)) throw new LlmError("VALIDATION", "promptIds: must be an array of token ids", { field: "promptIds" });
     const ids = promptIds ?? this.tokenizer.encode(normalized.prompt);
     const maxTokens = fitMaxTokens(ids.length, normalized.maxTokens, limits); // refuses a prompt too long before scanning it
     if (promptIds !== undefined) checkIds(ids, "promptIds", 1, this.tokenizer.vocabSize);
-    if (this.sequences.size >= this.maxSequences) {
-      throw new InferenceError("OVERLOADED", `all ${this.maxSequences} sequence slots are in use`);
-    }
-    const sequence = new Sequence(this.lm, this.tokenizer, normalized, ids, maxTokens);
-    const id = this.nextId++;
-    this.sequences.set(id, sequence);
+    const sequence = new Sequence(this.tokenizer, normalized, ids, maxTokens, this.lm.kv.allocate(0)!);
+    const id = this.nextId;
+    this.scheduler.submit(id, sequence); // OVERLOADED when full: the id stays unused
+    this.nextId++;
     this.owners.set(id, this.ctx?.caller ?? 0);
     return { id, promptIds: ids, seed: sequence.seed };
   }
 
-  /** One decode step of sequence `id`; the slot is freed when the step finishes the sequence. */
-  step(id: number): StepOutput {
-    const sequence = this.sequences.get(id);
-    if (!sequence) throw new InferenceError("VALIDATION", `no live sequence ${id}`);
-    const out = sequence.step();
-    if (out.finishReason) this.release(id);
-    return out;
+  /** The same as {@link LlamaModel.submit} (its older name). */
+  start(request: GenerateRequest, promptIds?: readonly number[]): SequenceStart {
+    return this.submit(request, promptIds);
   }
 
-  /** Free sequence `id`'s KV slot (cancelled or failed requests); true when it was still live. */
+  /**
+   * The outputs of request `id` produced since the last call, waiting for the next step's when there are none yet
+   * (in the worker the wait does not hold the queue). The last output carries finishReason, and the request is then
+   * forgotten. Rejects with the error that ended the request, VALIDATION for an unknown id; a call cancelled by its
+   * caller's signal while it waits cancels the request (its caller is gone).
+   */
+  next(id: number): StepOutput[] | Promise<StepOutput[]> {
+    let ready: StepOutput[] | undefined;
+    try {
+      ready = this.scheduler.take(id);
+    } catch (error) {
+      this.owners.delete(id);
+      throw error;
+    }
+    if (ready !== undefined) return this.forgetIfDone(id, ready);
+    const wait = (signal?: AbortSignal) =>
+      this.scheduler.wait(id, signal).then(
+        (outputs) => this.forgetIfDone(id, outputs),
+        (error: unknown) => {
+          this.owners.delete(id);
+          throw error;
+        },
+      );
+    return this.ctx === undefined ? wait() : this.ctx.detach(wait);
+  }
+
+  /**
+   * The next output of request `id` alone. When none is ready it runs steps itself until there is one (every
+   * running request advances with it); OVERLOADED when no request can advance (the KV pool is held by requests
+   * whose outputs nobody reads). Prefer {@link LlamaModel.next}, which waits without holding the worker.
+   */
+  step(id: number): StepOutput {
+    try {
+      for (;;) {
+        const output = this.scheduler.takeOne(id);
+        if (output !== undefined) {
+          if (output.finishReason !== undefined) this.owners.delete(id);
+          return output;
+        }
+        if (!this.scheduler.step()) throw new InferenceError("OVERLOADED", `request ${id} cannot advance: every request that could is waiting for its outputs to be read`);
+      }
+    } catch (error) {
+      if (!this.scheduler.has(id)) this.owners.delete(id);
+      throw error;
+    }
+  }
+
+  /** Cancels request `id`: it leaves the queue or the batch and its KV blocks go back now; true when it was live. */
   release(id: number): boolean {
-    this.sequences.get(id)?.release();
     this.owners.delete(id);
-    return this.sequences.delete(id);
+    return this.scheduler.cancel(id);
+  }
+
+  /** Fails every request that has not started yet with NOT_READY (`reason` as the message): a server shutting down. */
+  refuseWaiting(reason = "the model is shutting down"): number {
+    return this.scheduler.refuseWaiting(new InferenceError("NOT_READY", reason));
+  }
+
+  /** `outputs`, after forgetting the owner of request `id` when they end it. */
+  private forgetIfDone(id: number, outputs: StepOutput[]): StepOutput[] {
+    if (outputs.at(-1)?.finishReason !== undefined) this.owners.delete(id);
+    return outputs;
   }
 
   /** KV cache use: blocks in use, free, and the pool's size in tokens. */
@@ -238,8 +327,7 @@ export class LlamaModel {
     if (P + G > this.info_.maxSequenceLength) {
       throw new LlmError("VALIDATION", `promptTokens + genTokens (${P + G}) exceeds the max sequence length ${this.info_.maxSequenceLength}`, { field: "genTokens" });
     }
-    const kv = this.lm.kv.allocate(P + G);
-    if (kv === undefined) throw new InferenceError("OVERLOADED", `the KV cache has no room for ${P + G} positions`);
+    const kv = this.allocate(P + G);
     let state = (options.seed ?? 1) >>> 0 || 1;
     const vocab = Math.min(this.tokenizer.vocabSize, this.info_.vocabSize);
     const prompt = Array.from({ length: P }, () => {
@@ -265,6 +353,7 @@ export class LlamaModel {
       }
     } finally {
       kv.free();
+      this.scheduler.resume();
     }
     return times;
   }
@@ -281,8 +370,7 @@ export class LlamaModel {
     checkIds(ids, "ids", 2, vocabSize);
     // ids[0 .. n-2] go through the cache a chunk at a time; row r of a chunk's logits predicts the id after it
     const inputs = ids.length - 1;
-    const kv = this.lm.kv.allocate(inputs);
-    if (kv === undefined) throw new InferenceError("OVERLOADED", `the KV cache has no room for ${inputs} more positions`);
+    const kv = this.allocate(inputs);
     const chunkSize = Math.min(SCORE_CHUNK, this.lm.maxLogitRows, this.lm.maxBatchTokens);
     let nll = 0;
     try {
@@ -296,8 +384,19 @@ export class LlamaModel {
       }
     } finally {
       kv.free();
+      this.scheduler.resume();
     }
     return { nll, count: inputs };
+  }
+
+  /**
+   * KV blocks for `positions` positions, outside the batch (a scoring window, a benchmark): running requests give
+   * theirs back if need be (they run their tokens again later). OVERLOADED when the whole pool is too small.
+   */
+  private allocate(positions: number): KvSequence {
+    const kv = this.scheduler.makeRoom(this.lm.kv.blocksFor(positions)) ? this.lm.kv.allocate(positions) : undefined;
+    if (kv === undefined) throw new InferenceError("OVERLOADED", `the KV cache has no room for ${positions} positions (it holds ${this.lm.kv.capacityTokens})`);
+    return kv;
   }
 }
 
@@ -312,6 +411,23 @@ function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, dir: string): 
   if (tokenizer.vocabSize > vocabSize) refuse(join(dir, "tokenizer.json"), `the tokenizer's vocabulary of ${tokenizer.vocabSize} ids exceeds`);
   if (tokenizer.bosId !== null && tokenizer.bosId >= vocabSize) refuse(dir, `bos token id ${tokenizer.bosId} is not below`);
   for (const id of tokenizer.eosIds) if (id >= vocabSize) refuse(dir, `eos token id ${id} is not below`);
+}
+
+/**
+ * The max sequence length in force (asked, or the model's own and what the KV pool holds), after refusing
+ * (MODEL_LOAD naming the setting) limits the model cannot honour: a sequence longer than the model's positions or
+ * than the KV pool, more requests in the batch than rows in a forward pass.
+ */
+function checkLimits(lm: CausalLM, asked: number | undefined, maxConcurrentRequests: number): number {
+  const modelMax = lm.config.maxPositionEmbeddings;
+  const capacity = lm.kv.capacityTokens;
+  const refuse = (field: string, why: string): never => {
+    throw new LlmError("MODEL_LOAD", `${field} ${why}`, { field });
+  };
+  if (asked !== undefined && asked > modelMax) refuse("maxSequenceLength", `${asked} exceeds the model's max_position_embeddings ${modelMax}`);
+  if (asked !== undefined && asked > capacity) refuse("kvCacheTokens", `${capacity} cannot hold one sequence of maxSequenceLength ${asked}`);
+  if (maxConcurrentRequests > lm.maxBatchTokens) refuse("maxConcurrentRequests", `${maxConcurrentRequests} exceeds maxBatchTokens ${lm.maxBatchTokens} (every running request needs a row per step)`);
+  return asked ?? Math.min(modelMax, capacity); // unset: the model's own limit, if the KV pool holds it
 }
 
 /** Index of the largest value (the first on ties). */

@@ -8,8 +8,15 @@ import { isObject } from "./json-file.js";
 
 /** How to load a model: the backend config, plus the worker's own limits. */
 export interface LlamaModelArgs extends BackendConfigInit {
-  /** Most sequences (KV slots) alive at once; a request beyond it is refused with OVERLOADED. Default 64. */
+  /**
+   * Deprecated: use maxConcurrentRequests and maxQueuedRequests. When given alone, it is maxConcurrentRequests
+   * with no queue (the old meaning: at most this many requests at once, the next one refused with OVERLOADED).
+   */
   maxSequences?: number;
+  /** Most requests in the batch at once (each holds KV blocks and gets a row every step). Default 16. */
+  maxConcurrentRequests?: number;
+  /** Most requests waiting to join the batch; one more is refused at once with OVERLOADED. Default 64. */
+  maxQueuedRequests?: number;
   /** Most stop strings one request may give. Default 4. */
   maxStopSequences?: number;
   /** KV cache pool size in tokens. Default: room for 4 full-length sequences, at most 256 MiB. */
@@ -21,7 +28,8 @@ export interface LlamaModelArgs extends BackendConfigInit {
 /** Load arguments after checking, defaults filled in. */
 export interface LoadSettings {
   readonly config: BackendConfig;
-  readonly maxSequences: number;
+  readonly maxConcurrentRequests: number;
+  readonly maxQueuedRequests: number;
   readonly maxStopSequences: number;
   readonly kvCacheTokens: number | undefined;
   readonly maxBatchTokens: number | undefined;
@@ -29,8 +37,13 @@ export interface LoadSettings {
 
 const FIELDS: readonly (keyof LlamaModelArgs)[] = [
   "model", "device", "dtype", "maxSequenceLength", "flashAttention", "threads", "backend", "maxSequences", "maxStopSequences",
-  "kvCacheTokens", "maxBatchTokens",
+  "kvCacheTokens", "maxBatchTokens", "maxConcurrentRequests", "maxQueuedRequests",
 ];
+
+/** Default of maxConcurrentRequests. */
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 16;
+/** Default of maxQueuedRequests. */
+export const DEFAULT_MAX_QUEUED_REQUESTS = 64;
 
 /**
  * Checks LlamaModel's load arguments (a model directory, or {@link LlamaModelArgs}); throws VALIDATION naming the
@@ -43,9 +56,11 @@ export function parseModelArgs(args: unknown): LoadSettings {
     throw new LlmError("VALIDATION", `args: LlamaModel needs a model directory or { model: directory, ... }, got ${got}`, { field: "args" });
   }
   refuseUnknownFields(plain, FIELDS);
+  const legacy = plain.maxSequences === undefined ? undefined : integerSetting("maxSequences", plain.maxSequences, 1);
   return {
     config: new BackendConfig(plain as unknown as BackendConfigInit).validate(),
-    maxSequences: integerSetting("maxSequences", plain.maxSequences ?? 64, 1),
+    maxConcurrentRequests: integerSetting("maxConcurrentRequests", plain.maxConcurrentRequests ?? legacy ?? DEFAULT_MAX_CONCURRENT_REQUESTS, 1),
+    maxQueuedRequests: integerSetting("maxQueuedRequests", plain.maxQueuedRequests ?? (legacy === undefined ? DEFAULT_MAX_QUEUED_REQUESTS : 0), 0),
     maxStopSequences: integerSetting("maxStopSequences", plain.maxStopSequences ?? 4, 1),
     kvCacheTokens: plain.kvCacheTokens === undefined ? undefined : integerSetting("kvCacheTokens", plain.kvCacheTokens, 1),
     maxBatchTokens: plain.maxBatchTokens === undefined ? undefined : integerSetting("maxBatchTokens", plain.maxBatchTokens, 1),

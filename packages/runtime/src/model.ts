@@ -15,6 +15,19 @@ export interface LoadContext {
    * it sent, like an operation itself: free what `caller` held (its KV slots, say). The model stays loaded.
    */
   onDisconnect(fn: (caller: number) => void): void;
+  /**
+   * Queues `task` behind every operation queued now, as an operation of the model's own (no caller can cancel it):
+   * how a model runs background work between its callers' operations, in the same FIFO (a scheduler's step, say).
+   * A task that throws is ignored: report failures through the work it serves.
+   */
+  enqueue(task: () => void): void;
+  /**
+   * Makes the operation running now answer later without holding the queue: call it synchronously inside the
+   * operation and return what it returns. `wait` gets the call's signal and returns the reply; the queue moves on
+   * to the next operation at once, and the caller gets the reply when it settles. The signal aborts (with the
+   * caller's CANCELLED) when the caller cancels the call while it waits; `wait` should then settle soon.
+   */
+  detach<T>(wait: (signal: AbortSignal) => Promise<T>): Promise<T>;
 }
 
 /**

@@ -1,7 +1,8 @@
 // One generation as the HTTP routes run it: count the prompt's tokens off the model actor (for usage and an early
-// refusal of what cannot fit), wait for an admission slot, start the streaming job and wait for its first output —
-// so a request the model refuses still gets a plain error response with its status — then hand out the outputs,
-// timing them for the metrics. Whatever way the consumer leaves, the job is cancelled and the slot released.
+// refusal of what cannot fit), start the streaming job (the engine admits it to its batch, queues it, or refuses it
+// with OVERLOADED) and wait for its first output — so a request the model refuses still gets a plain error response
+// with its status — then hand out the outputs, timing them for the metrics. Whatever way the consumer leaves, the
+// job is cancelled, which frees its KV blocks.
 import { performance } from "node:perf_hooks";
 import { fitMaxTokens, encodeOffThread, type FinishReason, type GenerateRequest, type TokenOutput } from "@actorlm/llm";
 import { InferenceError, type Job } from "@actorlm/runtime";
@@ -34,17 +35,15 @@ export class Generation {
   readonly #job: Job<TokenOutput>;
   readonly #outputs: AsyncIterator<TokenOutput>;
   readonly #first: TokenOutput;
-  readonly #release: () => void;
   readonly #ctx: GenerationContext;
   #consumed = false;
 
-  private constructor(ctx: GenerationContext, promptTokens: number, job: Job<TokenOutput>, outputs: AsyncIterator<TokenOutput>, first: TokenOutput, release: () => void) {
+  private constructor(ctx: GenerationContext, promptTokens: number, job: Job<TokenOutput>, outputs: AsyncIterator<TokenOutput>, first: TokenOutput) {
     this.#ctx = ctx;
     this.promptTokens = promptTokens;
     this.#job = job;
     this.#outputs = outputs;
     this.#first = first;
-    this.#release = release;
   }
 
   /**
@@ -58,7 +57,6 @@ export class Generation {
     const [ids] = await encodeOffThread(model.info.model, [request.prompt], signal);   // the resolved directory (an id's snapshot)
     const { maxSequenceLength, maxStopSequences } = model.info;
     fitMaxTokens(ids.length, request.maxTokens ?? null, { maxSequenceLength, maxStopSequences });
-    const release = await model.admission.acquire(signal);
     let job: Job<TokenOutput> | undefined;
     try {
       job = model.spawn(request, signal);
@@ -69,18 +67,17 @@ export class Generation {
         throw new InferenceError("HANDLER_FAILED", "the generation ended without any output");
       }
       ctx.metrics.timeToFirstToken.observe({ model: model.name }, (performance.now() - ctx.receivedAt) / 1000);
-      return new Generation(ctx, ids.length, job, outputs, first.value, release);
+      return new Generation(ctx, ids.length, job, outputs, first.value);
     } catch (error) {
       job?.cancel();
       await job?.join().catch(() => undefined);
-      release();
       throw error;
     }
   }
 
   /**
    * Every output, the first included, once. Rejects with the job's error if it fails midway (CANCELLED when the
-   * signal aborted); leaving early cancels the job. The admission slot is released when this ends.
+   * signal aborted); leaving early cancels the job.
    */
   async *outputs(): AsyncGenerator<TokenOutput, void, undefined> {
     if (this.#consumed) throw new Error("a generation's outputs can be read once");
@@ -110,7 +107,6 @@ export class Generation {
         this.#job.cancel("the response ended early");
         await this.#job.join().catch(() => undefined);
       }
-      this.#release();
     }
   }
 

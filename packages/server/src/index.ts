@@ -3,7 +3,6 @@ export { ActorlmServer, createServer, type ServerOptions, type ActorlmServerEven
 export { ModelRegistry, ServedModel, modelNameOf, type EngineOptions, type ModelSource, type ServedModelOptions, type ServedModelEvents } from "./models.js";
 // Chat templates live in @actorlm/llm (the CLI, the server and applications render them the same way); re-exported here.
 export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "@actorlm/llm";
-export { Admission } from "./admission.js";
 export { Supervisor, type RestartPolicy, type SupervisorEvents } from "./supervisor.js";
 export { ServerMetrics, outcomeOfStatus, type Outcome } from "./metrics.js";
 export {

@@ -74,22 +74,32 @@ export class ServerMetrics {
       registers,
     });
     this.restarts = new Counter({ name: "actorlm_model_restarts_total", help: "Model worker restarts after a crash", labelNames: ["model"], registers });
+    // Both read the engine's own counts (one `stats` call per model per scrape, shared by the two gauges).
+    let counts: Promise<Map<string, { active: number; queued: number }>> | undefined;
+    const current = () => {
+      counts ??= Promise.all(models().map(async (m) => [m.name, await m.requests()] as const)).then((pairs) => new Map(pairs));
+      const pending = counts;
+      void pending.finally(() => {
+        if (counts === pending) counts = undefined;
+      });
+      return pending;
+    };
     new Gauge({
       name: "actorlm_queue_size",
-      help: "Requests waiting for a generation slot",
+      help: "Requests waiting to join their model's batch",
       labelNames: ["model"],
       registers,
-      collect() {
-        for (const m of models()) this.set({ model: m.name }, m.admission.queued);
+      async collect() {
+        for (const [model, c] of await current()) this.set({ model }, c.queued);
       },
     });
     new Gauge({
       name: "actorlm_active_sequences",
-      help: "Generations running (each holds a KV slot in its model worker)",
+      help: "Generations in their model's batch (each holds KV blocks in its model worker)",
       labelNames: ["model"],
       registers,
-      collect() {
-        for (const m of models()) this.set({ model: m.name }, m.admission.active);
+      async collect() {
+        for (const [model, c] of await current()) this.set({ model }, c.active);
       },
     });
     new Gauge({

@@ -1,6 +1,3 @@
-// The models a server serves: each in its own model worker (a ModelHost), with its streaming inference, admission
-// control, supervisor and chat template. Requests pick a model by name; a name is the only thing a request can say
-// about which model runs, so no request can name a file path.
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { EventEmitter } from "eventemitter3";
@@ -19,12 +16,14 @@ import {
   ChatTemplate, LlamaModel, encodeOffThread, parseModelId, streamingHandler,
   type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput,
 } from "@actorlm/llm";
-import { Admission } from "./admission.js";
 import { ApiError } from "./http-errors.js";
 import { Supervisor, type RestartPolicy } from "./supervisor.js";
 
-/** Engine settings shared by every served model (the CLI's engine flags); the server sets the KV slots and stop limit. */
-export type EngineOptions = Omit<LlamaModelArgs, "model" | "maxSequences" | "maxStopSequences">;
+/**
+ * Engine settings shared by every served model (the CLI's engine flags); the server sets the request limits
+ * (`maxConcurrent`, `maxQueued`) and the stop limit itself.
+ */
+export type EngineOptions = Omit<LlamaModelArgs, "model" | "maxSequences" | "maxStopSequences" | "maxConcurrentRequests" | "maxQueuedRequests">;
 
 /** A model to serve: the name requests use, and its directory or Hugging Face id (resolved from the local cache). */
 export interface ModelSource {
@@ -35,9 +34,9 @@ export interface ModelSource {
 /** Per-model serving settings. */
 export interface ServedModelOptions {
   engine: EngineOptions;
-  /** Generations that run at once (also the model's KV slots). */
+  /** Generations in the model's batch at once (its maxConcurrentRequests). */
   maxActive: number;
-  /** Requests that may wait for a turn. */
+  /** Requests that may wait to join the batch (its maxQueuedRequests); one more is refused with OVERLOADED. */
   maxQueued: number;
   /** Most stop strings a request may give. */
   maxStopSequences: number;
@@ -70,7 +69,8 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
   readonly dir: string;
   /** The model worker. */
   readonly host: ModelHost<LlamaModel>;
-  readonly admission: Admission;
+  /** Generations in the batch at once, and waiting to join it, at most (the engine enforces them). */
+  readonly limits: { readonly maxActive: number; readonly maxQueued: number };
   #inference: Inference<GenerateRequest, TokenOutput, never> | undefined;
   #info: ModelInfo | undefined;
   #template: ChatTemplate | undefined;
@@ -85,8 +85,14 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     this.name = source.name;
     this.dir = source.dir;
     this.#options = options;
-    this.admission = new Admission(options.maxActive, options.maxQueued);
-    const args: LlamaModelArgs = { model: source.dir, ...definedOnly(options.engine), maxSequences: options.maxActive, maxStopSequences: options.maxStopSequences };
+    this.limits = { maxActive: options.maxActive, maxQueued: options.maxQueued };
+    const args: LlamaModelArgs = {
+      model: source.dir,
+      ...definedOnly(options.engine),
+      maxConcurrentRequests: options.maxActive,
+      maxQueuedRequests: options.maxQueued,
+      maxStopSequences: options.maxStopSequences,
+    };
     this.host = ModelHost.create(options.modelClass, args, { name: `actorlm:${source.name}` });
     this.host.on("state", (change) => this.emit("state", change)).on("progress", (p) => this.emit("progress", p));
   }
@@ -142,6 +148,21 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     if (this.#inference === undefined || this.host.state !== BackendState.Ready) {
       throw new InferenceError("NOT_READY", `model ${this.name} is not ready (state ${this.host.state}); retry shortly`);
     }
+  }
+
+  /**
+   * Generations in the model's batch (`active`) and waiting to join it (`queued`), as the engine counts them now;
+   * zeros while the model is not ready.
+   */
+  async requests(): Promise<{ active: number; queued: number }> {
+    if (this.host.state !== BackendState.Ready) return { active: 0, queued: 0 };
+    const stats = await this.host.call("stats").catch(() => undefined);
+    return { active: stats?.running ?? 0, queued: stats?.queued ?? 0 };
+  }
+
+  /** Refuses (NOT_READY, `reason`) every generation still waiting to join the batch; running ones go on. */
+  async refuseWaiting(reason: string): Promise<void> {
+    if (this.host.state === BackendState.Ready) await this.host.call("refuseWaiting", reason).catch(() => undefined);
   }
 
   /** Starts a streaming generation job (cancelled when `signal` aborts). */

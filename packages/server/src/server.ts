@@ -29,9 +29,9 @@ export interface ServerOptions {
   port?: number;
   /** When set, every route but the playground and /health needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  /** Generations that run at once per model. Default 16. */
+  /** Generations in each model's batch at once (the engine's maxConcurrentRequests). Default 16. */
   maxConcurrent?: number;
-  /** Requests that may wait for a turn per model; beyond, 429. Default 64. */
+  /** Requests that may wait to join each model's batch (the engine's maxQueuedRequests); beyond, 429. Default 64. */
   maxQueued?: number;
   /** Largest request body in bytes; beyond, 413. Default 1 MiB. */
   bodyLimit?: number;
@@ -172,7 +172,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
 
   async #close(graceMs: number): Promise<void> {
     const stopped = this.app.close();
-    for (const model of this.models.list()) model.admission.refuseWaiting(new InferenceError("NOT_READY", "the server is shutting down"));
+    await Promise.all(this.models.list().map((model) => model.refuseWaiting("the server is shutting down")));
     const cancel = setTimeout(() => this.cancelInFlight(), graceMs);
     // a client that stopped reading keeps its response open even after its generation ended: cut it off
     const force = setTimeout(() => this.app.server.closeAllConnections(), graceMs + FORCE_CLOSE_MS);

@@ -27,11 +27,17 @@ export interface GenerateRequest {
   seed?: number | null;
   /** Strings that end generation; never emitted. */
   stop?: string[] | null;
+  /**
+   * Generate past end-of-sequence tokens (benchmarks: exactly maxTokens tokens). An eos token is then reported
+   * like any other special token (`special: true`, no text) and only maxTokens or a stop string ends generation.
+   */
+  ignoreEos?: boolean | null;
 }
 
 /** Every field a {@link GenerateRequest} may have; any other is refused by name. */
 export const REQUEST_FIELDS: readonly (keyof GenerateRequest)[] = Object.freeze([
   "prompt", "maxTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty", "frequencyPenalty", "presencePenalty", "seed", "stop",
+  "ignoreEos",
 ] as const);
 
 /** Sampling parameters with every default filled in (the neutral value turns a step off). */
@@ -61,6 +67,8 @@ export interface NormalizedRequest {
   maxTokens: number | null;
   stop: string[];
   sampling: SamplingParams;
+  /** True: generation goes on past eos tokens (absent otherwise). */
+  ignoreEos?: boolean;
 }
 
 /** One generated token as streamed to the caller. */
@@ -168,7 +176,12 @@ export function validateRequest(req: unknown, limits: RequestLimits): Normalized
   }
   s.seed = int(r, "seed");
 
-  return { prompt, maxTokens, stop: stopList(r.stop, limits.maxStopSequences), sampling: s };
+  const ignoreEos = r.ignoreEos ?? false;
+  if (typeof ignoreEos !== "boolean") fail("ignoreEos", `must be a boolean, got ${typeof ignoreEos}`);
+
+  const normalized: NormalizedRequest = { prompt, maxTokens, stop: stopList(r.stop, limits.maxStopSequences), sampling: s };
+  if (ignoreEos === true) normalized.ignoreEos = true;
+  return normalized;
 }
 
 /** Validate the stop list: an array of at most `max` non-empty strings (absent / null → []). */

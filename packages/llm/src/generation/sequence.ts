@@ -1,9 +1,8 @@
-// One request's generation state: its KV slot, sampler (which counts the tokens for the penalties), detokenizer
-// and stop matcher.
-import { InferenceError } from "@actorlm/runtime";
+// One request's generation state in the scheduler: the tokens its KV cache must hold (prompt, then each sampled
+// token), how many it holds so far, and its own sampler, detokenizer and stop matcher. It never runs the model:
+// the scheduler feeds its pending tokens to a batched forward and hands back the logits of its last position.
 import { LlmError } from "../errors.js";
 import type { KvSequence } from "../kv-cache.js";
-import type { CausalLM } from "../models/causal-lm.js";
 import { Sampler } from "../sampling/sampler.js";
 import type { Tokenizer } from "../tokenizer.js";
 import { StreamingDetokenizer } from "./detokenizer.js";
@@ -22,61 +21,35 @@ export interface StepOutput {
 }
 
 /**
- * Generates one completion: prefill the prompt at construction, then `step()` samples a token, turns it into
- * text (holding back broken UTF-8 and possible stop strings) and runs it through the model for the next step.
- * It holds KV blocks for the prompt plus `maxTokens` from the start (refused with OVERLOADED when the pool
- * lacks them) and gives them back when it finishes or is released.
+ * Generates one completion. Its KV sequence (handed in, and replaced when the scheduler preempts it) holds the
+ * first `cached` of `tokens`; the rest are `pending`: the prompt's remainder while prefilling, then the one token
+ * sampled last. After a forward ran the pending tokens the scheduler calls {@link Sequence.advance}, and with
+ * the logits of the last one {@link Sequence.sample}, which picks the next token, turns it into text (holding back
+ * broken UTF-8 and possible stop strings) and says when generation ends.
  */
 export class Sequence {
-  private readonly kv: KvSequence;
-  private logits: Float32Array<ArrayBufferLike>; // next-token logits
+  /** The prompt's ids, then every sampled token that will be fed back (the last one is not, once finished). */
+  readonly tokens: number[];
   private readonly sampler: Sampler;
   private readonly detokenizer: StreamingDetokenizer;
   private readonly stops: StopMatcher;
-  private generated = 0;
-  private finished = false;
+  private readonly ignoreEos: boolean;
+  private generatedCount = 0;
+  private done = false;
 
-  /** Prefill `promptIds` into a fresh cache sized for the prompt plus `maxTokens` new tokens. */
+  /** A sequence for `request` over `promptIds`, generating at most `maxTokens` tokens into `kv` (empty so far). */
   constructor(
-    private readonly model: CausalLM,
     private readonly tokenizer: Tokenizer,
     request: NormalizedRequest,
     readonly promptIds: readonly number[],
     private readonly maxTokens: number,
+    public kv: KvSequence,
   ) {
-    const kv = model.kv.allocate(promptIds.length + maxTokens);
-    if (kv === undefined) {
-      throw new InferenceError("OVERLOADED", `the KV cache has no room for ${promptIds.length + maxTokens} more positions (${model.kv.freeBlocks} of ${model.kv.spec.blocks} blocks free)`);
-    }
-    this.kv = kv;
+    this.tokens = [...promptIds];
     this.sampler = new Sampler(request.sampling, promptIds, { vocabSize: tokenizer.vocabSize }); // never an id the tokenizer lacks
     this.detokenizer = new StreamingDetokenizer(tokenizer, { context: promptIds });
     this.stops = new StopMatcher(request.stop);
-    try {
-      this.logits = this.prefill(promptIds);
-    } catch (error) {
-      kv.free();
-      throw error;
-    }
-  }
-
-  /** Runs the prompt through the model in chunks of at most maxBatchTokens; returns the last position's logits. */
-  private prefill(ids: readonly number[]): Float32Array<ArrayBufferLike> {
-    let logits: Float32Array<ArrayBufferLike> = new Float32Array(0);
-    for (let from = 0; from < ids.length; from += this.model.maxBatchTokens) {
-      const tokens = ids.slice(from, from + this.model.maxBatchTokens);
-      const last = from + tokens.length === ids.length;
-      logits = this.advance(tokens, last);
-    }
-    return logits;
-  }
-
-  /** Runs `tokens` after the cached positions; the last one's logits when `wantLogits`. */
-  private advance(tokens: readonly number[], wantLogits = true): Float32Array<ArrayBufferLike> {
-    const { kv } = this;
-    const logits = this.model.forward([{ tokens, start: kv.length, blocks: kv.blocks, logits: wantLogits ? "last" : "none" }]);
-    kv.length += tokens.length;
-    return logits;
+    this.ignoreEos = request.ignoreEos === true;
   }
 
   /** The sampler's seed (the request's, or the random one it drew). */
@@ -84,27 +57,57 @@ export class Sequence {
     return this.sampler.seed;
   }
 
-  /** Sample the next token and advance; throws LlmError VALIDATION once the sequence has finished. */
-  step(): StepOutput {
-    if (this.finished) throw new LlmError("VALIDATION", "sequence already finished");
-    const tokenId = this.sampler.sample(this.logits);
-    this.sampler.accept(tokenId);
-    this.generated++;
+  /** Positions in the KV cache. */
+  get cached(): number {
+    return this.kv.length;
+  }
 
-    if (this.tokenizer.isEos(tokenId)) return this.finish({ tokenId, text: this.flush(), special: true }, "stop");
+  /** Tokens not in the cache yet (≥ 1 until the sequence finishes). */
+  get pending(): number {
+    return this.tokens.length - this.kv.length;
+  }
+
+  /** Tokens sampled so far. */
+  get generated(): number {
+    return this.generatedCount;
+  }
+
+  /** True once the last output was sampled. */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** The next `n` pending tokens (what the next forward runs for this sequence). */
+  input(n: number): number[] {
+    return this.tokens.slice(this.kv.length, this.kv.length + n);
+  }
+
+  /** Records that a forward wrote the next `n` pending tokens to the cache. */
+  advance(n: number): void {
+    if (n < 1 || n > this.pending) throw new LlmError("VALIDATION", `cannot advance ${n} of ${this.pending} pending tokens`);
+    this.kv.length += n;
+  }
+
+  /**
+   * The next output, from the logits of the last cached position (every token must be cached): samples a token,
+   * which becomes pending unless it ends generation. Throws VALIDATION once the sequence has finished.
+   */
+  sample(logits: Float32Array): StepOutput {
+    if (this.done) throw new LlmError("VALIDATION", "sequence already finished");
+    if (this.pending !== 0) throw new LlmError("VALIDATION", `sample() with ${this.pending} tokens not yet run through the model`);
+    const tokenId = this.sampler.sample(logits);
+    this.sampler.accept(tokenId);
+    this.generatedCount++;
+
+    if (!this.ignoreEos && this.tokenizer.isEos(tokenId)) return this.finish({ tokenId, text: this.flush(), special: true }, "stop");
 
     const { emit, stopped } = this.stops.push(this.detokenizer.push(tokenId));
     const special = this.tokenizer.isSpecial(tokenId);
     if (stopped) return this.finish({ tokenId, text: emit, special }, "stop");
-    if (this.generated >= this.maxTokens) return this.finish({ tokenId, text: emit + this.flush(), special }, "length");
+    if (this.generatedCount >= this.maxTokens) return this.finish({ tokenId, text: emit + this.flush(), special }, "length");
 
-    this.logits = this.advance([tokenId]);
+    this.tokens.push(tokenId);
     return { tokenId, text: emit, special };
-  }
-
-  /** Gives the KV blocks back (a finished sequence already did). */
-  release(): void {
-    this.kv.free();
   }
 
   /** Release everything still held back (end of stream without a stop string). */
@@ -113,8 +116,7 @@ export class Sequence {
   }
 
   private finish(output: StepOutput, reason: FinishReason): StepOutput {
-    this.finished = true;
-    this.kv.free();
+    this.done = true;
     return { ...output, finishReason: reason };
   }
 }

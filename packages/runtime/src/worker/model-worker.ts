@@ -2,8 +2,10 @@
  * Worker-side entry of the model host: loads the model class named in the load message and serves its methods
  * as named operations through an {@link OperationQueue} (one at a time, in arrival order; a cancelled call that
  * has not started never runs). Each call says who asked (the host's thread or a connected client); when a
- * client is gone, the model's `onDisconnect` listeners run in the same queue. Every message is typed in
- * `protocol.ts`.
+ * client is gone, the model's `onDisconnect` listeners run in the same queue. The model may queue work of its
+ * own (`ctx.enqueue`) and let an operation answer later without holding the queue (`ctx.detach`): such a call is
+ * still pending for its caller, and a cancel for it aborts the signal its wait was given. Every message is typed
+ * in `protocol.ts`.
  */
 import { parentPort, type MessagePort } from "node:worker_threads";
 import { InferenceError, serializeError } from "../errors.js";
@@ -22,8 +24,12 @@ const queue = new OperationQueue();
 /** Who asked for the operation running now (LoadContext.caller). */
 let caller = OWNER_CALLER;
 const disconnectListeners: ((caller: number) => void)[] = [];
-/** Ids of the queue's own operations (disconnects): negative, so never a call's. */
+/** Ids of the queue's own operations (disconnects, the model's enqueued tasks): negative, so never a call's. */
 let nextInternalId = -1;
+/** The call whose synchronous part runs now; `ctx.detach` marks it. */
+let running: { readonly request: CallMessage; detached?: AbortController } | undefined;
+/** Calls that answer later (detached), by id: a cancel aborts their wait's signal. */
+const detachedCalls = new Map<number, { readonly op: string; readonly controller: AbortController }>();
 
 function post(message: WorkerMessage): void {
   port.postMessage(message);
@@ -37,9 +43,12 @@ port.on("message", (message: HostMessage) => {
     case "call":
       queue.push({ id: message.id, run: () => call(message), drop: () => post({ type: "result", id: message.id, ok: false, error: serializeError(dropped(message)) }) });
       return;
-    case "cancel":
-      queue.cancel(message.id);
+    case "cancel": {
+      if (queue.cancel(message.id)) return;
+      const waiting = detachedCalls.get(message.id);
+      waiting?.controller.abort(new InferenceError("CANCELLED", `operation "${waiting.op}" was cancelled while it waited`));
       return;
+    }
     case "disconnect":
       queue.push({ id: nextInternalId--, run: () => disconnect(message.caller), drop: () => undefined });
       return;
@@ -80,6 +89,16 @@ async function load(request: LoadMessage): Promise<void> {
       onDisconnect(fn: (caller: number) => void) {
         disconnectListeners.push(fn);
       },
+      enqueue(task: () => void) {
+        queue.push({ id: nextInternalId--, run: () => runTask(task), drop: () => undefined });
+      },
+      detach<T>(wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
+        const call = running;
+        if (call === undefined) throw new InferenceError("VALIDATION", "detach() must be called synchronously inside a model operation");
+        if (call.detached !== undefined) throw new InferenceError("VALIDATION", `operation "${call.request.op}" called detach() twice`);
+        call.detached = new AbortController();
+        return wait(call.detached.signal);
+      },
     };
     const loaded = (await (cls as unknown as { load(args: unknown, ctx: LoadContext): unknown }).load(request.args, ctx)) as unknown;
     if (typeof loaded !== "object" || loaded === null) {
@@ -105,22 +124,57 @@ function findDefault(mod: Record<string, unknown>, name: string): unknown {
   return typeof candidate === "function" && candidate.name === name ? candidate : undefined;
 }
 
-/** Runs one operation and posts its outcome (a value that cannot be cloned back is VALIDATION). */
+/** Runs one of the model's own tasks (`ctx.enqueue`); what it throws is the model's to report, not the queue's. */
+function runTask(task: () => void): void {
+  try {
+    task();
+  } catch {
+    // a task that throws must not take the worker down
+  }
+}
+
+/**
+ * Runs one operation and posts its outcome (a value that cannot be cloned back is VALIDATION). An operation that
+ * detached (`ctx.detach`) returns to the queue at once; its outcome is posted when it settles.
+ */
 async function call(request: CallMessage): Promise<void> {
-  let reply: WorkerMessage;
+  const current: { readonly request: CallMessage; detached?: AbortController } = { request };
   try {
     if (model === undefined) throw new InferenceError("NOT_READY", "no model loaded in this worker");
     if (!operations.has(request.op)) throw new InferenceError("VALIDATION", `unknown model operation "${request.op}"`);
     const fn = model[request.op] as (...args: unknown[]) => unknown;
     caller = request.caller;
-    reply = { type: "result", id: request.id, ok: true, value: await fn.apply(model, [...request.args]) };
+    running = current;
+    let value: unknown;
+    try {
+      value = fn.apply(model, [...request.args]);
+    } finally {
+      running = undefined;
+    }
+    if (current.detached !== undefined) {
+      caller = OWNER_CALLER;
+      detachedCalls.set(request.id, { op: request.op, controller: current.detached });
+      void Promise.resolve(value)
+        .then((v) => reply(request, { type: "result", id: request.id, ok: true, value: v }), (error: unknown) => reply(request, failure(request, error)))
+        .finally(() => detachedCalls.delete(request.id));
+      return;
+    }
+    reply(request, { type: "result", id: request.id, ok: true, value: await value });
   } catch (error) {
-    reply = { type: "result", id: request.id, ok: false, error: serializeError(error) };
+    reply(request, failure(request, error));
   } finally {
     caller = OWNER_CALLER;
   }
+}
+
+function failure(request: CallMessage, error: unknown): WorkerMessage {
+  return { type: "result", id: request.id, ok: false, error: serializeError(error) };
+}
+
+/** Posts the outcome of `request` (VALIDATION instead when its value cannot be cloned). */
+function reply(request: CallMessage, message: WorkerMessage): void {
   try {
-    post(reply);
+    post(message);
   } catch (error) {
     const unclonable = new InferenceError("VALIDATION", `operation "${request.op}" returned a value that is not structured-cloneable`, { cause: error });
     post({ type: "result", id: request.id, ok: false, error: serializeError(unclonable) });

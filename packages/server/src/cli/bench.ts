@@ -1,8 +1,11 @@
 // `actorlm bench`: load a model, warm up, then time prefill and decode in the model worker; report throughput,
-// load time, peak RSS and the fraction of the machine's memory bandwidth decode reaches.
+// load time, peak RSS and the fraction of the machine's memory bandwidth decode reaches. With `--concurrency C`,
+// C clients generate through the real request path instead (load-test.ts): aggregate and per-request decode rates,
+// time to first token and inter-token latency.
 import { performance } from "node:perf_hooks";
 import { GpuKernels, WasmKernels } from "@actorlm/tensor";
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
+import { loadTest, type LoadReport } from "./load-test.js";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { integer } from "./options.js";
 import { startModel } from "./start-model.js";
@@ -11,6 +14,8 @@ interface BenchFlags extends ModelFlags {
   promptTokens: number;
   genTokens: number;
   runs: number;
+  concurrency?: number[];
+  admitTokens?: number;
   json?: boolean;
 }
 
@@ -26,6 +31,7 @@ export interface BenchReport {
   simd: string;
   prompt_tokens: number;
   gen_tokens: number;
+  kv_cache_tokens: number;
   prefill_tokens_per_s: number;
   decode_tokens_per_s: number;
   load_ms: number;
@@ -36,16 +42,153 @@ export interface BenchReport {
   bandwidth_fraction: number;
 }
 
+/** What one `--concurrency` run reports (the `--json` object, one per concurrency). */
+export interface ConcurrencyReport {
+  model: string;
+  backend: string;
+  dtype: string;
+  threads: number;
+  simd: string;
+  kv_cache_tokens: number;
+  max_batch_tokens: number;
+  concurrency: number;
+  prompt_tokens: number;
+  gen_tokens: number;
+  runs: number;
+  aggregate_decode_tokens_per_s: number;
+  per_request_tokens_per_s: number;
+  ttft_p50_ms: number;
+  ttft_p99_ms: number;
+  itl_p50_ms: number;
+  itl_p99_ms: number;
+  /** Between consecutive steps in the model worker while every client decodes (no hop to the clients' thread). */
+  engine_itl_p50_ms: number;
+  engine_itl_p99_ms: number;
+  /** With --admit-tokens: that prompt's time to first token, and the clients' inter-token latency meanwhile. */
+  admit_prompt_tokens?: number;
+  admit_ttft_ms?: number;
+  admit_itl_p50_ms?: number;
+  admit_itl_p99_ms?: number;
+  admit_engine_itl_p50_ms?: number;
+  admit_engine_itl_p99_ms?: number;
+  load_ms: number;
+  peak_rss_mb: number;
+}
+
+/** Parses a comma-separated list of positive integers (`1,4,8,16`). */
+function integers(value: string): number[] {
+  return value.split(",").map((part) => {
+    const n = integer(part);
+    if (n < 1) throw new InvalidArgumentError(`expected positive integers, got "${value}"`);
+    return n;
+  });
+}
+
 /** The `bench` command. */
 export function benchCommand(): Command {
   return addModelOptions(new Command("bench")
-    .description("time prefill and decode of a model (engine only: no sampling or streaming)")
+    .description("time prefill and decode of a model (engine only), or C concurrent clients through the request path (--concurrency)")
     .showHelpAfterError())
     .option("--prompt-tokens <n>", "prompt length P", integer, 128)
     .option("--gen-tokens <n>", "tokens decoded per run G (end-of-sequence ignored)", integer, 128)
     .option("--runs <n>", "timed runs (the median is reported), after one warm-up", integer, 5)
-    .option("--json", "print one JSON object")
-    .action((flags: BenchFlags) => runBench(flags));
+    .option("--concurrency <list>", "C clients at once through the streaming handler, each generating G tokens (a list: one report per C)", integers)
+    .option("--admit-tokens <n>", "with --concurrency: submit one prompt of n tokens once every client decodes, and report its effect", integer)
+    .option("--json", "print one JSON object (one per line with a --concurrency list)")
+    .action((flags: BenchFlags) => (flags.concurrency === undefined ? runBench(flags) : runConcurrency(flags, flags.concurrency)));
+}
+
+/** Medians over runs of each field of the load reports. */
+function medianReport(reports: readonly LoadReport[]): LoadReport {
+  const m = (f: (r: LoadReport) => number | undefined) => median(reports.map(f).filter((v): v is number => v !== undefined && !Number.isNaN(v)));
+  const out: LoadReport = {
+    aggregateDecodeTokensPerS: m((r) => r.aggregateDecodeTokensPerS),
+    perRequestTokensPerS: m((r) => r.perRequestTokensPerS),
+    ttftP50Ms: m((r) => r.ttftP50Ms),
+    ttftP99Ms: m((r) => r.ttftP99Ms),
+    itlP50Ms: m((r) => r.itlP50Ms),
+    itlP99Ms: m((r) => r.itlP99Ms),
+    engineItlP50Ms: m((r) => r.engineItlP50Ms),
+    engineItlP99Ms: m((r) => r.engineItlP99Ms),
+  };
+  if (reports[0].admission !== undefined) {
+    out.admission = {
+      ttftMs: m((r) => r.admission?.ttftMs),
+      itlP50Ms: m((r) => r.admission?.itlP50Ms),
+      itlP99Ms: m((r) => r.admission?.itlP99Ms),
+      engineItlP50Ms: m((r) => r.admission?.engineItlP50Ms),
+      engineItlP99Ms: m((r) => r.admission?.engineItlP99Ms),
+      samples: m((r) => r.admission?.samples),
+    };
+  }
+  return out;
+}
+
+async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Promise<void> {
+  const t0 = performance.now();
+  const host = await startModel(modelArgs(flags), !flags.json);
+  const loadMs = performance.now() - t0;
+  const reports: ConcurrencyReport[] = [];
+  try {
+    const info = await host.call("info");
+    const base = { promptTokens: flags.promptTokens, genTokens: flags.genTokens, seed: 1 };
+    await loadTest(host, { ...base, concurrency: Math.min(2, levels[0]), genTokens: 8, admitTokens: 0 }); // warm-up: JIT and caches
+    for (const C of levels) {
+      const runs: LoadReport[] = [];
+      for (let run = 0; run < flags.runs; run++) runs.push(await loadTest(host, { ...base, concurrency: C, admitTokens: flags.admitTokens ?? 0, seed: 1 + 1000 * run }));
+      const r = medianReport(runs);
+      const report: ConcurrencyReport = {
+        model: info.model,
+        backend: info.backend,
+        dtype: info.dtype,
+        threads: info.threads,
+        simd: info.simd,
+        kv_cache_tokens: info.kvCacheTokens,
+        max_batch_tokens: info.maxBatchTokens,
+        concurrency: C,
+        prompt_tokens: flags.promptTokens,
+        gen_tokens: flags.genTokens,
+        runs: flags.runs,
+        aggregate_decode_tokens_per_s: round(r.aggregateDecodeTokensPerS),
+        per_request_tokens_per_s: round(r.perRequestTokensPerS),
+        ttft_p50_ms: round(r.ttftP50Ms),
+        ttft_p99_ms: round(r.ttftP99Ms),
+        itl_p50_ms: round(r.itlP50Ms, 2),
+        itl_p99_ms: round(r.itlP99Ms, 2),
+        engine_itl_p50_ms: round(r.engineItlP50Ms, 2),
+        engine_itl_p99_ms: round(r.engineItlP99Ms, 2),
+        load_ms: round(loadMs),
+        peak_rss_mb: round((process.resourceUsage().maxRSS * 1024) / 2 ** 20),
+      };
+      if (r.admission !== undefined) {
+        Object.assign(report, {
+          admit_prompt_tokens: flags.admitTokens,
+          admit_ttft_ms: round(r.admission.ttftMs),
+          admit_itl_p50_ms: round(r.admission.itlP50Ms, 2),
+          admit_itl_p99_ms: round(r.admission.itlP99Ms, 2),
+          admit_engine_itl_p50_ms: round(r.admission.engineItlP50Ms, 2),
+          admit_engine_itl_p99_ms: round(r.admission.engineItlP99Ms, 2),
+        });
+      }
+      reports.push(report);
+      if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    }
+  } finally {
+    await host.close();
+  }
+  if (flags.json) return;
+  const first = reports[0];
+  process.stdout.write(`${first.model}: ${first.backend} / ${first.dtype} / ${first.threads} threads / ${first.simd}; KV cache ${first.kv_cache_tokens} tokens; P = ${first.prompt_tokens}, G = ${first.gen_tokens}, median of ${first.runs} run(s)\n`);
+  const header = ["C", "aggregate tok/s", "per request tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99"];
+  const admit = first.admit_prompt_tokens !== undefined;
+  if (admit) header.push(`admit ${first.admit_prompt_tokens}: TTFT ms`, "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99");
+  const rows = reports.map((r) => {
+    const row = [r.concurrency, r.aggregate_decode_tokens_per_s, r.per_request_tokens_per_s, r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms, r.engine_itl_p50_ms, r.engine_itl_p99_ms];
+    if (admit) row.push(r.admit_ttft_ms ?? NaN, r.admit_itl_p50_ms ?? NaN, r.admit_itl_p99_ms ?? NaN, r.admit_engine_itl_p50_ms ?? NaN, r.admit_engine_itl_p99_ms ?? NaN);
+    return row.map(String);
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  for (const row of [header, ...rows]) process.stdout.write(`${row.map((cell, i) => cell.padStart(widths[i])).join("  ")}\n`);
 }
 
 async function runBench(flags: BenchFlags): Promise<void> {
@@ -74,6 +217,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
       simd: info.simd,
       prompt_tokens: flags.promptTokens,
       gen_tokens: flags.genTokens,
+      kv_cache_tokens: info.kvCacheTokens,
       prefill_tokens_per_s: round(prefill),
       decode_tokens_per_s: round(decode),
       load_ms: round(loadMs),
@@ -94,6 +238,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
     ["model", report.model],
     ["device", report.adapter === null ? report.device : `${report.device} (${report.adapter})`],
     ["backend / dtype / threads / simd", `${report.backend} / ${report.dtype} / ${report.threads} / ${report.simd}`],
+    ["KV cache (tokens)", String(report.kv_cache_tokens)],
     [`prefill, ${report.prompt_tokens} tokens (tokens/s)`, String(report.prefill_tokens_per_s)],
     [`decode, ${report.gen_tokens} tokens (tokens/s)`, String(report.decode_tokens_per_s)],
     ["load (ms)", String(report.load_ms)],
@@ -107,6 +252,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
 }
 
 function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

@@ -16,6 +16,8 @@ export interface ModelFlags {
   maxSequenceLength?: number;
   kvCacheTokens?: number;
   maxBatchTokens?: number;
+  maxConcurrentRequests?: number;
+  maxQueuedRequests?: number;
 }
 
 /** The engine flags without --model (for `serve`, whose --model is repeatable). */
@@ -23,7 +25,7 @@ export type EngineFlags = Omit<ModelFlags, "model" | "download">;
 
 /**
  * Adds --model, --download, --dtype, --device, --backend, --threads, --max-sequence-length, --kv-cache-tokens,
- * --max-batch-tokens.
+ * --max-batch-tokens, --max-concurrent-requests, --max-queued-requests.
  */
 export function addModelOptions(command: Command): Command {
   const model = "model directory (Hugging Face layout), or a Hugging Face id org/name[@revision] from the local cache";
@@ -43,8 +45,10 @@ export function addEngineOptions(command: Command): Command {
     .option("--backend <name>", "kernels: js, wasm or gpu (default: the device's, wasm on the cpu, gpu on a GPU; gpu on the cpu runs its gpu.js kernels in gpu.js's cpu mode)", oneOf("backend", isKernelBackend))
     .option("--threads <n>", "kernel threads, the model worker included (default: every core)", integer)
     .option("--max-sequence-length <n>", "longest prompt + completion (default: the model's)", integer)
-    .option("--kv-cache-tokens <n>", "KV cache size in tokens", integer)
-    .option("--max-batch-tokens <n>", "most tokens per forward pass (longer prompts are prefilled in chunks)", integer);
+    .option("--kv-cache-tokens <n>", "KV cache size in tokens (default: from the model's shape and the machine's memory)", integer)
+    .option("--max-batch-tokens <n>", "most tokens per forward pass, every request together (longer prompts are prefilled in chunks)", integer)
+    .option("--max-concurrent-requests <n>", "most requests in the batch at once (default 16)", integer)
+    .option("--max-queued-requests <n>", "most requests waiting to join the batch; more are refused with OVERLOADED (default 64)", integer);
 }
 
 /** The model's load arguments from parsed flags. */
@@ -62,6 +66,8 @@ export function engineArgs(flags: EngineFlags): Omit<LlamaModelArgs, "model"> {
   if (flags.maxSequenceLength !== undefined) args.maxSequenceLength = flags.maxSequenceLength;
   if (flags.kvCacheTokens !== undefined) args.kvCacheTokens = flags.kvCacheTokens;
   if (flags.maxBatchTokens !== undefined) args.maxBatchTokens = flags.maxBatchTokens;
+  if (flags.maxConcurrentRequests !== undefined) args.maxConcurrentRequests = flags.maxConcurrentRequests;
+  if (flags.maxQueuedRequests !== undefined) args.maxQueuedRequests = flags.maxQueuedRequests;
   return args;
 }
 

@@ -2,6 +2,7 @@
 // per request, restarts crashed model workers, and on SIGINT/SIGTERM stops accepting, lets in-flight requests
 // finish within the grace period (a second signal cancels them) and exits 0.
 import { EMBEDDED_MODEL_DIR } from "@actorlm/llm";
+import { InferenceError } from "@actorlm/runtime";
 import { Command, InvalidArgumentError } from "commander";
 import type { RequestLog } from "../context.js";
 import { modelNameOf, type ModelSource } from "../models.js";
@@ -17,8 +18,8 @@ interface ServeFlags extends EngineFlags {
   host: string;
   port: number;
   apiKey?: string;
-  maxConcurrent: number;
-  maxQueue: number;
+  maxConcurrent?: number;
+  maxQueue?: number;
   bodyLimit: number;
   maxPromptChars: number;
   maxStopSequences: number;
@@ -45,8 +46,8 @@ export function serveCommand(): Command {
     .option("--host <address>", "interface to bind", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", integer, 8080)
     .option("--api-key <key>", "require Authorization: Bearer <key> (or set ACTORLM_API_KEY)")
-    .option("--max-concurrent <n>", "generations running at once per model", integer, 16)
-    .option("--max-queue <n>", "requests waiting per model before 429", integer, 64)
+    .option("--max-concurrent <n>", "generations in each model's batch at once (= --max-concurrent-requests; default 16)", integer)
+    .option("--max-queue <n>", "requests waiting per model before 429 (= --max-queued-requests; default 64)", integer)
     .option("--body-limit <bytes>", "largest request body before 413", integer, 1024 * 1024)
     .option("--max-prompt-chars <n>", "longest prompt in characters", integer, 65_536)
     .option("--max-stop-sequences <n>", "most stop strings per request", integer, 4)
@@ -62,18 +63,27 @@ export function formatRequest(log: RequestLog): string {
   return `${log.time.toISOString()} ${log.method} ${log.path} ${log.status} ${log.outcome}${model}${tokens} ${Math.round(log.ms)}ms`;
 }
 
+/** One setting given by either of two flags (serve's own name or the engine's): VALIDATION when they disagree. */
+function eitherFlag(a: string, aValue: number | undefined, b: string, bValue: number | undefined): number | undefined {
+  if (aValue !== undefined && bValue !== undefined && aValue !== bValue) {
+    throw new InferenceError("VALIDATION", `${a} ${aValue} and ${b} ${bValue} name the same setting: give one of them`, { field: a });
+  }
+  return aValue ?? bValue;
+}
+
 async function runServe(flags: ServeFlags): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const { maxConcurrentRequests, maxQueuedRequests, ...engine } = engineArgs(flags);
   const models = flags.model ?? [{ name: modelNameOf(EMBEDDED_MODEL_DIR), dir: EMBEDDED_MODEL_DIR }];
   if (flags.download) for (const model of models) await fetchIfMissing(model.dir);
   const server = createServer({
     models,
-    engine: engineArgs(flags),
+    engine,
     host: flags.host,
     port: flags.port,
     apiKey: flags.apiKey ?? (process.env.ACTORLM_API_KEY || undefined),
-    maxConcurrent: flags.maxConcurrent,
-    maxQueued: flags.maxQueue,
+    maxConcurrent: eitherFlag("--max-concurrent", flags.maxConcurrent, "--max-concurrent-requests", maxConcurrentRequests),
+    maxQueued: eitherFlag("--max-queue", flags.maxQueue, "--max-queued-requests", maxQueuedRequests),
     bodyLimit: flags.bodyLimit,
     maxPromptChars: flags.maxPromptChars,
     maxStopSequences: flags.maxStopSequences,

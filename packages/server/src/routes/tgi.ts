@@ -50,7 +50,7 @@ export function tgiRoutes(app: FastifyInstance, ctx: ServerContext): void {
       model_device_type: "cpu",
       model_backend: info?.backend ?? null,
       model_pipeline_tag: "text-generation",
-      max_concurrent_requests: first.admission.maxActive + first.admission.maxQueued,
+      max_concurrent_requests: first.limits.maxActive + first.limits.maxQueued,
       max_best_of: 1,
       max_stop_sequences: ctx.limits.maxStopSequences,
       max_input_tokens: info === undefined ? null : info.maxSequenceLength - 1,

@@ -1,0 +1,134 @@
+/**
+ * The scheduler over the real kjv-llama (wasm kernels, one thread), stepped by hand so every step is visible: batched
+ * requests give exactly what each gives alone, a cancelled request's blocks are back before the next step and
+ * the others go on undisturbed, one cancelled while waiting never runs, and a pool too small for everyone makes
+ * requests give their blocks back and recompute, with the same outputs. The pool is empty after every test.
+ */
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Tokenizer } from "../../packages/llm/src/tokenizer.js";
+// the scheduler runs on the same module instances as the model helpers.ts loads (the package's sources)
+import { StepCostModel } from "../../packages/llm/src/generation/chunking.js";
+import { fitMaxTokens, validateRequest, type GenerateRequest } from "../../packages/llm/src/generation/request.js";
+import { Scheduler } from "../../packages/llm/src/generation/scheduler.js";
+import { Sequence, type StepOutput } from "../../packages/llm/src/generation/sequence.js";
+import { WasmKernels } from "@actorlm/tensor";
+import type { Llama } from "../../packages/llm/src/models/llama/model.js";
+import { loadLlama } from "./helpers.js";
+
+const MODEL = join(import.meta.dirname, "../../models/kjv-llama");
+const LIMITS = { maxSequenceLength: 1024, maxStopSequences: 4 };
+let tok: Tokenizer;
+let lm: Llama;
+beforeAll(async () => {
+  tok = await Tokenizer.fromDir(MODEL);
+  lm = await loadLlama(MODEL, { kernels: await WasmKernels.create({ threads: 1 }), kvCacheTokens: 4096, maxBatchTokens: 64 });
+});
+afterEach(() => {
+  expect(lm.kv.usedBlocks).toBe(0);
+});
+afterAll(() => lm.dispose());
+
+/** A sequence of `request` on the model's pool. */
+function sequence(request: GenerateRequest, pool = lm.kv): Sequence {
+  const normalized = validateRequest(request, LIMITS);
+  const ids = tok.encode(normalized.prompt);
+  return new Sequence(tok, normalized, ids, fitMaxTokens(ids.length, normalized.maxTokens, LIMITS), pool.allocate(0)!);
+}
+
+/** A scheduler stepped by hand (its own step tasks are dropped). */
+function scheduler(options: { maxConcurrentRequests?: number; model?: Llama } = {}): Scheduler {
+  const limits = { maxConcurrentRequests: options.maxConcurrentRequests ?? 8, maxQueuedRequests: 64, maxUnreadOutputs: 1_000 };
+  return new Scheduler(options.model ?? lm, { enqueue: () => undefined }, limits, new StepCostModel());
+}
+
+/** Steps until every id in `outputs` finished, collecting their outputs; `each` runs after every step. */
+function runAll(s: Scheduler, outputs: Map<number, StepOutput[]>, each: (step: number) => void = () => undefined): number {
+  let steps = 0;
+  while ([...outputs.keys()].some((id) => s.has(id))) {
+    expect(s.step(), "a step that could not run").toBe(true);
+    steps++;
+    for (const [id, list] of outputs) if (s.has(id)) list.push(...(s.take(id) ?? []));
+    each(steps);
+  }
+  return steps;
+}
+
+/** The token ids `request` gives alone. */
+function alone(request: GenerateRequest): number[] {
+  const s = scheduler();
+  s.submit(1, sequence(request));
+  const outputs = new Map([[1, [] as StepOutput[]]]);
+  runAll(s, outputs);
+  return outputs.get(1)!.map((o) => o.tokenId);
+}
+
+const REQUESTS: GenerateRequest[] = [
+  { prompt: "In the beginning God created", maxTokens: 30, temperature: 0 },
+  { prompt: "And the LORD spake unto Moses, saying, Speak unto the children of Israel, and say unto them, When ye be come into the land which I give unto you,", maxTokens: 20, temperature: 0 },
+  { prompt: "Blessed are the", maxTokens: 25, temperature: 0.8, seed: 7 },
+];
+
+describe("Scheduler, stepped by hand", () => {
+  let expected: number[][];
+  beforeAll(() => {
+    expected = REQUESTS.map(alone);
+  });
+
+  it("three requests in one batch give what each gives alone, in fewer steps than alone", () => {
+    const s = scheduler();
+    const outputs = new Map<number, StepOutput[]>();
+    REQUESTS.forEach((r, i) => {
+      s.submit(i, sequence(r));
+      outputs.set(i, []);
+    });
+    const steps = runAll(s, outputs);
+    expect([...outputs.values()].map((o) => o.map((x) => x.tokenId))).toEqual(expected);
+    expect(steps).toBe(30); // as long as the longest: the others ran in the same forward passes
+  });
+
+  it("a cancelled request's blocks are back before the next step, and the others are undisturbed", () => {
+    const s = scheduler();
+    const outputs = new Map<number, StepOutput[]>(REQUESTS.map((_, i) => [i, []]));
+    REQUESTS.forEach((r, i) => s.submit(i, sequence(r)));
+    let freedAt = -1;
+    runAll(s, outputs, (step) => {
+      if (step !== 5) return;
+      const before = lm.kv.usedBlocks;
+      expect(s.cancel(1)).toBe(true);
+      freedAt = before - lm.kv.usedBlocks;                 // blocks it held, back at once
+      outputs.delete(1);
+      expect(s.stats()).toMatchObject({ running: 2, queued: 0 });
+    });
+    expect(freedAt).toBeGreaterThan(0);
+    expect(outputs.get(0)!.map((o) => o.tokenId)).toEqual(expected[0]);
+    expect(outputs.get(2)!.map((o) => o.tokenId)).toEqual(expected[2]);
+    expect(s.has(1)).toBe(false);
+  });
+
+  it("a request cancelled while it waits for the batch never runs", () => {
+    const s = scheduler({ maxConcurrentRequests: 1 });
+    s.submit(0, sequence(REQUESTS[0]));
+    s.submit(1, sequence(REQUESTS[1]));
+    const outputs = new Map<number, StepOutput[]>([[0, []]]);
+    s.step();
+    expect(s.stats()).toMatchObject({ running: 1, queued: 1, admitted: 1 });
+    expect(s.cancel(1)).toBe(true);
+    runAll(s, outputs);
+    expect(s.stats()).toMatchObject({ running: 0, queued: 0, admitted: 1 });
+    expect(outputs.get(0)!.map((o) => o.tokenId)).toEqual(expected[0]);
+  });
+
+  it("a pool too small for everyone: requests give their blocks back, rejoin, recompute, and give the same tokens", async () => {
+    // 6 blocks of 16 positions: each request needs 2–4 of them, the three together about 9
+    const small = await loadLlama(MODEL, { kernels: await WasmKernels.create({ threads: 1 }), kvCacheTokens: 96, maxBatchTokens: 64 });
+    const s = scheduler({ model: small });
+    const outputs = new Map<number, StepOutput[]>(REQUESTS.map((_, i) => [i, []]));
+    REQUESTS.forEach((r, i) => s.submit(i, sequence(r, small.kv)));
+    runAll(s, outputs);
+    expect([...outputs.values()].map((o) => o.map((x) => x.tokenId))).toEqual(expected);
+    expect(s.stats().preemptions).toBeGreaterThan(0);
+    expect(small.kv.usedBlocks).toBe(0);
+    await small.dispose();
+  });
+});
