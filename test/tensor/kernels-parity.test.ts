@@ -28,7 +28,7 @@ function worst(a: Float32Array, b: Float32Array): number {
   return w;
 }
 
-const FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16", "int8"];
+const FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16", "int8", "ternary"];
 const ACTS: Activation[] = ["silu", "gelu_tanh", "relu2"];
 
 describe.each(BACKENDS)("$label against the reference", ({ make }) => {
@@ -43,9 +43,9 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
     return [body(ops), body(ref)];
   }
 
-  it.each(FORMATS)("matmul, %s weights: R ∈ {1, 2, 3, 7}, N ∈ {1, 6, 37}, K ∈ {3, 33, 70, 128}, with and without bias", async (format) => {
+  it.each(FORMATS)("matmul, %s weights: R ∈ {1, 2, 3, 7}, N ∈ {1, 6, 37}, K ∈ {3, 33, 70, 128, 200}, with and without bias", async (format) => {
     let seed = 1;
-    for (const R of [1, 2, 3, 7]) for (const N of [1, 6, 37]) for (const K of [3, 33, 70, 128]) {
+    for (const R of [1, 2, 3, 7]) for (const N of [1, 6, 37]) for (const K of [3, 33, 70, 128, 200]) {
       const xs = randomFloats(R * K, seed++), ws = randomFloats(N * K, seed++, 0.5), bs = randomFloats(N, seed++);
       for (const withBias of [false, true]) {
         const [got, want] = await both((k) => {
@@ -56,7 +56,8 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
           k.matmul(out, x, w, R, bias);
           return k.read(out);
         });
-        // int8: activation rounding may flip at float-order boundaries (one step of 1/127 of the row's max)
+        // int8: activation rounding may flip at float-order boundaries (one step of 1/127 of the row's max); ternary
+        // quantizes the same way as the reference and sums integers exactly, so only the final scaling rounds
         expect(worst(got, want), `R ${R} N ${N} K ${K}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
       }
     }
@@ -187,6 +188,20 @@ describe.each(BACKENDS)("$label against the reference", ({ make }) => {
       return Float32Array.of(...k.read(x), ...k.read(picked));
     });
     expect(worst(got, want)).toBe(0);
+  });
+
+  it("ternary values from a ternary source: stored as they are, R ∈ {1, 2, 5}, K up to 1000 (many chunks, i32 sums)", async () => {
+    for (const [N, K] of [[13, 1000], [40, 64], [5, 65]]) for (const R of [1, 2, 5]) {
+      const q = Int8Array.from(randomFloats(N * K, N + K), (v) => Math.round(v * 1.4)), xs = randomFloats(R * K, R + K, 3);
+      const [got, want] = await both((k) => {
+        const w = k.weight([N, K], "ternary", { type: "ternary", scale: 0.037, read: (from, to, into) => into.set(q.subarray(from * K, to * K)) });
+        const x = k.buffer(R * K), out = k.buffer(R * N);
+        k.write(x, xs);
+        k.matmul(out, x, w, R);
+        return k.read(out);
+      });
+      expect(worst(got, want), `N ${N} K ${K} R ${R}`).toBeLessThan(2e-5);
+    }
   });
 
   it("a forward-shaped chain of ops gives the reference's result (barriers between dependent ops)", async () => {
