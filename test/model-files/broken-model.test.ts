@@ -89,8 +89,6 @@ describe("load arguments and settings the engine cannot honour", () => {
   // is MODEL_LOAD naming it (as `field` and in the message); malformed arguments are VALIDATION, refused on the
   // caller's thread before any worker starts.
   const UNSUPPORTED: [Partial<LlamaModelArgs>, string, RegExp][] = [
-    [{ dtype: "ternary" }, "dtype", /^dtype ternary: not supported/],
-    [{ dtype: "b1.58" }, "dtype", /^dtype ternary: not supported/],
     [{ device: "gpu" }, "device", /^device gpu: no GPU backend/],
     [{ device: "cuda:0" }, "device", /^device cuda:0: no GPU backend/],
     [{ backend: "gpu" }, "backend", /^backend gpu: needs device "gpu"/],

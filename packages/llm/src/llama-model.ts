@@ -29,6 +29,10 @@ export interface ModelInfo {
   simd: string;
   /** Storage format of the weight matrices. */
   dtype: string;
+  /** How the weights are stored, in words: which matrices are ternary (BitNet) and whether storing them so was lossy. */
+  weights: string;
+  /** The weight matrices by storage format: how many, their values, and the kernel memory they take (padding and scales included). */
+  formats: Partial<Record<string, { matrices: number; values: number; bytes: number }>>;
   /** KV cache pool size in tokens. */
   kvCacheTokens: number;
   /** Bytes of kernel memory in use (weights, buffers, KV cache). */
@@ -118,6 +122,8 @@ export class LlamaModel {
       threads: kernels.threads,
       simd: kernels.simd,
       dtype: format,
+      weights: lm.storage ?? format,
+      formats: { ...lm.formats },
       kvCacheTokens: lm.kv.capacityTokens,
       memoryBytes: kernels.memoryBytes(),
       weightBytesPerToken: lm.weightBytesPerToken,

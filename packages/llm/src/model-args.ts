@@ -1,7 +1,7 @@
 // LlamaModel's load arguments: checked on the caller's thread before any worker starts (VALIDATION naming the
 // field), then settings the engine cannot honour yet are refused by name at load (MODEL_LOAD).
 import { BackendConfig, integerSetting, type BackendConfigInit, type KernelBackend } from "@actorlm/runtime";
-import { isWeightFormat, type WeightFormat } from "@actorlm/tensor";
+import { WEIGHT_FORMATS, isWeightFormat, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "./errors.js";
 import { refuseUnknownFields } from "./fields.js";
 import { isObject } from "./json-file.js";
@@ -63,7 +63,7 @@ export function refuseUnsupported(config: BackendConfig): { format: WeightFormat
   };
   if (config.device !== "cpu") refuse("device", `${config.device}: no GPU backend in this build (use "cpu")`);
   if (config.backend === "gpu") refuse("backend", `gpu: needs device "gpu"`);
-  if (!isWeightFormat(config.dtype)) refuse("dtype", `${config.dtype}: not supported for this model (supported: float32, float16, bfloat16, int8)`);
+  if (!isWeightFormat(config.dtype)) refuse("dtype", `${config.dtype}: not supported for this model (supported: ${WEIGHT_FORMATS.join(", ")})`);
   if (config.flashAttention) refuse("flashAttention", "true: no fused attention kernel is implemented so far");
   return { format: config.dtype as WeightFormat, backend: config.backend ?? "wasm" };
 }

@@ -4,7 +4,9 @@
  * whole). Blocks describe the weights they need as specs; the loader is given every spec up front, so the
  * progress total is counted, never hard-coded.
  */
-import { matrixBytes, type Kernels, type ProgressCallback, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
+import {
+  matrixBytes, type Kernels, type ProgressCallback, type TensorSource, type TernarySource, type Weight, type WeightFormat,
+} from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
@@ -15,6 +17,13 @@ export interface WeightSpec {
   readonly shape: readonly number[];
   /** Transform applied to the float32 values before storing (e.g. Gemma's 1 + w norms). */
   readonly map?: (values: Float32Array) => void;
+  /** Storage format of this matrix when it is not the model's (BitNet's ternary linears, the float head beside them). */
+  readonly format?: WeightFormat;
+  /**
+   * Reads and checks a tensor stored other than as floats (a packed ternary checkpoint), throwing MODEL_LOAD naming
+   * it; the loader then stores what it returns instead of the float tensor `name`.
+   */
+  readonly read?: (source: TensorSource) => TernarySource;
 }
 
 /** The weights of one block, under the block's own keys. */
@@ -23,11 +32,20 @@ export type WeightSpecs<K extends string> = { readonly [key in K]: WeightSpec };
 /** Loaded weights, under the keys of their specs. */
 export type Weights<K extends string> = { readonly [key in K]: Weight };
 
+/** Matrices stored in one format: how many, their values, and the bytes they take (padding and scales included). */
+export interface FormatUse {
+  matrices: number;
+  values: number;
+  bytes: number;
+}
+
 /** Fetches planned weights from a tensor source into the kernels' memory, reporting conversions as progress. */
 export class WeightLoader {
   private converted = 0;
   /** Bytes of every weight stored so far, in their storage format. */
   storedBytes = 0;
+  /** The matrices stored so far, by storage format. */
+  readonly byFormat: Partial<Record<WeightFormat, FormatUse>> = {};
   private readonly total: number;
   private readonly planned: ReadonlySet<WeightSpecs<string>>;
 
@@ -45,7 +63,7 @@ export class WeightLoader {
     this.planned = new Set(plan);
     const specs = plan.flatMap((p) => Object.values(p) as WeightSpec[]);
     this.total = specs.length;
-    this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(format, s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
+    this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(s.format ?? format, s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
   }
 
   /** Every weight of `specs` (one of the planned ones); refuses (MODEL_LOAD) a missing, non-float or mis-shaped one. */
@@ -56,7 +74,10 @@ export class WeightLoader {
     return out;
   }
 
-  private store({ name, shape, map }: WeightSpec): Weight {
+  private store(spec: WeightSpec): Weight {
+    const { name, shape, map, read } = spec;
+    const format = spec.format ?? this.format;
+    if (read !== undefined) return this.stored(this.kernels.weight(shape, format, read(this.source)));
     if (!this.source.has(name)) throw new LlmError("MODEL_LOAD", `weight "${name}" is missing from the checkpoint`);
     const info = this.source.info(name);
     if (!FLOAT_DTYPES.has(info.dtype)) {
@@ -71,14 +92,25 @@ export class WeightLoader {
       // read a chunk of rows at a time straight into the kernels' memory, in the checkpoint's own type
       const type = info.dtype as "F32" | "F16" | "BF16";
       const bytes = type === "F32" ? 4 : 2;
-      weight = this.kernels.weight(shape, this.format, { type, read: (from, to, into) => this.source.readInto(name, from * K * bytes, into) });
+      weight = this.kernels.weight(shape, format, { type, read: (from, to, into) => this.source.readInto(name, from * K * bytes, into) });
     } else {
       const values = this.source.toFloat32(name);
       map(values);
-      weight = this.kernels.weight(shape, this.format, values);
+      weight = this.kernels.weight(shape, format, values);
     }
+    return this.stored(weight);
+  }
+
+  /** Counts a stored weight and reports progress. */
+  private stored(weight: Weight): Weight {
     this.converted++;
     this.storedBytes += weight.bytes;
+    if (weight.shape.length === 2) {
+      const use = (this.byFormat[weight.format] ??= { matrices: 0, values: 0, bytes: 0 });
+      use.matrices++;
+      use.values += weight.shape[0] * weight.shape[1];
+      use.bytes += weight.bytes;
+    }
     this.onProgress?.({ stage: "convert", done: this.converted, total: this.total, unit: "tensors" });
     return weight;
   }

@@ -3,7 +3,7 @@
  * names appear: the weights it needs and their shapes), `load` (the block over those weights, loaded) and
  * `forward` (kernel calls on the model's buffers, reading like the math). The kernels decide where it runs.
  */
-import type { Batch, Buffer, KvCache, Kernels, Weight } from "@actorlm/tensor";
+import type { Activation, Batch, Buffer, KvCache, Kernels, Weight } from "@actorlm/tensor";
 import type { LlamaConfig } from "../config.js";
 import type { WeightSpecs, Weights } from "../weights.js";
 
@@ -11,6 +11,19 @@ type AttentionKey = "wq" | "wk" | "wv" | "wo";
 type MlpKey = "wGate" | "wUp" | "wDown";
 /** The keys of every weight one decoder layer loads. */
 export type DecoderLayerKey = "inputNorm" | "postAttnNorm" | AttentionKey | MlpKey;
+
+/**
+ * What an architecture built from these blocks changes in them (BitNet b1.58: squared ReLU, and an RMSNorm of the
+ * attention output before o_proj and of the gated product before down_proj). Absent fields keep the Llama's.
+ */
+export interface BlockVariant {
+  /** The MLP's gate activation (default silu). */
+  readonly act?: Activation;
+  /** RMSNorm weight [heads·headDim] applied to the attention output before o_proj. */
+  readonly attnSubNorm?: Weight;
+  /** RMSNorm weight [intermediate] applied to act(gate) · up before down_proj. */
+  readonly ffnSubNorm?: Weight;
+}
 
 /** Activation buffers in the kernels' memory for up to `rows` rows (tokens) per forward, allocated once. */
 export class LlamaBuffers {
@@ -64,6 +77,7 @@ export class LlamaAttention {
     private readonly wk: Weight, // [kvHeads·headDim, hidden]
     private readonly wv: Weight, // [kvHeads·headDim, hidden]
     private readonly wo: Weight, // [hidden, heads·headDim]
+    private readonly subNorm?: Weight, // [heads·headDim] (BitNet)
   ) {}
 
   /** The q/k/v/o projections under `prefix` (e.g. "model.layers.0.self_attn"). */
@@ -77,9 +91,9 @@ export class LlamaAttention {
     };
   }
 
-  /** The block over its loaded weights. */
-  static load(w: Weights<AttentionKey>, cfg: LlamaConfig, ops: Kernels): LlamaAttention {
-    return new LlamaAttention(ops, cfg, w.wq, w.wk, w.wv, w.wo);
+  /** The block over its loaded weights (with `subNorm`, the attention output is RMS-normalized before o_proj). */
+  static load(w: Weights<AttentionKey>, cfg: LlamaConfig, ops: Kernels, subNorm?: Weight): LlamaAttention {
+    return new LlamaAttention(ops, cfg, w.wq, w.wk, w.wv, w.wo, subNorm);
   }
 
   /** s.proj = attention of s.xb over layer `layer` of the cache, which it extends with the batch's keys and values. */
@@ -95,11 +109,12 @@ export class LlamaAttention {
     ops.kvWrite(cache, layer, s.k, s.v, batch);                            // append k, v to the cache
     ops.attention(s.att, s.q, cache, layer, batch,                         // softmax(q kᵀ/√d, causal) v
       { heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) });
+    if (this.subNorm) ops.rmsnorm(s.att, s.att, this.subNorm, R, this.cfg.rmsNormEps); // att = norm(att) (BitNet)
     ops.matmul(s.proj, s.att, this.wo, R);                                 // out = att Woᵀ
   }
 }
 
-/** The SwiGLU feed-forward block: down(silu(gate(x)) · up(x)). */
+/** The gated feed-forward block: down(act(gate(x)) · up(x)), act = silu (SwiGLU) unless a variant says otherwise. */
 export class LlamaMlp {
   private constructor(
     private readonly ops: Kernels,
@@ -107,6 +122,8 @@ export class LlamaMlp {
     private readonly wGate: Weight, // [intermediate, hidden]
     private readonly wUp: Weight,   // [intermediate, hidden]
     private readonly wDown: Weight, // [hidden, intermediate]
+    private readonly act: Activation,
+    private readonly subNorm?: Weight, // [intermediate] (BitNet)
   ) {}
 
   /** The gate/up/down projections under `prefix` (e.g. "model.layers.0.mlp"). */
@@ -119,9 +136,9 @@ export class LlamaMlp {
     };
   }
 
-  /** The block over its loaded weights. */
-  static load(w: Weights<MlpKey>, cfg: LlamaConfig, ops: Kernels): LlamaMlp {
-    return new LlamaMlp(ops, cfg, w.wGate, w.wUp, w.wDown);
+  /** The block over its loaded weights, with a variant's activation and sub-norm. */
+  static load(w: Weights<MlpKey>, cfg: LlamaConfig, ops: Kernels, variant: BlockVariant = {}): LlamaMlp {
+    return new LlamaMlp(ops, cfg, w.wGate, w.wUp, w.wDown, variant.act ?? "silu", variant.ffnSubNorm);
   }
 
   /** s.proj = MLP(s.xb) over R rows. */
@@ -129,7 +146,8 @@ export class LlamaMlp {
     const { ops } = this;
     ops.matmul(s.gate, s.xb, this.wGate, R);                                   // g = x Wgᵀ
     ops.matmul(s.up, s.xb, this.wUp, R);                                       // u = x Wuᵀ
-    ops.glu(s.gate, s.gate, s.up, R * this.cfg.intermediateSize, "silu");      // g = silu(g) · u
+    ops.glu(s.gate, s.gate, s.up, R * this.cfg.intermediateSize, this.act);    // g = act(g) · u
+    if (this.subNorm) ops.rmsnorm(s.gate, s.gate, this.subNorm, R, this.cfg.rmsNormEps); // g = norm(g) (BitNet)
     ops.matmul(s.proj, s.gate, this.wDown, R);                                 // out = g Wdᵀ
   }
 }
@@ -157,9 +175,11 @@ export class LlamaDecoderLayer {
     };
   }
 
-  /** Layer `index` over its loaded weights. */
-  static load(w: Weights<DecoderLayerKey>, index: number, cfg: LlamaConfig, ops: Kernels): LlamaDecoderLayer {
-    return new LlamaDecoderLayer(ops, cfg, index, w.inputNorm, LlamaAttention.load(w, cfg, ops), w.postAttnNorm, LlamaMlp.load(w, cfg, ops));
+  /** Layer `index` over its loaded weights, with an architecture's variant of the blocks. */
+  static load(w: Weights<DecoderLayerKey>, index: number, cfg: LlamaConfig, ops: Kernels, variant: BlockVariant = {}): LlamaDecoderLayer {
+    return new LlamaDecoderLayer(
+      ops, cfg, index, w.inputNorm, LlamaAttention.load(w, cfg, ops, variant.attnSubNorm), w.postAttnNorm, LlamaMlp.load(w, cfg, ops, variant),
+    );
   }
 
   /** Updates the residual stream s.x in place for the batch's rows, extending this layer's cache entries. */

@@ -3,19 +3,49 @@
  * sequence holds which KV blocks is the caller's. The model never names a device or a backend: its kernels
  * (and the memory its weights, buffers and KV cache live in) come from the caller.
  */
-import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight } from "@actorlm/tensor";
+import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../../errors.js";
 import { DEFAULT_BLOCK_SIZE, KvPool } from "../../kv-cache.js";
 import {
   DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, checkMemory, defaultKvTokens, type CausalLM, type ModelLoadOptions,
 } from "../causal-lm.js";
 import type { LlamaConfig } from "../config.js";
-import { WeightLoader, type WeightSpecs } from "../weights.js";
-import { LlamaBuffers, LlamaDecoderLayer, type RopeTables } from "./layers.js";
+import { WeightLoader, type FormatUse, type WeightSpecs, type Weights } from "../weights.js";
+import { LlamaBuffers, LlamaDecoderLayer, type DecoderLayerKey, type RopeTables } from "./layers.js";
 import { RotaryTables, ropeInvFreq } from "./rope.js";
 
 /** Options for loading a Llama checkpoint: the kernels to run on (required), storage format, limits, progress. */
 export type LlamaLoadOptions = ModelLoadOptions;
+
+/**
+ * How an architecture made of the Llama's blocks names, loads and describes its decoder layers: the extension point
+ * BitNet b1.58 uses (its layers add sub-norms and store their linears ternary). The Llama's own is {@link LLAMA_LAYERS}.
+ */
+export interface LayerPlan {
+  /** Layer `index`'s weight specs (HF names, shapes; a spec may fix its own storage format). */
+  weights(index: number, config: LlamaConfig): WeightSpecs<string>;
+  /** Layer `index` over the weights its specs named. */
+  load(w: Weights<string>, index: number, config: LlamaConfig, ops: Kernels): LlamaDecoderLayer;
+  /** How the weights are stored, in words, for a model loaded with `format` (reported by the model's `info`). */
+  describe(format: WeightFormat): string;
+}
+
+/**
+ * Storage format of the token embedding and LM head for a model stored as `format`: the same, except that ternary
+ * models keep them in bfloat16 (as BitNet b1.58 does: ternary embeddings would lose the model).
+ */
+export function embeddingFormat(format: WeightFormat): WeightFormat {
+  return format === "ternary" ? "bfloat16" : format;
+}
+
+/** The Llama's decoder layers: every matrix in the model's format. */
+export const LLAMA_LAYERS: LayerPlan = {
+  weights: (index, config) => LlamaDecoderLayer.weights(index, config),
+  load: (w, index, config, ops) => LlamaDecoderLayer.load(w as Weights<DecoderLayerKey>, index, config, ops),
+  describe: (format) => format === "ternary"
+    ? "ternary decoder linears (post-training ternarization of float weights, BitNet b1.58's scheme: lossy), embeddings and LM head bfloat16"
+    : format,
+};
 
 /** A loaded, immutable Llama-family model. */
 export class Llama implements CausalLM {
@@ -26,6 +56,10 @@ export class Llama implements CausalLM {
     readonly maxBatchTokens: number,
     readonly maxLogitRows: number,
     readonly weightBytesPerToken: number,
+    /** How the weights are stored, in words. */
+    readonly storage: string,
+    /** The weight matrices by storage format. */
+    readonly formats: Readonly<Partial<Record<WeightFormat, Readonly<FormatUse>>>>,
     private readonly embed: Weight,           // [vocab, hidden]
     private readonly layers: readonly LlamaDecoderLayer[],
     private readonly norm: Weight,            // [hidden]
@@ -45,17 +79,21 @@ export class Llama implements CausalLM {
     }
   }
 
-  /** Build a model from a normalized config and any tensor source, checking every weight's shape. */
-  static fromSource(config: LlamaConfig, source: TensorSource, options: LlamaLoadOptions): Llama {
+  /**
+   * Build a model from a normalized config and any tensor source, checking every weight's shape; `layers` names and
+   * loads the decoder layers (an architecture made of the Llama's blocks passes its own).
+   */
+  static fromSource(config: LlamaConfig, source: TensorSource, options: LlamaLoadOptions, layers: LayerPlan = LLAMA_LAYERS): Llama {
     const ops = requireKernels(options);
     const { vocabSize: v, hiddenSize: h } = config;
+    const format = options.format ?? "float32";
+    const embedFormat = embeddingFormat(format);
     const outer = {
-      embed: { name: "model.embed_tokens.weight", shape: [v, h] },
+      embed: { name: "model.embed_tokens.weight", shape: [v, h], format: embedFormat },
       norm: { name: "model.norm.weight", shape: [h] },
     } satisfies WeightSpecs<"embed" | "norm">;
-    const head: WeightSpecs<"lmHead"> | null = config.tieWordEmbeddings ? null : { lmHead: { name: "lm_head.weight", shape: [v, h] } };
-    const layerWeights = Array.from({ length: config.numLayers }, (_, i) => LlamaDecoderLayer.weights(i, config));
-    const format = options.format ?? "float32";
+    const head: WeightSpecs<"lmHead"> | null = config.tieWordEmbeddings ? null : { lmHead: { name: "lm_head.weight", shape: [v, h], format: embedFormat } };
+    const layerWeights = Array.from({ length: config.numLayers }, (_, i) => layers.weights(i, config));
     const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress);
     const positions = config.maxPositionEmbeddings;
     const half = config.headDim / 2;
@@ -67,7 +105,7 @@ export class Llama implements CausalLM {
     checkMemory(ops, w.plannedBytes + 8 * positions * half + blocks * DEFAULT_BLOCK_SIZE * kvBytesPerToken + LlamaBuffers.bytes(config, rows, outputs), format, w.plannedBytes);
 
     const { embed, norm } = w.load(outer);
-    const layers = layerWeights.map((specs, i) => LlamaDecoderLayer.load(w.load(specs), i, config, ops));
+    const decoder = layerWeights.map((specs, i) => layers.load(w.load(specs), i, config, ops));
     const lmHead = head ? w.load(head).lmHead : embed;              // tied: the embedding doubles as the head
     const tables = new RotaryTables(ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling), positions);
     const rope = {
@@ -79,7 +117,7 @@ export class Llama implements CausalLM {
     });
     const buffers = new LlamaBuffers(ops, config, rows, outputs);
     const bytesPerToken = w.storedBytes - (head ? embed.bytes : 0);  // an untied embedding is read one row at a time
-    return new Llama(config, ops, kv, rows, outputs, bytesPerToken, embed, layers, norm, lmHead, rope, buffers);
+    return new Llama(config, ops, kv, rows, outputs, bytesPerToken, layers.describe(format), w.byFormat, embed, decoder, norm, lmHead, rope, buffers);
   }
 
   /**
