@@ -192,7 +192,7 @@ function execute(op: usize, c: i32, tmp: usize): void {
       break;
     case 21: {                                                    // matmul ternary, chunks of output columns
       const N = arg(op, 6);
-      matmulTernary(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), ptr(op, 4), arg(op, 5), N, arg(op, 7), ptr(op, 8), from(c, size), upto(c, size, N));
+      matmulTernary(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), ptr(op, 4), arg(op, 5), N, arg(op, 7), ptr(op, 8), tmp, from(c, size), upto(c, size, N));
       break;
     }
     case 22:                                                      // embed from a ternary table

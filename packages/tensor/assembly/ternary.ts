@@ -105,25 +105,6 @@ export function prepareTernary(xq: usize, xs: usize, xsum: usize, x: usize, K: i
   }
 }
 
-/** Lane-wise Σ of one row piece v (8 u16 lanes) against one prepared activation chunk at y, added to acc. */
-@inline function pieceDot(v: v128, y: usize, acc: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    const m = i8x16.splat(3);
-    acc = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(y), v128.and(v, m), acc);
-    acc = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(y, 16), v128.and(i16x8.shr_u(v, 2), m), acc);
-    acc = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(y, 32), v128.and(i16x8.shr_u(v, 4), m), acc);
-    return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(y, 48), v128.and(i16x8.shr_u(v, 6), m), acc);
-  }
-  const u = v128.and(v, i16x8.splat(0x3fff));
-  const a = i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(u, v128.load(y)), i32x4.dot_i16x8_s(i16x8.shr_u(u, 2), v128.load(y, 16))),
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(u, 4), v128.load(y, 32)), i32x4.dot_i16x8_s(i16x8.shr_u(u, 6), v128.load(y, 48))));
-  const b = i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(u, 8), v128.load(y, 64)), i32x4.dot_i16x8_s(i16x8.shr_u(u, 10), v128.load(y, 80))),
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(u, 12), v128.load(y, 96)), i32x4.dot_i16x8_s(i16x8.shr_u(v, 14), v128.load(y, 112))));
-  return i32x4.add(acc, i32x4.add(a, b));
-}
-
 /** acc + the lane-wise dot of unpacked weights h and activations z (one field of one row piece). */
 @inline function dotAdd(acc: v128, h: v128, z: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(z, h, acc);
@@ -137,12 +118,44 @@ export function prepareTernary(xq: usize, xs: usize, xsum: usize, x: usize, K: i
   storeOutputs(out + ((<usize>r * N + n) << 2), f32x4.add(v, b), n, N);
 }
 
+/** Activation rows from which a tile's fields are unpacked once into scratch and reused by every row. */
+export const UNPACK_ROWS: i32 = 4;
+/** Bytes of one chunk of a tile's unpacked fields: per field, the 4 rows' vectors. */
+const UNPACKED: usize = ASC_FEATURE_RELAXED_SIMD ? 4 * 64 : 8 * 64;
+
+/** The fields of a tile's `chunks` chunks at t, unpacked for the build's kernel into h ([chunk][field][row] vectors). */
+function unpackTile(h: usize, t: usize, chunks: i32): void {
+  for (let c = 0; c < chunks; c++, t += GROUP, h += UNPACKED) {
+    for (let i: usize = 0; i < 4; i++) {
+      const v = v128.load(t + (i << 4)), o = h + (i << 4);
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        const k3 = i8x16.splat(3);
+        v128.store(o, v128.and(v, k3));
+        v128.store(o, v128.and(i16x8.shr_u(v, 2), k3), 64);
+        v128.store(o, v128.and(i16x8.shr_u(v, 4), k3), 128);
+        v128.store(o, v128.and(i16x8.shr_u(v, 6), k3), 192);
+      } else {
+        const u = v128.and(v, i16x8.splat(0x3fff));
+        v128.store(o, u);
+        v128.store(o, i16x8.shr_u(u, 2), 64);
+        v128.store(o, i16x8.shr_u(u, 4), 128);
+        v128.store(o, i16x8.shr_u(u, 6), 192);
+        v128.store(o, i16x8.shr_u(u, 8), 256);
+        v128.store(o, i16x8.shr_u(u, 10), 320);
+        v128.store(o, i16x8.shr_u(u, 12), 384);
+        v128.store(o, i16x8.shr_u(v, 14), 448);
+      }
+    }
+  }
+}
+
 /**
  * Columns n0 .. n1 (n0 a multiple of 4) of out[R, N] = x · wᵀ (+ bias) for ternary weights w ([N, K] tiled, Kp = K
- * padded to 64) and activations prepared by prepareTernary. Two activation rows at a time share each unpacked
- * field (prefill, batches), then one row at a time (decode).
+ * padded to 64) and activations prepared by prepareTernary. From UNPACK_ROWS rows on (prefill), each tile's fields
+ * are unpacked once into `tmp` (8·Kp bytes) and read by every row; otherwise two activation rows at a time share each
+ * unpacked field, then one row at a time (decode).
  */
-export function matmulTernary(out: usize, xq: usize, xs: usize, xsum: usize, w: usize, R: i32, N: i32, Kp: i32, bias: usize, n0: i32, n1: i32): void {
+export function matmulTernary(out: usize, xq: usize, xs: usize, xsum: usize, w: usize, R: i32, N: i32, Kp: i32, bias: usize, tmp: usize, n0: i32, n1: i32): void {
   const chunks = Kp / CHUNK;
   const xRow = rowBytes(Kp), step = xRow / <usize>chunks, tileBytes = <usize>chunks * GROUP;
   const scale = scaleOf(w, N, chunks);
@@ -150,6 +163,44 @@ export function matmulTernary(out: usize, xq: usize, xs: usize, xsum: usize, w: 
     const t = w + <usize>(n >> 2) * tileBytes;
     const b = biasAt4(bias, n, N);
     let r = 0;
+    if (R >= UNPACK_ROWS) {
+      unpackTile(tmp, t, chunks);
+      for (; r + 2 <= R; r += 2) {                            // two rows share each unpacked vector
+        const x0 = xq + <usize>r * xRow, x1 = x0 + xRow;
+        let a00 = i32x4.splat(0), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        let h = tmp;
+        for (let c = 0; c < chunks; c++) {
+          const y0 = x0 + <usize>c * step, y1 = x1 + <usize>c * step;
+          for (let f: usize = 0; f < UNPACKED; f += 64, h += 64) {
+            const z0 = v128.load(y0 + (f >> 2)), z1 = v128.load(y1 + (f >> 2));
+            let hv = v128.load(h);
+            a00 = dotAdd(a00, hv, z0); a10 = dotAdd(a10, hv, z1);
+            hv = v128.load(h, 16);
+            a01 = dotAdd(a01, hv, z0); a11 = dotAdd(a11, hv, z1);
+            hv = v128.load(h, 32);
+            a02 = dotAdd(a02, hv, z0); a12 = dotAdd(a12, hv, z1);
+            hv = v128.load(h, 48);
+            a03 = dotAdd(a03, hv, z0); a13 = dotAdd(a13, hv, z1);
+          }
+        }
+        finish(out, reduce4i(a00, a01, a02, a03), xs, xsum, r, scale, b, n, N);
+        finish(out, reduce4i(a10, a11, a12, a13), xs, xsum, r + 1, scale, b, n, N);
+      }
+      for (; r < R; r++) {
+        const x0 = xq + <usize>r * xRow;
+        let s0 = i32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+        let h = tmp;
+        for (let c = 0; c < chunks; c++) {
+          const y = x0 + <usize>c * step;
+          for (let f: usize = 0; f < UNPACKED; f += 64, h += 64) {
+            const z = v128.load(y + (f >> 2));
+            s0 = dotAdd(s0, v128.load(h), z); s1 = dotAdd(s1, v128.load(h, 16), z);
+            s2 = dotAdd(s2, v128.load(h, 32), z); s3 = dotAdd(s3, v128.load(h, 48), z);
+          }
+        }
+        finish(out, reduce4i(s0, s1, s2, s3), xs, xsum, r, scale, b, n, N);
+      }
+    }
     for (; r + 2 <= R; r += 2) {
       const x0 = xq + <usize>r * xRow, x1 = x0 + xRow;
       let a00 = i32x4.splat(0), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
@@ -215,16 +266,55 @@ export function matmulTernary(out: usize, xq: usize, xs: usize, xsum: usize, w: 
       finish(out, reduce4i(a00, a01, a02, a03), xs, xsum, r, scale, b, n, N);
       finish(out, reduce4i(a10, a11, a12, a13), xs, xsum, r + 1, scale, b, n, N);
     }
-    for (; r < R; r++) {
+    for (; r < R; r++) {                                        // one row: each activation vector serves the tile's 4 rows
       const x0 = xq + <usize>r * xRow;
-      let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+      let s0 = i32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
       let p = t;
       for (let c = 0; c < chunks; c++, p += GROUP) {
         const y = x0 + <usize>c * step;
-        s0 = pieceDot(v128.load(p), y, s0);
-        s1 = pieceDot(v128.load(p, 16), y, s1);
-        s2 = pieceDot(v128.load(p, 32), y, s2);
-        s3 = pieceDot(v128.load(p, 48), y, s3);
+        const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+        if (ASC_FEATURE_RELAXED_SIMD) {
+          const k3 = i8x16.splat(3);
+          { const z = v128.load(y, 0);
+            s0 = dotAdd(s0, v128.and(v0, k3), z); s1 = dotAdd(s1, v128.and(v1, k3), z);
+            s2 = dotAdd(s2, v128.and(v2, k3), z); s3 = dotAdd(s3, v128.and(v3, k3), z); }
+          { const z = v128.load(y, 16);
+            s0 = dotAdd(s0, v128.and(i16x8.shr_u(v0, 2), k3), z); s1 = dotAdd(s1, v128.and(i16x8.shr_u(v1, 2), k3), z);
+            s2 = dotAdd(s2, v128.and(i16x8.shr_u(v2, 2), k3), z); s3 = dotAdd(s3, v128.and(i16x8.shr_u(v3, 2), k3), z); }
+          { const z = v128.load(y, 32);
+            s0 = dotAdd(s0, v128.and(i16x8.shr_u(v0, 4), k3), z); s1 = dotAdd(s1, v128.and(i16x8.shr_u(v1, 4), k3), z);
+            s2 = dotAdd(s2, v128.and(i16x8.shr_u(v2, 4), k3), z); s3 = dotAdd(s3, v128.and(i16x8.shr_u(v3, 4), k3), z); }
+          { const z = v128.load(y, 48);
+            s0 = dotAdd(s0, v128.and(i16x8.shr_u(v0, 6), k3), z); s1 = dotAdd(s1, v128.and(i16x8.shr_u(v1, 6), k3), z);
+            s2 = dotAdd(s2, v128.and(i16x8.shr_u(v2, 6), k3), z); s3 = dotAdd(s3, v128.and(i16x8.shr_u(v3, 6), k3), z); }
+        } else {
+          const m = i16x8.splat(0x3fff);
+          const u0 = v128.and(v0, m), u1 = v128.and(v1, m), u2 = v128.and(v2, m), u3 = v128.and(v3, m);
+          { const z = v128.load(y, 0);
+            s0 = dotAdd(s0, u0, z); s1 = dotAdd(s1, u1, z);
+            s2 = dotAdd(s2, u2, z); s3 = dotAdd(s3, u3, z); }
+          { const z = v128.load(y, 16);
+            s0 = dotAdd(s0, i16x8.shr_u(u0, 2), z); s1 = dotAdd(s1, i16x8.shr_u(u1, 2), z);
+            s2 = dotAdd(s2, i16x8.shr_u(u2, 2), z); s3 = dotAdd(s3, i16x8.shr_u(u3, 2), z); }
+          { const z = v128.load(y, 32);
+            s0 = dotAdd(s0, i16x8.shr_u(u0, 4), z); s1 = dotAdd(s1, i16x8.shr_u(u1, 4), z);
+            s2 = dotAdd(s2, i16x8.shr_u(u2, 4), z); s3 = dotAdd(s3, i16x8.shr_u(u3, 4), z); }
+          { const z = v128.load(y, 48);
+            s0 = dotAdd(s0, i16x8.shr_u(u0, 6), z); s1 = dotAdd(s1, i16x8.shr_u(u1, 6), z);
+            s2 = dotAdd(s2, i16x8.shr_u(u2, 6), z); s3 = dotAdd(s3, i16x8.shr_u(u3, 6), z); }
+          { const z = v128.load(y, 64);
+            s0 = dotAdd(s0, i16x8.shr_u(u0, 8), z); s1 = dotAdd(s1, i16x8.shr_u(u1, 8), z);
+            s2 = dotAdd(s2, i16x8.shr_u(u2, 8), z); s3 = dotAdd(s3, i16x8.shr_u(u3, 8), z); }
+          { const z = v128.load(y, 80);
+            s0 = dotAdd(s0, i16x8.shr_u(u0, 10), z); s1 = dotAdd(s1, i16x8.shr_u(u1, 10), z);
+            s2 = dotAdd(s2, i16x8.shr_u(u2, 10), z); s3 = dotAdd(s3, i16x8.shr_u(u3, 10), z); }
+          { const z = v128.load(y, 96);
+            s0 = dotAdd(s0, i16x8.shr_u(u0, 12), z); s1 = dotAdd(s1, i16x8.shr_u(u1, 12), z);
+            s2 = dotAdd(s2, i16x8.shr_u(u2, 12), z); s3 = dotAdd(s3, i16x8.shr_u(u3, 12), z); }
+          { const z = v128.load(y, 112);
+            s0 = dotAdd(s0, i16x8.shr_u(v0, 14), z); s1 = dotAdd(s1, i16x8.shr_u(v1, 14), z);
+            s2 = dotAdd(s2, i16x8.shr_u(v2, 14), z); s3 = dotAdd(s3, i16x8.shr_u(v3, 14), z); }
+        }
       }
       finish(out, reduce4i(s0, s1, s2, s3), xs, xsum, r, scale, b, n, N);
     }

@@ -65,6 +65,8 @@ interface Conversions {
 const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
 const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3, ternary: 4 };
 const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
+/** Activation rows from which the ternary kernel unpacks each tile once into per-thread scratch (assembly/ternary.ts). */
+const TERNARY_UNPACK_ROWS = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
 
@@ -408,6 +410,7 @@ export class WasmKernels implements Kernels {
       return;
     }
     if (m.format === "ternary") {
+      if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * m.Kp);     // a tile's unpacked fields, 8·Kp bytes
       const q = this.#prepareTernary(x, rows, K, m.Kp);
       this.#begin(OP.matmulTernary, cut).int(o).int(q.ptr).int(q.scales).int(q.sums).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
         .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(q.sums, q.sums + 4 * rows).writes(o, o + 4 * rows * N);
