@@ -20,7 +20,10 @@ export {
 } from "./generation/detokenizer.js";
 export { StopMatcher, type StopResult } from "./generation/stop.js";
 export { parseLlamaConfig, loadLlamaConfig, LLAMA_MODEL_TYPES, type LlamaConfig, type RopeScaling } from "./models/config.js";
-export { Llama, type LlamaLoadOptions } from "./models/llama/model.js";
+export { Llama, LLAMA_LAYERS, embeddingFormat, type LlamaLoadOptions, type LayerPlan } from "./models/llama/model.js";
+export type { BlockVariant } from "./models/llama/layers.js";
+export { bitnetArchitecture, bitnetLayers, loadBitNet } from "./models/bitnet/model.js";
+export { parseBitNetConfig, BITNET_MODEL_TYPES, type BitNetConfig, type BitNetQuantization } from "./models/bitnet/config.js";
 export { ropeInvFreq, RotaryTables } from "./models/llama/rope.js";
 export { KvPool, KvSequence, DEFAULT_BLOCK_SIZE } from "./kv-cache.js";
 export {
