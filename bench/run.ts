@@ -1,6 +1,7 @@
 // `npm run bench`: `actorlm bench --json` on the embedded model and on a SmolLM-135M-shaped model (written here
 // with seeded random weights), each in a fresh process (so peak RSS is its own):
-//   - engine: prefill and decode in the model worker, for each dtype (bench/results/cpu.json, cpu.md);
+//   - engine: prefill and decode in the model worker, for each dtype, and on a BitNet b1.58 model of the same shape
+//     (random ternary weights, packed offline) with its ratios to the int8 Llama (bench/results/cpu.json, cpu.md);
 //   - batching: C = 1, 4, 8, 16 clients through the request path (`--concurrency`), float32 and int8, and C = 8 while
 //     a 512-token prompt is admitted (`--admit-tokens 512`) (bench/results/batching.json, batching.md).
 // Prints each table.
@@ -11,6 +12,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { EMBEDDED_MODEL_DIR } from "@actorlm/llm";
+import { benchBitNetModel } from "./bitnet-shapes.js";
 import { SMOLLM_135M, benchModel } from "./shapes.js";
 
 const { values: flags } = parseArgs({
@@ -44,18 +46,34 @@ function table(columns: string[], rows: Record<string, unknown>[]): string {
 
 if (flags.part === "all" || flags.part === "engine") {
   const rows: Record<string, unknown>[] = [];
-  for (const [label, dir] of models) {
-    for (const dtype of flags.quick ? ["float32"] : ["float32", "float16", "bfloat16", "int8"]) {
+  const dtypes = ["float32", "float16", "bfloat16", "int8"];
+  const engineModels: [string, string, string[]][] = [
+    ...models.map(([label, dir]): [string, string, string[]] => [label, dir, dtypes]),
+    // dtype names the embeddings' and head's format of a BitNet model (ternary: bfloat16); int8 gives it the int8 Llama's head
+    ["bitnet-b1.58-smollm-135m-shape", benchBitNetModel(SMOLLM_135M), ["ternary", "int8"]],
+  ];
+  for (const [label, dir, modelDtypes] of engineModels) {
+    for (const dtype of flags.quick ? modelDtypes.slice(0, 1) : modelDtypes) {
       const [report] = bench(["--model", dir, "--dtype", dtype, "--runs", flags.runs]);
       rows.push({ model: label, ...report });
       console.log(`${label} ${dtype}: prefill ${report.prefill_tokens_per_s} tok/s, decode ${report.decode_tokens_per_s} tok/s (${report.bandwidth_fraction} of the bandwidth limit)`);
     }
   }
-  const columns = ["model", "dtype", "threads", "simd", "prefill_tokens_per_s", "decode_tokens_per_s", "load_ms", "peak_rss_mb", "weight_mb_per_token", "bandwidth_gb_per_s", "bandwidth_fraction"];
-  const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = 128, G = 128, batch 1.\n\n${table(columns, rows)}`;
+  const columns = ["model", "dtype", "threads", "simd", "prefill_tokens_per_s", "decode_tokens_per_s", "load_ms", "peak_rss_mb", "weight_mb_per_token", "bandwidth_gb_per_s", "bandwidth_fraction", "ternary_bits_per_weight"];
+  const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = 128, G = 128, batch 1.\n\n${table(columns, rows)}${versusInt8(rows)}`;
   writeFileSync(`${out}cpu.json`, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
   writeFileSync(`${out}cpu.md`, `${text}\n`);
   console.log(`\n${text}\n`);
+}
+
+/** The BitNet model's decode and prefill throughput over the int8 SmolLM-shaped Llama's, measured in this run. */
+function versusInt8(rows: Record<string, unknown>[]): string {
+  const int8 = rows.find((r) => r.model === "smollm-135m-shape" && r.dtype === "int8");
+  if (int8 === undefined) return "";
+  return rows.filter((r) => r.model === "bitnet-b1.58-smollm-135m-shape").map((b) => {
+    const ratio = (key: string) => ((b[key] as number) / (int8[key] as number)).toFixed(2);
+    return `\n\nBitNet b1.58 (dtype ${String(b.dtype)}) vs the int8 Llama of the same shape: decode × ${ratio("decode_tokens_per_s")}, prefill × ${ratio("prefill_tokens_per_s")}.`;
+  }).join("");
 }
 
 if (flags.part === "all" || flags.part === "batching") {

@@ -121,12 +121,13 @@ describe("refusing unsupported configs by name", () => {
 });
 
 describe("architecture registry", () => {
-  it("finds llama by model_type and names unknown ones", () => {
+  it("finds llama (and bitnet) by model_type and names unknown ones", () => {
     expect(architectureFor(KJV.model_type).name).toBe("llama");
     expect(architectureFor("mistral").name).toBe("mistral");
+    expect(architectureFor("bitnet").name).toBe("bitnet");
     expect(llamaArchitecture.modelTypes).toEqual(Object.keys(LLAMA_MODEL_TYPES));
-    expect(() => architectureFor("bitnet")).toThrow(/bitnet/);
-    expect(() => architectureFor("bitnet")).toThrow(expect.objectContaining({ code: "MODEL_LOAD" }));
+    expect(() => architectureFor("mamba")).toThrow(/mamba/);
+    expect(() => architectureFor("mamba")).toThrow(expect.objectContaining({ code: "MODEL_LOAD" }));
   });
 
   it("loadModel parses config.json with the architecture's parser and hands it to its loader", async () => {

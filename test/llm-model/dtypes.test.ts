@@ -28,7 +28,7 @@ const V = 4096;
  * every token; int8 0.84, −2.0 % perplexity, 8, 18, 17, 25 and 1 tokens: activations quantized per row lose
  * the small components of rows with outliers).
  */
-const BOUNDS: Record<Exclude<WeightFormat, "float32">, { logits: number; ppl: number; greedy: number }> = {
+const BOUNDS: Record<Exclude<WeightFormat, "float32" | "ternary">, { logits: number; ppl: number; greedy: number }> = {
   bfloat16: { logits: 1e-3, ppl: 1e-3, greedy: 40 },
   float16: { logits: 1e-3, ppl: 1e-3, greedy: 40 },
   int8: { logits: 1.5, ppl: 0.05, greedy: 10 },

@@ -89,8 +89,7 @@ describe("load arguments and settings the engine cannot honour", () => {
   // is MODEL_LOAD naming it (as `field` and in the message); malformed arguments are VALIDATION, refused on the
   // caller's thread before any worker starts.
   const UNSUPPORTED: [Partial<LlamaModelArgs>, string, RegExp][] = [
-    [{ dtype: "ternary" }, "dtype", /^dtype ternary: not supported/],
-    [{ dtype: "b1.58" }, "dtype", /^dtype ternary: not supported/],
+    [{ device: "gpu", dtype: "ternary" }, "dtype", /^dtype ternary: the gpu backend stores float32, float16 or bfloat16/],
     [{ device: "cuda:1" }, "device", /^device cuda:1: WebGPU exposes one high-performance adapter/],
     [{ device: "gpu", backend: "wasm" }, "backend", /^backend wasm: runs on the cpu, not on device "gpu"/],
     [{ device: "gpu", dtype: "int8" }, "dtype", /^dtype int8: the gpu backend stores float32, float16 or bfloat16/],

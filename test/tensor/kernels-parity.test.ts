@@ -19,7 +19,7 @@ interface Case {
   readonly formats?: readonly WeightFormat[];
 }
 
-const FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16", "int8"];
+const FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16", "int8", "ternary"];
 const GPU_FORMATS: WeightFormat[] = ["float32", "float16", "bfloat16"];
 const webgpu = process.env.ACTORLM_TEST_WEBGPU as AdapterChoice | undefined;
 
@@ -56,9 +56,9 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
     return [body(ops), body(ref)];
   }
 
-  it.each(formats)("matmul, %s weights: R ∈ {1, 2, 3, 7}, N ∈ {1, 6, 37}, K ∈ {3, 33, 70, 128}, with and without bias", async (format) => {
+  it.each(formats)("matmul, %s weights: R ∈ {1, 2, 3, 7}, N ∈ {1, 6, 37}, K ∈ {3, 33, 70, 128, 200}, with and without bias", async (format) => {
     let seed = 1;
-    for (const R of [1, 2, 3, 7]) for (const N of [1, 6, 37]) for (const K of [3, 33, 70, 128]) {
+    for (const R of [1, 2, 3, 7]) for (const N of [1, 6, 37]) for (const K of [3, 33, 70, 128, 200]) {
       const xs = randomFloats(R * K, seed++), ws = randomFloats(N * K, seed++, 0.5), bs = randomFloats(N, seed++);
       for (const withBias of [false, true]) {
         const [got, want] = await both((k) => {
@@ -69,7 +69,8 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
           k.matmul(out, x, w, R, bias);
           return k.read(out);
         });
-        // int8: activation rounding may flip at float-order boundaries (one step of 1/127 of the row's max)
+        // int8: activation rounding may flip at float-order boundaries (one step of 1/127 of the row's max); ternary
+        // quantizes the same way as the reference and sums integers exactly, so only the final scaling rounds
         expect(worst(got, want), `R ${R} N ${N} K ${K}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
       }
     }
@@ -240,6 +241,20 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
       const cache = k.kvCache({ layers: 1, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 4 });
       const batch = k.batch(cache, [{ tokens: [1, 2], start: 3, blocks: [0, 1] }]);
       expect(() => k.addPositions(k.buffer(8), k.weight([16], "float32", new Float32Array(16)), batch, 4)).toThrow(RangeError);
+    }
+  });
+
+  it.runIf(formats.includes("ternary"))("ternary values from a ternary source: stored as they are, R ∈ {1, 2, 5}, K up to 1000 (many chunks, i32 sums)", async () => {
+    for (const [N, K] of [[13, 1000], [40, 64], [5, 65]]) for (const R of [1, 2, 5]) {
+      const q = Int8Array.from(randomFloats(N * K, N + K), (v) => Math.round(v * 1.4)), xs = randomFloats(R * K, R + K, 3);
+      const [got, want] = await both((k) => {
+        const w = k.weight([N, K], "ternary", { type: "ternary", scale: 0.037, read: (from, to, into) => into.set(q.subarray(from * K, to * K)) });
+        const x = k.buffer(R * K), out = k.buffer(R * N);
+        k.write(x, xs);
+        k.matmul(out, x, w, R);
+        return k.read(out);
+      });
+      expect(worst(got, want), `N ${N} K ${K} R ${R}`).toBeLessThan(2e-5);
     }
   });
 

@@ -29,15 +29,17 @@ export { Attention, type AttentionSettings, type AttentionBias, type AttentionWe
 export { GatedMlp, type FeedForward } from "./models/blocks/mlp.js";
 export { DecoderLayer, type DecoderLayerParts } from "./models/blocks/decoder-layer.js";
 export {
-  DecoderModel, loadDecoder, decoderParts, type DecoderRecipe, type DecoderParts, type LayerContext, type OuterSpecs,
+  DecoderModel, loadDecoder, decoderParts, tableFormat, describeStorage, type DecoderRecipe, type DecoderParts, type LayerContext, type OuterSpecs,
 } from "./models/decoder.js";
-export type { WeightSpec, WeightSpecs, Weights, TensorPart } from "./models/weights.js";
+export type { WeightSpec, WeightSpecs, Weights, TensorPart, FormatUse } from "./models/weights.js";
 export { mistralArchitecture, parseMistralConfig, type MistralConfig } from "./models/mistral.js";
 export { qwen2Architecture, parseQwen2Config, type Qwen2Config } from "./models/qwen2.js";
 export { qwen3Architecture, parseQwen3Config, type Qwen3Config } from "./models/qwen3.js";
 export { gemma3Architecture, parseGemma3Config, type Gemma3Config } from "./models/gemma3.js";
 export { phi3Architecture, parsePhi3Config, type Phi3Config } from "./models/phi3.js";
 export { gpt2Architecture, parseGpt2Config, type Gpt2Config } from "./models/gpt2.js";
+export { bitnetArchitecture, bitnetRecipe } from "./models/bitnet/model.js";
+export { parseBitNetConfig, BITNET_MODEL_TYPES, type BitNetConfig, type BitNetQuantization } from "./models/bitnet/config.js";
 export { KvPool, KvSequence, DEFAULT_BLOCK_SIZE } from "./kv-cache.js";
 export {
   registerArchitecture, architectureFor, llamaArchitecture, loadModel, type ModelArchitecture, type LoadedModel,

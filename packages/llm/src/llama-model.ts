@@ -43,6 +43,10 @@ export interface ModelInfo {
   simd: string;
   /** Storage format of the weight matrices. */
   dtype: string;
+  /** How the weights are stored, in words: which matrices are ternary (BitNet) and whether storing them so was lossy. */
+  weights: string;
+  /** The weight matrices by storage format: how many, their values, and the kernel memory they take (padding and scales included). */
+  formats: Partial<Record<string, { matrices: number; values: number; bytes: number }>>;
   /** KV cache pool size in tokens. */
   kvCacheTokens: number;
   /** Most rows (tokens, every request together) one forward pass takes; longer prompts are prefilled in chunks. */
@@ -155,6 +159,8 @@ export class LlamaModel {
       threads: kernels.threads,
       simd: kernels.simd,
       dtype: format,
+      weights: lm.storage ?? format,
+      formats: { ...lm.formats },
       kvCacheTokens: lm.kv.capacityTokens,
       maxBatchTokens: lm.maxBatchTokens,
       maxConcurrentRequests,

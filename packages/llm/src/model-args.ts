@@ -1,7 +1,7 @@
 // LlamaModel's load arguments: checked on the caller's thread before any worker starts (VALIDATION naming the
 // field), then settings the engine cannot honour yet are refused by name at load (MODEL_LOAD).
 import { BackendConfig, integerSetting, type BackendConfigInit, type KernelBackend } from "@actorlm/runtime";
-import { isWeightFormat, type WeightFormat } from "@actorlm/tensor";
+import { WEIGHT_FORMATS, isWeightFormat, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "./errors.js";
 import { refuseUnknownFields } from "./fields.js";
 import { isObject } from "./json-file.js";
@@ -98,7 +98,7 @@ export function refuseUnsupported(config: BackendConfig): { format: WeightFormat
     if (backend !== undefined && backend !== "gpu") refuse("backend", `${backend}: runs on the cpu, not on device ${JSON.stringify(device)} (use backend "gpu" or leave it unset)`);
     plan = { kind: "gpu", device };
   }
-  if (!isWeightFormat(config.dtype)) refuse("dtype", `${config.dtype}: not supported for this model (supported: float32, float16, bfloat16, int8)`);
+  if (!isWeightFormat(config.dtype)) refuse("dtype", `${config.dtype}: not supported for this model (supported: ${WEIGHT_FORMATS.join(", ")})`);
   const gpuBackend = plan.kind === "gpu" || (plan.kind === "cpu" && plan.backend === "gpu");
   if (gpuBackend && !GPU_FORMATS.includes(config.dtype)) refuse("dtype", `${config.dtype}: the gpu backend stores float32, float16 or bfloat16 weights`);
   if (config.flashAttention) refuse("flashAttention", "true: no fused attention kernel is implemented so far");

@@ -11,6 +11,7 @@ import { layernorm, rmsnorm } from "./norm";
 import { addPositions } from "./positions";
 import { rope } from "./rope";
 import { embed, gather } from "./rows";
+import { embedTernary, matmulTernary, prepareTernary } from "./ternary";
 
 // ---- control block (byte offsets from `ctrl`) ----
 const GEN = 0;        // bumped by the model thread to start a list
@@ -198,6 +199,17 @@ function execute(op: usize, c: i32, tmp: usize): void {
     case 30:                                                      // learned position embeddings, chunks of rows
       addPositions(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 4), from(c, size), upto(c, size, arg(op, 3)));
       break;
+    case 20:                                                      // prepare activations for ternary weights, chunks of rows
+      prepareTernary(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), arg(op, 5), arg(op, 6), tmp, from(c, size), upto(c, size, arg(op, 4)));
+      break;
+    case 21: {                                                    // matmul ternary, chunks of output columns
+      const N = arg(op, 6);
+      matmulTernary(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), ptr(op, 4), arg(op, 5), N, arg(op, 7), ptr(op, 8), tmp, from(c, size), upto(c, size, N));
+      break;
+    }
+    case 22:                                                      // embed from a ternary table
+      embedTernary(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 4), arg(op, 5), from(c, size), upto(c, size, arg(op, 3)));
+      break;
     case 18:                                                      // sum (the memory bandwidth probe): one partial per chunk
       sum(ptr(op, 0) + (<usize>c << 4), ptr(op, 1), from(c, size), upto(c, size, arg(op, 2)));
       break;
@@ -207,3 +219,4 @@ function execute(op: usize, c: i32, tmp: usize): void {
 }
 
 export { narrowToHalves, packRows, quantizeWeights, widenHalves } from "./convert";
+export { packTernary, ternarizeRows, ternaryAbsSum } from "./ternary";

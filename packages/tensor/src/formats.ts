@@ -12,18 +12,32 @@
  *              f32 scale each (max|w| / 127 of the block; w ≈ q · scale); per (tile, block) the 4 scales, then the
  *              4 rows' 32 values: 144 bytes. Matrix products with int8 weights quantize their activations to int8
  *              per row (absmax) and accumulate in i32.
+ * - `ternary`  BitNet b1.58: values q ∈ {-1, 0, 1} with one f32 scale per matrix (w = q · scale), 2 bits each:
+ *              chunks of 64 values, a row's piece 16 bytes = eight u16 lanes; lane i holds, in bits 2f and 2f + 1
+ *              (f = 0 .. 7), q + 1 ∈ {0, 1, 2} of the chunk's value 8f + i (3 never occurs; padding is 0, whose
+ *              activations are 0): 64 bytes per (tile, chunk), then a 16-byte trailer after the last tile holding
+ *              the scale and the inverse scale the values were ternarized with (f32 each). Lane i's field f pairs
+ *              with activation 8f + i, so a kernel unpacks a field for all 8 lanes with one shift (and, in byte
+ *              lanes, fields f and f + 4 with one shift and one mask). Matrix products quantize their activations
+ *              to int8 per row (absmax) and accumulate in i32: out = Σ q_x q_w · s_x · scale.
  * A vector (norm weights, biases) is always float32, plain.
  */
 import { bf16BitsToF32, f16BitsToF32 } from "./dtype.js";
 
 /** A weight storage format. */
-export type WeightFormat = "float32" | "float16" | "bfloat16" | "int8";
+export type WeightFormat = "float32" | "float16" | "bfloat16" | "int8" | "ternary";
 
 /** Every storage format, in the order the bench and tests go through them. */
-export const WEIGHT_FORMATS: readonly WeightFormat[] = ["float32", "float16", "bfloat16", "int8"];
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ["float32", "float16", "bfloat16", "int8", "ternary"];
 
 /** Values per int8 block (one f32 scale each). */
 export const INT8_BLOCK = 32;
+
+/** Values per ternary chunk of a row (16 bytes). */
+export const TERNARY_CHUNK = 64;
+
+/** Bytes of a ternary matrix's trailer (scale, inverse scale, zeros). */
+const TERNARY_TRAILER = 16;
 
 /** Rows per tile. */
 export const TILE_ROWS = 4;
@@ -43,18 +57,18 @@ export interface MatrixLayout {
   readonly tiles: number;
   /** Bytes of one (tile, chunk): the 4 rows' pieces (and, for int8, their 4 scales first). */
   readonly groupBytes: number;
-  /** Bytes of the whole matrix. */
+  /** Bytes of the whole matrix (for ternary, the trailer included). */
   readonly bytes: number;
 }
 
-const CHUNK: Readonly<Record<WeightFormat, number>> = { float32: 4, float16: 8, bfloat16: 8, int8: INT8_BLOCK };
+const CHUNK: Readonly<Record<WeightFormat, number>> = { float32: 4, float16: 8, bfloat16: 8, int8: INT8_BLOCK, ternary: TERNARY_CHUNK };
 
 /** The layout of an [N, K] matrix stored as `format`. */
 export function matrixLayout(format: WeightFormat, N: number, K: number): MatrixLayout {
   const chunk = CHUNK[format];
   const chunks = Math.ceil(K / chunk), tiles = Math.ceil(N / TILE_ROWS);
   const groupBytes = format === "int8" ? 16 + TILE_ROWS * INT8_BLOCK : 64;
-  return { chunk, chunks, tiles, groupBytes, bytes: tiles * chunks * groupBytes };
+  return { chunk, chunks, tiles, groupBytes, bytes: tiles * chunks * groupBytes + (format === "ternary" ? TERNARY_TRAILER : 0) };
 }
 
 /** Bytes an [N, K] matrix takes in `format`, padding and scales included. */
@@ -125,16 +139,19 @@ function pieceAt(layout: MatrixLayout, format: WeightFormat, n: number, j: numbe
     case "float32": return (group >> 2) + r * 4;
     case "float16": case "bfloat16": return (group >> 1) + r * 8;
     case "int8": return group + 16 + r * INT8_BLOCK;
+    case "ternary": return (group >> 1) + r * 8;
   }
 }
 
 /**
  * Writes `rows` rows of float32 values `src` ([rows, K]) as rows row0 .. of an [N, K] matrix stored as `format`
- * in `dst` (padding stays as it was: zero in fresh memory).
+ * in `dst` (padding stays as it was: zero in fresh memory). Ternary values are ternarized with the inverse scale
+ * already in `dst`'s trailer (see {@link setTernaryScale}).
  */
 export function encodeRows(format: WeightFormat, src: Float32Array, rows: number, N: number, K: number, dst: MatrixBytes, row0 = 0): void {
   const layout = matrixLayout(format, N, K);
   const { chunk } = layout;
+  const inverse = format === "ternary" ? ternaryScales(dst, N, K).inverse : 0;
   for (let r = 0; r < rows; r++) {
     const n = row0 + r, row = src.subarray(r * K, r * K + K);
     for (let j = 0; j < layout.chunks; j++) {
@@ -154,6 +171,9 @@ export function encodeRows(format: WeightFormat, src: Float32Array, rows: number
           dst.f32[(group >> 2) + (n % TILE_ROWS)] = quantizeBlock(row.subarray(from, to), dst.i8.subarray(at, at + INT8_BLOCK));
           break;
         }
+        case "ternary":
+          packTernaryPiece(dst.u16, at, (k) => ternarize(row[k], inverse), from, to);
+          break;
       }
     }
   }
@@ -163,6 +183,7 @@ export function encodeRows(format: WeightFormat, src: Float32Array, rows: number
 export function decodeRow(format: WeightFormat, src: MatrixBytes, n: number, N: number, K: number, out: Float32Array): void {
   const layout = matrixLayout(format, N, K);
   const { chunk } = layout;
+  const scale = format === "ternary" ? ternaryScales(src, N, K).scale : 0;
   for (let j = 0; j < layout.chunks; j++) {
     const at = pieceAt(layout, format, n, j), from = j * chunk, to = Math.min(K, from + chunk);
     switch (format) {
@@ -180,6 +201,9 @@ export function decodeRow(format: WeightFormat, src: MatrixBytes, n: number, N: 
         for (let k = from; k < to; k++) out[k] = Math.fround(src.i8[at + k - from] * scale);
         break;
       }
+      case "ternary":
+        for (let k = from; k < to; k++) out[k] = Math.fround(ternaryAt(src.u16, at, k - from) * scale);
+        break;
     }
   }
 }
@@ -215,4 +239,86 @@ export function quantizeRow(x: Float32Array, K: number, q: Int8Array): number {
   for (let k = 0; k < K; k++) q[k] = roundHalfEven(Math.fround(x[k] * inv));
   q.fill(0, K);
   return Math.fround(amax / 127);
+}
+
+// ---- ternary ----
+
+/** A ternary matrix's scale (w = q · scale) and the inverse scale its values were ternarized with. */
+export interface TernaryScales {
+  readonly scale: number;
+  readonly inverse: number;
+}
+
+/**
+ * BitNet b1.58's scales of a matrix whose mean |w| is `meanAbs` (as transformers computes them, in float32):
+ * inverse = 1 / max(mean|w|, 1e-5), scale = 1 / inverse.
+ */
+export function ternaryScalesOf(meanAbs: number): TernaryScales {
+  const inverse = Math.fround(1 / Math.max(Math.fround(meanAbs), 1e-5));
+  return { scale: Math.fround(1 / inverse), inverse };
+}
+
+/** q = clamp(round(w · inverse), -1, 1), rounding half to even as torch does. */
+export function ternarize(w: number, inverse: number): number {
+  return Math.max(-1, Math.min(1, roundHalfEven(Math.fround(w * inverse))));
+}
+
+/** Stores a ternary [N, K] matrix's scales in its trailer (before its rows are encoded from float values). */
+export function setTernaryScale(dst: MatrixBytes, N: number, K: number, scales: TernaryScales): void {
+  const at = trailerAt(N, K);
+  dst.f32[at] = scales.scale;
+  dst.f32[at + 1] = scales.inverse;
+}
+
+/** The scales in a ternary [N, K] matrix's trailer. */
+export function ternaryScales(src: MatrixBytes, N: number, K: number): TernaryScales {
+  const at = trailerAt(N, K);
+  return { scale: src.f32[at], inverse: src.f32[at + 1] };
+}
+
+/**
+ * Writes `rows` rows of ternary values `q` ([rows, K], each -1, 0 or 1) as rows row0 .. of a ternary [N, K] matrix
+ * in `dst` (the scales are set apart, with {@link setTernaryScale}).
+ */
+export function encodeTernaryRows(q: Int8Array, rows: number, N: number, K: number, dst: MatrixBytes, row0 = 0): void {
+  const layout = matrixLayout("ternary", N, K);
+  for (let r = 0; r < rows; r++) {
+    const o = r * K;
+    for (let j = 0; j < layout.chunks; j++) {
+      const from = j * TERNARY_CHUNK;
+      packTernaryPiece(dst.u16, pieceAt(layout, "ternary", row0 + r, j), (k) => q[o + k], from, Math.min(K, from + TERNARY_CHUNK));
+    }
+  }
+}
+
+/** Row n of a ternary [N, K] matrix as its values q ∈ {-1, 0, 1} ([chunks · 64], zero padded). */
+export function ternaryRow(src: MatrixBytes, n: number, N: number, K: number, q: Int8Array): void {
+  const layout = matrixLayout("ternary", N, K);
+  q.fill(0);
+  for (let j = 0; j < layout.chunks; j++) {
+    const at = pieceAt(layout, "ternary", n, j), from = j * TERNARY_CHUNK, to = Math.min(K, from + TERNARY_CHUNK);
+    for (let k = from; k < to; k++) q[k] = ternaryAt(src.u16, at, k - from);
+  }
+}
+
+/** Index in f32 elements of a ternary [N, K] matrix's trailer. */
+function trailerAt(N: number, K: number): number {
+  return (matrixLayout("ternary", N, K).bytes - TERNARY_TRAILER) >> 2;
+}
+
+/** Packs values from .. to (exclusive, at most 64; `value(k)` ∈ {-1, 0, 1}) into the eight u16 lanes at `at`. */
+function packTernaryPiece(u16: Uint16Array, at: number, value: (k: number) => number, from: number, to: number): void {
+  for (let i = 0; i < 8; i++) {
+    let lane = 0;
+    for (let f = 0; f < 8; f++) {
+      const k = from + 8 * f + i;
+      if (k < to) lane |= (value(k) + 1) << (2 * f);
+    }
+    u16[at + i] = lane;
+  }
+}
+
+/** The value (-1, 0 or 1) at offset c (< 64) of the ternary piece at `at`. */
+function ternaryAt(u16: Uint16Array, at: number, c: number): number {
+  return ((u16[at + (c & 7)] >> (2 * (c >> 3))) & 3) - 1;
 }

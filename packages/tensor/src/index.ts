@@ -11,12 +11,13 @@ export {
 export {
   WEIGHT_FORMATS, INT8_BLOCK, TILE_ROWS, isWeightFormat, matrixLayout, matrixBytes, matrixViews, encodeRows, decodeRow, int8Row,
   quantizeRow, roundHalfEven, f32ToF16Bits, f32ToBf16Bits,
-  type WeightFormat, type MatrixLayout, type MatrixBytes,
+  TERNARY_CHUNK, ternaryScalesOf, ternarize, setTernaryScale, ternaryScales, encodeTernaryRows, ternaryRow,
+  type WeightFormat, type MatrixLayout, type MatrixBytes, type TernaryScales,
 } from "./formats.js";
 export {
   OPS,
   type Op, type Kernels, type KernelsName, type Buffer, type Weight, type KvCache, type KvCacheSpec, type Batch,
-  type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource,
+  type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource, type TernarySource,
 } from "./kernels.js";
 export { JsKernels } from "./reference/js-kernels.js";
 export { WasmKernels, type WasmOptions } from "./wasm/wasm-kernels.js";

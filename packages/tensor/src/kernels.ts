@@ -30,6 +30,18 @@ export interface WeightSource {
   read(from: number, to: number, into: Float32Array | Uint16Array): void;
 }
 
+/**
+ * A matrix that is ternary already (a BitNet checkpoint packed offline): its values q ∈ {-1, 0, 1}, read a chunk of
+ * rows at a time, and its one scale (w = q · scale). Stored only as `ternary`.
+ */
+export interface TernarySource {
+  readonly type: "ternary";
+  /** The matrix's scale, finite and positive. */
+  readonly scale: number;
+  /** Writes rows from .. to (exclusive), K values each, into `into` (whose length is exactly that). */
+  read(from: number, to: number, into: Int8Array): void;
+}
+
 /** A weight in a backend's memory: a matrix [N, K] in a storage format, or a float32 vector [n]. */
 export interface Weight {
   readonly shape: readonly number[];
@@ -123,9 +135,11 @@ export interface Kernels {
   // ---- memory ----
   /**
    * Stores a matrix [N, K] (or a vector, `shape` of length 1, always float32) as `format`, from all its values or
-   * from a source read a chunk of rows at a time.
+   * from a source read a chunk of rows at a time. Float values stored as `ternary` are ternarized with BitNet
+   * b1.58's per-matrix scale (mean |w|, two passes over the source); a {@link TernarySource} is stored as it is,
+   * and only as `ternary` (RangeError otherwise).
    */
-  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource): Weight;
+  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource | TernarySource): Weight;
   /** A zeroed float32 buffer of `length` elements. */
   buffer(length: number): Buffer;
   /** A view of `length` elements of `buffer` from element `offset` (shares its memory). */

@@ -3,6 +3,7 @@ import { totalmem } from "node:os";
 import type { BatchSequence, Kernels, ProgressCallback, WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 import type { KvPool } from "../kv-cache.js";
+import type { FormatUse } from "./weights.js";
 
 /** The facts about a model that generation and scheduling use. */
 export interface CausalLMConfig {
@@ -26,6 +27,10 @@ export interface CausalLM {
   readonly maxLogitRows: number;
   /** Bytes of weights one decode step reads (every matrix once; of the embedding table, only when it is the head). */
   readonly weightBytesPerToken: number;
+  /** How the weights are stored, in words (which are ternary, and whether that was lossy); absent: as the format says. */
+  readonly storage?: string;
+  /** The weight matrices by storage format: how many, their values, and the kernel memory they take. */
+  readonly formats?: Readonly<Partial<Record<WeightFormat, Readonly<FormatUse>>>>;
   /**
    * Runs one batch: each sequence's new tokens at positions start .. (its block table must cover them), writing
    * their keys and values to the cache. Returns the logits the sequences asked for, [rows, vocab], in order.

@@ -8,7 +8,7 @@
  * them. {@link loadDecoder} does the rest the same way for every one: read and check the weights, plan the memory,
  * allocate the KV pool and the buffers.
  */
-import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight } from "@actorlm/tensor";
+import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 import { DEFAULT_BLOCK_SIZE, KvPool } from "../kv-cache.js";
 import { DecoderBuffers, type DecoderDims } from "./blocks/buffers.js";
@@ -18,7 +18,7 @@ import { rotaryBytes, uploadRotary, type Rotary } from "./blocks/rotary.js";
 import {
   DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, checkMemory, defaultKvTokens, type CausalLM, type ModelLoadOptions,
 } from "./causal-lm.js";
-import { WeightLoader, type SpecsObject, type WeightSpec, type WeightSpecs, type WeightsOf } from "./weights.js";
+import { WeightLoader, type FormatUse, type SpecsObject, type WeightSpec, type WeightSpecs, type WeightsOf } from "./weights.js";
 
 /**
  * Specs of the weights outside the layers: the token embedding [vocab, hidden] and the final norm [hidden] always; the
@@ -59,6 +59,23 @@ export interface DecoderRecipe<C extends DecoderDims, S extends SpecsObject> {
   embeddingScale?(config: C): number;
   /** Soft-cap of the logits, cap · tanh(logit / cap) (Gemma's final_logit_softcapping); 0 or absent: none. */
   logitSoftcap?(config: C): number;
+  /** How a model loaded with `format` stores its weights, in words (reported by `info`); absent: {@link describeStorage}. */
+  describe?(format: WeightFormat): string;
+}
+
+/**
+ * Storage format of the token embedding and LM head for a model stored as `format`: the same, except that a ternary
+ * model keeps them in bfloat16 (as BitNet b1.58 does: ternary embeddings would lose the model).
+ */
+export function tableFormat(format: WeightFormat): WeightFormat {
+  return format === "ternary" ? "bfloat16" : format;
+}
+
+/** How a model of any float architecture loaded with `format` stores its weights, in words. */
+export function describeStorage(format: WeightFormat): string {
+  return format === "ternary"
+    ? "ternary decoder linears (post-training ternarization of float weights, BitNet b1.58's scheme: lossy), embeddings and LM head bfloat16"
+    : format;
 }
 
 /** The parts of a loaded decoder. */
@@ -69,6 +86,10 @@ export interface DecoderParts<C extends DecoderDims> {
   readonly maxBatchTokens: number;
   readonly maxLogitRows: number;
   readonly weightBytesPerToken: number;
+  /** How the weights are stored, in words. */
+  readonly storage: string;
+  /** The weight matrices by storage format. */
+  readonly formats: Readonly<Partial<Record<WeightFormat, Readonly<FormatUse>>>>;
   readonly embed: Weight;               // [vocab, hidden]
   readonly embeddingScale: number;
   readonly positions: Weight | null;    // [positions · hidden] learned positions, or none
@@ -87,6 +108,8 @@ export class DecoderModel<C extends DecoderDims> implements CausalLM {
   readonly maxBatchTokens: number;
   readonly maxLogitRows: number;
   readonly weightBytesPerToken: number;
+  readonly storage: string;
+  readonly formats: Readonly<Partial<Record<WeightFormat, Readonly<FormatUse>>>>;
   readonly #p: DecoderParts<C>;
 
   /** The model over its loaded parts (see {@link loadDecoder}). */
@@ -97,6 +120,8 @@ export class DecoderModel<C extends DecoderDims> implements CausalLM {
     this.maxBatchTokens = parts.maxBatchTokens;
     this.maxLogitRows = parts.maxLogitRows;
     this.weightBytesPerToken = parts.weightBytesPerToken;
+    this.storage = parts.storage;
+    this.formats = parts.formats;
     this.#p = parts;
   }
 
@@ -174,11 +199,14 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
 ): DecoderParts<C> {
   const ops = requireKernels(options);
   const has: HasTensor = (name) => source.has(name);
-  const outer = recipe.outerWeights(config, has);
-  const headSpec = recipe.headWeight(config, has);
-  const head: WeightSpecs<"lmHead"> | null = headSpec === null ? null : { lmHead: headSpec };
-  const layerWeights = Array.from({ length: config.numLayers }, (_, i) => recipe.layerWeights(i, config, has));
   const format = options.format ?? "float32";
+  // the token table and the head keep a float format beside ternary linears
+  const table = (spec: WeightSpec): WeightSpec => ({ ...spec, format: spec.format ?? tableFormat(format) });
+  const outerSpecs = recipe.outerWeights(config, has);
+  const outer: OuterSpecs = { ...outerSpecs, embed: table(outerSpecs.embed) };
+  const headSpec = recipe.headWeight(config, has);
+  const head: WeightSpecs<"lmHead"> | null = headSpec === null ? null : { lmHead: table(headSpec) };
+  const layerWeights = Array.from({ length: config.numLayers }, (_, i) => recipe.layerWeights(i, config, has));
   const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress);
   const positions = config.maxPositionEmbeddings;
   const invFreqs = recipe.rotary(config);
@@ -201,6 +229,7 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   const rowwise = (head ? outerWeights.embed.bytes : 0) + (outerWeights.positions?.bytes ?? 0);
   return {
     config, kernels: ops, kv, maxBatchTokens: rows, maxLogitRows: outputs, weightBytesPerToken: w.storedBytes - rowwise,
+    storage: recipe.describe?.(format) ?? describeStorage(format), formats: w.byFormat,
     embed: outerWeights.embed, embeddingScale: recipe.embeddingScale?.(config) ?? 1, positions: outerWeights.positions ?? null,
     layers, norm: recipe.finalNorm(outerWeights, config, ops), lmHead, logitSoftcap: recipe.logitSoftcap?.(config) ?? 0,
     buffers: new DecoderBuffers(ops, config, rows, outputs),

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { LlmError } from "../errors.js";
 import { readJsonFile } from "../json-file.js";
+import { bitnetArchitecture } from "./bitnet/model.js";
 import type { CausalLM, ModelLoadOptions } from "./causal-lm.js";
 import { LLAMA_MODEL_TYPES, parseLlamaConfig, type LlamaConfig } from "./config.js";
 import { gemma3Architecture } from "./gemma3.js";
@@ -48,6 +49,7 @@ registerArchitecture(qwen3Architecture);
 registerArchitecture(gemma3Architecture);
 registerArchitecture(phi3Architecture);
 registerArchitecture(gpt2Architecture);
+registerArchitecture(bitnetArchitecture);
 
 /** The architecture registered for `modelType`; throws MODEL_LOAD naming it (and `source`, the config file) when none is. */
 export function architectureFor(modelType: unknown, source?: string): ModelArchitecture<unknown, CausalLM> {

@@ -4,7 +4,9 @@
  * whole). Blocks describe the weights they need as specs; the loader is given every spec up front, so the
  * progress total is counted, never hard-coded.
  */
-import { matrixBytes, type Kernels, type ProgressCallback, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
+import {
+  matrixBytes, type Kernels, type ProgressCallback, type TensorSource, type TernarySource, type Weight, type WeightFormat,
+} from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
@@ -18,6 +20,13 @@ export interface WeightSpec {
   readonly shape: readonly number[];
   /** Transform applied to the float32 values before storing (e.g. Gemma's 1 + w norms). */
   readonly map?: (values: Float32Array) => void;
+  /** Storage format of this matrix when it is not the model's (BitNet's ternary linears, the float head beside them). */
+  readonly format?: WeightFormat;
+  /**
+   * Reads and checks a tensor stored other than as floats (a packed ternary checkpoint), throwing MODEL_LOAD naming
+   * it; the loader then stores what it returns instead of the float tensor `name`.
+   */
+  readonly read?: (source: TensorSource) => TernarySource;
   /** Where the weight lies when the tensor is not exactly it: part of a fused tensor, or stored transposed. */
   readonly from?: TensorPart;
 }
@@ -46,11 +55,20 @@ export type SpecsObject = { readonly [key: string]: WeightSpec | undefined };
 /** The weights loaded for specs `S`: a weight under each of its keys, optional where the spec is. */
 export type WeightsOf<S> = { readonly [key in keyof S]: Weight };
 
+/** Matrices stored in one format: how many, their values, and the bytes they take (padding and scales included). */
+export interface FormatUse {
+  matrices: number;
+  values: number;
+  bytes: number;
+}
+
 /** Fetches planned weights from a tensor source into the kernels' memory, reporting conversions as progress. */
 export class WeightLoader {
   private converted = 0;
   /** Bytes of every weight stored so far, in their storage format. */
   storedBytes = 0;
+  /** The matrices stored so far, by storage format. */
+  readonly byFormat: Partial<Record<WeightFormat, FormatUse>> = {};
   private readonly total: number;
   private readonly planned: ReadonlySet<SpecsObject>;
 
@@ -68,7 +86,12 @@ export class WeightLoader {
     this.planned = new Set(plan);
     const specs = plan.flatMap((p) => Object.values(p).filter((s): s is WeightSpec => s !== undefined));
     this.total = specs.length;
-    this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(format, s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
+    const unsupported = specs.find((s) => s.shape.length === 2 && !kernels.supports("matmul", s.format ?? format));
+    if (unsupported !== undefined) {
+      const stored = unsupported.format ?? format;
+      throw new LlmError("MODEL_LOAD", `dtype ${stored}: the ${kernels.name} backend cannot store ${stored} weights (${unsupported.name}); run this model on the cpu`, { field: "dtype" });
+    }
+    this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(s.format ?? format, s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
   }
 
   /** Every weight of `specs` (one of the planned ones); refuses (MODEL_LOAD) a missing, non-float or mis-shaped one. */
@@ -79,7 +102,10 @@ export class WeightLoader {
     return out as WeightsOf<S>;
   }
 
-  private store({ name, shape, map, from }: WeightSpec): Weight {
+  private store(spec: WeightSpec): Weight {
+    const { name, shape, map, from, read } = spec;
+    const format = spec.format ?? this.format;
+    if (read !== undefined) return this.stored(this.kernels.weight(shape, format, read(this.source)));
     if (!this.source.has(name)) throw new LlmError("MODEL_LOAD", `weight "${name}" is missing from the checkpoint`);
     const info = this.source.info(name);
     if (!FLOAT_DTYPES.has(info.dtype)) {
@@ -96,15 +122,26 @@ export class WeightLoader {
       // read a chunk of rows at a time straight into the kernels' memory, in the checkpoint's own type
       const type = info.dtype as "F32" | "F16" | "BF16";
       const bytes = type === "F32" ? 4 : 2;
-      weight = this.kernels.weight(shape, this.format, { type, read: (row, _, into) => this.source.readInto(name, (first + row * K) * bytes, into) });
+      weight = this.kernels.weight(shape, format, { type, read: (row, _, into) => this.source.readInto(name, (first + row * K) * bytes, into) });
     } else {
       const values = from?.transposed === true ? transposedRows(this.source.toFloat32(name), info.shape, from.offset ?? 0, shape[0])
         : this.source.toFloat32(name).subarray(first, first + shape.reduce((a, b) => a * b, 1));
       map?.(values);
-      weight = this.kernels.weight(shape, this.format, values);
+      weight = this.kernels.weight(shape, format, values);
     }
+    return this.stored(weight);
+  }
+
+  /** Counts a stored weight and reports progress. */
+  private stored(weight: Weight): Weight {
     this.converted++;
     this.storedBytes += weight.bytes;
+    if (weight.shape.length === 2) {
+      const use = (this.byFormat[weight.format] ??= { matrices: 0, values: 0, bytes: 0 });
+      use.matrices++;
+      use.values += weight.shape[0] * weight.shape[1];
+      use.bytes += weight.bytes;
+    }
     this.onProgress?.({ stage: "convert", done: this.converted, total: this.total, unit: "tensors" });
     return weight;
   }

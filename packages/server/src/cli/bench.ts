@@ -40,6 +40,8 @@ export interface BenchReport {
   weight_mb_per_token: number;
   bandwidth_gb_per_s: number;
   bandwidth_fraction: number;
+  /** Kernel memory of the ternary matrices per value, in bits (BitNet, or dtype ternary); absent without any. */
+  ternary_bits_per_weight?: number;
 }
 
 /** What one `--concurrency` run reports (the `--json` object, one per concurrency). */
@@ -227,6 +229,8 @@ async function runBench(flags: BenchFlags): Promise<void> {
       bandwidth_gb_per_s: round(bandwidth),
       bandwidth_fraction: round((info.weightBytesPerToken * decode) / 1e9 / bandwidth, 3),
     };
+    const ternary = info.formats.ternary;
+    if (ternary !== undefined) report.ternary_bits_per_weight = round((8 * ternary.bytes) / ternary.values, 3);
   } finally {
     await host.close();
   }
@@ -244,6 +248,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
     ["load (ms)", String(report.load_ms)],
     ["peak RSS (MB)", String(report.peak_rss_mb)],
     ["weights read per token (MB)", String(report.weight_mb_per_token)],
+    ...(report.ternary_bits_per_weight === undefined ? [] : [["ternary matrices (bits per weight)", String(report.ternary_bits_per_weight)] as [string, string]]),
     ["memory bandwidth (GB/s)", String(report.bandwidth_gb_per_s)],
     ["fraction of the bandwidth limit", String(report.bandwidth_fraction)],
   ];

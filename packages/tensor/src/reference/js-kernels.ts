@@ -3,9 +3,11 @@
  */
 import { batchTables, kvElements } from "../batch-tables.js";
 import { bf16ToF32, f16ToF32 } from "../dtype.js";
-import { encodeRows, matrixBytes, matrixViews, type WeightFormat } from "../formats.js";
+import {
+  encodeRows, encodeTernaryRows, matrixBytes, matrixViews, setTernaryScale, ternaryScalesOf, type MatrixBytes, type WeightFormat,
+} from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight, WeightSource,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource,
 } from "../kernels.js";
 import * as ref from "./ops.js";
 
@@ -46,19 +48,27 @@ export class JsKernels implements Kernels {
   }
 
   /** Stores a matrix [N, K] or vector [n] as `format` (vectors are always float32). */
-  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource): Weight {
-    if (shape.length === 1) {                                  // a vector: float32, as it is
-      const data = readRows(values, 0, 1, shape[0]).slice();
-      this.#bytes += 4 * data.length;
-      const made: JsWeight = { shape: [...shape], format: "float32", bytes: 4 * data.length, vector: data };
-      return made;
+  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource | TernarySource): Weight {
+    if (values instanceof Float32Array || values.type !== "ternary") {
+      if (shape.length === 1) {                                // a vector: float32, as it is
+        const data = readRows(values, 0, 1, shape[0]).slice();
+        this.#bytes += 4 * data.length;
+        const made: JsWeight = { shape: [...shape], format: "float32", bytes: 4 * data.length, vector: data };
+        return made;
+      }
+    } else {
+      checkTernarySource(shape, format, values);
     }
     const [N, K] = shape;
     const bytes = matrixBytes(format, N, K);
     const stored: ref.StoredMatrix = { format, N, K, bytes: matrixViews(new ArrayBuffer(bytes), 0, bytes) };
-    for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
-      const to = Math.min(N, r + ROWS_PER_CHUNK);
-      encodeRows(format, readRows(values, r, to, K), to - r, N, K, stored.bytes, r);
+    if (!(values instanceof Float32Array) && values.type === "ternary") storeTernary(values, N, K, stored.bytes);
+    else {
+      if (format === "ternary") setTernaryScale(stored.bytes, N, K, ternaryScalesOf(meanAbs(values, N, K)));
+      for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
+        const to = Math.min(N, r + ROWS_PER_CHUNK);
+        encodeRows(format, readRows(values, r, to, K), to - r, N, K, stored.bytes, r);
+      }
     }
     this.#bytes += bytes;
     const made: JsWeight = { shape: [...shape], format, bytes, matrix: stored };
@@ -175,6 +185,38 @@ export class JsKernels implements Kernels {
     }
     ref.addPositions(data(x), t, b, width);
   }
+}
+
+/**
+ * RangeError unless a ternary source is stored as a `ternary` matrix with a finite, positive scale (the one check
+ * every backend makes before storing it).
+ */
+export function checkTernarySource(shape: readonly number[], format: WeightFormat, source: TernarySource): void {
+  if (format !== "ternary" || shape.length !== 2) throw new RangeError(`ternary values are stored only as a ternary matrix, not as ${format} [${shape.join(", ")}]`);
+  if (!Number.isFinite(source.scale) || source.scale <= 0) throw new RangeError(`a ternary matrix's scale must be finite and positive, got ${source.scale}`);
+}
+
+/** Writes ternary values, a chunk of rows at a time, and their scale; RangeError on a value outside {-1, 0, 1}. */
+function storeTernary(source: TernarySource, N: number, K: number, dst: MatrixBytes): void {
+  setTernaryScale(dst, N, K, { scale: Math.fround(source.scale), inverse: Math.fround(1 / source.scale) });
+  for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
+    const to = Math.min(N, r + ROWS_PER_CHUNK);
+    const q = new Int8Array((to - r) * K);
+    source.read(r, to, q);
+    const bad = q.findIndex((v) => v < -1 || v > 1);
+    if (bad >= 0) throw new RangeError(`ternary value ${q[bad]} at row ${r + Math.floor(bad / K)}, column ${bad % K} is not -1, 0 or 1`);
+    encodeTernaryRows(q, to - r, N, K, dst, r);
+  }
+}
+
+/** Mean |w| of an [N, K] matrix's values (a pass over the source, summed in float64 in row order). */
+function meanAbs(values: Float32Array | WeightSource, N: number, K: number): number {
+  let sum = 0;
+  for (let r = 0; r < N; r += ROWS_PER_CHUNK) {
+    const rows = readRows(values, r, Math.min(N, r + ROWS_PER_CHUNK), K);
+    for (let i = 0; i < rows.length; i++) sum += Math.abs(rows[i]);
+  }
+  return sum / (N * K);
 }
 
 /** Rows from .. to (K values each) of a weight's values, as float32. */

@@ -3,7 +3,9 @@
  * the hot loops. The `js` backend runs them on its own arrays; every other backend is tested against them.
  * Each takes views sized for exactly its operands.
  */
-import { INT8_BLOCK, decodeRow, int8Row, matrixLayout, quantizeRow, type MatrixBytes, type WeightFormat } from "../formats.js";
+import {
+  INT8_BLOCK, decodeRow, int8Row, matrixLayout, quantizeRow, ternaryRow, ternaryScales, type MatrixBytes, type WeightFormat,
+} from "../formats.js";
 import type { Activation } from "../kernels.js";
 
 /** A stored matrix: its format, shape and storage (the tiled layout of formats.ts). */
@@ -35,6 +37,7 @@ export interface BatchTables {
 export function matmul(out: Float32Array, x: Float32Array, w: StoredMatrix, R: number, bias?: Float32Array): void {
   const { N, K } = w;
   if (w.format === "int8") return matmulInt8(out, x, w, R, bias);
+  if (w.format === "ternary") return matmulTernary(out, x, w, R, bias);
   const row = new Float32Array(K);
   for (let n = 0; n < N; n++) {
     decodeInto(w, n, row);
@@ -69,6 +72,26 @@ function matmulInt8(out: Float32Array, x: Float32Array, w: StoredMatrix, R: numb
         s += dot * scales[b];
       }
       out[r * N + n] = s * sx[r] + (bias === undefined ? 0 : bias[n]);
+    }
+  }
+}
+
+/**
+ * Ternary weights (BitNet b1.58): activations quantized to int8 per row by absmax, exact integer dot products with
+ * the values q ∈ {-1, 0, 1}, then out = dot · s_x · scale (+ bias).
+ */
+function matmulTernary(out: Float32Array, x: Float32Array, w: StoredMatrix, R: number, bias?: Float32Array): void {
+  const { N, K } = w;
+  const Kp = matrixLayout("ternary", N, K).chunks * 64;
+  const { scale } = ternaryScales(w.bytes, N, K);
+  const xq = new Int8Array(R * Kp), sx = new Float32Array(R), q = new Int8Array(Kp);
+  for (let r = 0; r < R; r++) sx[r] = quantizeRow(x.subarray(r * K, r * K + K), K, xq.subarray(r * Kp, (r + 1) * Kp));
+  for (let n = 0; n < N; n++) {
+    ternaryRow(w.bytes, n, N, K, q);
+    for (let r = 0; r < R; r++) {
+      let dot = 0;
+      for (let k = 0, o = r * Kp; k < K; k++) dot += xq[o + k] * q[k];
+      out[r * N + n] = dot * sx[r] * scale + (bias === undefined ? 0 : bias[n]);
     }
   }
 }

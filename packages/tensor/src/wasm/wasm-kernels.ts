@@ -7,11 +7,11 @@
  */
 import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
-import { TILE_ROWS, matrixLayout, type WeightFormat } from "../formats.js";
+import { TILE_ROWS, matrixLayout, ternaryScalesOf, type TernaryScales, type WeightFormat } from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, Weight, WeightSource,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource,
 } from "../kernels.js";
-import { checkRange } from "../reference/js-kernels.js";
+import { checkRange, checkTernarySource } from "../reference/js-kernels.js";
 import { Arena, MAX_PAGES } from "./arena.js";
 import { kernelModule, type SimdLevel } from "./module.js";
 import { OP, Recorder, chunking, type Chunking, type Range } from "./recorder.js";
@@ -56,12 +56,17 @@ interface Conversions {
   narrowToHalves(dst: number, src: number, n: number, bf: number): void;
   packRows(dst: number, src: number, rows: number, K: number, bytes: number, row0: number): void;
   quantizeWeights(q: number, src: number, rows: number, K: number, row0: number): void;
+  ternaryAbsSum(src: number, n: number, acc: number): number;
+  ternarizeRows(dst: number, src: number, rows: number, K: number, row0: number, inverse: number): void;
+  packTernary(dst: number, src: number, rows: number, K: number, row0: number): number;
 }
 
 /** Control block words (see assembly/index.ts). */
 const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
-const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3 };
+const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3, ternary: 4 };
 const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
+/** Activation rows from which the ternary kernel unpacks each tile once into per-thread scratch (assembly/ternary.ts). */
+const TERNARY_UNPACK_ROWS = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
 
@@ -93,6 +98,8 @@ export class WasmKernels implements Kernels {
   /** Activations prepared for int8 weights (i16 values and row scales) or 16-bit float weights (reordered f32). */
   #quant: { ptr: number; bytes: number; scales: number; rows: number } = { ptr: 0, bytes: 0, scales: 0, rows: 0 };
   #halves: { ptr: number; bytes: number } = { ptr: 0, bytes: 0 };
+  /** Activations prepared for ternary weights: int8 values in the build's layout, row scales and row sums. */
+  #ternary: { ptr: number; bytes: number; scales: number; sums: number; rows: number } = { ptr: 0, bytes: 0, scales: 0, sums: 0, rows: 0 };
   /** Which activations the prepared scratch holds, while nothing overwrote them. */
   #prepared: { kind: WeightFormat; x: number; rows: number; K: number } | undefined;
   #broken: Error | undefined;
@@ -177,8 +184,9 @@ export class WasmKernels implements Kernels {
    * Reads the rows a chunk at a time straight into wasm memory (their place, or a reused staging area when they
    * need converting) and converts them there: fresh memory is touched once.
    */
-  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource): Weight {
+  weight(shape: readonly number[], format: WeightFormat, values: Float32Array | WeightSource | TernarySource): Weight {
     this.#usable();
+    if (!(values instanceof Float32Array) && values.type === "ternary") return this.#ternaryWeight(shape, format, values);
     if (shape.length === 1) {                                  // a vector: float32, plain
       const n = shape[0], ptr = this.#arena.alloc(4 * n), source = sourceOf(values, n);
       if (source.type === "F32") source.read(0, 1, new Float32Array(this.#arena.buffer, ptr, n));
@@ -193,14 +201,69 @@ export class WasmKernels implements Kernels {
     const [N, K] = shape;
     const layout = matrixLayout(format, N, K);
     const ptr = this.#arena.alloc(layout.bytes);
-    const rows = Math.max(TILE_ROWS, Math.floor(VALUES_PER_CHUNK / K / TILE_ROWS) * TILE_ROWS);
-    for (let r = 0; r < N; r += rows) this.#store(format, sourceOf(values, K), Math.min(N, r + rows) - r, K, ptr, r);
+    const rows = rowsPerChunk(K);
+    const source = sourceOf(values, K);
+    const scales = format === "ternary" ? this.#ternaryScales(source, N, K, ptr) : undefined;
+    for (let r = 0; r < N; r += rows) this.#store(format, source, Math.min(N, r + rows) - r, K, ptr, r, scales);
     const made: WasmWeight = { shape: [...shape], format, bytes: layout.bytes, ptr, N, K, Kp: layout.chunks * layout.chunk };
     return made;
   }
 
+  /** A ternary matrix from values that are ternary already: packed in wasm a chunk of rows at a time, checked there. */
+  #ternaryWeight(shape: readonly number[], format: WeightFormat, source: TernarySource): Weight {
+    checkTernarySource(shape, format, source);
+    const [N, K] = shape;
+    const layout = matrixLayout("ternary", N, K);
+    const ptr = this.#arena.alloc(layout.bytes);
+    this.#setTernaryScales(ptr, layout.bytes, { scale: Math.fround(source.scale), inverse: Math.fround(1 / source.scale) });
+    const rows = rowsPerChunk(K);
+    for (let r = 0; r < N; r += rows) {
+      const n = Math.min(N, r + rows) - r, st = this.#stage(n * K);
+      source.read(r, r + n, new Int8Array(this.#arena.buffer, st.u16, n * K));
+      const bad = this.#convert.packTernary(ptr, st.u16, n, K, r);
+      if (bad >= 0) {
+        const value = new Int8Array(this.#arena.buffer, st.u16 + bad, 1)[0];
+        throw new RangeError(`ternary value ${value} at row ${r + Math.floor(bad / K)}, column ${bad % K} is not -1, 0 or 1`);
+      }
+    }
+    const made: WasmWeight = { shape: [...shape], format: "ternary", bytes: layout.bytes, ptr, N, K, Kp: layout.chunks * layout.chunk };
+    return made;
+  }
+
+  /** BitNet b1.58's scales of float rows read from `source` (mean |w|: a first pass), stored in the matrix's trailer. */
+  #ternaryScales(source: WeightSource, N: number, K: number, ptr: number): TernaryScales {
+    const rows = rowsPerChunk(K);
+    let sum = 0;
+    for (let r = 0; r < N; r += rows) {
+      const n = Math.min(N, r + rows) - r;
+      sum = this.#convert.ternaryAbsSum(this.#readFloats(source, n, K, r), n * K, sum);
+    }
+    const scales = ternaryScalesOf(sum / (N * K));
+    this.#setTernaryScales(ptr, matrixLayout("ternary", N, K).bytes, scales);
+    return scales;
+  }
+
+  /** Writes a ternary matrix's scales into its trailer (the last 16 of its `bytes` bytes at ptr). */
+  #setTernaryScales(ptr: number, bytes: number, scales: TernaryScales): void {
+    const at = (ptr + bytes - 16) >> 2;
+    this.#arena.f32[at] = scales.scale;
+    this.#arena.f32[at + 1] = scales.inverse;
+  }
+
+  /** Rows r0 .. r0 + n of `source` as float32 in the staging area; returns their address. */
+  #readFloats(source: WeightSource, n: number, K: number, r0: number): number {
+    const count = n * K, a = this.#arena, st = this.#stage(count);
+    if (source.type === "F32") source.read(r0, r0 + n, new Float32Array(a.buffer, st.f32, count));
+    else {
+      source.read(r0, r0 + n, new Uint16Array(a.buffer, st.u16, count));
+      this.#convert.widenHalves(st.f32, st.u16, count, source.type === "BF16" ? 1 : 0);
+    }
+    return st.f32;
+  }
+
   /** Stores rows r0 .. r0 + n of `source` into the tiled matrix at ptr, through the staging area. */
-  #store(format: WeightFormat, source: WeightSource, n: number, K: number, ptr: number, r0: number): void {
+  #store(format: WeightFormat, source: WeightSource, n: number, K: number, ptr: number, r0: number, scales?: TernaryScales): void {
+    if (scales !== undefined) return this.#convert.ternarizeRows(ptr, this.#readFloats(source, n, K, r0), n, K, r0, scales.inverse);
     const count = n * K, a = this.#arena, type = source.type, c = this.#convert;
     const st = this.#stage(count);
     if (type === "F32") source.read(r0, r0 + n, new Float32Array(a.buffer, st.f32, count));
@@ -308,6 +371,13 @@ export class WasmKernels implements Kernels {
   embed(out: Buffer, table: Weight, batch: Batch): void {
     const w = table as WasmWeight, b = this.#batch(batch);
     const o = ptrOf(out);
+    if (w.format === "ternary") {
+      this.#begin(OP.embedTernary, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
+        .int(o).int(w.ptr).int(b.tokens).int(b.rows).int(w.N).int(w.K)
+        .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
+      this.#end();
+      return;
+    }
     this.#begin(OP.embed, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
       .int(o).int(w.ptr).int(b.tokens).int(b.rows).int(w.K).int(FORMAT_CODE[w.format])
       .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
@@ -336,6 +406,14 @@ export class WasmKernels implements Kernels {
     if (m.format === "float32") {
       this.#begin(OP.matmulF32, cut).int(o).int(i).int(m.ptr).int(rows).int(N).int(K).int(b)
         .reads(i, i + 4 * rows * K).writes(o, o + 4 * rows * N);
+      this.#end();
+      return;
+    }
+    if (m.format === "ternary") {
+      if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * m.Kp);     // a tile's unpacked fields, 8·Kp bytes
+      const q = this.#prepareTernary(x, rows, K, m.Kp);
+      this.#begin(OP.matmulTernary, cut).int(o).int(q.ptr).int(q.scales).int(q.sums).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
+        .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(q.sums, q.sums + 4 * rows).writes(o, o + 4 * rows * N);
       this.#end();
       return;
     }
@@ -500,6 +578,25 @@ export class WasmKernels implements Kernels {
     return q;
   }
 
+  /**
+   * Activations of x ([rows, K]) prepared for ternary weights in the shared scratch (int8 values laid out for the
+   * kernel, row scales, row sums), prepared once while x is unchanged.
+   */
+  #prepareTernary(x: Buffer, rows: number, K: number, Kp: number): { ptr: number; scales: number; sums: number } {
+    if (this.#isPrepared("ternary", x, rows, K)) return this.#ternary;
+    if (this.#ternary.bytes < 2 * rows * Kp || this.#ternary.rows < rows) {
+      this.#flush();
+      const bytes = 2 * Math.max(2 * rows * Kp, this.#ternary.bytes), n = Math.max(rows, this.#ternary.rows);
+      this.#ternary = { ptr: this.#arena.alloc(bytes), bytes, scales: this.#arena.alloc(4 * n), sums: this.#arena.alloc(4 * n), rows: n };
+    }
+    const q = this.#ternary, i = ptrOf(x);
+    this.#begin(OP.prepareTernary, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(q.sums).int(i).int(rows).int(K).int(Kp)
+      .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows).writes(q.sums, q.sums + 4 * rows);
+    this.#end();
+    this.#prepared = { kind: "ternary", x: i, rows, K };
+    return q;
+  }
+
   /** Per-thread scratch for at least `positions` attention scores (and the elementwise tails). */
   #ensureScratch(positions: number): void {
     const floats = positions + 64;
@@ -547,6 +644,11 @@ export class WasmKernels implements Kernels {
     if (this.#broken !== undefined) throw new RangeError(`wasm kernels are unusable after a failure: ${this.#broken.message}`);
   }
 
+}
+
+/** Rows of K values converted per chunk while storing a weight (a multiple of the tile's 4 rows). */
+function rowsPerChunk(K: number): number {
+  return Math.max(TILE_ROWS, Math.floor(VALUES_PER_CHUNK / K / TILE_ROWS) * TILE_ROWS);
 }
 
 /** A weight's values as a source (plain values are read from memory). */

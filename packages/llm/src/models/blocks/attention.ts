@@ -1,12 +1,13 @@
 /**
  * Grouped-query self-attention over the paged KV cache: q/k/v projections (with biases when the checkpoint has
  * them), optional RMSNorm of each head's queries and keys, rotary positions (whole or partial heads, or none when
- * positions are learned), a sliding window and score soft-capping when a layer asks for them, the output projection.
+ * positions are learned), a sliding window and score soft-capping when a layer asks for them, a norm of the output
+ * when the architecture has one (BitNet), the output projection.
  */
 import type { Batch, Kernels, KvCache } from "@actorlm/tensor";
 import type { WeightSpec, WeightSpecs, Weights } from "../weights.js";
 import type { DecoderBuffers, DecoderDims } from "./buffers.js";
-import { RmsNorm } from "./norm.js";
+import { RmsNorm, type Norm } from "./norm.js";
 import type { Rotary } from "./rotary.js";
 
 /** The projections every attention block has: q [heads·headDim, hidden], k and v [kvHeads·headDim, hidden], o [hidden, heads·headDim]. */
@@ -33,6 +34,8 @@ export interface AttentionSettings {
   readonly softcap?: number;
   /** eps of the q/k RMSNorms, when the weights have them. */
   readonly normEps?: number;
+  /** Norm of the attention output before o_proj (BitNet b1.58's attn_sub_norm); none when absent. */
+  readonly outputNorm?: Norm;
 }
 
 /** Grouped-query attention of one layer. */
@@ -103,6 +106,7 @@ export class Attention {
     ops.attention(s.att, s.q, cache, this.layer, batch, {                  // softmax(q kᵀ · scale, causal) v
       heads, kvHeads, headDim, scale: set.scale, window: set.window ?? 0, softcap: set.softcap ?? 0,
     });
+    set.outputNorm?.forward(s.att, s.att, R);                              // att = norm(att) (BitNet)
     ops.matmul(s.proj, s.att, w.wo, R, w.bo);                              // out = att Woᵀ (+ bo)
   }
 }

@@ -1,10 +1,12 @@
 /**
  * Feed-forward blocks. The gated MLP, down(act(gate(x)) · up(x)), is SwiGLU with silu (Llama, Qwen, Mistral,
- * Phi-3) and GeGLU with tanh-GELU (Gemma 3); GPT-2's plain MLP lives beside its model.
+ * Phi-3), GeGLU with tanh-GELU (Gemma 3) and squared ReLU with a norm before down_proj (BitNet b1.58); GPT-2's plain
+ * MLP lives beside its model.
  */
 import type { Activation, Kernels, Weight } from "@actorlm/tensor";
 import type { WeightSpecs, Weights } from "../weights.js";
 import type { DecoderBuffers, DecoderDims } from "./buffers.js";
+import type { Norm } from "./norm.js";
 
 /** A feed-forward block: s.proj = FFN(s.xb) over `rows` rows. */
 export interface FeedForward {
@@ -23,6 +25,7 @@ export class GatedMlp implements FeedForward {
     private readonly wGate: Weight, // [intermediate, hidden]
     private readonly wUp: Weight,   // [intermediate, hidden]
     private readonly wDown: Weight, // [hidden, intermediate]
+    private readonly innerNorm: Norm | null,
   ) {}
 
   /** The gate/up/down projections under `prefix` (e.g. "model.layers.0.mlp"), as separate tensors. */
@@ -35,9 +38,9 @@ export class GatedMlp implements FeedForward {
     };
   }
 
-  /** The block over its loaded weights, gated by `act`. */
-  static load(w: Weights<GatedMlpKey>, dims: DecoderDims, act: Activation, ops: Kernels): GatedMlp {
-    return new GatedMlp(ops, dims, act, w.wGate, w.wUp, w.wDown);
+  /** The block over its loaded weights, gated by `act`; `innerNorm` normalizes act(g) · u before down_proj (BitNet's ffn_sub_norm). */
+  static load(w: Weights<GatedMlpKey>, dims: DecoderDims, act: Activation, ops: Kernels, innerNorm: Norm | null = null): GatedMlp {
+    return new GatedMlp(ops, dims, act, w.wGate, w.wUp, w.wDown, innerNorm);
   }
 
   /** s.proj = MLP(s.xb) over R rows. */
@@ -46,6 +49,7 @@ export class GatedMlp implements FeedForward {
     ops.matmul(s.gate, s.xb, this.wGate, R);                                      // g = x Wgᵀ
     ops.matmul(s.up, s.xb, this.wUp, R);                                          // u = x Wuᵀ
     ops.glu(s.gate, s.gate, s.up, R * this.dims.intermediateSize, this.act);      // g = act(g) · u
+    this.innerNorm?.forward(s.gate, s.gate, R);                                   // g = norm(g) (BitNet)
     ops.matmul(s.proj, s.gate, this.wDown, R);                                    // out = g Wdᵀ
   }
 }

@@ -3,7 +3,7 @@
  * final RMSNorm → LM head, tied or untied. Mistral, Qwen2, Qwen3 and Phi-3 are this model with a few changes, so
  * their files build on {@link llamaRecipe} and say only what differs.
  */
-import type { TensorSource } from "@actorlm/tensor";
+import type { Activation, TensorSource, Weight } from "@actorlm/tensor";
 import { Attention, type AttentionBias, type AttentionSpecs } from "../blocks/attention.js";
 import { DecoderLayer } from "../blocks/decoder-layer.js";
 import { GatedMlp, type GatedMlpKey } from "../blocks/mlp.js";
@@ -17,8 +17,11 @@ import type { WeightSpec, WeightSpecs } from "../weights.js";
 /** Options for loading a Llama checkpoint: the kernels to run on (required), storage format, limits, progress. */
 export type LlamaLoadOptions = ModelLoadOptions;
 
-/** The specs of one Llama-family decoder layer's weights: its two norms, the attention's and the MLP's. */
-export type LlamaLayerSpecs = WeightSpecs<"inputNorm" | "postAttnNorm" | GatedMlpKey> & AttentionSpecs;
+/**
+ * The specs of one Llama-family decoder layer's weights: its two norms, the attention's and the MLP's, and BitNet's
+ * sub-norms when the variant has them.
+ */
+export type LlamaLayerSpecs = WeightSpecs<"inputNorm" | "postAttnNorm" | GatedMlpKey> & AttentionSpecs & Partial<WeightSpecs<"attnSubNorm" | "ffnSubNorm">>;
 
 /** What a member of the Llama family changes in its layers. */
 export interface LlamaVariant {
@@ -30,6 +33,10 @@ export interface LlamaVariant {
   readonly window?: (layer: number) => number;
   /** Dims of each head RoPE rotates (Phi-3's partial rotary). Default: the whole head. */
   readonly rotaryDim?: number;
+  /** The MLP's gate activation. Default silu (SwiGLU); BitNet b1.58: relu2. */
+  readonly act?: Activation;
+  /** RMSNorms of the attention output before o_proj and of the gated product before down_proj (BitNet b1.58). */
+  readonly subNorms?: boolean;
 }
 
 /** The recipe of a Llama-family model whose config is `C`, with `variant(config)`'s changes. */
@@ -46,16 +53,22 @@ export function llamaRecipe<C extends LlamaConfig>(variant: (config: C) => Llama
         ...(v.qkNorm === true ? Attention.qkNormWeights(`${p}.self_attn`, c) : {}),
         postAttnNorm: RmsNorm.weight(`${p}.post_attention_layernorm.weight`, c.hiddenSize),
         ...GatedMlp.weights(`${p}.mlp`, c),
+        ...(v.subNorms === true ? {
+          attnSubNorm: RmsNorm.weight(`${p}.self_attn.attn_sub_norm.weight`, c.numHeads * c.headDim),
+          ffnSubNorm: RmsNorm.weight(`${p}.mlp.ffn_sub_norm.weight`, c.intermediateSize),
+        } : {}),
       };
     },
     rotary: (c) => ({ rope: ropeInvFreq(variant(c).rotaryDim ?? c.headDim, c.ropeTheta, c.ropeScaling) }),
     layer(w, i, c, { ops, rotary }) {
-      const window = variant(c).window?.(i) ?? 0;
+      const v = variant(c);
+      const norm = (weight: Weight | undefined) => weight === undefined ? null : new RmsNorm(ops, weight, c.rmsNormEps);
+      const outputNorm = norm(w.attnSubNorm) ?? undefined;
       return new DecoderLayer(ops, c.hiddenSize, {
         attentionNorm: new RmsNorm(ops, w.inputNorm, c.rmsNormEps),
-        attention: Attention.load(w, c, i, { rotary: rotary.rope, scale: 1 / Math.sqrt(c.headDim), window, normEps: c.rmsNormEps }, ops),
+        attention: Attention.load(w, c, i, { rotary: rotary.rope, scale: 1 / Math.sqrt(c.headDim), window: v.window?.(i) ?? 0, normEps: c.rmsNormEps, outputNorm }, ops),
         mlpNorm: new RmsNorm(ops, w.postAttnNorm, c.rmsNormEps),
-        mlp: GatedMlp.load(w, c, "silu", ops),
+        mlp: GatedMlp.load(w, c, v.act ?? "silu", ops, norm(w.ffnSubNorm)),
       });
     },
     finalNorm: (w, c, ops) => new RmsNorm(ops, w.norm, c.rmsNormEps),
