@@ -71,7 +71,7 @@ function waitDone(ctrl: usize, list: usize, counters: usize, from: i32, to: i32,
  * barrier are done. An op of one chunk (a single row's norm, rope, ...) is the model thread's: helpers skip it
  * without waiting, so a run of small dependent ops costs no cross-thread synchronization. A thread that comes
  * late finds fewer chunks; one that falls a whole list behind finds the claim counters tagged with a newer
- * generation and leaves. The model thread (`last`) returns only once every op is done.
+ * generation and leaves. The model thread (`last`) returns only once every op is done, after closing the counters.
  */
 function runList(ctrl: usize, gen: i32, tid: i32, last: bool): void {
   const list = <usize><u32>atomic.load<i32>(ctrl + LIST);
@@ -102,7 +102,12 @@ function runList(ctrl: usize, gen: i32, tid: i32, last: bool): void {
       atomic.add<i32>(claim + 4, 1);
     }
   }
-  if (last) waitDone(ctrl, list, counters, segment, count, gen);
+  if (!last) return;
+  waitDone(ctrl, list, counters, segment, count, gen);
+  // Close every claim counter before the model thread records the next list over these records: a helper still
+  // walking this list (descheduled mid-list) must find no chunk left to claim here, not a half-written record.
+  const closed = (((gen + 1) & GEN_BITS) << 20) | CHUNK_BITS;
+  for (let i = 0; i < count; i++) atomic.store<i32>(counters + <usize>(i * 2) * 4, closed);
 }
 
 /** The model thread: runs the list just published as generation `gen`, returning once all of it is done. */
