@@ -55,7 +55,7 @@ if (flags.part === "all" || flags.part === "engine") {
   for (const [label, dir, modelDtypes] of engineModels) {
     for (const dtype of flags.quick ? modelDtypes.slice(0, 1) : modelDtypes) {
       const [report] = bench(["--model", dir, "--dtype", dtype, "--runs", flags.runs]);
-      rows.push({ model: label, ...report });
+      rows.push({ ...report, model: label });
       console.log(`${label} ${dtype}: prefill ${report.prefill_tokens_per_s} tok/s, decode ${report.decode_tokens_per_s} tok/s (${report.bandwidth_fraction} of the bandwidth limit)`);
     }
   }
@@ -85,17 +85,18 @@ if (flags.part === "all" || flags.part === "batching") {
       const levels = bench(["--model", dir, "--dtype", dtype, "--concurrency", "1,4,8,16", "--prompt-tokens", P, "--gen-tokens", G, "--runs", runs]);
       const one = levels.find((r) => r.concurrency === 1)!.aggregate_decode_tokens_per_s as number;
       for (const r of levels) {
-        rows.push({ model: label, ...r, speedup: ((r.aggregate_decode_tokens_per_s as number) / one).toFixed(2) });
+        rows.push({ ...r, model: label, speedup: ((r.aggregate_decode_tokens_per_s as number) / one).toFixed(2) });
         console.log(`${label} ${dtype} C=${r.concurrency}: ${r.aggregate_decode_tokens_per_s} tok/s aggregate, ITL p50 ${r.itl_p50_ms} / p99 ${r.itl_p99_ms} ms`);
       }
       const [admit] = bench(["--model", dir, "--dtype", dtype, "--concurrency", "8", "--admit-tokens", "512", "--prompt-tokens", P, "--gen-tokens", G, "--runs", runs]);
-      rows.push({ model: label, ...admit, speedup: "" });
+      rows.push({ ...admit, model: label, speedup: "" });
       console.log(`${label} ${dtype} C=8 admitting 512: ITL p50 ${admit.admit_itl_p50_ms} / p99 ${admit.admit_itl_p99_ms} ms`);
     }
   }
   const columns = [
     "model", "dtype", "concurrency", "aggregate_decode_tokens_per_s", "speedup", "per_request_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
-    "itl_p50_ms", "itl_p99_ms", "admit_prompt_tokens", "admit_ttft_ms", "admit_itl_p50_ms", "admit_itl_p99_ms", "kv_cache_tokens",
+    "itl_p50_ms", "itl_p99_ms", "engine_itl_p50_ms", "engine_itl_p99_ms", "admit_prompt_tokens", "admit_ttft_ms", "admit_itl_p50_ms",
+    "admit_itl_p99_ms", "admit_engine_itl_p50_ms", "admit_engine_itl_p99_ms", "kv_cache_tokens",
   ];
   const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = ${P}, G = ${G}, greedy, eos ignored; median of ${runs} run(s). speedup: aggregate decode over C = 1.\n\n${table(columns, rows)}`;
   writeFileSync(`${out}batching.json`, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
