@@ -29,7 +29,8 @@ export { Attention, type AttentionSettings, type AttentionBias, type AttentionWe
 export { GatedMlp, type FeedForward } from "./models/blocks/mlp.js";
 export { DecoderLayer, type DecoderLayerParts } from "./models/blocks/decoder-layer.js";
 export {
-  DecoderModel, loadDecoder, decoderParts, tableFormat, describeStorage, type DecoderRecipe, type DecoderParts, type LayerContext, type OuterSpecs,
+  DecoderModel, loadDecoder, decoderParts, tableFormat, describeStorage,
+  type DecoderRecipe, type DecoderParts, type LayerContext, type OuterSpecs,
 } from "./models/decoder.js";
 export type { WeightSpec, WeightSpecs, Weights, TensorPart, FormatUse } from "./models/weights.js";
 export { mistralArchitecture, parseMistralConfig, type MistralConfig } from "./models/mistral.js";
