@@ -402,7 +402,7 @@ export class WasmKernels implements Kernels {
     const m = w as WasmWeight;
     const { N, K } = m;
     const o = ptrOf(out), i = ptrOf(x), b = bias === undefined ? 0 : ptrOf(bias);
-    const cut = this.#cutWeights(N, m.bytes, rows);
+    const cut = this.#cutWeights(N, N * K, rows);
     if (m.format === "float32") {
       this.#begin(OP.matmulF32, cut).int(o).int(i).int(m.ptr).int(rows).int(N).int(K).int(b)
         .reads(i, i + 4 * rows * K).writes(o, o + 4 * rows * N);
@@ -547,12 +547,13 @@ export class WasmKernels implements Kernels {
   }
 
   /**
-   * How to cut a product's N output columns: chunks of about 64 KB of weights (less per chunk when several rows
-   * share them), at most 8 per thread, so a thread that stalls holds little of the work and claims stay few.
+   * How to cut a product's N output columns: chunks of about 16 K weights (64 KB in float32; fewer when several rows
+   * share them), at most 8 per thread, so a thread that stalls holds little of the work and claims stay few. Cut by
+   * weights, not bytes: an int8 or ternary weight costs as much work as a float32 one in fewer bytes.
    */
-  #cutWeights(N: number, weightBytes: number, rows: number): Chunking {
+  #cutWeights(N: number, values: number, rows: number): Chunking {
     if (this.threads === 1) return chunking(N, 1, 4, N);
-    const wanted = Math.max(1, Math.min(8 * this.threads, Math.floor((weightBytes * Math.max(1, Math.min(rows, 8))) / 65536)));
+    const wanted = Math.max(1, Math.min(8 * this.threads, Math.floor((values * Math.max(1, Math.min(rows, 8))) / 16384)));
     const size = Math.ceil(Math.ceil(N / wanted) / 4) * 4;
     return { chunks: Math.ceil(N / size), size };
   }
