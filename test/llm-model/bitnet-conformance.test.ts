@@ -18,7 +18,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsKernels, WasmKernels, type Kernels } from "@actorlm/tensor";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
-import { loadLlama, session } from "./helpers.js";
+import { argmax, chunkedPerplexity, loadLlama, session } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const V = 4096;
@@ -53,19 +53,6 @@ const CHECKPOINTS = [
   { label: "online (kjv-bitnet)", dir: join(ROOT, "test/fixtures/kjv-bitnet"), backends: [JS, WASM], logits: 0.5, tie: 0.1, ppl: 0.02 },
   { label: "offline (kjv-bitnet-packed)", dir: join(ROOT, "models/kjv-bitnet-packed"), backends: [WASM], logits: 0.5, tie: 0.2, ppl: 0.02 },
 ];
-
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
-function logsumexp(row: Float32Array): number {
-  let max = -Infinity, sum = 0;
-  for (const v of row) max = Math.max(max, v);
-  for (const v of row) sum += Math.exp(v - max);
-  return max + Math.log(sum);
-}
 
 const tokenizer = new Tokenizer(
   JSON.parse(readFileSync(join(ROOT, "models/kjv-bitnet-packed/tokenizer.json"), "utf8")),
@@ -131,17 +118,7 @@ describe.each(CHECKPOINTS)("BitNet b1.58 $label against transformers", (checkpoi
       const text = (JSON.parse(readFileSync(join(ROOT, "test/fixtures/heldout-chapters.json"), "utf8")) as { chapters: string[] }).chapters[0];
       const ids = tokenizer.encode(text).ids;
       expect(ids.length).toBe(ref.heldout0.n_tokens);
-      const seq = session(model, ids.length);
-      let nll = 0;
-      for (let from = 0; from < ids.length - 1; from += 64) {
-        const chunk = ids.slice(from, Math.min(from + 64, ids.length - 1));
-        const logits = seq.forward(chunk, "all");
-        chunk.forEach((_, r) => {
-          const row = logits.subarray(r * V, (r + 1) * V);
-          nll -= row[ids[from + r + 1]] - logsumexp(row);
-        });
-      }
-      const ppl = Math.exp(nll / (ids.length - 1));
+      const ppl = chunkedPerplexity(model, ids);
       console.log(`${checkpoint.label}, ${label}: held-out ppl ${ppl.toFixed(3)} vs ${ref.heldout0.ppl.toFixed(3)} (${((ppl / ref.heldout0.ppl - 1) * 100).toFixed(2)} %)`);
       expect(Math.abs(ppl / ref.heldout0.ppl - 1)).toBeLessThanOrEqual(checkpoint.ppl);
     });

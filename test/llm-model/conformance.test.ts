@@ -9,7 +9,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GpuKernels, JsKernels, WasmKernels, type AdapterChoice, type Kernels } from "@actorlm/tensor";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
-import { loadLlama, session } from "./helpers.js";
+import { argmax, loadLlama, logsumexp, session, topK } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const MODEL = join(ROOT, "models/kjv-llama");
@@ -27,27 +27,6 @@ const ref = JSON.parse(readFileSync(join(ROOT, "test/fixtures/kjv-llama.json"), 
   full_last_logits_prompt0: number[];
   heldout0: { n_tokens: number; mean_nll: number; ppl: number };
 };
-
-/** log Σ exp(row) over one row of logits. */
-function logsumexp(row: Float32Array): number {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return max + Math.log(sum);
-}
-
-/** Index of the largest logit (first on ties). */
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
-/** Ids of the k largest logits, largest first. */
-function topK(row: Float32Array, k: number): number[] {
-  return [...row.keys()].sort((a, b) => row[b] - row[a]).slice(0, k);
-}
 
 const V = 4096;
 

@@ -11,7 +11,7 @@ import { WasmKernels, type WeightFormat } from "@actorlm/tensor";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
-import { loadLlama, session } from "./helpers.js";
+import { argmax, chunkedPerplexity, loadLlama, session } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const MODEL = join(ROOT, "models/kjv-llama");
@@ -34,32 +34,11 @@ const BOUNDS: Record<Exclude<WeightFormat, "float32" | "ternary">, { logits: num
   int8: { logits: 1.5, ppl: 0.05, greedy: 10 },
 };
 
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
 /** Perplexity of held-out chapter 0 (the scoring LlamaModel does: chunks of 64 with every row's logits). */
 function heldoutPpl(model: Llama): number {
   const tok = new Tokenizer(JSON.parse(readFileSync(join(MODEL, "tokenizer.json"), "utf8")), JSON.parse(readFileSync(join(MODEL, "tokenizer_config.json"), "utf8")));
   const text = (JSON.parse(readFileSync(join(ROOT, "test/fixtures/heldout-chapters.json"), "utf8")) as { chapters: string[] }).chapters[0];
-  const ids = tok.encode(text).ids;
-  const seq = session(model, ids.length);
-  let nll = 0;
-  for (let from = 0; from < ids.length - 1; from += 64) {
-    const chunk = ids.slice(from, Math.min(from + 64, ids.length - 1));
-    const logits = seq.forward(chunk, "all");
-    chunk.forEach((_, r) => {
-      const row = logits.subarray(r * V, (r + 1) * V);
-      let max = -Infinity, sum = 0;
-      for (const v of row) max = Math.max(max, v);
-      for (const v of row) sum += Math.exp(v - max);
-      nll -= row[ids[from + r + 1]] - max - Math.log(sum);
-    });
-  }
-  seq.free();
-  return Math.exp(nll / (ids.length - 1));
+  return chunkedPerplexity(model, tok.encode(text).ids);
 }
 
 describe.each(Object.keys(BOUNDS) as (keyof typeof BOUNDS)[])("kjv-llama stored as %s (wasm, 2 threads)", (format) => {

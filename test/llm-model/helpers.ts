@@ -44,3 +44,47 @@ export function session(model: CausalLM, capacity: number): Session {
     free: () => kv.free(),
   };
 }
+
+/** log Σ exp(row) over one row of logits. */
+export function logsumexp(row: Float32Array): number {
+  let max = -Infinity;
+  for (const v of row) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  return max + Math.log(sum);
+}
+
+/** Index of the largest logit (first on ties). */
+export function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/** Ids of the k largest logits, largest first. */
+export function topK(row: Float32Array, k: number): number[] {
+  return [...row.keys()].sort((a, b) => row[b] - row[a]).slice(0, k);
+}
+
+/**
+ * Perplexity of `ids` teacher-forced through `model` the way LlamaModel scores a window: chunks of 64 positions,
+ * every row's logits; row r of a chunk predicts the id after it.
+ */
+export function chunkedPerplexity(model: CausalLM, ids: readonly number[]): number {
+  const V = model.config.vocabSize;
+  const seq = session(model, ids.length);
+  let nll = 0;
+  try {
+    for (let from = 0; from < ids.length - 1; from += 64) {
+      const chunk = ids.slice(from, Math.min(from + 64, ids.length - 1));
+      const logits = seq.forward(chunk, "all");
+      chunk.forEach((_, r) => {
+        const row = logits.subarray(r * V, (r + 1) * V);
+        nll -= row[ids[from + r + 1]] - logsumexp(row);
+      });
+    }
+  } finally {
+    seq.free();
+  }
+  return Math.exp(nll / (ids.length - 1));
+}

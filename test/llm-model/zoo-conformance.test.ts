@@ -12,7 +12,7 @@ import { JsKernels, WasmKernels, type Kernels } from "@actorlm/tensor";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
 import { loadModel, type LoadedModel } from "../../packages/llm/src/models/registry.js";
 import { Tokenizer } from "../../packages/llm/src/tokenizer.js";
-import { session } from "./helpers.js";
+import { argmax, logsumexp, session, topK } from "./helpers.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures");
 
@@ -37,27 +37,6 @@ const BACKENDS: { label: string; make: () => Kernels | Promise<Kernels> }[] = [
   { label: "wasm", make: () => WasmKernels.create({ threads: 2 }) },
   { label: "js", make: () => new JsKernels() },
 ];
-
-/** log Σ exp(row). */
-function logsumexp(row: Float32Array): number {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return max + Math.log(sum);
-}
-
-/** Index of the largest value (first on ties). */
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
-/** Ids of the k largest values, largest first. */
-function topK(row: Float32Array, k: number): number[] {
-  return [...row.keys()].sort((a, b) => row[b] - row[a]).slice(0, k);
-}
 
 /** Largest logit difference seen per architecture and backend, printed at the end (the README's table). */
 const worst = new Map<string, number>();
