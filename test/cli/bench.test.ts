@@ -1,15 +1,8 @@
 /** `actorlm bench` in a child process: the JSON report's fields, the engine flags honoured, bad flags refused. */
-import { execFile } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { CLI, ROOT } from "../generation/helpers.js";
+import { runCli } from "../generation/helpers.js";
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
-  });
-}
+const cli = (...args: string[]) => runCli(args);
 
 describe("actorlm bench", () => {
   it("--json prints one report with every field, for the backend, dtype and threads asked", async () => {

@@ -2,19 +2,12 @@
  * `npx actorlm` in the repository: npm links the committed bin shim (packages/server/bin/actorlm.js) at install,
  * so after `npm ci && npm run build` the command runs the built CLI without a download.
  */
-import { execFile } from "node:child_process";
 import { lstatSync, readlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "../generation/helpers.js";
+import { ROOT, runCommand } from "../generation/helpers.js";
 
-function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(command, args, { cwd: ROOT, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
-  });
-}
+const run = (command: string, args: string[]) => runCommand(command, args);
 
 describe("the actorlm bin", () => {
   it("is linked in node_modules/.bin to the committed shim", () => {

@@ -3,24 +3,17 @@
  * reference's greedy continuation, `bench` reports the ternary matrices' resident bits per weight, and the model's
  * info (through a model worker) says how its weights are stored; dtype ternary on a float Llama is labelled lossy.
  */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ModelHost } from "@actorlm/runtime";
 import { LlamaModel } from "@actorlm/llm";
-import { CLI, MODEL, ROOT } from "../generation/helpers.js";
+import { MODEL, ROOT, runCli } from "../generation/helpers.js";
 
 const BITNET = join(ROOT, "models/kjv-bitnet-packed");
 const REF = JSON.parse(readFileSync(join(ROOT, "test/fixtures/kjv-bitnet.json"), "utf8")) as { prompts: { prompt: string; ids: number[]; greedy_ids: number[] }[] };
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
-  });
-}
+const cli = (...args: string[]) => runCli(args);
 
 describe("BitNet b1.58 from the CLI", () => {
   it("generate --model models/kjv-bitnet-packed: the reference prompt ids and its first 20 greedy tokens", async () => {

@@ -3,10 +3,10 @@
  * completion of the chat-templated conversation, Ctrl-C cancels the answer being written, a second Ctrl-C exits 0.
  * Also driven by piped input, one message per line.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { ChatTemplate } from "@actorlm/server";
 import { describe, expect, it } from "vitest";
-import { CLI, ROOT } from "../generation/helpers.js";
+import { CLI, ROOT, spawnCliOnPty } from "../generation/helpers.js";
 import { referenceModel } from "../server/helpers.js";
 
 /** Terminal output without ANSI escapes, with the pty's \r\n as \n. */
@@ -14,8 +14,7 @@ const plain = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "").r
 
 /** Runs `actorlm chat <args>` on a pseudo-terminal; `printed(re)` waits for output after `from`. */
 function onPty(args: string[]) {
-  const command = `exec ${[process.execPath, CLI, "chat", ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ")}`;
-  const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawnCliOnPty(["chat", ...args]);
   let out = "";
   const waiters: (() => void)[] = [];
   child.stdout.setEncoding("utf8").on("data", (d: string) => {

@@ -2,28 +2,15 @@
  * The real CLI in a child process (`node packages/server/dist/cli.js`): greedy output equal to the reference,
  * seeded sampling, stop strings, usage errors, coded errors, and perplexity.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CHAPTER0, CLI, hostModel, REF, ROOT } from "../generation/helpers.js";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { CHAPTER0, CLI, hostModel, REF, ROOT, runCli } from "../generation/helpers.js";
 
 /** Runs the CLI with `args` from the repository root; never rejects (the exit code is in the result). */
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (...args: string[]) => runCli(args, { timeout: 30_000 });
 
 /** Runs `generate … --json` and parses its one line of output. */
 async function generateJson(...args: string[]): Promise<Record<string, unknown> & { ids: number[]; text: string }> {

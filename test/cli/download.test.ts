@@ -3,12 +3,11 @@
  * (HF_HUB_CACHE): `actorlm download ID` (a progress bar on a terminal, the snapshot folder on stdout), `--model ID`
  * from the cache, nothing fetched without --download, `--download` fetching once, and a missing model named.
  */
-import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, ROOT } from "../generation/helpers.js";
+import { ROOT, runCli, spawnCliOnPty } from "../generation/helpers.js";
 import { COMMIT, FakeHub } from "../llm/hub-server.js";
 
 const ZOO = join(ROOT, "test/fixtures/models");
@@ -34,13 +33,7 @@ function env(cache: string, token?: string): NodeJS.ProcessEnv {
 }
 
 /** Runs the CLI; never rejects. */
-function cli(environment: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: environment, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
-  });
-}
+const cli = (environment: NodeJS.ProcessEnv, ...args: string[]) => runCli(args, { env: environment });
 
 const greedy = (model: string, ...extra: string[]) =>
   ["generate", "--model", model, "--prompt", REF("gemma3").prompts[0].prompt, "--max-tokens", "40", "--temperature", "0", "--json", ...extra];
@@ -92,7 +85,7 @@ describe("actorlm download and --model ID", () => {
 
   it("on a terminal, download shows a progress bar", async () => {
     const cache = join(tmp, `cache-${++caches}`);
-    const child = spawn("script", ["-qfec", `exec ${JSON.stringify(process.execPath)} ${CLI} download kjv/zoo-phi3`, "/dev/null"], { cwd: ROOT, env: env(cache), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawnCliOnPty(["download", "kjv/zoo-phi3"], { env: env(cache) });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));

@@ -1,4 +1,5 @@
 /** Shared by the end-to-end generation, model-file and CLI tests: paths, reference data, a hosted model, job helpers. */
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InferenceBuilder, ModelHost, type Inference, type Job } from "@actorlm/runtime";
@@ -10,6 +11,37 @@ export const ROOT = join(import.meta.dirname, "../..");
 export const MODEL = EMBEDDED_MODEL_DIR;
 /** The built CLI entry point. */
 export const CLI = join(ROOT, "packages/server/dist/cli.js");
+
+/** How a child process ended: its exit code (-1 when it was killed) and what it printed. */
+export interface CommandRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command args` from the repository root (killed after `timeout` ms); never rejects: the exit code is in the result. */
+export function runCommand(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<CommandRun> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd: ROOT, env: options.env, encoding: "utf8", timeout: options.timeout ?? 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Starts the built CLI with `args` on a pseudo-terminal (util-linux `script`). The command is `exec`ed in the shell
+ * `script` starts, so a Ctrl-C typed there reaches node alone (dash, as /bin/sh, would otherwise die of it itself).
+ */
+export function spawnCliOnPty(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}) {
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const command = `exec ${[process.execPath, CLI, ...args].map(quote).join(" ")}`;
+  return spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, env: options.env, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+/** Runs the built CLI with `args` (see {@link runCommand}). */
+export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<CommandRun> {
+  return runCommand(process.execPath, [CLI, ...args], options);
+}
 
 /** One reference prompt: what transformers computed (float32, CPU) from the same weights. */
 export interface RefPrompt {

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { CLI, REF, ROOT } from "../generation/helpers.js";
+import { CLI, REF, ROOT, spawnCliOnPty } from "../generation/helpers.js";
 import { EMBEDDED_MODEL_DIR, post, sseData } from "./helpers.js";
 
 interface Serving {
@@ -117,9 +117,8 @@ describe("actorlm serve", () => {
   });
 
   it("on a terminal, shows a progress bar per model while loading, then stops on SIGINT (Ctrl-C) with exit 0", async () => {
-    // util-linux `script` runs it on a pseudo-terminal; Ctrl-C typed there is SIGINT for the server
-    const command = `exec '${process.execPath}' '${CLI}' serve --port 0 --model 'first=${EMBEDDED_MODEL_DIR}' --model 'second=${EMBEDDED_MODEL_DIR}'`;
-    const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    // on a pseudo-terminal, Ctrl-C typed there is SIGINT for the server
+    const child = spawnCliOnPty(["serve", "--port", "0", "--model", `first=${EMBEDDED_MODEL_DIR}`, "--model", `second=${EMBEDDED_MODEL_DIR}`]);
     children.push(child);
     let out = "";
     const ready = new Promise<void>((resolve) =>
