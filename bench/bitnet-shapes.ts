@@ -1,19 +1,11 @@
 // A BitNet b1.58 model of a Llama shape with seeded random ternary weights, written as an offline (packed)
 // checkpoint the way transformers packs one: every decoder linear U8 [N/4, K] (four 2-bit values per byte, value + 1,
 // rows i, i + N/4, i + N/2, i + 3N/4 sharing byte row i) with a bf16 weight_scale; embeddings and norms bf16.
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EMBEDDED_MODEL_DIR } from "@actorlm/llm";
 import { f32ToBf16Bits } from "@actorlm/tensor";
-import { BENCH_MODELS, type LlamaShape } from "./shapes.js";
-
-interface Tensor {
-  readonly name: string;
-  readonly dtype: "BF16" | "U8";
-  readonly shape: readonly number[];
-  /** The tensor's bytes, made when written. */
-  readonly bytes: () => Uint8Array;
-}
+import { BENCH_MODELS, normalFrom, writeTensors, xorshift32, type LlamaShape, type TensorToWrite } from "./shapes.js";
 
 /** The directory of a packed BitNet b1.58 model of `shape` (seeded random weights), written on first use. */
 export function benchBitNetModel(shape: LlamaShape, seed = 1): string {
@@ -29,20 +21,16 @@ export function benchBitNetModel(shape: LlamaShape, seed = 1): string {
     quantization_config: { quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "offline" },
   }, null, 2));
   for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) copyFileSync(join(EMBEDDED_MODEL_DIR, f), join(dir, f));
-  let state = seed >>> 0 || 1;
-  const next = () => {                                        // xorshift32
-    state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
-    return state;
-  };
+  const next = xorshift32(seed);
   const bf16 = (n: number, value: () => number) => () => new Uint8Array(Uint16Array.from({ length: n }, () => f32ToBf16Bits(value())).buffer);
-  const normal = () => Math.sqrt(-2 * Math.log((next() + 1) / 4294967297)) * Math.cos((2 * Math.PI * next()) / 4294967296);
+  const normal = normalFrom(next);
   // random 2-bit fields holding 0, 1 or 2 (value + 1), four per byte
   const packed = (n: number) => () => Uint8Array.from({ length: n }, () => {
     let b = 0;
     for (let j = 0; j < 4; j++) b |= (next() % 3) << (2 * j);
     return b;
   });
-  const tensors: Tensor[] = [{ name: "model.embed_tokens.weight", dtype: "BF16", shape: [shape.vocab, shape.hidden], bytes: bf16(shape.vocab * shape.hidden, () => 0.02 * normal()) }];
+  const tensors: TensorToWrite[] = [{ name: "model.embed_tokens.weight", dtype: "BF16", shape: [shape.vocab, shape.hidden], bytes: bf16(shape.vocab * shape.hidden, () => 0.02 * normal()) }];
   const norm = (name: string, n: number) => tensors.push({ name, dtype: "BF16", shape: [n], bytes: bf16(n, () => 1) });
   const linear = (name: string, N: number, K: number) => tensors.push(
     { name: `${name}.weight`, dtype: "U8", shape: [N / 4, K], bytes: packed((N / 4) * K) },
@@ -65,27 +53,4 @@ export function benchBitNetModel(shape: LlamaShape, seed = 1): string {
   norm("model.norm.weight", shape.hidden);
   writeTensors(join(dir, "model.safetensors"), tensors);
   return dir;
-}
-
-/** Writes a safetensors file one tensor at a time (the header first), never holding the whole file. */
-function writeTensors(path: string, tensors: readonly Tensor[]): void {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const t of tensors) {
-    const bytes = (t.dtype === "BF16" ? 2 : 1) * t.shape.reduce((a, b) => a * b, 1);
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  while ((json.length + 8) % 8 !== 0) json += " ";
-  const fd = openSync(path, "w");
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(json.length));
-    writeSync(fd, len);
-    writeSync(fd, json);
-    for (const t of tensors) writeSync(fd, t.bytes());
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -73,13 +73,21 @@ export function benchModel(shape: LlamaShape, dtype: "BF16" | "F16" = "BF16", se
   return dir;
 }
 
-/** Writes the tensors one at a time (a header, then each tensor's 16-bit values), never holding the whole file. */
-function writeSafetensors(path: string, list: [string, number[]][], dtype: "BF16" | "F16", seed: number): void {
+/** One tensor of a safetensors file to write: its bytes are made only when written. */
+export interface TensorToWrite {
+  readonly name: string;
+  readonly dtype: "BF16" | "F16" | "U8";
+  readonly shape: readonly number[];
+  readonly bytes: () => Uint8Array;
+}
+
+/** Writes a safetensors file one tensor at a time (the header first, then each tensor in order), never holding the whole file. */
+export function writeTensors(path: string, tensors: readonly TensorToWrite[]): void {
   const header: Record<string, unknown> = {};
   let offset = 0;
-  for (const [name, shape] of list) {
-    const bytes = 2 * shape.reduce((a, b) => a * b, 1);
-    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
+  for (const t of tensors) {
+    const bytes = (t.dtype === "U8" ? 1 : 2) * t.shape.reduce((a, b) => a * b, 1);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -90,23 +98,36 @@ function writeSafetensors(path: string, list: [string, number[]][], dtype: "BF16
     len.writeBigUInt64LE(BigInt(json.length));
     writeSync(fd, len);
     writeSync(fd, json);
-    let state = seed >>> 0 || 1;
-    const normal = () => {                                   // Box–Muller over a xorshift32 stream
-      state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
-      const u = (state + 1) / 4294967297;
-      state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
-      const v = state / 4294967296;
-      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-    };
-    const encode = dtype === "BF16" ? f32ToBf16Bits : f32ToF16Bits;
-    for (const [, shape] of list) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const out = new Uint16Array(n);
-      const isNorm = shape.length === 1;
-      for (let i = 0; i < n; i++) out[i] = encode(isNorm ? 1 : 0.02 * normal());
-      writeSync(fd, new Uint8Array(out.buffer));
-    }
+    for (const t of tensors) writeSync(fd, t.bytes());
   } finally {
     closeSync(fd);
   }
+}
+
+/** A seeded xorshift32 stream of unsigned 32-bit values. */
+export function xorshift32(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
+    return state;
+  };
+}
+
+/** Standard normal values from a 32-bit stream (Box–Muller, two draws each). */
+export function normalFrom(next: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log((next() + 1) / 4294967297)) * Math.cos((2 * Math.PI * next()) / 4294967296);
+}
+
+/** Seeded random weights (normal, σ 0.02; norms, the 1-D tensors, 1) as 16-bit `dtype`, drawn in the list's order. */
+function writeSafetensors(path: string, list: [string, number[]][], dtype: "BF16" | "F16", seed: number): void {
+  const normal = normalFrom(xorshift32(seed));
+  const encode = dtype === "BF16" ? f32ToBf16Bits : f32ToF16Bits;
+  writeTensors(path, list.map(([name, shape]) => ({
+    name, dtype, shape,
+    bytes: () => {
+      const n = shape.reduce((a, b) => a * b, 1), out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) out[i] = encode(shape.length === 1 ? 1 : 0.02 * normal());
+      return new Uint8Array(out.buffer);
+    },
+  })));
 }
