@@ -4,23 +4,15 @@
  */
 import { join } from "node:path";
 import { readJsonFile } from "../json-file.js";
+import type { DecoderDims } from "./blocks/buffers.js";
 import { ConfigFields, type RopeScaling } from "./config-fields.js";
 
 export type { RopeScaling } from "./config-fields.js";
 
-/** A Llama-family config with defaults filled in and every field checked. */
-export interface LlamaConfig {
+/** A Llama-family config with defaults filled in and every field checked: the decoder's dims and the Llama's own fields. */
+export interface LlamaConfig extends DecoderDims {
   readonly modelType: string;
-  readonly vocabSize: number;
-  readonly hiddenSize: number;
-  readonly intermediateSize: number;
-  readonly numLayers: number;
-  readonly numHeads: number;
-  /** Key/value heads (grouped-query attention); equals numHeads for plain multi-head attention. */
-  readonly numKvHeads: number;
-  readonly headDim: number;
   readonly rmsNormEps: number;
-  readonly maxPositionEmbeddings: number;
   readonly ropeTheta: number;
   readonly ropeScaling: RopeScaling;
   /** True: the LM head reuses the token embedding matrix; false: a separate `lm_head`. */
