@@ -64,3 +64,13 @@
   if (n + 1 < N) store<f32>(out + 4, f32x4.extract_lane(v, 1));
   if (n + 2 < N) store<f32>(out + 8, f32x4.extract_lane(v, 2));
 }
+
+/** max |x[k]| over the K f32 values at `src` (absmax quantization's range). */
+@inline export function absMax(src: usize, K: i32): f32 {
+  const K4 = K & ~3;
+  let m = f32x4.splat(0);
+  for (let k = 0; k < K4; k += 4) m = f32x4.max(m, f32x4.abs(v128.load(src + (<usize>k << 2))));
+  let amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+  for (let k = K4; k < K; k++) amax = max(amax, abs<f32>(load<f32>(src + (<usize>k << 2))));
+  return amax;
+}

@@ -2,7 +2,7 @@
 // 4 rows' 32 values, 144 bytes) times activations quantized to int8 per row and held as i16 (quantizeRows):
 // integer dot products per block, accumulated in i32, reduced across the tile's rows, scaled into one f32x4 of
 // the 4 outputs: out = Σ_b s_w[n, b] · (x_q · w_q)_b · s_x[r] (+ bias).
-import { biasAt4, madd, reduce4i, storeOutputs } from "./common";
+import { absMax, biasAt4, madd, reduce4i, storeOutputs } from "./common";
 
 /** Values per int8 block (one scale each). */
 export const BLOCK: i32 = 32;
@@ -18,10 +18,7 @@ export function quantizeRows(xq: usize, xs: usize, x: usize, K: i32, Kp: i32, r0
   for (let r = r0; r < r1; r++) {
     const src = x + (<usize>r * K << 2);
     const dst = xq + (<usize>r * Kp << 1);
-    let m = f32x4.splat(0);
-    for (let k = 0; k < K8; k += 4) m = f32x4.max(m, f32x4.abs(v128.load(src + (<usize>k << 2))));
-    let amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-    for (let k = K8; k < K; k++) amax = max(amax, abs<f32>(load<f32>(src + (<usize>k << 2))));
+    const amax = absMax(src, K);
     const inv: f32 = amax == 0 ? 0 : <f32>127 / amax;
     store<f32>(xs + (<usize>r << 2), amax / <f32>127);
     const iv = f32x4.splat(inv);

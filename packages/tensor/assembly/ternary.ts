@@ -12,7 +12,7 @@
 //               i32x4.relaxed_dot_i8x16_i7x16_add_s: 16 weights per shift, mask and dot.
 // Products: out = (Σ q_x (q_w + 1) − Σ q_x) · s_x · scale (+ bias), integers in i32 (wrapping sums stay exact: the
 // true result is small).
-import { biasAt4, reduce4i, storeOutputs } from "./common";
+import { absMax, biasAt4, reduce4i, storeOutputs } from "./common";
 
 /** Values per chunk of a row. */
 const CHUNK: i32 = 64;
@@ -66,14 +66,11 @@ const GROUP: usize = 64;
  * xsum. `tmp` holds one chunk (128 bytes) for the row's last, partial chunk.
  */
 export function prepareTernary(xq: usize, xs: usize, xsum: usize, x: usize, K: i32, Kp: i32, tmp: usize, r0: i32, r1: i32): void {
-  const K4 = K & ~3, full = K / CHUNK, chunks = Kp / CHUNK;
+  const full = K / CHUNK, chunks = Kp / CHUNK;
   for (let r = r0; r < r1; r++) {
     const src = x + (<usize>r * K << 2);
     const dst = xq + <usize>r * rowBytes(Kp);
-    let m = f32x4.splat(0);
-    for (let k = 0; k < K4; k += 4) m = f32x4.max(m, f32x4.abs(v128.load(src + (<usize>k << 2))));
-    let amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-    for (let k = K4; k < K; k++) amax = max(amax, abs<f32>(load<f32>(src + (<usize>k << 2))));
+    const amax = absMax(src, K);
     const inv: f32 = amax == 0 ? 0 : <f32>127 / amax;
     store<f32>(xs + (<usize>r << 2), amax / <f32>127);
     const iv = f32x4.splat(inv);
