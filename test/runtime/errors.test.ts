@@ -20,7 +20,7 @@ import { rejection, useCounterHost } from "./helpers.js";
 
 describe("error catalogue", () => {
   it("has one HTTP status per code", () => {
-    expect([...ERROR_CODES]).toEqual(["VALIDATION", "OVERLOADED", "NOT_READY", "CANCELLED", "HANDLER_FAILED", "WORKER_CRASHED", "MODEL_LOAD"]);
+    expect([...ERROR_CODES]).toEqual(["VALIDATION", "OVERLOADED", "NOT_READY", "CANCELLED", "HANDLER_FAILED", "WORKER_CRASHED", "MODEL_LOAD", "NON_FINITE"]);
     expect(Object.keys(ERROR_STATUS).sort()).toEqual([...ERROR_CODES].sort());
     for (const code of ERROR_CODES) {
       const error = new InferenceError(code, "x");

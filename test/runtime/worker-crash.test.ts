@@ -3,12 +3,13 @@ import { describe, expect, it } from "vitest";
 import { Counter } from "../fixtures/runtime/counter.mjs";
 import { nextState, recordStates, rejection } from "./helpers.js";
 
-type Crash = "crashAsync" | "exit" | "exhaustMemory";
+type Crash = "crashAsync" | "exit" | "exhaustMemory" | "giveUp";
 
 const work = handler([In<{ crash?: Crash; steps: number }>(), Model<Counter>(), Out<number>()], async (req, model, out) => {
   if (req.crash === "crashAsync") await model.call("crashAsync");
   if (req.crash === "exit") await model.call("exit", 3);
   if (req.crash === "exhaustMemory") await model.call("exhaustMemory");
+  if (req.crash === "giveUp") await model.call("giveUp", "memory access out of bounds");
   for (let i = 0; i < req.steps; i++) await out.emit(await model.call("slowAdd", 1, 1));
 });
 
@@ -45,6 +46,20 @@ describe("worker crash", () => {
   it("process.exit in the worker is a crash too", async () => {
     const inference = await new InferenceBuilder().init(Counter, { start: 0 }).build(work);
     await crashAndRecover(inference, "exit");
+    await inference.close();
+  });
+
+  it("a model that gives its worker up (ctx.crash) is a crash too, with its failure as the cause", async () => {
+    const inference = await new InferenceBuilder().init(Counter, { start: 0 }).build(work);
+    const failed = nextState(inference, "error");
+    const job = inference.infer({ crash: "giveUp", steps: 1 }).spawn();
+    const error = await rejection(job.join(), "WORKER_CRASHED");
+    expect(error.message).toContain("memory access out of bounds");
+    const change = await failed;
+    expect(change.error?.code).toBe("WORKER_CRASHED");
+    expect(((change.error?.cause as Error).cause as Error).name).toBe("RangeError");
+    await inference.reset();
+    await crashAndRecover(inference, "giveUp");
     await inference.close();
   });
 

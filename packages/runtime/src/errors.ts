@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   "HANDLER_FAILED",
   "WORKER_CRASHED",
   "MODEL_LOAD",
+  "NON_FINITE",
 ] as const;
 
 /** An error code of the catalogue. */
@@ -25,8 +26,11 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
  * - `NOT_READY` 503: the model is loading, resetting or closed;
  * - `CANCELLED` 499 (nginx's "client closed request"): the job was cancelled;
  * - `HANDLER_FAILED` 424: the handler threw (the thrown error is the `cause`);
- * - `WORKER_CRASHED` 424: the model worker died; `reset()` brings it back;
- * - `MODEL_LOAD` 500: the model could not be loaded in the worker (what `load()` threw is the `cause`).
+ * - `WORKER_CRASHED` 424: the model worker died, or gave up after a failure that left its memory in an unknown state;
+ *   `reset()` brings it back;
+ * - `MODEL_LOAD` 500: the model could not be loaded in the worker (what `load()` threw is the `cause`);
+ * - `NON_FINITE` 424: the model computed a non-finite number (NaN or ±Infinity) where the message says; the request
+ *   failed, the model goes on serving.
  */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   VALIDATION: 422,
@@ -36,6 +40,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   HANDLER_FAILED: 424,
   WORKER_CRASHED: 424,
   MODEL_LOAD: 500,
+  NON_FINITE: 424,
 });
 
 /** Tells whether a value is one of the catalogue's codes. */

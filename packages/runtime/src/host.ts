@@ -28,7 +28,7 @@ export interface HostOptions {
  * | uninitialized           | `start()`                      | loading        |
  * | loading                 | the model loaded               | ready          |
  * | loading                 | the load failed, worker died   | error          |
- * | ready                   | the worker died                | error (WORKER_CRASHED) |
+ * | ready                   | the worker died, or its model gave it up (`LoadContext.crash`) | error (WORKER_CRASHED) |
  * | loading, ready, error   | `reset()`                      | loading (a fresh worker; the old one is stopped, a load in flight rejects NOT_READY) |
  * | any                     | `close()`                      | closed         |
  *
@@ -43,8 +43,8 @@ type Phase =
 
 /**
  * Owns one model worker: starts it, loads the model there, forwards named operations (FIFO, one at a time), and
- * tracks its lifecycle (`state` and `progress` events). A crash fails every pending and future call with
- * WORKER_CRASHED and moves to `error`; {@link ModelHost.reset} starts a fresh worker. One host can be shared by
+ * tracks its lifecycle (`state` and `progress` events). A crash (or a model that gives its worker up after a failure
+ * that left it unusable) fails every pending and future call with WORKER_CRASHED and moves to `error`; {@link ModelHost.reset} starts a fresh worker. One host can be shared by
  * several inferences (`InferenceBuilder.withModel`), and by other threads through {@link ModelHost.connect}. An
  * idle worker does not keep the process alive.
  */

@@ -28,6 +28,13 @@ export interface LoadContext {
    * caller's CANCELLED) when the caller cancels the call while it waits; `wait` should then settle soon.
    */
   detach<T>(wait: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /**
+   * Gives this worker up: `error` left the model unusable (a backend failure after which its memory is in an unknown
+   * state). The host handles it as the worker's death: every pending and later call fails with WORKER_CRASHED
+   * (`error` as the cause), the state moves to `error`, the worker is terminated, and a supervisor (or `reset()`)
+   * loads the model in a fresh one. Fail what the model holds with `error` before calling it.
+   */
+  crash(error: unknown): void;
 }
 
 /**

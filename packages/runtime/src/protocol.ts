@@ -67,8 +67,17 @@ export interface ProgressMessage {
   readonly progress: LoadProgress;
 }
 
+/**
+ * Worker → host: the model gave up (`LoadContext.crash`): a failure left it unusable. The host handles it as the
+ * worker's death: every pending call fails with WORKER_CRASHED (this error as the cause) and the worker is terminated.
+ */
+export interface FatalMessage {
+  readonly type: "fatal";
+  readonly error: SerializedError;
+}
+
 /** Every message the worker sends to its host. */
-export type WorkerMessage = LoadedMessage | ResultMessage | ProgressMessage;
+export type WorkerMessage = LoadedMessage | ResultMessage | ProgressMessage | FatalMessage;
 
 /** Client → host, over the port `ModelHost.connect()` returned: run, cancel (see {@link CallMessage}), or leave. */
 export type ClientMessage =

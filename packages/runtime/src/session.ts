@@ -19,7 +19,10 @@ export interface SessionOptions {
   readonly name: string;
   /** Load progress reported by the model. */
   readonly onProgress: (progress: LoadProgress) => void;
-  /** The worker died on its own (not through `stop`): every pending call already failed with `error`. */
+  /**
+   * The worker died on its own, or its model gave it up (`LoadContext.crash`), not through `stop`: every pending call
+   * already failed with `error`.
+   */
   readonly onCrash: (error: InferenceError) => void;
 }
 
@@ -115,6 +118,16 @@ export class WorkerSession {
         if (message.ok) load?.resolve(message.operations);
         else load?.reject(deserializeError(message.error) as InferenceError);
         this.#updateRef();
+        return;
+      }
+      case "fatal": {
+        // the model gave up: end now, so no later call reaches it, then take the thread down
+        if (this.#ended !== undefined) return;
+        const cause = deserializeError(message.error);
+        const crash = new InferenceError("WORKER_CRASHED", cause.message, { cause });
+        this.#end(crash);
+        void this.#worker?.terminate();
+        this.#options.onCrash(crash);
         return;
       }
       case "result": {

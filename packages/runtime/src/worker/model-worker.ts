@@ -5,7 +5,8 @@
  * client is gone, the model's `onDisconnect` listeners run in the same queue. The model may queue work of its
  * own (`ctx.enqueue`) and let an operation answer later without holding the queue (`ctx.detach`): such a call is
  * still pending for its caller, and a cancel for it aborts the signal its wait was given. Every message is typed
- * in `protocol.ts`.
+ * in `protocol.ts`. A model that a failure left unusable gives the worker up (`ctx.crash`): the host then handles it
+ * as the worker's death, and calls still queued here are answered with that failure.
  */
 import { parentPort, type MessagePort } from "node:worker_threads";
 import { InferenceError, serializeError } from "../errors.js";
@@ -30,6 +31,8 @@ let nextInternalId = -1;
 let running: { readonly request: CallMessage; detached?: AbortController } | undefined;
 /** Calls that answer later (detached), by id: a cancel aborts their wait's signal. */
 const detachedCalls = new Map<number, { readonly op: string; readonly controller: AbortController }>();
+/** Set once the model gave the worker up (`ctx.crash`): nothing runs any more. */
+let gaveUp: InferenceError | undefined;
 
 function post(message: WorkerMessage): void {
   port.postMessage(message);
@@ -99,6 +102,13 @@ async function load(request: LoadMessage): Promise<void> {
         call.detached = new AbortController();
         return wait(call.detached.signal);
       },
+      crash(error: unknown) {
+        if (gaveUp !== undefined) return;
+        gaveUp = InferenceError.is(error, "WORKER_CRASHED")
+          ? error
+          : new InferenceError("WORKER_CRASHED", `the model gave its worker up: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        post({ type: "fatal", error: serializeError(gaveUp) });
+      },
     };
     const loaded = (await (cls as unknown as { load(args: unknown, ctx: LoadContext): unknown }).load(request.args, ctx)) as unknown;
     if (typeof loaded !== "object" || loaded === null) {
@@ -140,6 +150,7 @@ function runTask(task: () => void): void {
 async function call(request: CallMessage): Promise<void> {
   const current: { readonly request: CallMessage; detached?: AbortController } = { request };
   try {
+    if (gaveUp !== undefined) throw gaveUp;
     if (model === undefined) throw new InferenceError("NOT_READY", "no model loaded in this worker");
     if (!operations.has(request.op)) throw new InferenceError("VALIDATION", `unknown model operation "${request.op}"`);
     const fn = model[request.op] as (...args: unknown[]) => unknown;
