@@ -3,7 +3,8 @@
 // operations the handlers call: `submit` a request, take its `next` outputs, `release` it.
 import { join } from "node:path";
 import { InferenceError, integerSetting, type LoadContext } from "@actorlm/runtime";
-import { LlmError } from "./errors.js";
+import { firstNonFinite } from "@actorlm/tensor";
+import { LlmError, nonFiniteLogits } from "./errors.js";
 import { StepCostModel } from "./generation/chunking.js";
 import { Scheduler, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
 import { Sequence, type StepOutput } from "./generation/sequence.js";
@@ -129,7 +130,7 @@ export class LlamaModel {
    * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
    */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
-    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests } = parseModelArgs(args);
+    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests, checkWeights } = parseModelArgs(args);
     const { format, plan } = refuseUnsupported(config);
     const dir = resolveModelDir(config.model);
     const { kernels, device, adapter } = await startKernels(plan, config.threads);
@@ -140,7 +141,7 @@ export class LlamaModel {
     try {
       // every running request may want its logits in the same step
       const maxLogitRows = Math.max(DEFAULT_MAX_LOGIT_ROWS, maxConcurrentRequests);
-      loaded = await loadModel(dir, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens, maxLogitRows });
+      loaded = await loadModel(dir, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens, maxLogitRows, checkWeights });
       tokenizer = await Tokenizer.fromDir(dir, { modelConfig: loaded.rawConfig });
       checkVocabulary(tokenizer, loaded.model.config.vocabSize, dir);
       maxSequenceLength = checkLimits(loaded.model, config.maxSequenceLength, maxConcurrentRequests);
@@ -347,12 +348,12 @@ export class LlamaModel {
         let logits: Float32Array<ArrayBufferLike> = new Float32Array(0);
         for (let from = 0; from < P; from += this.lm.maxBatchTokens) {
           const tokens = prompt.slice(from, from + this.lm.maxBatchTokens);
-          logits = this.lm.forward([{ tokens, start: from, blocks: kv.blocks, logits: from + tokens.length === P ? "last" : "none" }]);
+          logits = this.scheduler.forwardOutside([{ tokens, start: from, blocks: kv.blocks, logits: from + tokens.length === P ? "last" : "none" }]);
         }
         const t1 = performance.now();
         for (let g = 0; g < G; g++) {
           const next = argmax(logits.subarray(0, vocab));
-          logits = this.lm.forward([{ tokens: [next], start: P + g, blocks: kv.blocks }]);
+          logits = this.scheduler.forwardOutside([{ tokens: [next], start: P + g, blocks: kv.blocks }]);
         }
         times.prefillMs.push(t1 - t0);
         times.decodeMs.push(performance.now() - t1);
@@ -366,7 +367,8 @@ export class LlamaModel {
 
   /**
    * Teacher-forced log-likelihood of `ids` (one window of at most the max sequence length, the first id only
-   * context): the summed negative log-probability of ids[1..] and how many were scored.
+   * context): the summed negative log-probability of ids[1..] and how many were scored. NON_FINITE naming the
+   * position when the model's logits hold NaN or ±inf.
    */
   score(ids: number[]): WindowScore {
     const { maxSequenceLength, vocabSize } = this.info_;
@@ -382,9 +384,11 @@ export class LlamaModel {
     try {
       for (let from = 0; from < inputs; from += chunkSize) {
         const chunk = ids.slice(from, Math.min(from + chunkSize, inputs));
-        const logits = this.lm.forward([{ tokens: chunk, start: from, blocks: kv.blocks, logits: "all" }]);
+        const logits = this.scheduler.forwardOutside([{ tokens: chunk, start: from, blocks: kv.blocks, logits: "all" }]);
         for (let r = 0; r < chunk.length; r++) {
           const row = logits.subarray(r * vocabSize, (r + 1) * vocabSize);
+          const bad = firstNonFinite(row);
+          if (bad >= 0) throw nonFiniteLogits(row[bad], bad, from + r);
           nll -= row[ids[from + r + 1]] - logSumExp(row);
         }
       }

@@ -84,6 +84,26 @@ export function bf16ToF32(src: Uint16Array, out: Float32Array): void {
   for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
 }
 
+/** The bits that are all ones in the exponent of a non-finite (±inf or NaN) value of each 16-bit float type. */
+const HALF_EXPONENT = { F16: 0x7c00, BF16: 0x7f80 } as const;
+
+/**
+ * Index of the first non-finite value (NaN or ±inf) of `values` — float32 values, or float16 / bfloat16 bit
+ * patterns (`type` says which) — or -1 when every one is finite. One pass, no allocation: cheap beside reading them.
+ */
+export function firstNonFinite(values: Float32Array | Uint16Array, type: "F32" | "F16" | "BF16" = "F32"): number {
+  if (type === "F32") {
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i];
+      if (x - x !== 0) return i;                                     // NaN - NaN and inf - inf are NaN
+    }
+    return -1;
+  }
+  const e = HALF_EXPONENT[type];
+  for (let i = 0; i < values.length; i++) if ((values[i] & e) === e) return i;
+  return -1;
+}
+
 /** Convert raw elements of `dtype` into `out` (float32); throws RangeError for dtypes with no float meaning here. */
 export function toFloat32Into(dtype: DType, src: RawArray, out: Float32Array): void {
   switch (dtype) {

@@ -1,5 +1,5 @@
 export {
-  DTYPE_SIZE, isDType, rawView, f16BitsToF32, bf16BitsToF32, f16ToF32, bf16ToF32, toFloat32Into,
+  DTYPE_SIZE, isDType, rawView, f16BitsToF32, bf16BitsToF32, f16ToF32, bf16ToF32, toFloat32Into, firstNonFinite,
   type DType, type RawArray,
 } from "./dtype.js";
 export { SafetensorsError, type SafetensorsFault } from "./errors.js";

@@ -3,6 +3,11 @@
 // new prompts), samples each sequence with its own sampler, and publishes each request's outputs. Steps are queued
 // in the worker's FIFO as the model's own work (`enqueue`), one at a time while there is work, so callers'
 // operations (submit, next, release, info, score) run between them.
+//
+// Failures: what a request's own logits cause (NON_FINITE logits, a sampler error) fails that request alone. A
+// forward pass that throws an error without a catalogue code (a wasm trap, a RangeError or TypeError from the
+// backend) leaves the model's memory in an unknown state: every request held fails with WORKER_CRASHED, the model
+// refuses all later work, and the worker is given up (`StepDriver.crash`) so the host replaces it as after a crash.
 import { InferenceError } from "@actorlm/runtime";
 import type { BatchSequence } from "@actorlm/tensor";
 import type { KvPool } from "../kv-cache.js";
@@ -66,9 +71,11 @@ export interface StepRecord {
 /** Steps {@link Scheduler.recentSteps} keeps. */
 const STEP_RECORDS = 1024;
 
-/** Runs background work in the model worker's FIFO (`LoadContext.enqueue`). */
+/** Runs background work in the model worker's FIFO (`LoadContext.enqueue`), and gives the worker up (`LoadContext.crash`). */
 export interface StepDriver {
   enqueue(task: () => void): void;
+  /** Gives the worker up after a failure that left the model unusable (absent in-process: the model just refuses work). */
+  crash?(error: InferenceError): void;
 }
 
 /** The batch of one model: request queue, running sequences, and the step that advances them together. */
@@ -86,6 +93,8 @@ export class Scheduler {
   #preemptions = 0;
   /** The last STEP_RECORDS steps, a ring: the oldest at #records[#recorded % STEP_RECORDS] once full. */
   readonly #records: StepRecord[] = [];
+  /** Set once a forward pass failed in the backend: the model is unusable, every later call throws it. */
+  #unusable: InferenceError | undefined;
 
   /** A scheduler for `lm`, whose steps `driver` queues; `chunks` sizes prompt chunks beside decode rows. */
   constructor(
@@ -100,8 +109,12 @@ export class Scheduler {
     return this.lm.kv;
   }
 
-  /** Queues `sequence` as request `id`; OVERLOADED (nothing queued) when the batch and the queue are full. */
+  /**
+   * Queues `sequence` as request `id`; OVERLOADED (nothing queued) when the batch and the queue are full,
+   * WORKER_CRASHED once a forward pass failed in the backend.
+   */
   submit(id: number, sequence: Sequence): void {
+    this.#usable();
     checkAdmission(this.#running.length, this.#waiting.length, this.limits);
     const entry: Entry = { id, sequence, outbox: new Outbox(), phase: "waiting" };
     this.#entries.set(id, entry);
@@ -222,10 +235,26 @@ export class Scheduler {
   }
 
   /**
+   * One forward pass outside the batch (scoring a window, a benchmark): a failure in the backend makes the model
+   * unusable as a failed step does (every request held fails with WORKER_CRASHED, the worker is given up), and
+   * throws WORKER_CRASHED.
+   */
+  forwardOutside(sequences: readonly BatchSequence[]): Float32Array {
+    this.#usable();
+    try {
+      return this.lm.forward(sequences);
+    } catch (error) {
+      throw InferenceError.is(error) ? error : this.#giveUp(error);
+    }
+  }
+
+  /**
    * Runs one step (admissions, one forward, sampling, publishing); false when nothing could run. Called by the
-   * queued step task, and by callers that need outputs now (`LlamaModel.step`).
+   * queued step task, and by callers that need outputs now (`LlamaModel.step`). A forward pass that fails in the
+   * backend makes the model unusable (see {@link Scheduler.forwardOutside}): this throws WORKER_CRASHED then.
    */
   step(): boolean {
+    this.#usable();
     const plan = planStep(this.#view(this.#running), this.#view(this.#waiting), {
       blockSize: this.pool.blockSize,
       freeBlocks: this.pool.freeBlocks,
@@ -258,7 +287,8 @@ export class Scheduler {
     try {
       logits = this.lm.forward(batch);
     } catch (error) {
-      for (const entry of entries) this.#end(entry, error);
+      if (!InferenceError.is(error)) throw this.#giveUp(error); // the backend failed
+      for (const entry of entries) this.#end(entry, error);     // refused before any kernel ran: these requests fail
       return true;
     }
     const t1 = performance.now();
@@ -308,8 +338,9 @@ export class Scheduler {
   }
 
   /**
-   * Queues a step unless one is queued or nothing can run. A step that throws (a broken invariant, never a request's
-   * own failure, which fails that request alone) fails every request held, so none waits forever.
+   * Queues a step unless one is queued or nothing can run. A step that throws (a broken invariant, or the backend
+   * failing, never a request's own failure, which fails that request alone) fails every request held, so none waits
+   * forever.
    */
   #kick(): void {
     if (this.#stepQueued || !this.#hasWork()) return;
@@ -327,6 +358,30 @@ export class Scheduler {
   /** True when a step could do something: a running request not sitting out, or one waiting. */
   #hasWork(): boolean {
     return this.#running.some((e) => !this.#paused(e)) || this.#waiting.some((e) => !this.#paused(e));
+  }
+
+  /** Throws the failure that made the model unusable, if one did. */
+  #usable(): void {
+    if (this.#unusable !== undefined) throw this.#unusable;
+  }
+
+  /**
+   * The backend failed (`error` has no catalogue code: a wasm trap, a RangeError): its memory is in an unknown state.
+   * Every request held fails with WORKER_CRASHED naming the failure, the model refuses all later work, and the
+   * worker is given up so the host replaces it. Returns that WORKER_CRASHED.
+   */
+  #giveUp(error: unknown): InferenceError {
+    if (this.#unusable !== undefined) return this.#unusable;
+    const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const failure = new InferenceError(
+      "WORKER_CRASHED",
+      `a forward pass failed in the ${this.lm.kernels.name} backend (${what}); the model's memory is in an unknown state, so it is taken out of service`,
+      { cause: error },
+    );
+    this.#unusable = failure;
+    for (const entry of [...this.#running, ...this.#waiting]) this.#end(entry, failure);
+    this.driver.crash?.(failure);
+    return failure;
   }
 
   #view(entries: readonly Entry[]): PlanSequence[] {

@@ -1,7 +1,8 @@
 // One request's generation state in the scheduler: the tokens its KV cache must hold (prompt, then each sampled
 // token), how many it holds so far, and its own sampler, detokenizer and stop matcher. It never runs the model:
 // the scheduler feeds its pending tokens to a batched forward and hands back the logits of its last position.
-import { LlmError } from "../errors.js";
+import { firstNonFinite } from "@actorlm/tensor";
+import { LlmError, nonFiniteLogits } from "../errors.js";
 import type { KvSequence } from "../kv-cache.js";
 import { Sampler } from "../sampling/sampler.js";
 import type { Tokenizer } from "../tokenizer.js";
@@ -90,11 +91,14 @@ export class Sequence {
 
   /**
    * The next output, from the logits of the last cached position (every token must be cached): samples a token,
-   * which becomes pending unless it ends generation. Throws VALIDATION once the sequence has finished.
+   * which becomes pending unless it ends generation. Throws VALIDATION once the sequence has finished, and
+   * NON_FINITE, naming the position and the token id, when the logits hold NaN or ±inf (nothing is sampled).
    */
   sample(logits: Float32Array): StepOutput {
     if (this.done) throw new LlmError("VALIDATION", "sequence already finished");
     if (this.pending !== 0) throw new LlmError("VALIDATION", `sample() with ${this.pending} tokens not yet run through the model`);
+    const bad = firstNonFinite(logits);
+    if (bad >= 0) throw nonFiniteLogits(logits[bad], bad, this.cached - 1);
     const tokenId = this.sampler.sample(logits);
     this.sampler.accept(tokenId);
     this.generatedCount++;

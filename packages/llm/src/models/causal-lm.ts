@@ -54,6 +54,8 @@ export interface ModelLoadOptions {
   readonly maxLogitRows?: number;
   /** Progress: bytes read (stage "read"), then tensors converted (stage "convert"). */
   readonly onProgress?: ProgressCallback;
+  /** Refuse (MODEL_LOAD naming the tensor) a weight holding NaN or ±inf, checked as it is read. Default true. */
+  readonly checkWeights?: boolean;
 }
 
 /** Default rows per forward. */

@@ -1,11 +1,11 @@
 /**
  * Checked weight loading: each tensor must exist, be a float dtype and have the shape the config implies; it
  * is read, converted to its storage format in the kernels' memory, and dropped (the checkpoint is never held
- * whole). Blocks describe the weights they need as specs; the loader is given every spec up front, so the
+ * whole). Unless told not to, every value is checked to be finite as it passes (a chunk of rows at a time). Blocks describe the weights they need as specs; the loader is given every spec up front, so the
  * progress total is counted, never hard-coded.
  */
 import {
-  matrixBytes, type Kernels, type ProgressCallback, type TensorSource, type TernarySource, type Weight, type WeightFormat,
+  bf16BitsToF32, f16BitsToF32, firstNonFinite, matrixBytes, type Kernels, type ProgressCallback, type TensorSource, type TernarySource, type Weight, type WeightFormat,
 } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 
@@ -75,13 +75,17 @@ export class WeightLoader {
   /** Bytes the planned weights take in the kernels' memory (matrices in the model's format, vectors float32). */
   readonly plannedBytes: number;
 
-  /** `plan` is every block's specs, in any order: how many weights they name is the progress denominator. */
+  /**
+   * `plan` is every block's specs, in any order: how many weights they name is the progress denominator. With
+   * `checkFinite` (the default) a weight holding NaN or ±inf is refused (MODEL_LOAD naming it and where).
+   */
   constructor(
     private readonly source: TensorSource,
     private readonly kernels: Kernels,
     private readonly format: WeightFormat,
     plan: readonly SpecsObject[],
     private readonly onProgress?: ProgressCallback,
+    private readonly checkFinite = true,
   ) {
     this.planned = new Set(plan);
     const specs = plan.flatMap((p) => Object.values(p).filter((s): s is WeightSpec => s !== undefined));
@@ -94,7 +98,7 @@ export class WeightLoader {
     this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(s.format ?? format, s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
   }
 
-  /** Every weight of `specs` (one of the planned ones); refuses (MODEL_LOAD) a missing, non-float or mis-shaped one. */
+  /** Every weight of `specs` (one of the planned ones); refuses (MODEL_LOAD) a missing, non-float, mis-shaped or non-finite one. */
   load<S extends SpecsObject>(specs: S): WeightsOf<S> {
     if (!this.planned.has(specs)) throw new Error("WeightLoader.load: these specs were not in the plan given to the constructor");
     const out: Record<string, Weight> = {};
@@ -122,14 +126,34 @@ export class WeightLoader {
       // read a chunk of rows at a time straight into the kernels' memory, in the checkpoint's own type
       const type = info.dtype as "F32" | "F16" | "BF16";
       const bytes = type === "F32" ? 4 : 2;
-      weight = this.kernels.weight(shape, format, { type, read: (row, _, into) => this.source.readInto(name, (first + row * K) * bytes, into) });
+      weight = this.kernels.weight(shape, format, {
+        type,
+        read: (row, _, into) => {
+          this.source.readInto(name, (first + row * K) * bytes, into);
+          if (this.checkFinite) this.refuseNonFinite(name, shape, row * K, into, type);
+        },
+      });
     } else {
       const values = from?.transposed === true ? transposedRows(this.source.toFloat32(name), info.shape, from.offset ?? 0, shape[0])
         : this.source.toFloat32(name).subarray(first, first + shape.reduce((a, b) => a * b, 1));
+      if (this.checkFinite) this.refuseNonFinite(name, shape, 0, values, "F32");
       map?.(values);
       weight = this.kernels.weight(shape, format, values);
     }
     return this.stored(weight);
+  }
+
+  /**
+   * Refuses (MODEL_LOAD naming the tensor, the value and its index in the weight) a NaN or ±inf among `values`, the
+   * weight's values from element `at` on.
+   */
+  private refuseNonFinite(name: string, shape: readonly number[], at: number, values: Float32Array | Uint16Array, type: "F32" | "F16" | "BF16"): void {
+    const bad = firstNonFinite(values, type);
+    if (bad < 0) return;
+    const i = at + bad, K = shape[shape.length - 1];
+    const value = type === "F32" ? values[bad] : type === "F16" ? f16BitsToF32(values[bad]) : bf16BitsToF32(values[bad]);
+    const where = shape.length === 2 ? `[${Math.floor(i / K)}, ${i % K}]` : `[${i}]`;
+    throw new LlmError("MODEL_LOAD", `weight "${name}" holds ${value} at ${where}: a checkpoint must hold finite values (checkWeights: false skips this check)`);
   }
 
   /** Counts a stored weight and reports progress. */
