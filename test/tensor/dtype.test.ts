@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DTYPE_SIZE, bf16BitsToF32, bf16ToF32, f16BitsToF32, f16ToF32, isDType, toFloat32Into } from "../../packages/tensor/src/dtype.js";
+import { DTYPE_SIZE, bf16BitsToF32, bf16ToF32, f16BitsToF32, f16ToF32, firstNonFinite, isDType, toFloat32Into } from "../../packages/tensor/src/dtype.js";
 
 /** [bits, value] pairs for IEEE half precision. */
 const F16_CASES: [number, number][] = [
@@ -78,6 +78,17 @@ describe("dtypes", () => {
       const ref = f16BitsToF32(i);
       if (Number.isNaN(ref)) expect(out[i]).toBeNaN();
       else if (out[i] !== Math.fround(ref)) throw new Error(`f16 0x${i.toString(16)}: ${out[i]} vs ${ref}`);
+    }
+  });
+
+  it("finds the first non-finite value of float32 values and of every f16 and bf16 pattern", () => {
+    expect(firstNonFinite(Float32Array.of(0, -0, 3.4e38, -1e-45, 1))).toBe(-1);
+    for (const bad of [NaN, Infinity, -Infinity]) expect(firstNonFinite(Float32Array.of(1, 2, bad, NaN))).toBe(2);
+    for (const [type, toF32] of [["F16", f16BitsToF32], ["BF16", bf16BitsToF32]] as const) {
+      for (let bits = 0; bits < 65536; bits++) {
+        const finite = Number.isFinite(toF32(bits));
+        if ((firstNonFinite(Uint16Array.of(0, bits), type) === 1) === finite) throw new Error(`${type} 0x${bits.toString(16)}: finite is ${finite}`);
+      }
     }
   });
 
