@@ -2,7 +2,9 @@
  * The scheduler over the real kjv-llama (wasm kernels, one thread), stepped by hand so every step is visible: batched
  * requests give exactly what each gives alone, a cancelled request's blocks are back before the next step and
  * the others go on undisturbed, one cancelled while waiting never runs, and a pool too small for everyone makes
- * requests give their blocks back and recompute, with the same outputs. The pool is empty after every test.
+ * requests give their blocks back and recompute, with the same outputs. A forward pass that fails in the backend (a
+ * real wasm trap) fails every request held with WORKER_CRASHED and takes the model out of service. The pool is empty
+ * after every test.
  */
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +14,8 @@ import { StepCostModel } from "../../packages/llm/src/generation/chunking.js";
 import { fitMaxTokens, validateRequest, type GenerateRequest } from "../../packages/llm/src/generation/request.js";
 import { Scheduler } from "../../packages/llm/src/generation/scheduler.js";
 import { Sequence, type StepOutput } from "../../packages/llm/src/generation/sequence.js";
-import { WasmKernels } from "@actorlm/tensor";
+import { WasmKernels, type Buffer, type Kernels } from "@actorlm/tensor";
+import { InferenceError } from "@actorlm/runtime";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
 import { loadLlama } from "./helpers.js";
 
@@ -131,4 +134,47 @@ describe("Scheduler, stepped by hand", () => {
     expect(small.kv.usedBlocks).toBe(0);
     await small.dispose();
   });
+
+  it("a forward pass that fails in the backend: every request held fails with WORKER_CRASHED, the driver is told once, nothing runs after", async () => {
+    const kernels = await WasmKernels.create({ threads: 1 });
+    const broken = await loadLlama(MODEL, { kernels, kvCacheTokens: 256, maxBatchTokens: 64 });
+    const crashes: InferenceError[] = [];
+    const limits = { maxConcurrentRequests: 1, maxQueuedRequests: 4, maxUnreadOutputs: 1_000 };
+    const s = new Scheduler(broken, { enqueue: () => undefined, crash: (error) => crashes.push(error) }, limits, new StepCostModel());
+    s.submit(0, sequence(REQUESTS[0], broken.kv));
+    s.submit(1, sequence(REQUESTS[1], broken.kv));           // waits: one request at a time
+    expect(s.step()).toBe(true);
+    expect(s.take(0)).toHaveLength(1);
+    trap(kernels);
+
+    const failure = catching(() => s.step());
+    expect(failure.code).toBe("WORKER_CRASHED");
+    expect(failure.message).toMatch(/^a forward pass failed in the wasm backend \(RangeError: wasm kernels are unusable after a failure: .+\); the model's memory is in an unknown state/);
+    expect(crashes).toEqual([failure]);
+    for (const id of [0, 1]) expect(catching(() => s.take(id))).toBe(failure);  // running and waiting alike
+    expect(broken.kv.usedBlocks).toBe(0);
+    expect(catching(() => s.submit(2, sequence(REQUESTS[2], broken.kv)))).toBe(failure);
+    expect(catching(() => s.step())).toBe(failure);
+    expect(catching(() => s.forwardOutside([{ tokens: [0, 1], start: 0, blocks: [0] }]))).toBe(failure);
+    expect(crashes).toHaveLength(1);
+    await broken.dispose();
+  });
 });
+
+/** Makes `kernels` trap for real: one op over memory 2 GiB in, far past the end of this small model's memory. */
+function trap(kernels: Kernels): void {
+  const far = { length: 16, ptr: 0x7fff0000 } as Buffer;
+  kernels.add(far, far, far, 16);
+  expect(() => kernels.read(kernels.buffer(16))).toThrow(/^wasm kernels failed: /);
+}
+
+/** What `fn` throws, as an InferenceError (failing the test when it returns or throws anything else). */
+function catching(fn: () => unknown): InferenceError {
+  try {
+    fn();
+  } catch (error) {
+    if (InferenceError.is(error)) return error;
+    throw error;
+  }
+  throw new Error("expected a throw");
+}
