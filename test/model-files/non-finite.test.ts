@@ -56,6 +56,7 @@ describe("non-finite weights are refused at load", () => {
     const error = await rejection(host.start(), "MODEL_LOAD");
     expect(error.message).toMatch(new RegExp(`^weight "${DOWN}" holds NaN at \\[17, 300\\]`));
     expect(error.message).toContain("checkWeights: false");
+    expect(error.file).toMatch(/model\.safetensors$/);
     expect(host.state).toBe(BackendState.Error);
     await host.close();
   });
@@ -66,9 +67,11 @@ describe("non-finite weights are refused at load", () => {
   });
 
   it("a NaN in a weight read transposed (GPT-2's Conv1D layout): MODEL_LOAD naming it", async () => {
-    // transformer.h.1.mlp.c_fc.weight is stored [K, N]; element 3 of its data is row 0, column 3 as stored
-    const error = await rejection(LlamaModel.load({ model: poisonedCopy(GPT2, "transformer.h.1.mlp.c_fc.weight", 3, NAN) }), "MODEL_LOAD");
-    expect(error.message).toMatch(/^weight "transformer\.h\.1\.mlp\.c_fc\.weight" holds NaN at \[3, 0\]/);
+    // transformer.h.1.mlp.c_fc.weight is stored [in, out]; element 3 of its data is [0, 3] there (named as stored)
+    const dir = poisonedCopy(GPT2, "transformer.h.1.mlp.c_fc.weight", 3, NAN);
+    const error = await rejection(LlamaModel.load({ model: dir }), "MODEL_LOAD");
+    expect(error.message).toMatch(/^weight "transformer\.h\.1\.mlp\.c_fc\.weight" holds NaN at \[0, 3\]/);
+    expect(error.file).toBe(join(dir, "model.safetensors"));
   });
 
   it("checkWeights must be a boolean (VALIDATION naming it, before any worker starts)", async () => {

@@ -1,11 +1,12 @@
 /**
  * Checked weight loading: each tensor must exist, be a float dtype and have the shape the config implies; it
  * is read, converted to its storage format in the kernels' memory, and dropped (the checkpoint is never held
- * whole). Unless told not to, every value is checked to be finite as it passes (a chunk of rows at a time). Blocks describe the weights they need as specs; the loader is given every spec up front, so the
- * progress total is counted, never hard-coded.
+ * whole); unless told not to, every value is checked to be finite as it passes. Blocks describe the weights they
+ * need as specs; the loader is given every spec up front, so the progress total is counted, never hard-coded.
  */
 import {
-  bf16BitsToF32, f16BitsToF32, firstNonFinite, matrixBytes, type Kernels, type ProgressCallback, type TensorSource, type TernarySource, type Weight, type WeightFormat,
+  bf16BitsToF32, f16BitsToF32, firstNonFinite, matrixBytes,
+  type Kernels, type ProgressCallback, type TensorInfo, type TensorSource, type TernarySource, type Weight, type WeightFormat,
 } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 
@@ -77,7 +78,7 @@ export class WeightLoader {
 
   /**
    * `plan` is every block's specs, in any order: how many weights they name is the progress denominator. With
-   * `checkFinite` (the default) a weight holding NaN or ±inf is refused (MODEL_LOAD naming it and where).
+   * `checkFinite` (the default) a tensor holding NaN or ±inf is refused (MODEL_LOAD naming it and where).
    */
   constructor(
     private readonly source: TensorSource,
@@ -130,30 +131,18 @@ export class WeightLoader {
         type,
         read: (row, _, into) => {
           this.source.readInto(name, (first + row * K) * bytes, into);
-          if (this.checkFinite) this.refuseNonFinite(name, shape, row * K, into, type);
+          if (this.checkFinite) refuseNonFinite(info, first + row * K, into, type);
         },
       });
     } else {
-      const values = from?.transposed === true ? transposedRows(this.source.toFloat32(name), info.shape, from.offset ?? 0, shape[0])
-        : this.source.toFloat32(name).subarray(first, first + shape.reduce((a, b) => a * b, 1));
-      if (this.checkFinite) this.refuseNonFinite(name, shape, 0, values, "F32");
+      const all = this.source.toFloat32(name);
+      if (this.checkFinite) refuseNonFinite(info, 0, all, "F32");
+      const values = from?.transposed === true ? transposedRows(all, info.shape, from.offset ?? 0, shape[0])
+        : all.subarray(first, first + shape.reduce((a, b) => a * b, 1));
       map?.(values);
       weight = this.kernels.weight(shape, format, values);
     }
     return this.stored(weight);
-  }
-
-  /**
-   * Refuses (MODEL_LOAD naming the tensor, the value and its index in the weight) a NaN or ±inf among `values`, the
-   * weight's values from element `at` on.
-   */
-  private refuseNonFinite(name: string, shape: readonly number[], at: number, values: Float32Array | Uint16Array, type: "F32" | "F16" | "BF16"): void {
-    const bad = firstNonFinite(values, type);
-    if (bad < 0) return;
-    const i = at + bad, K = shape[shape.length - 1];
-    const value = type === "F32" ? values[bad] : type === "F16" ? f16BitsToF32(values[bad]) : bf16BitsToF32(values[bad]);
-    const where = shape.length === 2 ? `[${Math.floor(i / K)}, ${i % K}]` : `[${i}]`;
-    throw new LlmError("MODEL_LOAD", `weight "${name}" holds ${value} at ${where}: a checkpoint must hold finite values (checkWeights: false skips this check)`);
   }
 
   /** Counts a stored weight and reports progress. */
@@ -169,6 +158,22 @@ export class WeightLoader {
     this.onProgress?.({ stage: "convert", done: this.converted, total: this.total, unit: "tensors" });
     return weight;
   }
+}
+
+/**
+ * Refuses (MODEL_LOAD naming the tensor, the value and its index in the tensor) a NaN or ±inf among `values`: the
+ * tensor's elements from `first` on, as float32 values or as its own 16-bit patterns.
+ */
+function refuseNonFinite(tensor: TensorInfo, first: number, values: Float32Array | Uint16Array, type: "F32" | "F16" | "BF16"): void {
+  const bad = firstNonFinite(values, type);
+  if (bad < 0) return;
+  const value = type === "F32" ? values[bad] : type === "F16" ? f16BitsToF32(values[bad]) : bf16BitsToF32(values[bad]);
+  const index: number[] = [];
+  for (let rest = first + bad, d = tensor.shape.length - 1; d >= 0; d--) {
+    index.unshift(rest % tensor.shape[d]);
+    rest = Math.floor(rest / tensor.shape[d]);
+  }
+  throw new LlmError("MODEL_LOAD", `weight "${tensor.name}" holds ${value} at [${index.join(", ")}]: a checkpoint must hold finite values (checkWeights: false skips this check)`, { file: tensor.file });
 }
 
 /** Rows offset .. offset + N of the transpose of `values` ([K, M] as stored): an [N, K] matrix. */
