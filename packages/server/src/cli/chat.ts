@@ -19,7 +19,7 @@ const PROMPT = "you> ";
 /** The `chat` command. */
 export function chatCommand(): Command {
   const command = addModelOptions(
-    new Command("chat").description("chat with a model in the terminal (Ctrl-C cancels an answer, twice exits; /reset, /exit)").showHelpAfterError(),
+    new Command("chat").description("chat with a model in the terminal (Ctrl-C cancels an answer, twice exits; /reset, /exit)"),
   ).option("--system <text>", "a system message that opens the conversation");
   addSamplingOptions(command);
   return command.action((flags: ChatFlags) => runChat(flags));
