@@ -27,10 +27,10 @@ export function chatCommand(): Command {
 
 async function runChat(flags: ChatFlags): Promise<void> {
   const interactive = process.stdin.isTTY === true;
+  const sampling = samplingOf(flags);
   await using host = await startModel(modelArgs(flags), true, flags.download);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const template = await chatTemplateOf(host);
-  const sampling = samplingOf(flags);
   const opening: ChatMessage[] = flags.system === undefined ? [] : [{ role: "system", content: flags.system }];
   let history: ChatMessage[] = [...opening];
 

@@ -1,5 +1,5 @@
 // Model load progress on stderr: one bar per load, redrawn in place, showing every stage the model reports (bytes
-// read, tensors converted) and, once the model is ready, "done". Nothing at all when stderr is not a terminal.
+// read, tensors converted), then "done in 1.2 s" once the model is ready. Nothing at all when stderr is not a terminal.
 import cliProgress from "cli-progress";
 import type { LoadProgress, StateChange } from "@actorlm/runtime";
 
@@ -20,24 +20,23 @@ const STEPS = 1000;
  */
 export function showLoadProgress(source: ProgressSource, label = "loading", stream: NodeJS.WriteStream = process.stderr): { stop(): void } {
   if (stream.isTTY !== true) return { stop() {} };
-  const bar = terminalBar(`${label} [{bar}] {percentage}% | {stages}{status}`, stream);
+  const bar = terminalBar(`${label} [{bar}] {percentage}% | {status}`, stream);
   const stages = new Map<string, LoadProgress>();
   const t0 = Date.now();
   let value = 0;
-  const show = (status = ""): void => {
-    const payload = { stages: describe(stages), status };
-    if (bar.isActive) bar.update(value, payload);
-    else bar.start(STEPS, value, payload);
+  const show = (status: string): void => {
+    if (bar.isActive) bar.update(value, { status });
+    else bar.start(STEPS, value, { status });
   };
   const onProgress = (p: LoadProgress): void => {
     stages.set(p.stage, p);
     value = Math.max(value, Math.floor(fraction(stages) * STEPS));   // a stage reported late never moves it back
-    show();
+    show(describe(stages));
   };
   const onState = (change: StateChange): void => {
     if (change.state !== "ready") return;
     value = STEPS;
-    show(` | done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    show(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   };
   source.on("progress", onProgress);
   source.on("state", onState);
@@ -58,7 +57,7 @@ export function showLoadProgress(source: ProgressSource, label = "loading", stre
 export function terminalBar(template: string, stream: NodeJS.WriteStream): cliProgress.SingleBar {
   const format: cliProgress.GenericFormatter = (options, params, payload) =>
     cliProgress.Format.Formatter({ ...options, format: template }, params, payload).slice(0, Math.max(1, (stream.columns || 80) - 1));
-  return new cliProgress.SingleBar({ format, stream, barsize: 30, linewrap: true }, cliProgress.Presets.shades_classic);
+  return new cliProgress.SingleBar({ format, stream, barsize: 20, linewrap: true }, cliProgress.Presets.shades_classic);
 }
 
 /** The mean completed fraction of the stages with a known total. */
@@ -69,11 +68,10 @@ function fraction(stages: ReadonlyMap<string, LoadProgress>): number {
 
 /** `read 12.3/27.1 MB | convert 50/112 tensors`. */
 function describe(stages: ReadonlyMap<string, LoadProgress>): string {
-  return [...stages.values()]
-    .map((p) => (p.unit === "bytes" ? `${p.stage} ${mb(p.done)}/${mb(p.total)} MB` : `${p.stage} ${p.done}/${p.total}${p.unit ? ` ${p.unit}` : ""}`))
-    .join(" | ");
+  return [...stages.values()].map((p) => `${p.stage} ${p.unit === "bytes" ? bytes(p.done, p.total) : `${p.done}/${p.total}${p.unit ? ` ${p.unit}` : ""}`}`).join(" | ");
 }
 
-function mb(bytes: number): string {
-  return (bytes / 2 ** 20).toFixed(1);
+/** `12.3/27.1 MB`, or `1.23/2.47 GB` from a gigabyte on. */
+function bytes(done: number, total: number): string {
+  return total >= 2 ** 30 ? `${(done / 2 ** 30).toFixed(2)}/${(total / 2 ** 30).toFixed(2)} GB` : `${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MB`;
 }
