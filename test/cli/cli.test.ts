@@ -1,6 +1,7 @@
 /**
  * The real CLI in a child process (`node packages/server/dist/cli.js`): greedy output equal to the reference,
- * seeded sampling, stop strings, usage errors, coded errors, and perplexity.
+ * seeded sampling, stop strings, usage errors on every command (exit 2), failures while running (exit 1), and
+ * perplexity.
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -121,35 +122,92 @@ describe("stdout fails otherwise (`actorlm generate … > /dev/full`)", () => {
   });
 });
 
-describe("usage errors", () => {
+describe("usage errors: exit 2, one line naming the problem and a hint to --help, nothing on stdout, no help dump", () => {
+  /** Checks a usage error's output: `actorlm: <problem>` and `Try 'actorlm <command> --help'.` */
+  const expectUsageError = (run: { code: number; stdout: string; stderr: string }, problem: RegExp, command: string) => {
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stdout).toBe("");
+    const lines = run.stderr.split("\n");
+    expect(lines, run.stderr).toHaveLength(3);                     // the problem, the hint, and the final newline
+    expect(lines[0]).toMatch(/^actorlm: /);
+    expect(lines[0]).toMatch(problem);
+    expect(lines[1]).toBe(`Try '${command} --help'.`);
+  };
+
   it.each([
-    [["generate", "--prompt", "x", "--max-tokens", "abc"], /--max-tokens.*abc/],
-    [["generate", "--prompt", "x", "--bogus"], /unknown option '--bogus'/],
+    [["generate", "--prompt", "x", "--max-tokens", "abc"], /option '--max-tokens <n>' argument 'abc' is invalid\. expected a number, got "abc"/],
+    [["generate", "--prompt", "x", "--seed", "1.5"], /--seed.*expected an integer/],
+    [["generate", "--prompt", "x", "--bogus"], /unknown option '--bogus'$/],
+    [["generate", "--prompt", "x", "--max-token", "3"], /unknown option '--max-token' \(Did you mean --max-tokens\?\)$/],
     [["generate"], /required option '--prompt <text>' not specified/],
-    [["frobnicate"], /unknown command 'frobnicate'/],
+    [["generate", "--prompt"], /option '--prompt <text>' argument missing/],
+    [["generate", "--prompt", "x", "--device", "cuda:x"], /--device.*unknown device "cuda:x"/],
+    [["generate", "--prompt", "x", "--backend", "fortran"], /--backend.*unknown backend "fortran"/],
+    [["chat", "--top-k", "many"], /--top-k.*expected a number/],
+    [["chat", "--nonsense"], /unknown option '--nonsense'/],
     [["perplexity"], /required option '--file <path>' not specified/],
-  ])("%j: non-zero exit, the problem and the usage on stderr", async (args, problem) => {
-    const run = await cli(...args);
-    expect(run.code).not.toBe(0);
-    expect(run.stdout).toBe("");
-    expect(run.stderr).toMatch(problem);
-    expect(run.stderr).toContain("Usage");
+    [["serve", "--port", "99999"], /--port.*expected a port from 0 to 65535.*"99999"/],
+    [["serve", "--port", "-1"], /--port.*expected a port from 0 to 65535/],
+    [["serve", "--port", "http"], /--port.*expected a port from 0 to 65535/],
+    [["serve", "--model"], /option '--model <\[name=\]dir\|id>' argument missing/],
+    [["bench", "--runs"], /option '--runs <n>' argument missing/],
+    [["bench", "--prompt-tokens", "1e400"], /--prompt-tokens.*expected a number/],
+    [["download"], /missing required argument 'id'/],
+    [["download", "a/b", "c/d"], /too many arguments for 'download'/],
+  ])("%j", async (args, problem) => {
+    expectUsageError(await cli(...args), problem, `actorlm ${args[0]}`);
   });
 
-  it("--top-p 2: non-zero exit, VALIDATION naming topP", async () => {
-    const run = await cli("generate", "--prompt", "x", "--top-p", "2");
-    expect(run.code).not.toBe(0);
-    expect(run.stdout).toBe("");
-    expect(run.stderr).toMatch(/VALIDATION/);
-    expect(run.stderr).toMatch(/topP/);
+  it("an unknown command: the hint is to the program's --help", async () => {
+    expectUsageError(await cli("frobnicate"), /unknown command 'frobnicate'/, "actorlm");
   });
 
-  it("--model /nonexistent: non-zero exit, MODEL_LOAD", async () => {
+  it.each([
+    [["generate", "--prompt", "x", "--top-p", "2"], "--top-p: must be in (0, 1], got 2"],
+    [["generate", "--prompt", "x", "--max-tokens", "-5"], "--max-tokens: must be ≥ 1, got -5"],
+    [["generate", "--prompt", "x", "--temperature", "-1"], "--temperature: must be ≥ 0, got -1"],
+    [["chat", "--top-k", "0"], "--top-k: must be ≥ 1, got 0"],
+    [["generate", "--prompt", "x", "--threads", "0"], "--threads: must be an integer ≥ 1, got 0"],
+    [["perplexity", "--file", "package.json", "--max-concurrent-requests", "-2"], "--max-concurrent-requests: must be an integer ≥ 1, got -2"],
+  ])("a value the engine refuses, %j: VALIDATION naming the flag, before any model loads", async (args, problem) => {
+    const run = await cli(...args, "--model", "/nonexistent");       // refused before the missing model is noticed
+    expectUsageError(run, /^actorlm: VALIDATION: /, `actorlm ${args[0]}`);
+    expect(run.stderr.split("\n")[0]).toBe(`actorlm: VALIDATION: ${problem}`);
+  });
+
+  it("bench --runs -3: VALIDATION naming --runs", async () => {
+    const run = await cli("bench", "--runs", "-3");
+    expectUsageError(run, /^actorlm: VALIDATION: --runs: must be an integer ≥ 1, got -3$/, "actorlm bench");
+  });
+
+  it("--dtype the engine does not have: VALIDATION naming --dtype and every dtype it has", async () => {
+    const run = await cli("generate", "--prompt", "x", "--dtype", "float7");
+    expectUsageError(run, /^actorlm: VALIDATION: --dtype: unknown data type "float7" \(known: float32, float16, bfloat16, int8, ternary/, "actorlm generate");
+  });
+
+  it("--help lists every dtype (ternary included) on every command that loads a model", async () => {
+    for (const command of ["generate", "chat", "perplexity", "bench", "serve"]) {
+      const run = await cli(command, "--help");
+      expect(run.code).toBe(0);
+      expect(run.stdout.replace(/\s+/g, " "), command).toContain("--dtype <type> weight storage: float32, float16, bfloat16, int8, ternary");
+    }
+  });
+
+  it("no command at all: the help on stderr, exit 2", async () => {
+    const run = await cli();
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/^Usage: actorlm \[options\] \[command\][^]*Commands:/);
+  });
+});
+
+describe("failures while running: exit 1, one line with the error code, no hint", () => {
+  it("--model /nonexistent: MODEL_LOAD naming the file", async () => {
     const run = await cli("generate", "--prompt", "x", "--model", "/nonexistent");
-    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
-    expect(run.stderr).toMatch(/MODEL_LOAD/);
-    expect(run.stderr).toContain("/nonexistent");
+    expect(run.stderr).toMatch(/^actorlm: MODEL_LOAD: .*\/nonexistent.*\n$/);
+    expect(run.stderr.split("\n")).toHaveLength(2);
   });
 });
 
@@ -168,29 +226,20 @@ describe("actorlm perplexity", () => {
   it.each([
     ["does not exist", "missing.txt", "ENOENT"],
     ["is a directory", ".", "EISDIR"],
-  ])("a file that %s: exit 1, one line with the VALIDATION code naming the file and the system's reason", async (what, name, reason) => {
+  ])("a file that %s: a usage error (exit 2), VALIDATION naming the file and the system's reason", async (what, name, reason) => {
     const path = join(tmp, name);
     const run = await cli("perplexity", "--file", path, "--json");
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stdout).toBe("");
-    expect(run.stderr).toBe(`actorlm: VALIDATION: --file ${path}: ${what === "is a directory" ? "is a directory" : "no such file"} (${reason})\n`);
+    expect(run.stderr).toBe(`actorlm: VALIDATION: --file ${path}: ${what === "is a directory" ? "is a directory" : "no such file"} (${reason})\nTry 'actorlm perplexity --help'.\n`);
   });
 });
 
 describe("engine flags (the same names on every command that loads a model)", () => {
-  it("--max-sequence-length reaches the engine: a request that does not fit is refused naming it", async () => {
+  it("--max-sequence-length reaches the engine: a request that does not fit is refused naming --max-tokens", async () => {
     const run = await cli("generate", "--prompt", "In the beginning", "--max-tokens", "20", "--max-sequence-length", "16");
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^actorlm: VALIDATION: maxTokens: .*\b16\b/);
-  });
-
-  it("--dtype and --device values the engine does not have are refused by name", async () => {
-    const dtype = await cli("generate", "--prompt", "x", "--dtype", "float7");
-    expect(dtype.code).toBe(1);
-    expect(dtype.stderr).toMatch(/dtype/);
-    const device = await cli("generate", "--prompt", "x", "--device", "cuda:7");
-    expect(device.code).toBe(1);
-    expect(device.stderr).toMatch(/device/);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^actorlm: VALIDATION: --max-tokens: .*\b16\b/);
   });
 });
 

@@ -31,10 +31,11 @@ export function runCommand(command: string, args: readonly string[], options: { 
 /**
  * Starts the built CLI with `args` on a pseudo-terminal (util-linux `script`). The command is `exec`ed in the shell
  * `script` starts, so a Ctrl-C typed there reaches node alone (dash, as /bin/sh, would otherwise die of it itself).
+ * `redirect` (shell redirections, e.g. `2>/tmp/err`) sends stdout or stderr elsewhere than the terminal.
  */
-export function spawnCliOnPty(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}) {
+export function spawnCliOnPty(args: readonly string[], options: { env?: NodeJS.ProcessEnv; redirect?: string } = {}) {
   const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
-  const command = `exec ${[process.execPath, CLI, ...args].map(quote).join(" ")}`;
+  const command = `exec ${[process.execPath, CLI, ...args].map(quote).join(" ")}${options.redirect ? ` ${options.redirect}` : ""}`;
   return spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, env: options.env, stdio: ["pipe", "pipe", "pipe"] });
 }
 

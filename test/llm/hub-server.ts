@@ -2,8 +2,8 @@
  * A local stand-in for the Hugging Face Hub: a real HTTP server on loopback serving folders in the Hub's URL layout,
  * `/{org}/{name}/resolve/{revision}/{file}`. JSON files answer directly with an ETag; safetensors files answer the way
  * the Hub serves LFS files, with a redirect that carries X-Linked-Etag and X-Linked-Size, to a `/cdn/` URL. Range
- * requests are honoured. Tests can cut a file's next transfers short, make it announce the wrong size, and read back
- * every request it got.
+ * requests (`bytes=a-` and `bytes=a-b`) are honoured. Tests can cut a file's next transfers short, make it announce
+ * the wrong size, answer its next requests with a server error, and read back every request it got.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -28,6 +28,8 @@ export class FakeHub {
   readonly cuts = new Map<string, { times: number; after: number }>();
   /** file name → bytes added to its announced size. */
   readonly lies = new Map<string, number>();
+  /** file name → how many more requests of it (of `method`, else any) are answered with `status` (a 5xx) instead. */
+  readonly failures = new Map<string, { times: number; status: number; method?: "GET" | "HEAD" }>();
 
   private constructor(private readonly server: Server, readonly url: string, private readonly repos: Record<string, string>) {}
 
@@ -59,6 +61,12 @@ export class FakeHub {
     const folder = repo === undefined ? undefined : this.repos[repo];
     if (folder === undefined || file === undefined || !existsSync(join(folder, file))) return notFound(res, folder === undefined ? "RepoNotFound" : "EntryNotFound");
     if (revision !== "main" && revision !== COMMIT) return notFound(res, "RevisionNotFound");
+    const failure = this.failures.get(file);
+    if (failure !== undefined && failure.times > 0 && (failure.method ?? req.method) === req.method) {
+      failure.times--;
+      res.writeHead(failure.status, { "content-type": "text/plain" });
+      return void res.end(`${failure.status}\n`);
+    }
     const body = readFileSync(join(folder, file));
     const etag = createHash("sha256").update(body).digest("hex");
     const size = body.length + (this.lies.get(file) ?? 0);
@@ -69,8 +77,9 @@ export class FakeHub {
     }
     res.setHeader("ETag", `"${cdn ? etag : etag.slice(0, 40)}"`);
     res.setHeader("Accept-Ranges", "bytes");
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     const from = range ? Number(range[1]) : 0;
+    const to = range?.[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
     if (req.method === "HEAD") {
       res.writeHead(200, { "content-length": String(size) });
       return void res.end();
@@ -79,8 +88,8 @@ export class FakeHub {
       res.writeHead(416, { "content-range": `bytes */${body.length}` });
       return void res.end();
     }
-    const part = body.subarray(from);
-    res.writeHead(range ? 206 : 200, { "content-length": String(part.length), ...(range ? { "content-range": `bytes ${from}-${body.length - 1}/${body.length}` } : {}) });
+    const part = body.subarray(from, to + 1);
+    res.writeHead(range ? 206 : 200, { "content-length": String(part.length), ...(range ? { "content-range": `bytes ${from}-${to}/${body.length}` } : {}) });
     const cut = this.cuts.get(file);
     if (cut !== undefined && cut.times > 0) {
       cut.times--;

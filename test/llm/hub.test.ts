@@ -2,7 +2,8 @@
  * Models by Hugging Face id: ids parsed, resolved from the local cache in huggingface_hub's layout, and fetched into it
  * from a real HTTP server on loopback that serves folders in the Hub's URL layout (test/llm/hub-server.ts) — the
  * standard cache layout written, files byte-identical, the token sent, sharded checkpoints, an interrupted transfer
- * resumed (in the same run, and in the next one), a size that does not match refused, and a missing model named.
+ * resumed (in the same run, and in the next one), a 5xx answer tried again after a pause, a size that does not match
+ * refused, and a missing model named.
  */
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -162,6 +163,28 @@ describe("downloading into the cache", () => {
     expect(hub.gets("model.safetensors").slice(before).filter((r) => r.path.startsWith("/kjv/")).map((r) => r.range)).toEqual([`bytes=${kept}-`]);
     expect(readFileSync(join(result.dir, "model.safetensors")).equals(readFileSync(join(ZOO, "zoo-gemma3", "model.safetensors")))).toBe(true);
     expect(readdirSync(blobs).some((f) => f.endsWith(".incomplete"))).toBe(false);
+  });
+
+  it("a 5xx answer, to a HEAD or a GET, is tried again after a pause and the download completes", async () => {
+    const cacheDir = freshCache();
+    hub.failures.set("config.json", { times: 1, status: 503 });
+    hub.failures.set("model.safetensors", { times: 2, status: 502, method: "GET" });
+    const heads = hub.requests.filter((r) => r.method === "HEAD" && r.path.endsWith("/config.json")).length;
+    const gets = () => hub.gets("model.safetensors").filter((r) => r.path.includes("/resolve/")).length;
+    const getsBefore = gets();
+    const result = await downloadModel("kjv/zoo-qwen3", { endpoint: hub.url, cacheDir });
+    expect(hub.requests.filter((r) => r.method === "HEAD" && r.path.endsWith("/config.json")).length - heads).toBe(2);
+    expect(gets() - getsBefore).toBe(3);                              // two 502s, then the redirect to the content
+    for (const f of result.files) expect(readFileSync(join(result.dir, f)).equals(readFileSync(join(ZOO, "zoo-qwen3", f))), f).toBe(true);
+  });
+
+  it("a 5xx on every try fails naming the status and the number of tries, nothing linked", async () => {
+    const cacheDir = freshCache();
+    hub.failures.set("tokenizer.json", { times: 2, status: 503 });
+    const error = await downloadModel("kjv/zoo-qwen3", { endpoint: hub.url, cacheDir, attempts: 2 }).catch((e: Error) => e);
+    expect(error).toMatchObject({ code: "MODEL_LOAD", field: "model" });
+    expect((error as Error).message).toMatch(/kjv\/zoo-qwen3: .*\/tokenizer\.json answered 503 Service Unavailable \(2 tries\)/);
+    expect(cachedSnapshot({ repo: "kjv/zoo-qwen3", revision: "main" }, cacheDir)).toBeNull();
   });
 
   it("a file whose size is not the announced one is refused and discarded", async () => {

@@ -130,7 +130,8 @@ describe("actorlm serve", () => {
     const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
     await Promise.race([ready, exited]);
     const text = out.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "");
-    expect(text).toMatch(/loading first: read +\[[^\]]+\] 100%[^]*model first ready[^]*loading second: read +\[[^\]]+\] 100%[^]*model second ready/);
+    expect(text).toMatch(/loading first \[[^\]]+\] [^\n]*100% \| done in [\d.]+ s\r?\n[^]*model first ready[^]*loading second \[[^\]]+\] [^\n]*100% \| done in [\d.]+ s\r?\n[^]*model second ready/);
+    for (const name of ["first", "second"]) expect(text.split("\n").filter((line) => line.includes(`loading ${name} [`))).toHaveLength(1);   // one bar each
     child.stdin.write("\x03");
     expect(await exited).toBe(0);
     expect(out).toMatch(/SIGINT: shutting down[^]*stopped/);

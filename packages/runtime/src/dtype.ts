@@ -6,7 +6,10 @@
 /** Canonical data type names. */
 export type DataTypeName = "float32" | "float16" | "bfloat16" | "int8" | "ternary";
 
-const NAMES: ReadonlySet<string> = new Set<DataTypeName>(["float32", "float16", "bfloat16", "int8", "ternary"]);
+/** Every canonical data type name, in the order help texts list them. */
+export const DATA_TYPE_NAMES: readonly DataTypeName[] = Object.freeze(["float32", "float16", "bfloat16", "int8", "ternary"]);
+
+const NAMES: ReadonlySet<string> = new Set<string>(DATA_TYPE_NAMES);
 
 const ALIASES = Object.freeze({
   f32: "float32",

@@ -3,6 +3,7 @@ export {
   ERROR_CODES, ERROR_STATUS, InferenceError, isErrorCode, serializeError, deserializeError, registerErrorClass, cancelledError,
 } from "./errors.js";
 export type { ErrorCode, ErrorRestorer, InferenceErrorOptions, SerializedError } from "./errors.js";
+export { DATA_TYPE_NAMES } from "./dtype.js";
 export type { DataTypeName, DataTypeLike } from "./dtype.js";
 export { BackendConfig, isDevice, isKernelBackend } from "./config.js";
 export type { BackendConfigInit, Device, KernelBackend } from "./config.js";

@@ -7,10 +7,19 @@
  * Hub puts the metadata on the redirect) gives each file's commit, ETag and size; the content goes to
  * `blobs/<etag>.incomplete`, resumed with a Range request after an interruption (within a run, and across runs),
  * checked against the announced size, then renamed to `blobs/<etag>` and linked from `snapshots/<commit>/<file>`.
+ * A request the server answers with a 5xx (or 429), one that cannot connect, and a transfer cut short are tried again
+ * after a growing pause (0.5 s, 1 s, 2 s, … at most 8 s, or the server's Retry-After within that bound).
+ *
+ * Why not `@huggingface/hub` (2.17): its `downloadFileToCacheDir` writes the same cache layout, but asks the Hub's
+ * `/api/.../paths-info` endpoint (which a mirror serving only `resolve/` URLs lacks), rewrites a partial file from the
+ * start, takes no progress callback nor AbortSignal, retries nothing (a 503 or a cut connection fails the download),
+ * writes no `refs/<revision>` (only `snapshotDownload`, which fetches every file of the repository, does) and logs each
+ * file to stdout; README "Dependencies and why" has the measurements.
  */
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { LlmError } from "../errors.js";
 import { hubCacheDir, repoFolder } from "./cache.js";
 import { formatModelId, isCommitHash, parseModelId, type ModelId } from "./model-id.js";
@@ -34,7 +43,10 @@ export interface DownloadOptions {
   readonly cacheDir?: string;
   readonly onProgress?: (progress: DownloadProgress) => void;
   readonly signal?: AbortSignal;
-  /** Tries per file, each resuming the partial file, before giving up (default 3). */
+  /**
+   * Tries per request before giving up (default 3): a 5xx or 429 answer and a failed connection are tried again, and
+   * an interrupted transfer resumes the partial file, each after a growing pause.
+   */
   readonly attempts?: number;
 }
 
@@ -182,7 +194,7 @@ class HubClient {
         throw new LlmError("MODEL_LOAD", `the model ${this.name} cannot be read at ${this.#endpoint} (${response.status}): ${hint}`, { field: "model" });
       }
       if (!response.ok && !(response.status >= 300 && response.status < 400)) {
-        throw new LlmError("MODEL_LOAD", `the model ${this.name}: ${url} answered ${response.status} ${response.statusText}`, { field: "model" });
+        throw new LlmError("MODEL_LOAD", `the model ${this.name}: ${url} answered ${this.answer(response)}`, { field: "model" });
       }
       const etag = normalizeEtag(linked ?? h.get("etag")) ?? createHash("sha256").update(`${commit ?? revision}/${file}`).digest("hex");
       const size = Number(h.get("x-linked-size") ?? h.get("content-length") ?? NaN);
@@ -196,13 +208,41 @@ class HubClient {
     return this.#request(url, { method: "GET", redirect: "follow", headers: from > 0 ? { range: `bytes=${from}-` } : {} });
   }
 
+  /** Tries per request (and per transfer). */
+  get attempts(): number {
+    return this.options.attempts ?? 3;
+  }
+
+  /** `503 Service Unavailable`, with the number of tries when it was worth trying again. */
+  answer(response: Response): string {
+    return `${response.status} ${response.statusText}${retryable(response.status) ? ` (${this.attempts} tries)` : ""}`;
+  }
+
+  /** Waits after the `attempt`-th try: 0.5 s, 1 s, 2 s, … at most 8 s, or the server's Retry-After (seconds) within that. */
+  backoff(attempt: number, retryAfter: string | null = null): Promise<void> {
+    const asked = retryAfter === null || retryAfter.trim() === "" ? NaN : Number(retryAfter) * 1000;
+    const ms = Number.isFinite(asked) && asked >= 0 ? asked : 500 * 2 ** (attempt - 1);
+    return sleep(Math.min(ms, 8000), undefined, { signal: this.options.signal });
+  }
+
+  /** Fetches `url`, trying again after a pause on a 5xx or 429 answer and on a failed connection. */
   async #request(url: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
-    try {
-      return await fetch(url, { ...init, headers: { ...this.#headers, ...init.headers }, signal: this.options.signal });
-    } catch (cause) {
-      if (this.options.signal?.aborted) throw cause;
-      const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
-      throw new LlmError("MODEL_LOAD", `the model ${this.name}: cannot reach ${url} (${why})`, { field: "model" }, { cause });
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(url, { ...init, headers: { ...this.#headers, ...init.headers }, signal: this.options.signal });
+      } catch (cause) {
+        if (this.options.signal?.aborted) throw cause;
+        if (attempt < this.attempts) {
+          await this.backoff(attempt);
+          continue;
+        }
+        const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+        throw new LlmError("MODEL_LOAD", `the model ${this.name}: cannot reach ${url} (${why}; ${this.attempts} tries)`, { field: "model" }, { cause });
+      }
+      if (!retryable(response.status) || attempt >= this.attempts) return response;
+      await response.body?.cancel();
+      await this.backoff(attempt, response.headers.get("retry-after"));
     }
   }
 }
@@ -233,21 +273,24 @@ class BlobStore {
 
   /** Fetches the file into `partial`, resuming after interruptions, and checks its size; returns the bytes received. */
   async #transfer(remote: Remote, hub: HubClient, partial: string, progress: (fileDone: number) => void): Promise<number> {
-    const attempts = hub.options.attempts ?? 3;
+    const attempts = hub.attempts;
     let received = 0;
     for (let attempt = 1; ; attempt++) {
       let have = (await sizeOf(partial)) ?? 0;
       if (remote.size !== null && have > remote.size) have = 0;         // longer than the file: start over
       const response = have === remote.size ? null : await hub.get(remote.url, have);
       if (response !== null && response.status !== 206 && response.status !== 200) {
-        throw new LlmError("MODEL_LOAD", `the model ${hub.name}: ${remote.url} answered ${response.status} ${response.statusText}`, { field: "model" });
+        throw new LlmError("MODEL_LOAD", `the model ${hub.name}: ${remote.url} answered ${hub.answer(response)}`, { field: "model" });
       }
       const from = response?.status === 206 ? have : response === null ? have : 0;  // a 200 is the whole file: rewrite it
       try {
         if (response !== null) received += await writeBody(response, partial, from, progress);
       } catch (cause) {
         if (hub.options.signal?.aborted) throw cause;
-        if (attempt < attempts) continue;
+        if (attempt < attempts) {
+          await hub.backoff(attempt);
+          continue;
+        }
         const got = (await sizeOf(partial)) ?? 0;
         throw new LlmError("MODEL_LOAD",
           `the model ${hub.name}: the transfer of ${remote.file} was interrupted after ${got}${remote.size === null ? "" : ` of ${remote.size}`} bytes ` +
@@ -287,6 +330,11 @@ async function sizeOf(path: string): Promise<number | null> {
   } catch {
     return null;
   }
+}
+
+/** Whether an answer is worth trying again: the server failed (5xx) or asks us to slow down (429). */
+function retryable(status: number): boolean {
+  return status >= 500 || status === 429;
 }
 
 /** An ETag without `W/` and quotes (the Hub's blob name), or null. */

@@ -19,7 +19,7 @@ const PROMPT = "you> ";
 /** The `chat` command. */
 export function chatCommand(): Command {
   const command = addModelOptions(
-    new Command("chat").description("chat with a model in the terminal (Ctrl-C cancels an answer, twice exits; /reset, /exit)").showHelpAfterError(),
+    new Command("chat").description("chat with a model in the terminal (Ctrl-C cancels an answer, twice exits; /reset, /exit)"),
   ).option("--system <text>", "a system message that opens the conversation");
   addSamplingOptions(command);
   return command.action((flags: ChatFlags) => runChat(flags));
@@ -27,10 +27,10 @@ export function chatCommand(): Command {
 
 async function runChat(flags: ChatFlags): Promise<void> {
   const interactive = process.stdin.isTTY === true;
+  const sampling = samplingOf(flags);
   await using host = await startModel(modelArgs(flags), true, flags.download);
   await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   const template = await chatTemplateOf(host);
-  const sampling = samplingOf(flags);
   const opening: ChatMessage[] = flags.system === undefined ? [] : [{ role: "system", content: flags.system }];
   let history: ChatMessage[] = [...opening];
 

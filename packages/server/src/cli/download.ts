@@ -3,15 +3,14 @@
 // progress bar on stderr when it is a terminal. Nothing is fetched unless one of them asks.
 import { statSync } from "node:fs";
 import { cachedSnapshot, downloadModel, formatModelId, parseModelId, type DownloadResult } from "@actorlm/llm";
-import cliProgress from "cli-progress";
 import { Command } from "commander";
+import { terminalBar } from "./progress.js";
 
 /** The `download` command. */
 export function downloadCommand(): Command {
   return new Command("download")
     .description("fetch a Hugging Face model (org/name[@revision]) into the local cache, resuming a partial download")
     .argument("<id>", "model id, e.g. Qwen/Qwen3-0.6B or org/name@revision")
-    .showHelpAfterError()
     .action(async (id: string) => {
       const result = await fetchModel(id);
       process.stdout.write(`${result.dir}\n`);
@@ -21,12 +20,7 @@ export function downloadCommand(): Command {
 /** Fetches `id` (files already cached are kept), showing progress on stderr; a summary line when it is not a terminal. */
 export async function fetchModel(id: string): Promise<DownloadResult> {
   const tty = process.stderr.isTTY === true;
-  const bar = tty
-    ? new cliProgress.SingleBar(
-        { format: `downloading ${id} [{bar}] {percentage}% {value}/{total} MB {file}`, stream: process.stderr, hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+  const bar = tty ? terminalBar(`downloading ${id} [{bar}] {percentage}% {value}/{total} MB {file}`, process.stderr) : undefined;
   let started = false;
   try {
     const result = await downloadModel(id, {

@@ -1,6 +1,6 @@
 // The engine options every command that loads a model takes, with the library config's names in kebab case.
 import { EMBEDDED_MODEL_DIR, type LlamaModelArgs } from "@actorlm/llm";
-import { isDevice, isKernelBackend, type DataTypeName, type Device, type KernelBackend } from "@actorlm/runtime";
+import { DATA_TYPE_NAMES, isDevice, isKernelBackend, type DataTypeName, type Device, type KernelBackend } from "@actorlm/runtime";
 import { InvalidArgumentError, type Command } from "commander";
 import { integer } from "./options.js";
 
@@ -42,7 +42,7 @@ export function addDownloadOption(command: Command): Command {
 /** Adds the engine flags, --model excepted. */
 export function addEngineOptions(command: Command): Command {
   return command
-    .option("--dtype <type>", "weight storage: float32, float16, bfloat16 or int8 (default float32)")
+    .option("--dtype <type>", `weight storage: ${DATA_TYPE_NAMES.join(", ")} (default float32)`)
     .option("--device <device>", "cpu, gpu, cuda:N or auto (the GPU if there is one, else the cpu; default cpu)", oneOf("device", isDevice))
     .option("--backend <name>", "kernels: js, wasm or gpu (default: the device's, wasm on the cpu, gpu on a GPU; gpu on the cpu runs its gpu.js kernels in gpu.js's cpu mode)", oneOf("backend", isKernelBackend))
     .option("--threads <n>", "kernel threads, the model worker included (default: every core)", integer)

@@ -1,6 +1,6 @@
 // The CLI's shared flags: parsers for numeric values (a bad value is a usage error naming the flag's expectation),
 // and the sampling flags every command that generates takes, under the same names (engine flags: model-options.ts).
-import type { GenerateRequest } from "@actorlm/llm";
+import { validateRequest, type GenerateRequest } from "@actorlm/llm";
 import { InvalidArgumentError, type Command } from "commander";
 
 /** Parse a finite number. */
@@ -14,6 +14,13 @@ export function number(value: string): number {
 export function integer(value: string): number {
   const n = number(value);
   if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected an integer, got "${value}"`);
+  return n;
+}
+
+/** Parse a TCP port: an integer from 0 (any free port) to 65535. */
+export function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (0: any free port), got "${value}"`);
   return n;
 }
 
@@ -43,7 +50,10 @@ export function addSamplingOptions(command: Command): Command {
     .option("--stop <s>", "stop sequence (repeatable)", collect);
 }
 
-/** The sampling part of a request from the flags (unset flags left out). */
+/**
+ * The sampling part of a request from the flags (unset flags left out), checked before any model loads: a value no
+ * request may have is refused as the engine would refuse it (VALIDATION naming the field).
+ */
 export function samplingOf(flags: SamplingFlags): Omit<GenerateRequest, "prompt"> {
   const out: Omit<GenerateRequest, "prompt"> = {};
   if (flags.maxTokens !== undefined) out.maxTokens = flags.maxTokens;
@@ -52,5 +62,6 @@ export function samplingOf(flags: SamplingFlags): Omit<GenerateRequest, "prompt"
   if (flags.topK !== undefined) out.topK = flags.topK;
   if (flags.seed !== undefined) out.seed = flags.seed;
   if (flags.stop !== undefined) out.stop = flags.stop;
+  validateRequest({ prompt: "-", ...out }, { maxSequenceLength: Infinity, maxStopSequences: Infinity });
   return out;
 }

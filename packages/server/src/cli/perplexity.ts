@@ -15,8 +15,7 @@ interface PerplexityFlags extends ModelFlags {
 /** The `perplexity` command. */
 export function perplexityCommand(): Command {
   return addModelOptions(new Command("perplexity")
-    .description("teacher-forced perplexity of a text file (scored with bos)")
-    .showHelpAfterError())
+    .description("teacher-forced perplexity of a text file (scored with bos)"))
     .requiredOption("--file <path>", "UTF-8 text file to score")
     .option("--json", "print one JSON object")
     .action((flags: PerplexityFlags) => runPerplexity(flags));
@@ -35,7 +34,7 @@ export async function readTextFile(path: string): Promise<string> {
 
 async function runPerplexity(flags: PerplexityFlags): Promise<void> {
   const text = await readTextFile(flags.file);
-  await using host = await startModel(modelArgs(flags), !flags.json, flags.download);
+  await using host = await startModel(modelArgs(flags), true, flags.download);
   await using inference = await new InferenceBuilder().withModel(host).build(perplexityHandler);
 
   const t0 = performance.now();
