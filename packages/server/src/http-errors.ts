@@ -3,7 +3,10 @@
 import { ERROR_STATUS, InferenceError, isErrorCode, type ErrorCode } from "@actorlm/runtime";
 
 /** Codes only the HTTP layer raises, beside the runtime's catalogue. */
-export const HTTP_ERROR_CODES = ["MALFORMED_BODY", "UNAUTHORIZED", "MODEL_NOT_FOUND", "ROUTE_NOT_FOUND", "BODY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL"] as const;
+export const HTTP_ERROR_CODES = [
+  "MALFORMED_REQUEST", "MALFORMED_BODY", "UNAUTHORIZED", "MODEL_NOT_FOUND", "ROUTE_NOT_FOUND", "REQUEST_TIMEOUT", "BODY_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE", "HEADERS_TOO_LARGE", "INTERNAL",
+] as const;
 
 /** A code of the HTTP layer. */
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
@@ -13,12 +16,15 @@ export type ApiErrorCode = ErrorCode | HttpErrorCode;
 
 /** HTTP status of each HTTP-layer code (the runtime's codes keep theirs, ERROR_STATUS). */
 export const HTTP_ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = Object.freeze({
+  MALFORMED_REQUEST: 400,
   MALFORMED_BODY: 400,
   UNAUTHORIZED: 401,
   MODEL_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
+  REQUEST_TIMEOUT: 408,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
 });
 
@@ -91,9 +97,12 @@ function openAiType(status: number): string {
 function tgiType(code: ApiErrorCode): string {
   switch (code) {
     case "VALIDATION":
+    case "MALFORMED_REQUEST":
     case "MALFORMED_BODY":
+    case "REQUEST_TIMEOUT":
     case "BODY_TOO_LARGE":
     case "UNSUPPORTED_MEDIA_TYPE":
+    case "HEADERS_TOO_LARGE":
       return "validation";
     case "OVERLOADED":
       return "overloaded";

@@ -13,6 +13,7 @@ export type Outcome =
   | "unauthorized"
   | "not_found"
   | "too_large"
+  | "timeout"
   | "bad_request"
   | "error";
 
@@ -24,7 +25,10 @@ export function outcomeOfStatus(status: number): Outcome {
       return "unauthorized";
     case 404:
       return "not_found";
+    case 408:
+      return "timeout";
     case 413:
+    case 431:
       return "too_large";
     case 422:
       return "validation";
@@ -53,6 +57,8 @@ export class ServerMetrics {
   readonly interToken: Histogram<"model">;
   /** Worker restarts after a crash. */
   readonly restarts: Counter<"model">;
+  /** Connections closed by the server before a request on them was answered by a route (by reason). */
+  readonly connectionsClosed: Counter<"reason">;
 
   /** Registers every metric; the gauges read `models()` when scraped. */
   constructor(models: () => readonly ServedModel[]) {
@@ -74,6 +80,12 @@ export class ServerMetrics {
       registers,
     });
     this.restarts = new Counter({ name: "actorlm_model_restarts_total", help: "Model worker restarts after a crash", labelNames: ["model"], registers });
+    this.connectionsClosed = new Counter({
+      name: "actorlm_connections_closed_total",
+      help: "Connections the server closed on a client: timeout (headers or body too slow), limit (over maxConnections), headers_too_large, malformed",
+      labelNames: ["reason"],
+      registers,
+    });
     // Both read the engine's own counts (one `stats` call per model per scrape, shared by the two gauges).
     let counts: Promise<Map<string, { active: number; queued: number }>> | undefined;
     const current = () => {

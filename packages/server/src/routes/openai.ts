@@ -145,7 +145,7 @@ async function serve(
   shape: Shape,
   body: OpenAiSampling,
 ): Promise<unknown> {
-  const generation = await Generation.start({ model, request: generate, signal: requestSignal(reply, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
+  const generation = await Generation.start({ model, request: generate, signal: requestSignal(request, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
   const record = request.actorlm;
   record.promptTokens = generation.promptTokens;
   const head = { id: `${shape.idPrefix}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: model.name };
@@ -167,7 +167,7 @@ async function serve(
 
   const includeUsage = body.stream_options?.include_usage === true;
   const chunk = (choices: object[], withUsage: Usage | null = null) => ({ ...head, object: shape.chunkObject, choices, ...(includeUsage ? { usage: withUsage } : {}) });
-  const sse = SseStream.open(reply);
+  const sse = SseStream.open(reply, request.actorlm.gone);
   try {
     let first = true;
     for await (const out of generation.outputs()) {

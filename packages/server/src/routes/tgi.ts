@@ -105,7 +105,7 @@ async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiB
   request.actorlm.model = model.name;
   const params = body.parameters ?? {};
   const generateRequest = requestOf(body);
-  const generation = await Generation.start({ model, request: generateRequest, signal: requestSignal(reply, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
+  const generation = await Generation.start({ model, request: generateRequest, signal: requestSignal(request, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
   const record = request.actorlm;
   record.promptTokens = generation.promptTokens;
   const fullText = () => (params.return_full_text === true ? body.inputs : "") + generation.text;
@@ -122,7 +122,7 @@ async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiB
     return params.details === true ? { generated_text: fullText(), details: { ...details(), prefill: [], tokens } } : { generated_text: fullText() };
   }
 
-  const sse = SseStream.open(reply);
+  const sse = SseStream.open(reply, request.actorlm.gone);
   try {
     let index = 0;
     for await (const out of generation.outputs()) {
