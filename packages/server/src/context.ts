@@ -5,7 +5,7 @@ import type { FastifyRequest } from "fastify";
 import { InferenceError } from "@actorlm/runtime";
 import { ApiError } from "./http-errors.js";
 import { outcomeOfStatus, type Outcome, type ServerMetrics } from "./metrics.js";
-import type { ModelRegistry } from "./models.js";
+import type { ModelRegistry, ServedModel } from "./models.js";
 import type { SchemaLimits } from "./schemas.js";
 
 /** One finished request, as logged (one line per request) and counted. */
@@ -106,4 +106,15 @@ export function outcomeOfError(error: unknown): Outcome {
 export function inStream(error: unknown, shutdown: AbortSignal): unknown {
   if (InferenceError.is(error, "CANCELLED") && shutdown.aborted) return shutdown.reason;
   return error;
+}
+
+/**
+ * The model a generation request names, by TGI's rule: absent (or null) picks the first model; when only one model
+ * is served it answers whatever the name (`"tgi"`, an endpoint URL, another server's model name), as TGI does; with
+ * several, `"tgi"` picks the first and any other name must be a served model's (MODEL_NOT_FOUND naming `model`).
+ */
+export function modelFor(models: ModelRegistry, name: string | null | undefined): ServedModel {
+  const all = models.list();
+  if (name === undefined || name === null || name === "tgi" || all.length === 1) return all[0];
+  return models.get(name);
 }

@@ -86,10 +86,17 @@ export class ServerMetrics {
       labelNames: ["reason"],
       registers,
     });
-    // Both read the engine's own counts (one `stats` call per model per scrape, shared by the two gauges).
+    // Both read the engine's own counts (one `stats` call per model per scrape, shared by the two gauges). A request
+    // the engine holds but has not stepped into its batch yet is queued only when no place in the batch is left for
+    // it: that is the count maxQueued bounds (the engine refuses when running + waiting reach both limits together).
     let counts: Promise<Map<string, { active: number; queued: number }>> | undefined;
     const current = () => {
-      counts ??= Promise.all(models().map(async (m) => [m.name, await m.requests()] as const)).then((pairs) => new Map(pairs));
+      counts ??= Promise.all(
+        models().map(async (m) => {
+          const { active, queued } = await m.requests();
+          return [m.name, { active, queued: Math.max(0, queued - Math.max(0, m.limits.maxActive - active)) }] as const;
+        }),
+      ).then((pairs) => new Map(pairs));
       const pending = counts;
       void pending.finally(() => {
         if (counts === pending) counts = undefined;
@@ -98,7 +105,7 @@ export class ServerMetrics {
     };
     new Gauge({
       name: "actorlm_queue_size",
-      help: "Requests waiting to join their model's batch",
+      help: "Requests waiting for a place in their model's batch (at most maxQueued)",
       labelNames: ["model"],
       registers,
       async collect() {
