@@ -57,7 +57,7 @@ export function completionSchema(limits: SchemaLimits): Schema {
         type: ["string", "array"],
         minLength: 1,
         maxLength: limits.maxPromptChars,
-        items: { type: ["string", "integer", "array"] },
+        items: { type: ["string", "number", "array"] },
         minItems: 1,
       },
       echo: only(false, null),
