@@ -125,6 +125,16 @@ describe("answers Node gives before a route runs come in the route's error shape
     }
   });
 
+  it("a path that is not a valid URL: 400 MALFORMED_REQUEST naming path, in the route's shape", async () => {
+    const c = await connect(running.url);
+    c.socket.write(httpRequest("GET", "/v1/%zz"));
+    await until(() => responsesIn(c.data()).length > 0);
+    c.socket.destroy();
+    const [res] = responsesIn(c.data());
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error).toMatchObject({ code: "MALFORMED_REQUEST", param: "path" });
+  });
+
   it("a request that is not HTTP: 400 MALFORMED_REQUEST", async () => {
     const c = await connect(running.url);
     c.socket.write("HELLO THERE\r\n\r\n");
@@ -136,19 +146,38 @@ describe("answers Node gives before a route runs come in the route's error shape
 });
 
 describe("the connection limit", () => {
-  it("closes a connection over maxConnections unanswered, counts it, and serves again once one is free", async () => {
+  it("a connection over maxConnections takes the place of the one idle longest; with every one busy it is closed unanswered", async () => {
     const limited = await startServer({ maxConnections: 3 });
     try {
-      const held = await Promise.all([0, 1, 2].map(() => connect(limited.url)));
-      await until(async () => (await connectionsOf(limited)) === 3);
+      // three clients that send no headers hold every place: a normal client still gets in, closing the oldest
+      const slow = [];
+      for (let i = 0; i < 3; i++) {
+        slow.push(await connect(limited.url));
+        await until(async () => (await connectionsOf(limited)) === i + 1);
+      }
+      const normal = await connect(limited.url);
+      await slow[0].closed;
+      expect(slow[0].data()).toBe("");
+      normal.socket.write(httpRequest("GET", "/health"));
+      await until(() => responsesIn(normal.data()).length === 1);
+      expect(responsesIn(normal.data())[0].status).toBe(200);
+      for (const c of [...slow, normal]) c.socket.destroy();
+      await until(async () => (await connectionsOf(limited)) === 0);
+
+      // three connections each with a generation in flight: the newcomer is the one closed
+      const busy = await Promise.all([0, 1, 2].map(() => connect(limited.url)));
+      for (const c of busy) c.socket.write(httpRequest("POST", "/v1/completions", completion(true, 1000)));
+      await until(() => busy.every((c) => c.data().includes("data: ")));
       const over = await connect(limited.url);
       await over.closed;
       expect(over.data()).toBe("");
-      held[0].socket.destroy();
-      await until(async () => (await connectionsOf(limited)) < 3);
-      const text = await (await fetch(`${limited.url}/metrics`, { headers: { connection: "close" } })).text();
+      expect(busy.every((c) => !c.socket.destroyed)).toBe(true);
+      for (const c of busy) c.socket.destroy();
+      await until(async () => (await connectionsOf(limited)) === 0);
+
+      const text = await (await fetch(`${limited.url}/metrics`)).text();
+      expect(metric(text, "actorlm_connections_closed_total", { reason: "evicted" })).toBe(1);
       expect(metric(text, "actorlm_connections_closed_total", { reason: "limit" })).toBe(1);
-      for (const c of held) c.socket.destroy();
     } finally {
       await limited.close();
     }

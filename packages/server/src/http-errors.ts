@@ -61,6 +61,8 @@ export class ApiError extends Error {
     const fastify = error as { code?: unknown; statusCode?: unknown; validation?: unknown; message?: unknown };
     if (Array.isArray(fastify.validation)) return fromValidation(fastify.validation as AjvError[], fields);
     switch (fastify.code) {
+      case "FST_ERR_BAD_URL":
+        return new ApiError("MALFORMED_REQUEST", `path: not a valid URL (${String(fastify.message)})`, "path", { cause: error });
       case "FST_ERR_CTP_BODY_TOO_LARGE":
         return new ApiError("BODY_TOO_LARGE", "body: request body is larger than the server's limit", "body", { cause: error });
       case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
@@ -76,7 +78,7 @@ export class ApiError extends Error {
     }
     const status = typeof fastify.statusCode === "number" ? fastify.statusCode : 500;
     if (status >= 400 && status < 500) {
-      return new ApiError("MALFORMED_BODY", `bad request: ${error instanceof Error ? error.message : String(error)}`, null, { cause: error });
+      return new ApiError("MALFORMED_REQUEST", `request: ${error instanceof Error ? error.message : String(error)}`, null, { cause: error });
     }
     return new ApiError("INTERNAL", `internal error: ${error instanceof Error ? error.message : String(error)}`, null, { cause: error });
   }

@@ -82,7 +82,7 @@ export class ServerMetrics {
     this.restarts = new Counter({ name: "actorlm_model_restarts_total", help: "Model worker restarts after a crash", labelNames: ["model"], registers });
     this.connectionsClosed = new Counter({
       name: "actorlm_connections_closed_total",
-      help: "Connections the server closed on a client: timeout (headers or body too slow), limit (over maxConnections), headers_too_large, malformed",
+      help: "Connections the server closed on a client: timeout (headers or body too slow), evicted (idle, to make room under maxConnections), limit (new, every connection busy), headers_too_large, malformed",
       labelNames: ["reason"],
       registers,
     });

@@ -11,6 +11,7 @@ import { LlamaModel, type LlamaModelArgs } from "@actorlm/llm";
 import { version } from "../package.json";
 import { ApiKeyCheck, PUBLIC_PATHS } from "./auth.js";
 import { whenClosed } from "./connection.js";
+import { ConnectionLimit } from "./connection-limit.js";
 import { parseJsonBody } from "./json-body.js";
 import type { RequestLog, RequestRecord, ServerContext, ServerEvents } from "./context.js";
 import { ApiError, errorBodyFor, type FieldNames } from "./http-errors.js";
@@ -51,7 +52,11 @@ export interface ServerOptions {
   requestTimeout?: number;
   /** How long an idle keep-alive connection stays open between requests (ms). Default 72 000. */
   keepAliveTimeout?: number;
-  /** Most open connections; one more is closed at once, unanswered. Default 512. */
+  /**
+   * Most open connections. One more takes the place of the connection idle longest (still sending its headers, or
+   * kept alive between requests), which is closed; when every connection has a request in flight, the newcomer is
+   * closed at once, unanswered. Default 512.
+   */
   maxConnections?: number;
   /** Restart timing for crashed model workers. */
   restart?: RestartPolicy;
@@ -133,10 +138,10 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
         connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.floor(connections.headersTimeout / 10))),
       },
       clientErrorHandler: (error, socket) => this.#clientError(error, socket),
+      frameworkErrors: (error, request, reply) => void this.#sendError(error, request, reply), // a bad URL, before any hook ran
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
     });
-    this.app.server.maxConnections = connections.maxConnections;
-    this.app.server.on("drop", () => this.metrics.connectionsClosed.inc({ reason: "limit" }));
+    const limit = new ConnectionLimit(this.app.server, connections.maxConnections, (reason) => this.metrics.connectionsClosed.inc({ reason }));
     const ctx: ServerContext = { models: this.models, metrics: this.metrics, limits, shutdown: this.#shutdown.signal, version };
     this.app.removeContentTypeParser(["application/json", "text/plain"]); // bodies are JSON only: anything else is 415
     this.app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
@@ -155,8 +160,13 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
         promptTokens: undefined, completionTokens: undefined, pending: undefined,
         gone: gone.signal, closed: new Promise<void>((resolve) => (closed = resolve)),
       };
-      this.#reading.set(request.raw.socket, request);
-      this.#watch(request, reply, gone, closed);
+      const socket = request.raw.socket;
+      this.#reading.set(socket, request);
+      limit.begin(socket);
+      this.#watch(request, reply, gone, () => {
+        limit.end(socket);
+        closed();
+      });
       if (this.#closing !== undefined) {
         reply.header("connection", "close");
         throw new InferenceError("NOT_READY", "the server is shutting down");
@@ -312,7 +322,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   }
 
   #sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-    const fields = (request.routeOptions.config as { fields?: FieldNames } | undefined)?.fields ?? {};
+    const fields = (request.routeOptions?.config as { fields?: FieldNames } | undefined)?.fields ?? {};
     const api = ApiError.from(error, fields);
     if (reply.sent || reply.raw.headersSent || request.actorlm?.gone.aborted === true) return undefined;
     reply.code(api.status);
