@@ -53,7 +53,8 @@ export class ApiError extends Error {
    * Any thrown value as an ApiError. An InferenceError keeps its code; its field (the error's `field`, else the
    * `field:` its message starts with, when that is a field of the route) is renamed through `fields` to the route's
    * name for it, in the message too.
-   * Fastify's own errors (schema validation, body parsing, body limit) get their codes here.
+   * Fastify's own errors (schema validation, a bad URL, body limit and length, media type) get their codes here; bodies
+   * are parsed by json-body.ts, which throws ApiErrors itself.
    */
   static from(error: unknown, fields: FieldNames = {}): ApiError {
     if (error instanceof ApiError) return error;
@@ -67,14 +68,8 @@ export class ApiError extends Error {
         return new ApiError("BODY_TOO_LARGE", "body: request body is larger than the server's limit", "body", { cause: error });
       case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
         return new ApiError("UNSUPPORTED_MEDIA_TYPE", "body: must be sent as application/json", "body", { cause: error });
-      case "FST_ERR_CTP_EMPTY_JSON_BODY":
-        return new ApiError("MALFORMED_BODY", "body: must be a JSON object, got an empty body", "body", { cause: error });
-      case "FST_ERR_CTP_INVALID_JSON_BODY":
       case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-        return new ApiError("MALFORMED_BODY", `body: malformed JSON (${String(fastify.message)})`, "body", { cause: error });
-    }
-    if (error instanceof SyntaxError && fastify.statusCode === 400) {
-      return new ApiError("MALFORMED_BODY", `body: malformed JSON (${error.message})`, "body", { cause: error });
+        return new ApiError("MALFORMED_BODY", `body: its length differs from Content-Length (${String(fastify.message)})`, "body", { cause: error });
     }
     const status = typeof fastify.statusCode === "number" ? fastify.statusCode : 500;
     if (status >= 400 && status < 500) {

@@ -153,20 +153,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     });
     this.app.decorateRequest("actorlm", null as unknown as RequestRecord);
     this.app.addHook("onRequest", async (request, reply) => {
-      const gone = new AbortController();
-      let closed!: () => void;
-      request.actorlm = {
-        receivedAt: performance.now(), time: new Date(), model: undefined, outcome: undefined, status: undefined,
-        promptTokens: undefined, completionTokens: undefined, pending: undefined,
-        gone: gone.signal, closed: new Promise<void>((resolve) => (closed = resolve)),
-      };
-      const socket = request.raw.socket;
-      this.#reading.set(socket, request);
-      limit.begin(socket);
-      this.#watch(request, reply, gone, () => {
-        limit.end(socket);
-        closed();
-      });
+      this.#watch(request, reply, limit);
       if (this.#closing !== undefined) {
         reply.header("connection", "close");
         throw new InferenceError("NOT_READY", "the server is shutting down");
@@ -260,16 +247,27 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   }
 
   /**
-   * Follows a request to its end: when its response closed, or its connection did first (a pipelined request queued
-   * behind another), an unsent response aborts `gone` (its generation is cancelled); once the route's work ended too,
-   * the request is recorded (metrics, `request` event).
+   * Gives a request its record and follows it to its end: when its response closed, or its connection did first (a
+   * pipelined request queued behind another), an unsent response aborts `gone` (its generation is cancelled); once
+   * the route's work ended too, the request is recorded (metrics, `request` event).
    */
-  #watch(request: FastifyRequest, reply: FastifyReply, gone: AbortController, closed: () => void): void {
+  #watch(request: FastifyRequest, reply: FastifyReply, limit: ConnectionLimit): void {
+    const gone = new AbortController();
+    let closed!: () => void;
+    request.actorlm = {
+      receivedAt: performance.now(), time: new Date(), model: undefined, outcome: undefined, status: undefined,
+      promptTokens: undefined, completionTokens: undefined, pending: undefined,
+      gone: gone.signal, closed: new Promise<void>((resolve) => (closed = resolve)),
+    };
+    const socket = request.raw.socket;
+    this.#reading.set(socket, request);
+    limit.begin(socket);
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
     this.#inflight.add(finished);
     whenClosed(request.raw, reply.raw, (abandoned) => {
       if (abandoned) gone.abort(new InferenceError("CANCELLED", "the client disconnected"));
+      limit.end(socket);
       closed();
       void Promise.resolve(request.actorlm.pending).then(() => {
         const record = request.actorlm;
