@@ -1,7 +1,7 @@
 // The HTTP server: wires the models, metrics, auth, error shapes and routes into one fastify instance, listens
 // before the models load (so /health answers 503 meanwhile), and shuts down gracefully.
 import { setMaxListeners } from "node:events";
-import { STATUS_CODES, type ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { EventEmitter } from "eventemitter3";
@@ -94,8 +94,11 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   readonly #options: ServerOptions;
   readonly #shutdown = new AbortController();
   readonly #inflight = new Set<Promise<void>>();
-  /** The request each connection read last (the one a request timeout on that connection concerns, if unread). */
-  readonly #reading = new WeakMap<Socket, FastifyRequest>();
+  /**
+   * The request each connection is reading, until its response closed (a request timeout on that connection
+   * concerns it while its body is incomplete). Its record and raw message only: never the parsed body.
+   */
+  readonly #reading = new WeakMap<Socket, { raw: IncomingMessage; record: RequestRecord }>();
   #closing: Promise<void> | undefined;
   #url: string | undefined;
 
@@ -260,7 +263,8 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
       gone: gone.signal, closed: new Promise<void>((resolve) => (closed = resolve)),
     };
     const socket = request.raw.socket;
-    this.#reading.set(socket, request);
+    const reading = { raw: request.raw, record: request.actorlm };
+    this.#reading.set(socket, reading);
     limit.begin(socket);
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
@@ -268,6 +272,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     whenClosed(request.raw, reply.raw, (abandoned) => {
       if (abandoned) gone.abort(new InferenceError("CANCELLED", "the client disconnected"));
       limit.end(socket);
+      if (this.#reading.get(socket) === reading) this.#reading.delete(socket);
       closed();
       void Promise.resolve(request.actorlm.pending).then(() => {
         const record = request.actorlm;
@@ -304,12 +309,12 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     const request = reading !== undefined && !reading.raw.complete ? reading : undefined; // its body was cut short
     this.metrics.connectionsClosed.inc({ reason: api.code === "REQUEST_TIMEOUT" ? "timeout" : api.code === "HEADERS_TOO_LARGE" ? "headers_too_large" : "malformed" });
     if (request !== undefined) {
-      request.actorlm.status = api.status;
-      request.actorlm.outcome = outcomeOfStatus(api.status);
+      request.record.status = api.status;
+      request.record.outcome = outcomeOfStatus(api.status);
     }
     const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage; // Node's response being written on it
     if (socket.writable && inFlight?.headersSent !== true) {
-      const path = request !== undefined ? pathOf(request.url) : requestPathOf(error.rawPacket);
+      const path = request !== undefined ? pathOf(request.raw.url ?? "") : requestPathOf(error.rawPacket);
       const body = JSON.stringify(errorBodyFor(path)(api));
       socket.write(
         `HTTP/1.1 ${api.status} ${STATUS_CODES[api.status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
