@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RequestLog, ServedModel } from "@actorlm/server";
-import { MODEL, admitted, metric, post, scrape, startServer, type Running } from "./helpers.js";
+import { MODEL, admitted, metric, post, postStream, scrape, startServer, type Running } from "./helpers.js";
 import { connect, httpRequest, responsesIn } from "./raw-http.js";
 
 let running: Running;
@@ -100,6 +100,13 @@ describe("timeouts", () => {
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: "REQUEST_TIMEOUT", type: "invalid_request_error" } });
     const [log] = await logged;
     expect(log).toMatchObject({ path: "/v1/completions", status: 408, outcome: "timeout", completionTokens: undefined });
+  });
+
+  it("none of them limits generation: a stream running past every timeout is served to its end", async () => {
+    const res = await postStream(`${running.url}/v1/completions`, completion(true, 1000));
+    expect(res.status).toBe(200);
+    expect(res.events.at(-1)).toBe("[DONE]");
+    expect(JSON.parse(res.events.at(-2)!).choices[0].finish_reason).toBe("length");
   });
 
   it("an idle keep-alive connection is closed after its last response", async () => {
