@@ -1,5 +1,6 @@
-// The HTTP server: wires the models, metrics, auth, error shapes and routes into one fastify instance, listens
-// before the models load (so /health answers 503 meanwhile), and shuts down gracefully.
+// The HTTP server: wires the models, metrics, auth, error shapes and routes into one fastify instance, follows each
+// request to its end (its connection included), holds clients to the connection timeouts and limit, listens before
+// the models load (so /health answers 503 meanwhile), and shuts down gracefully.
 import { setMaxListeners } from "node:events";
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
