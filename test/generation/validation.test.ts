@@ -23,6 +23,10 @@ const TOO_LONG_PROMPT = CHAPTER0.slice(0, 600); // > 64 tokens
 const BAD: [string, GenerateRequest][] = [
   ["prompt", { prompt: "", maxTokens: 5 }],
   ["prompt", { prompt: 42 as unknown as string, maxTokens: 5 }],
+  ["prompt", { prompt: [], maxTokens: 5 }],
+  ["prompt", { prompt: [0, 99_999], maxTokens: 5 }], // a token id past the vocabulary
+  ["prompt", { prompt: [0, -1], maxTokens: 5 }],
+  ["prompt", { prompt: [0, 1.5], maxTokens: 5 }],
   ["maxTokens", { prompt: "And", maxTokens: 0 }],
   ["maxTokens", { prompt: "And", maxTokens: 2.5 }],
   ["maxTokens", { prompt: "And", maxTokens: MAX_LEN }],
@@ -69,6 +73,12 @@ describe("validation", () => {
     const ids = await rejection(model.host.call("start", { prompt: "And" }, [0, 99_999]), "VALIDATION");
     expect(ids.field).toBe("promptIds");
     expect(await model.host.call("activeSequences")).toBe(0);
+  });
+
+  it("a prompt of token ids is used as given: the same tokens as the text they encode", async () => {
+    const fromText = await model.inference.infer({ prompt: REF0.prompt, maxTokens: 8, temperature: 0 }).run();
+    const fromIds = await model.inference.infer({ prompt: REF0.ids, maxTokens: 8, temperature: 0 }).run();
+    expect(fromIds.map((o) => o.tokenId)).toEqual(fromText.map((o) => o.tokenId));
   });
 
   it("the oversized request's message gives the sizes", async () => {

@@ -35,7 +35,7 @@ afterAll(() => lm.dispose());
 /** A sequence of `request` on the model's pool. */
 function sequence(request: GenerateRequest, pool = lm.kv): Sequence {
   const normalized = validateRequest(request, LIMITS);
-  const ids = tok.encode(normalized.prompt);
+  const ids = typeof normalized.prompt === "string" ? tok.encode(normalized.prompt) : [...normalized.prompt];
   return new Sequence(tok, normalized, ids, fitMaxTokens(ids.length, normalized.maxTokens, LIMITS), pool.allocate(0)!);
 }
 

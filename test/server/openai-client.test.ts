@@ -83,11 +83,29 @@ describe("completions", () => {
     expect(api.code).toBe("VALIDATION");
   });
 
-  it("an unknown model is 404 naming it", async () => {
-    const error = (await client.completions.create({ model: "gpt-4", prompt: "x" }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
-    expect(error.status).toBe(404);
-    expect(error.message).toContain('"gpt-4"');
-    expect(error.param).toBe("model");
+  it("a prompt of token ids (bare, or one list in a list) gives the completion of the text they encode", async () => {
+    const ref = await lib.of({ prompt: P0.prompt, maxTokens: 20 });
+    expect(P0.ids[0]).toBe(0); // the text prompt's ids start with bos: given as ids, they are used as they are
+    for (const prompt of [P0.ids, [P0.ids]]) {
+      const res = await client.completions.create({ model: MODEL, prompt, max_tokens: 20, temperature: 0 });
+      expect(res.choices[0].text).toBe(ref.text);
+      expect(res.usage?.prompt_tokens).toBe(P0.ids.length);
+    }
+  });
+
+  it("a token id outside the vocabulary is refused naming prompt", async () => {
+    const error = (await client.completions.create({ model: MODEL, prompt: [...P0.ids, 4096], max_tokens: 2 }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(422);
+    expect(error.param).toBe("prompt");
+    expect(error.message).toContain("4096");
+  });
+
+  it("with one model served, any model name reaches it (TGI's rule): \"tgi\", another server's name", async () => {
+    for (const model of ["tgi", "gpt-4"]) {
+      const res = await client.completions.create({ model, prompt: P0.prompt, max_tokens: 2, temperature: 0 });
+      expect(res.model).toBe(MODEL);
+      expect(res.choices[0].text.length).toBeGreaterThan(0);
+    }
   });
 });
 
@@ -97,6 +115,7 @@ describe("chat completions", () => {
     const ref = await lib.of({ prompt: chatPrompt, maxTokens: 16 });
     const res = await client.chat.completions.create({ model: MODEL, messages: CHAT, max_tokens: 16, temperature: 0 });
     expect(res.object).toBe("chat.completion");
+    expect(res.system_fingerprint).toMatch(/^actorlm-\d+\.\d+\.\d+/); // @huggingface/inference 2.x requires it
     expect(res.choices[0].message).toMatchObject({ role: "assistant", content: ref.text });
     expect(res.choices[0].finish_reason).toBe(ref.finishReason);
     expect(res.usage?.completion_tokens).toBe(ref.tokenIds.length);
@@ -105,9 +124,10 @@ describe("chat completions", () => {
   it("greedy, streamed: a role delta first, content deltas, then finish_reason; max_completion_tokens honoured", async () => {
     const ref = await lib.of({ prompt: chatPrompt, maxTokens: 12 });
     const stream = await client.chat.completions.create({ model: MODEL, messages: CHAT, max_completion_tokens: 12, temperature: 0, stream: true });
-    const chunks = [];
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks[0].object).toBe("chat.completion.chunk");
+    expect(chunks.every((c) => c.system_fingerprint === chunks[0].system_fingerprint && c.system_fingerprint !== undefined)).toBe(true);
     expect(chunks[0].choices[0].delta.role).toBe("assistant");
     expect(chunks.map((c) => c.choices[0].delta.content ?? "").join("")).toBe(ref.text);
     expect(chunks.slice(0, -1).every((c) => c.choices[0].finish_reason === null)).toBe(true);

@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLI, REF, ROOT, spawnCliOnPty } from "../generation/helpers.js";
-import { EMBEDDED_MODEL_DIR, post, sseData } from "./helpers.js";
+import { EMBEDDED_MODEL_DIR, metric, post, sseData } from "./helpers.js";
+import { connect, httpRequest, responsesIn } from "./raw-http.js";
 
 interface Serving {
   child: ChildProcess;
@@ -92,6 +93,26 @@ describe("actorlm serve", () => {
     expect(textOf([stream.first, ...rest])).toBe(P0.greedy_text);
     expect(await s.exited).toBe(0);
     expect(s.stdout()).toMatch(/POST \/v1\/completions 200 success model=kjv tokens=4\+40 \d+ms\nstopped\n$/);
+  });
+
+  it("pipelined requests on a connection that closes are cancelled and logged at once: SIGTERM has nothing left to wait for", async () => {
+    // the connection flags reach the server: a connection that sends no headers within 300 ms gets 408
+    const s = await serve(["--max-concurrent", "2", "--shutdown-grace", "600000", "--headers-timeout", "300", "--request-timeout", "20000", "--keep-alive-timeout", "5000", "--max-connections", "64"]);
+    const idle = await connect(s.url);
+    await idle.closed;
+    expect(responsesIn(idle.data())[0].status).toBe(408);
+
+    const client = await connect(s.url);
+    client.socket.write(Array.from({ length: 9 }, (_, i) => httpRequest("POST", "/v1/completions", { prompt: P0.prompt, max_tokens: 600, temperature: 0, stream: i % 2 === 0 })).join(""));
+    for (;;) {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      if (metric(text, "actorlm_active_sequences", { model: "kjv-llama" }) === 2 && metric(text, "actorlm_queue_size", { model: "kjv-llama" }) === 7) break;
+    }
+    client.socket.destroy();
+    await s.printed(/(POST \/v1\/completions 200 cancelled model=kjv-llama[^\n]*\n[^]*){9}/);
+    s.child.kill("SIGTERM"); // with a 600 s grace period: it exits now only because nothing is in flight
+    expect(await s.exited).toBe(0);
+    expect(s.stdout()).toMatch(/stopped\n$/);
   });
 
   it("a second signal cancels in-flight streams (an SSE error event) and still exits 0", async () => {

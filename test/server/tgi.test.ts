@@ -25,6 +25,13 @@ describe("@huggingface/inference text generation", () => {
     expect(out.generated_text).toBe(ref.text);
   });
 
+  it("textGeneration without a model (4.x then sends the endpoint URL as the model): served by the one model", async () => {
+    const ref = await lib.of({ prompt: P0.prompt, maxTokens: 6 });
+    const client = new InferenceClient(undefined, { endpointUrl: running.url });
+    const out = await client.textGeneration({ inputs: P0.prompt, parameters: { max_new_tokens: 6, temperature: 0 } });
+    expect(out.generated_text).toBe(ref.text);
+  });
+
   it("textGenerationStream: the streamed pieces join to the same text", async () => {
     const ref = await lib.of({ prompt: P1.prompt, maxTokens: 14 });
     const client = new InferenceClient(undefined, { endpointUrl: running.url });
@@ -70,6 +77,13 @@ describe("TGI routes", () => {
     expect(parsed.slice(0, -1).every((e) => e.generated_text === null && e.details === null)).toBe(true);
     expect(parsed.at(-1)!.generated_text).toBe(ref.text);
     expect(parsed.at(-1)!.details!.finish_reason).toBe("length");
+  });
+
+  it('"model": "tgi" (what TGI documents for OpenAI clients) and any other name reach the one model served', async () => {
+    for (const model of ["tgi", "some/other-model"]) {
+      const res = await post(`${running.url}/generate`, { model, inputs: P0.prompt, parameters: { max_new_tokens: 2 } });
+      expect(res.status, model).toBe(200);
+    }
   });
 
   it("POST / answers like /generate, or like /generate_stream with stream: true", async () => {

@@ -1,7 +1,7 @@
 /**
  * Bad requests over real HTTP: every validation rule answers its status with the field named (OpenAI `param`,
- * TGI `param` beside `error` / `error_type`); malformed JSON, wrong types, huge bodies, unknown models (a path is
- * only ever an unknown model name) and API keys (missing, wrong, right).
+ * TGI `param` beside `error` / `error_type`); malformed JSON, invalid UTF-8, prototype keys, wrong types, huge
+ * bodies, unknown models (a path is only ever an unknown model name) and API keys (missing, wrong, right).
  */
 import { InferenceError } from "@actorlm/runtime";
 import { ApiError } from "@actorlm/server";
@@ -12,7 +12,8 @@ const KEY = "s3cret-key";
 const AUTH = { authorization: `Bearer ${KEY}` };
 let running: Running;
 beforeAll(async () => {
-  running = await startServer({ apiKey: KEY, bodyLimit: 64 * 1024, maxPromptChars: 2000 });
+  // two models: an unknown name is only refused when several are served (one model answers any name, as TGI)
+  running = await startServer({ models: [EMBEDDED_MODEL_DIR, { name: "second", dir: EMBEDDED_MODEL_DIR }], apiKey: KEY, bodyLimit: 64 * 1024, maxPromptChars: 2000 });
 });
 afterAll(() => running.close());
 
@@ -32,6 +33,13 @@ const CASES: Case[] = [
   ["no prompt", "/v1/completions", { max_tokens: 2 }, 422, "prompt"],
   ["prompt a number", "/v1/completions", completion({ prompt: 123 }), 422, "prompt"],
   ["two prompts", "/v1/completions", completion({ prompt: ["a", "b"] }), 422, "prompt"],
+  ["two token-id prompts", "/v1/completions", completion({ prompt: [[0, 1144], [0, 260]] }), 422, "prompt"],
+  ["a prompt mixing text and ids", "/v1/completions", completion({ prompt: [1144, "a"] }), 422, "prompt"],
+  ["a token id past the vocabulary", "/v1/completions", completion({ prompt: [0, 1144, 4096] }), 422, "prompt"],
+  ["a negative token id", "/v1/completions", completion({ prompt: [[-1, 1144]] }), 422, "prompt"],
+  ["a fractional token id", "/v1/completions", completion({ prompt: [0, 1.5] }), 422, "prompt"],
+  ["an empty prompt list", "/v1/completions", completion({ prompt: [] }), 422, "prompt"],
+  ["an empty prompt in a list", "/v1/completions", completion({ prompt: [""] }), 422, "prompt[0]"],
   ["prompt over the character limit", "/v1/completions", completion({ prompt: "x".repeat(2001) }), 422, "prompt"],
   ["prompt over the token limit", "/v1/completions", completion({ prompt: "\u{1F600}".repeat(600) }), 422, "prompt"],
   ["temperature < 0", "/v1/completions", completion({ temperature: -0.5 }), 422, "temperature"],
@@ -50,6 +58,7 @@ const CASES: Case[] = [
   ["best_of 2", "/v1/completions", completion({ best_of: 2 }), 422, "best_of"],
   ["echo", "/v1/completions", completion({ echo: true }), 422, "echo"],
   ["logprobs", "/v1/completions", completion({ logprobs: 2 }), 422, "logprobs"],
+  ["logprobs 0 (the sampled tokens' log-probabilities)", "/v1/completions", completion({ logprobs: 0 }), 422, "logprobs"],
   ["suffix", "/v1/completions", completion({ suffix: "amen" }), 422, "suffix"],
   ["logit_bias", "/v1/completions", completion({ logit_bias: { "5": 10 } }), 422, "logit_bias"],
   ["an unknown field", "/v1/completions", completion({ foo: 1 }), 422, "foo"],
@@ -63,6 +72,9 @@ const CASES: Case[] = [
   ["a JSON array body", "/v1/completions", [], 422, "body"],
   ["a JSON null body", "/v1/completions", "null", 422, "body"],
   ["malformed JSON", "/v1/completions", '{"prompt": "x",', 400, "body"],
+  ["a __proto__ key", "/v1/completions", '{"prompt": "x", "__proto__": {"admin": true}}', 400, "__proto__"],
+  ["a nested __proto__ key", "/v1/chat/completions", '{"messages": [{"role": "user", "content": "x", "__proto__": {}}]}', 400, "messages[0].__proto__"],
+  ["a constructor key", "/generate", '{"inputs": "x", "parameters": {"constructor": {"prototype": {}}}}', 400, "parameters.constructor"],
   ["no messages", "/v1/chat/completions", { max_tokens: 2 }, 422, "messages"],
   ["empty messages", "/v1/chat/completions", chat({ messages: [] }), 422, "messages"],
   ["a tool role", "/v1/chat/completions", chat({ messages: [{ role: "tool", content: "x" }] }), 422, "messages[0].role"],
@@ -72,6 +84,7 @@ const CASES: Case[] = [
   ["max_tokens and max_completion_tokens differ", "/v1/chat/completions", chat({ max_tokens: 2, max_completion_tokens: 3 }), 422, "max_completion_tokens"],
   ["chat logprobs", "/v1/chat/completions", chat({ logprobs: true }), 422, "logprobs"],
   ["json response format", "/v1/chat/completions", chat({ response_format: { type: "json_object" } }), 422, "response_format.type"],
+  ["json_schema response format", "/v1/chat/completions", chat({ response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object" } } } }), 422, "response_format.type"],
   ["messages over the character limit", "/v1/chat/completions", chat({ messages: [{ role: "user", content: "x".repeat(1500) }, { role: "user", content: "y".repeat(600) }] }), 422, "messages"],
   ["chat top_p > 1", "/v1/chat/completions", chat({ top_p: 2 }), 422, "top_p"],
   ["empty inputs", "/generate", { inputs: "" }, 422, "inputs"],
@@ -119,6 +132,29 @@ describe("every validation rule names its field", () => {
     const text = await fetch(`${running.url}/v1/completions`, { method: "POST", headers: { "content-type": "text/plain", ...AUTH }, body: "hello" });
     expect(text.status).toBe(415);
     expect(((await text.json()) as { error: { param: string } }).error.param).toBe("body");
+  });
+
+  it("invalid UTF-8 is refused (400) naming the field it is in, never replaced; valid UTF-8, U+FFFD included, is read", async () => {
+    const raw = (path: string, before: string, bytes: number[], after: string) =>
+      fetch(`${running.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...AUTH }, body: Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]) });
+    const cases: [string, string, number[], string, string][] = [
+      ["/v1/completions", '{"max_tokens": 1, "prompt": "In the ', [0xff], ' beginning"}', "prompt"],
+      ["/v1/chat/completions", '{"messages": [{"role": "user", "content": "Hi"}, {"role": "user", "content": "a', [0xc3], '"}]}', "messages[1].content"],
+      ["/generate", '{"inputs": "x", "parameters": {"stop": ["a", "', [0xed, 0xa0, 0x80], '"]}}', "parameters.stop[1]"], // a UTF-16 surrogate
+      ["/generate", '{"inputs": "overlong ', [0xc0, 0xaf], '"}', "inputs"],
+    ];
+    for (const [path, before, bytes, after, field] of cases) {
+      const res = await raw(path, before, bytes, after);
+      expect(res.status, field).toBe(400);
+      const body = (await res.json()) as { error: { param: string; message: string; code: string } | string; param?: string; code?: string };
+      const error = typeof body.error === "string" ? { param: body.param, message: body.error, code: body.code } : body.error;
+      expect(error).toMatchObject({ param: field, code: "MALFORMED_BODY" });
+      expect(error.message).toMatch(new RegExp(`^${field.replace(/[.[\]]/g, "\\$&")}: not valid UTF-8`));
+    }
+    // parsed: refused for its max_tokens, not its bytes (and nothing generated, which the metrics test below checks)
+    const fine = await raw("/v1/completions", '{"max_tokens": 0, "prompt": "caf', [0xc3, 0xa9, 0x20, 0xef, 0xbf, 0xbd], '"}');
+    expect(fine.status).toBe(422);
+    expect(((await fine.json()) as { error: { param: string } }).error.param).toBe("max_tokens");
   });
 
   it("an unknown route is 404 in the shape of its API", async () => {
@@ -179,5 +215,11 @@ describe("API key", () => {
     expect(res.status).toBe(200);
     expect(res.body.choices[0].text.length).toBeGreaterThan(0);
     for (const path of ["/", "/playground.js", "/playground.css", "/health"]) expect((await fetch(`${running.url}${path}`)).status, path).toBe(200);
+  });
+
+  it("HEAD is GET without a body: the same key rule, the same status", async () => {
+    for (const path of ["/", "/health"]) expect((await fetch(`${running.url}${path}`, { method: "HEAD" })).status, path).toBe(200);
+    expect((await fetch(`${running.url}/v1/models`, { method: "HEAD" })).status).toBe(401);
+    expect((await fetch(`${running.url}/v1/models`, { method: "HEAD", headers: AUTH })).status).toBe(200);
   });
 });

@@ -32,7 +32,7 @@ export async function startSequence(model: ModelAccessor<LlamaModel>, request: G
   const info = await infoOf(model);
   const limits = limitsOf(info);
   const normalized = validateRequest(request, limits);
-  const [ids] = await encodeOffThread(info.model, [normalized.prompt], signal);
+  const ids = typeof normalized.prompt === "string" ? (await encodeOffThread(info.model, [normalized.prompt], signal))[0] : normalized.prompt;
   fitMaxTokens(ids.length, normalized.maxTokens, limits); // refused here rather than after a trip through the model's queue
   return (signal === undefined ? model : model.withSignal(signal)).call("submit", request, Array.from(ids));
 }

@@ -238,8 +238,10 @@ export class LlamaModel {
     const limits = this.limits();
     const normalized = validateRequest(request, limits);
     if (promptIds !== undefined && !Array.isArray(promptIds)) throw new LlmError("VALIDATION", "promptIds: must be an array of token ids", { field: "promptIds" });
-    const ids = promptIds ?? this.tokenizer.encode(normalized.prompt);
+    const given = typeof normalized.prompt === "string" ? undefined : normalized.prompt; // a prompt of token ids
+    const ids = promptIds ?? given ?? this.tokenizer.encode(normalized.prompt as string);
     const maxTokens = fitMaxTokens(ids.length, normalized.maxTokens, limits); // refuses a prompt too long before scanning it
+    if (given !== undefined) checkIds(given, "prompt", 1, this.tokenizer.vocabSize);
     if (promptIds !== undefined) checkIds(ids, "promptIds", 1, this.tokenizer.vocabSize);
     const sequence = new Sequence(this.tokenizer, normalized, ids, maxTokens, this.lm.kv.allocate(0)!);
     const id = this.nextId;

@@ -54,7 +54,7 @@ export class Generation {
   static async start(ctx: GenerationContext): Promise<Generation> {
     const { model, request, signal } = ctx;
     model.requireReady();
-    const [ids] = await encodeOffThread(model.info.model, [request.prompt], signal);   // the resolved directory (an id's snapshot)
+    const ids = typeof request.prompt === "string" ? (await encodeOffThread(model.info.model, [request.prompt], signal))[0] : request.prompt; // the resolved directory (an id's snapshot)
     const { maxSequenceLength, maxStopSequences } = model.info;
     fitMaxTokens(ids.length, request.maxTokens ?? null, { maxSequenceLength, maxStopSequences });
     let job: Job<TokenOutput> | undefined;

@@ -3,7 +3,10 @@
 import { ERROR_STATUS, InferenceError, isErrorCode, type ErrorCode } from "@actorlm/runtime";
 
 /** Codes only the HTTP layer raises, beside the runtime's catalogue. */
-export const HTTP_ERROR_CODES = ["MALFORMED_BODY", "UNAUTHORIZED", "MODEL_NOT_FOUND", "ROUTE_NOT_FOUND", "BODY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL"] as const;
+export const HTTP_ERROR_CODES = [
+  "MALFORMED_REQUEST", "MALFORMED_BODY", "UNAUTHORIZED", "MODEL_NOT_FOUND", "ROUTE_NOT_FOUND", "REQUEST_TIMEOUT", "BODY_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE", "HEADERS_TOO_LARGE", "INTERNAL",
+] as const;
 
 /** A code of the HTTP layer. */
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
@@ -13,12 +16,15 @@ export type ApiErrorCode = ErrorCode | HttpErrorCode;
 
 /** HTTP status of each HTTP-layer code (the runtime's codes keep theirs, ERROR_STATUS). */
 export const HTTP_ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = Object.freeze({
+  MALFORMED_REQUEST: 400,
   MALFORMED_BODY: 400,
   UNAUTHORIZED: 401,
   MODEL_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
+  REQUEST_TIMEOUT: 408,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
 });
 
@@ -47,7 +53,8 @@ export class ApiError extends Error {
    * Any thrown value as an ApiError. An InferenceError keeps its code; its field (the error's `field`, else the
    * `field:` its message starts with, when that is a field of the route) is renamed through `fields` to the route's
    * name for it, in the message too.
-   * Fastify's own errors (schema validation, body parsing, body limit) get their codes here.
+   * Fastify's own errors (schema validation, a bad URL, body limit and length, media type) get their codes here; bodies
+   * are parsed by json-body.ts, which throws ApiErrors itself.
    */
   static from(error: unknown, fields: FieldNames = {}): ApiError {
     if (error instanceof ApiError) return error;
@@ -55,22 +62,18 @@ export class ApiError extends Error {
     const fastify = error as { code?: unknown; statusCode?: unknown; validation?: unknown; message?: unknown };
     if (Array.isArray(fastify.validation)) return fromValidation(fastify.validation as AjvError[], fields);
     switch (fastify.code) {
+      case "FST_ERR_BAD_URL":
+        return new ApiError("MALFORMED_REQUEST", `path: not a valid URL (${String(fastify.message)})`, "path", { cause: error });
       case "FST_ERR_CTP_BODY_TOO_LARGE":
         return new ApiError("BODY_TOO_LARGE", "body: request body is larger than the server's limit", "body", { cause: error });
       case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
         return new ApiError("UNSUPPORTED_MEDIA_TYPE", "body: must be sent as application/json", "body", { cause: error });
-      case "FST_ERR_CTP_EMPTY_JSON_BODY":
-        return new ApiError("MALFORMED_BODY", "body: must be a JSON object, got an empty body", "body", { cause: error });
-      case "FST_ERR_CTP_INVALID_JSON_BODY":
       case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-        return new ApiError("MALFORMED_BODY", `body: malformed JSON (${String(fastify.message)})`, "body", { cause: error });
-    }
-    if (error instanceof SyntaxError && fastify.statusCode === 400) {
-      return new ApiError("MALFORMED_BODY", `body: malformed JSON (${error.message})`, "body", { cause: error });
+        return new ApiError("MALFORMED_BODY", `body: its length differs from Content-Length (${String(fastify.message)})`, "body", { cause: error });
     }
     const status = typeof fastify.statusCode === "number" ? fastify.statusCode : 500;
     if (status >= 400 && status < 500) {
-      return new ApiError("MALFORMED_BODY", `bad request: ${error instanceof Error ? error.message : String(error)}`, null, { cause: error });
+      return new ApiError("MALFORMED_REQUEST", `request: ${error instanceof Error ? error.message : String(error)}`, null, { cause: error });
     }
     return new ApiError("INTERNAL", `internal error: ${error instanceof Error ? error.message : String(error)}`, null, { cause: error });
   }
@@ -91,9 +94,12 @@ function openAiType(status: number): string {
 function tgiType(code: ApiErrorCode): string {
   switch (code) {
     case "VALIDATION":
+    case "MALFORMED_REQUEST":
     case "MALFORMED_BODY":
+    case "REQUEST_TIMEOUT":
     case "BODY_TOO_LARGE":
     case "UNSUPPORTED_MEDIA_TYPE":
+    case "HEADERS_TOO_LARGE":
       return "validation";
     case "OVERLOADED":
       return "overloaded";

@@ -13,6 +13,7 @@ export type Outcome =
   | "unauthorized"
   | "not_found"
   | "too_large"
+  | "timeout"
   | "bad_request"
   | "error";
 
@@ -24,7 +25,10 @@ export function outcomeOfStatus(status: number): Outcome {
       return "unauthorized";
     case 404:
       return "not_found";
+    case 408:
+      return "timeout";
     case 413:
+    case 431:
       return "too_large";
     case 422:
       return "validation";
@@ -53,6 +57,8 @@ export class ServerMetrics {
   readonly interToken: Histogram<"model">;
   /** Worker restarts after a crash. */
   readonly restarts: Counter<"model">;
+  /** Connections closed by the server before a request on them was answered by a route (by reason). */
+  readonly connectionsClosed: Counter<"reason">;
 
   /** Registers every metric; the gauges read `models()` when scraped. */
   constructor(models: () => readonly ServedModel[]) {
@@ -74,10 +80,23 @@ export class ServerMetrics {
       registers,
     });
     this.restarts = new Counter({ name: "actorlm_model_restarts_total", help: "Model worker restarts after a crash", labelNames: ["model"], registers });
-    // Both read the engine's own counts (one `stats` call per model per scrape, shared by the two gauges).
+    this.connectionsClosed = new Counter({
+      name: "actorlm_connections_closed_total",
+      help: "Connections the server closed on a client: timeout (headers or body too slow), evicted (idle, to make room under maxConnections), limit (new, every connection busy), headers_too_large, malformed",
+      labelNames: ["reason"],
+      registers,
+    });
+    // Both read the engine's own counts (one `stats` call per model per scrape, shared by the two gauges). A request
+    // the engine holds but has not stepped into its batch yet is queued only when no place in the batch is left for
+    // it: that is the count maxQueued bounds (the engine refuses when running + waiting reach both limits together).
     let counts: Promise<Map<string, { active: number; queued: number }>> | undefined;
     const current = () => {
-      counts ??= Promise.all(models().map(async (m) => [m.name, await m.requests()] as const)).then((pairs) => new Map(pairs));
+      counts ??= Promise.all(
+        models().map(async (m) => {
+          const { active, queued } = await m.requests();
+          return [m.name, { active, queued: Math.max(0, queued - Math.max(0, m.limits.maxActive - active)) }] as const;
+        }),
+      ).then((pairs) => new Map(pairs));
       const pending = counts;
       void pending.finally(() => {
         if (counts === pending) counts = undefined;
@@ -86,7 +105,7 @@ export class ServerMetrics {
     };
     new Gauge({
       name: "actorlm_queue_size",
-      help: "Requests waiting to join their model's batch",
+      help: "Requests waiting for a place in their model's batch (at most maxQueued)",
       labelNames: ["model"],
       registers,
       async collect() {

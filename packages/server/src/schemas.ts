@@ -52,16 +52,16 @@ export function completionSchema(limits: SchemaLimits): Schema {
     required: ["prompt"],
     properties: {
       ...openAiSampling(limits),
+      // a string, or OpenAI's arrays: [string], [token ids], [[token ids]]; promptOf() in routes/openai.ts reads them
       prompt: {
         type: ["string", "array"],
         minLength: 1,
         maxLength: limits.maxPromptChars,
-        items: { type: "string", minLength: 1, maxLength: limits.maxPromptChars },
+        items: { type: ["string", "number", "array"] },
         minItems: 1,
-        maxItems: 1,
       },
       echo: only(false, null),
-      logprobs: only(0, null),
+      logprobs: only(null), // even 0 asks for the sampled tokens' log-probabilities
       suffix: only("", null),
       best_of: only(1, null),
     },
@@ -102,11 +102,12 @@ export function chatSchema(limits: SchemaLimits): Schema {
       max_completion_tokens: nullableInt({ minimum: 1 }),
       logprobs: only(false, null),
       top_logprobs: only(0, null),
+      // every OpenAI form is known, so a structured-output request is refused as such (in routes/openai.ts), never as an unknown field
       response_format: {
         type: ["object", "null"],
         additionalProperties: false,
         required: ["type"],
-        properties: { type: { const: "text" } },
+        properties: { type: { enum: ["text", "json_object", "json_schema"] }, json_schema: { type: "object" } },
       },
     },
   };
@@ -168,9 +169,9 @@ export interface OpenAiSampling {
   stream_options?: { include_usage?: boolean | null } | null;
 }
 
-/** A POST /v1/completions body. */
+/** A POST /v1/completions body (the prompt's array forms are checked by the route). */
 export interface CompletionBody extends OpenAiSampling {
-  prompt: string | [string];
+  prompt: string | (string | number | unknown[])[];
 }
 
 /** One message of a POST /v1/chat/completions body. */
@@ -184,6 +185,7 @@ export interface ChatMessageBody {
 export interface ChatBody extends OpenAiSampling {
   messages: ChatMessageBody[];
   max_completion_tokens?: number | null;
+  response_format?: { type: "text" | "json_object" | "json_schema"; json_schema?: object } | null;
 }
 
 /** A TGI request body. */

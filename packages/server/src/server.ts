@@ -1,6 +1,9 @@
-// The HTTP server: wires the models, metrics, auth, error shapes and routes into one fastify instance, listens
-// before the models load (so /health answers 503 meanwhile), and shuts down gracefully.
+// The HTTP server: wires the models, metrics, auth, error shapes and routes into one fastify instance, follows each
+// request to its end (its connection included), holds clients to the connection timeouts and limit, listens before
+// the models load (so /health answers 503 meanwhile), and shuts down gracefully.
 import { setMaxListeners } from "node:events";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { EventEmitter } from "eventemitter3";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -8,6 +11,9 @@ import { InferenceError, type LoadProgress, type ModelClass, type StateChange } 
 import { LlamaModel, type LlamaModelArgs } from "@actorlm/llm";
 import { version } from "../package.json";
 import { ApiKeyCheck, PUBLIC_PATHS } from "./auth.js";
+import { whenClosed } from "./connection.js";
+import { ConnectionLimit } from "./connection-limit.js";
+import { parseJsonBody } from "./json-body.js";
 import type { RequestLog, RequestRecord, ServerContext, ServerEvents } from "./context.js";
 import { ApiError, errorBodyFor, type FieldNames } from "./http-errors.js";
 import { outcomeOfStatus, ServerMetrics } from "./metrics.js";
@@ -41,6 +47,18 @@ export interface ServerOptions {
   maxStopSequences?: number;
   /** How long in-flight requests may run on after close() began before they are cancelled (ms). Default 10 000. */
   shutdownGraceMs?: number;
+  /** How long a client may take to send a request's headers (ms); then 408 and the connection is closed. Default 30 000. */
+  headersTimeout?: number;
+  /** How long a client may take to send a whole request, body included (ms); then 408, closed. ≥ headersTimeout. Default 60 000. */
+  requestTimeout?: number;
+  /** How long an idle keep-alive connection stays open between requests (ms). Default 72 000. */
+  keepAliveTimeout?: number;
+  /**
+   * Most open connections. One more takes the place of the connection idle longest (still sending its headers, or
+   * kept alive between requests), which is closed; when every connection has a request in flight, the newcomer is
+   * closed at once, unanswered. Default 512.
+   */
+  maxConnections?: number;
   /** Restart timing for crashed model workers. */
   restart?: RestartPolicy;
   /** The model class hosted in each worker. Default LlamaModel. */
@@ -58,6 +76,12 @@ export interface ActorlmServerEvents extends ServerEvents {
 /** After the grace period, how long cancelled responses get to end before their connections are closed (ms). */
 const FORCE_CLOSE_MS = 2000;
 
+/** Defaults of the connection limits (see {@link ServerOptions}). */
+export const CONNECTION_DEFAULTS: Readonly<ConnectionLimits> = Object.freeze({ headersTimeout: 30_000, requestTimeout: 60_000, keepAliveTimeout: 72_000, maxConnections: 512 });
+
+/** The connection settings of {@link ServerOptions}. */
+type ConnectionLimits = Required<Pick<ServerOptions, "headersTimeout" | "requestTimeout" | "keepAliveTimeout" | "maxConnections">>;
+
 const positive = (name: string, value: number, min = 1): number => {
   if (!Number.isSafeInteger(value) || value < min) throw new InferenceError("VALIDATION", `${name}: must be an integer ≥ ${min}, got ${value}`);
   return value;
@@ -71,6 +95,11 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   readonly #options: ServerOptions;
   readonly #shutdown = new AbortController();
   readonly #inflight = new Set<Promise<void>>();
+  /**
+   * The request each connection is reading, until its response closed (a request timeout on that connection
+   * concerns it while its body is incomplete). Its record and raw message only: never the parsed body.
+   */
+  readonly #reading = new WeakMap<Socket, { raw: IncomingMessage; record: RequestRecord }>();
   #closing: Promise<void> | undefined;
   #url: string | undefined;
 
@@ -98,20 +127,43 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     for (const model of this.models.list()) this.#follow(model);
 
     const auth = options.apiKey === undefined ? undefined : new ApiKeyCheck(options.apiKey);
+    const connections = connectionLimits(options);
     this.app = Fastify({
       logger: false,
       bodyLimit: positive("bodyLimit", options.bodyLimit ?? 1024 * 1024),
       forceCloseConnections: "idle",
-      return503OnClosing: true,
+      return503OnClosing: false, // answered by the onRequest hook below, in the route's error shape
+      requestTimeout: connections.requestTimeout,
+      keepAliveTimeout: connections.keepAliveTimeout,
+      http: {
+        headersTimeout: connections.headersTimeout,
+        requestTimeout: connections.requestTimeout,
+        // Node looks for expired requests this often (30 s by default, which would let a slow client stay up to 30 s past its timeout)
+        connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.floor(connections.headersTimeout / 10))),
+      },
+      clientErrorHandler: (error, socket) => this.#clientError(error, socket),
+      frameworkErrors: (error, request, reply) => void this.#sendError(error, request, reply), // a bad URL, before any hook ran
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
     });
+    const limit = new ConnectionLimit(this.app.server, connections.maxConnections, (reason) => this.metrics.connectionsClosed.inc({ reason }));
     const ctx: ServerContext = { models: this.models, metrics: this.metrics, limits, shutdown: this.#shutdown.signal, version };
-    this.app.removeContentTypeParser("text/plain"); // bodies are JSON only: anything else is 415
+    this.app.removeContentTypeParser(["application/json", "text/plain"]); // bodies are JSON only: anything else is 415
+    this.app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
+      try {
+        done(null, parseJsonBody(body as Buffer));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    });
     this.app.decorateRequest("actorlm", null as unknown as RequestRecord);
     this.app.addHook("onRequest", async (request, reply) => {
-      request.actorlm = { receivedAt: performance.now(), time: new Date(), model: undefined, outcome: undefined, promptTokens: undefined, completionTokens: undefined, pending: undefined };
-      this.#watch(request, reply);
-      if (auth !== undefined && !(request.method === "GET" && PUBLIC_PATHS.has(pathOf(request.url)))) auth.check(request.headers.authorization);
+      this.#watch(request, reply, limit);
+      if (this.#closing !== undefined) {
+        reply.header("connection", "close");
+        throw new InferenceError("NOT_READY", "the server is shutting down");
+      }
+      const read = request.method === "GET" || request.method === "HEAD"; // HEAD is GET without the body
+      if (auth !== undefined && !(read && PUBLIC_PATHS.has(pathOf(request.url)))) auth.check(request.headers.authorization);
     });
     this.app.setErrorHandler((error, request, reply) => this.#sendError(error, request, reply));
     this.app.setNotFoundHandler((request, reply) =>
@@ -198,17 +250,35 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     });
   }
 
-  /** Records the request (metrics, `request` event) once its response closed and its route's work ended. */
-  #watch(request: FastifyRequest, reply: FastifyReply): void {
+  /**
+   * Gives a request its record and follows it to its end: when its response closed, or its connection did first (a
+   * pipelined request queued behind another), an unsent response aborts `gone` (its generation is cancelled); once
+   * the route's work ended too, the request is recorded (metrics, `request` event).
+   */
+  #watch(request: FastifyRequest, reply: FastifyReply, limit: ConnectionLimit): void {
+    const gone = new AbortController();
+    let closed!: () => void;
+    request.actorlm = {
+      receivedAt: performance.now(), time: new Date(), model: undefined, outcome: undefined, status: undefined,
+      promptTokens: undefined, completionTokens: undefined, pending: undefined,
+      gone: gone.signal, closed: new Promise<void>((resolve) => (closed = resolve)),
+    };
+    const socket = request.raw.socket;
+    const reading = { raw: request.raw, record: request.actorlm };
+    this.#reading.set(socket, reading);
+    limit.begin(socket);
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
     this.#inflight.add(finished);
-    reply.raw.once("close", () => {
-      const aborted = !reply.raw.writableFinished;
+    whenClosed(request.raw, reply.raw, (abandoned) => {
+      if (abandoned) gone.abort(new InferenceError("CANCELLED", "the client disconnected"));
+      limit.end(socket);
+      if (this.#reading.get(socket) === reading) this.#reading.delete(socket);
+      closed();
       void Promise.resolve(request.actorlm.pending).then(() => {
         const record = request.actorlm;
-        const status = reply.raw.statusCode;
-        const outcome = record.outcome ?? (aborted ? "cancelled" : outcomeOfStatus(status));
+        const status = record.status ?? reply.raw.statusCode;
+        const outcome = record.outcome ?? (abandoned ? "cancelled" : outcomeOfStatus(status));
         const route = request.routeOptions.url ?? "unmatched";
         this.metrics.requests.inc({ route, model: record.model ?? "", outcome });
         const log: RequestLog = {
@@ -229,15 +299,70 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     });
   }
 
+  /**
+   * A request Node refused before fastify saw it, or stopped reading (headers or body too slow, headers too large,
+   * not HTTP): answered in the error shape of the path it names, when that is known, and the connection closed.
+   */
+  #clientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+    if (error.code === "ECONNRESET" || socket.destroyed) return;
+    const api = clientErrorOf(error);
+    const reading = this.#reading.get(socket);
+    const request = reading !== undefined && !reading.raw.complete ? reading : undefined; // its body was cut short
+    this.metrics.connectionsClosed.inc({ reason: api.code === "REQUEST_TIMEOUT" ? "timeout" : api.code === "HEADERS_TOO_LARGE" ? "headers_too_large" : "malformed" });
+    if (request !== undefined) {
+      request.record.status = api.status;
+      request.record.outcome = outcomeOfStatus(api.status);
+    }
+    const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage; // Node's response being written on it
+    if (socket.writable && inFlight?.headersSent !== true) {
+      const path = request !== undefined ? pathOf(request.raw.url ?? "") : requestPathOf(error.rawPacket);
+      const body = JSON.stringify(errorBodyFor(path)(api));
+      socket.write(
+        `HTTP/1.1 ${api.status} ${STATUS_CODES[api.status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroySoon(); // once the answer is written, whatever the client does
+  }
+
   #sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-    const fields = (request.routeOptions.config as { fields?: FieldNames } | undefined)?.fields ?? {};
+    const fields = (request.routeOptions?.config as { fields?: FieldNames } | undefined)?.fields ?? {};
     const api = ApiError.from(error, fields);
-    if (reply.sent || reply.raw.headersSent) return undefined;
+    if (reply.sent || reply.raw.headersSent || request.actorlm?.gone.aborted === true) return undefined;
     reply.code(api.status);
     if (api.status === 429 || api.status === 503) reply.header("retry-after", "1");
     if (api.status === 401) reply.header("www-authenticate", 'Bearer realm="actorlm"');
     return reply.send(errorBodyFor(pathOf(request.url))(api));
   }
+}
+
+/** The connection settings, defaults filled in; VALIDATION naming a bad one. */
+function connectionLimits(options: ServerOptions): ConnectionLimits {
+  const get = (name: keyof ConnectionLimits) => positive(name, options[name] ?? CONNECTION_DEFAULTS[name]);
+  const limits = { headersTimeout: get("headersTimeout"), requestTimeout: get("requestTimeout"), keepAliveTimeout: get("keepAliveTimeout"), maxConnections: get("maxConnections") };
+  if (limits.headersTimeout > limits.requestTimeout) {
+    throw new InferenceError("VALIDATION", `headersTimeout: ${limits.headersTimeout} ms exceeds requestTimeout (${limits.requestTimeout} ms), which includes the headers`);
+  }
+  return limits;
+}
+
+/** The API error a client error of Node's HTTP parser stands for. */
+function clientErrorOf(error: Error & { code?: string }): ApiError {
+  switch (error.code) {
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new ApiError("REQUEST_TIMEOUT", "request: not received in time (headers or body too slow); the connection is closed", null, { cause: error });
+    case "HPE_HEADER_OVERFLOW":
+      return new ApiError("HEADERS_TOO_LARGE", "headers: larger than the server accepts", "headers", { cause: error });
+    default:
+      return new ApiError("MALFORMED_REQUEST", `request: not valid HTTP (${error.code ?? error.message})`, null, { cause: error });
+  }
+}
+
+/** The path in the request line at the start of `raw` ("" when there is none). */
+function requestPathOf(raw: unknown): string {
+  if (!Buffer.isBuffer(raw)) return "";
+  const line = /^[A-Z]+ (\S+) HTTP\//.exec(raw.subarray(0, 2048).toString("latin1"));
+  return line === null ? "" : pathOf(line[1]);
 }
 
 /** Creates a server (not listening yet): see {@link ActorlmServer}. */

@@ -5,8 +5,8 @@ import { isObject } from "../json-file.js";
 
 /** A text-generation request as a caller writes it (camelCase; absent or null fields take defaults). */
 export interface GenerateRequest {
-  /** The text to continue; must be non-empty. */
-  prompt: string;
+  /** The text to continue, or its token ids (used as given: no bos is added); must be non-empty. */
+  prompt: string | readonly number[];
   /** Most new tokens to generate (≥ 1). */
   maxTokens?: number | null;
   /** Softmax temperature (≥ 0); 0 means greedy. Default 1. */
@@ -62,7 +62,7 @@ export interface SamplingParams {
 
 /** A validated request: what to generate and how to sample it. */
 export interface NormalizedRequest {
-  prompt: string;
+  prompt: string | readonly number[];
   /** As given, or null: as many as fit, up to the default (see {@link fitMaxTokens}). */
   maxTokens: number | null;
   stop: string[];
@@ -144,12 +144,16 @@ export function validateRequest(req: unknown, limits: RequestLimits): Normalized
   const r = req as Record<string, unknown>;
   refuseUnknownFields(r, REQUEST_FIELDS);
 
-  if (typeof r.prompt !== "string") fail("prompt", `must be a string, got ${r.prompt === null ? "null" : typeof r.prompt}`);
-  const prompt = r.prompt as string;
+  if (typeof r.prompt !== "string" && !Array.isArray(r.prompt)) fail("prompt", `must be a string or an array of token ids, got ${r.prompt === null ? "null" : typeof r.prompt}`);
+  const prompt = r.prompt as string | readonly unknown[];
   if (prompt.length === 0) fail("prompt", "must not be empty");
+  if (typeof prompt !== "string") {
+    const bad = prompt.findIndex((id) => !Number.isSafeInteger(id) || (id as number) < 0);
+    if (bad >= 0) fail("prompt", `${JSON.stringify(prompt[bad])} at ${bad} is not a token id`);
+  }
   const maxBytes = limits.maxPromptBytes ?? Infinity;
   // A UTF-8 byte is at most 3 per UTF-16 unit: only a prompt that might be too long is measured.
-  if (prompt.length * 3 > maxBytes && Buffer.byteLength(prompt, "utf8") > maxBytes) {
+  if (typeof prompt === "string" && prompt.length * 3 > maxBytes && Buffer.byteLength(prompt, "utf8") > maxBytes) {
     fail("prompt", `${Buffer.byteLength(prompt, "utf8")} bytes cannot fit in the max sequence length ${limits.maxSequenceLength} (at most ${maxBytes} bytes would)`);
   }
 
@@ -179,7 +183,7 @@ export function validateRequest(req: unknown, limits: RequestLimits): Normalized
   const ignoreEos = r.ignoreEos ?? false;
   if (typeof ignoreEos !== "boolean") fail("ignoreEos", `must be a boolean, got ${typeof ignoreEos}`);
 
-  const normalized: NormalizedRequest = { prompt, maxTokens, stop: stopList(r.stop, limits.maxStopSequences), sampling: s };
+  const normalized: NormalizedRequest = { prompt: prompt as string | readonly number[], maxTokens, stop: stopList(r.stop, limits.maxStopSequences), sampling: s };
   if (ignoreEos === true) normalized.ignoreEos = true;
   return normalized;
 }

@@ -6,7 +6,7 @@ import { InferenceError } from "@actorlm/runtime";
 import { Command, InvalidArgumentError } from "commander";
 import type { RequestLog } from "../context.js";
 import { modelNameOf, type ModelSource } from "../models.js";
-import { createServer } from "../server.js";
+import { CONNECTION_DEFAULTS, createServer } from "../server.js";
 import { fetchIfMissing } from "./download.js";
 import { addDownloadOption, addEngineOptions, engineArgs, type EngineFlags } from "./model-options.js";
 import { integer } from "./options.js";
@@ -24,6 +24,10 @@ interface ServeFlags extends EngineFlags {
   maxPromptChars: number;
   maxStopSequences: number;
   shutdownGrace: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxConnections: number;
 }
 
 /**
@@ -51,7 +55,11 @@ export function serveCommand(): Command {
     .option("--body-limit <bytes>", "largest request body before 413", integer, 1024 * 1024)
     .option("--max-prompt-chars <n>", "longest prompt in characters", integer, 65_536)
     .option("--max-stop-sequences <n>", "most stop strings per request", integer, 4)
-    .option("--shutdown-grace <ms>", "how long in-flight requests may finish after SIGINT/SIGTERM", integer, 10_000);
+    .option("--shutdown-grace <ms>", "how long in-flight requests may finish after SIGINT/SIGTERM", integer, 10_000)
+    .option("--headers-timeout <ms>", "how long a client may take to send a request's headers (then 408, closed)", integer, CONNECTION_DEFAULTS.headersTimeout)
+    .option("--request-timeout <ms>", "how long a client may take to send a whole request, body included (then 408, closed)", integer, CONNECTION_DEFAULTS.requestTimeout)
+    .option("--keep-alive-timeout <ms>", "how long an idle keep-alive connection stays open", integer, CONNECTION_DEFAULTS.keepAliveTimeout)
+    .option("--max-connections <n>", "most open connections (more are closed at once)", integer, CONNECTION_DEFAULTS.maxConnections);
   addEngineOptions(addDownloadOption(command));
   return command.action((flags: ServeFlags) => runServe(flags));
 }
@@ -88,6 +96,10 @@ async function runServe(flags: ServeFlags): Promise<void> {
     maxPromptChars: flags.maxPromptChars,
     maxStopSequences: flags.maxStopSequences,
     shutdownGraceMs: flags.shutdownGrace,
+    headersTimeout: flags.headersTimeout,
+    requestTimeout: flags.requestTimeout,
+    keepAliveTimeout: flags.keepAliveTimeout,
+    maxConnections: flags.maxConnections,
   });
   server.on("request", (log) => say(formatRequest(log)));
   server.on("restarting", (model, attempt, delay) => {

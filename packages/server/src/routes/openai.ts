@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ChatMessage, FinishReason, GenerateRequest } from "@actorlm/llm";
-import { inStream, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
+import { inStream, modelFor, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
 import { Generation } from "../generation.js";
 import { ApiError, openAiErrorBody, type FieldNames } from "../http-errors.js";
 import type { ServedModel } from "../models.js";
@@ -80,7 +80,7 @@ export function openAiRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: CompletionBody }>("/v1/completions", { schema: { body: completionSchema(ctx.limits) }, config: { fields: COMPLETION_FIELDS } }, (request, reply) => {
     const body = request.body;
     const model = pick(ctx, request, body.model);
-    const prompt = Array.isArray(body.prompt) ? body.prompt[0] : body.prompt;
+    const prompt = promptOf(body.prompt, model, ctx.limits.maxPromptChars);
     return track(request, serve(ctx, request, reply, model, { prompt, ...samplingOf(body, body.max_tokens) }, COMPLETION_SHAPE, body));
   });
 
@@ -89,6 +89,10 @@ export function openAiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const model = pick(ctx, request, body.model);
     if (body.max_tokens != null && body.max_completion_tokens != null && body.max_tokens !== body.max_completion_tokens) {
       throw new ApiError("VALIDATION", "max_completion_tokens: differs from max_tokens; give one of them", "max_completion_tokens");
+    }
+    const format = body.response_format?.type ?? "text";
+    if (format !== "text") {
+      throw new ApiError("VALIDATION", `response_format.type: ${JSON.stringify(format)} (structured output) is not supported yet; only "text"`, "response_format.type");
     }
     const messages = body.messages.map(messageOf);
     const chars = messages.reduce((n, m) => n + m.content.length, 0);
@@ -102,11 +106,47 @@ export function openAiRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 }
 
-/** The model a request names (the default one when it names none), recorded on the request. */
+/** The model a request names (see {@link modelFor}), recorded on the request. */
 function pick(ctx: ServerContext, request: FastifyRequest, name: string | undefined): ServedModel {
-  const model = ctx.models.get(name);
+  const model = modelFor(ctx.models, name);
   request.actorlm.model = model.name;
   return model;
+}
+
+const isTokenId = (value: unknown): value is number => Number.isSafeInteger(value);
+
+/**
+ * The prompt of a /v1/completions body: a string, or one of OpenAI's array forms — `[text]`, `[id, …]` or
+ * `[[id, …]]` (token ids are used as given, no bos added, and must lie in the model's vocabulary). VALIDATION naming
+ * `prompt` otherwise (several prompts in one request are not supported).
+ */
+function promptOf(prompt: CompletionBody["prompt"], model: ServedModel, maxChars: number): string | number[] {
+  if (typeof prompt === "string") return prompt;
+  const [first] = prompt;
+  if (prompt.every(isTokenId)) return inVocabulary(prompt, model);
+  if (prompt.length === 1 && typeof first === "string") {
+    if (first.length === 0) throw new ApiError("VALIDATION", "prompt[0]: must not be empty", "prompt[0]");
+    if (first.length > maxChars) throw new ApiError("VALIDATION", `prompt[0]: must have at most ${maxChars} characters`, "prompt[0]");
+    return first;
+  }
+  if (prompt.length === 1 && Array.isArray(first) && first.length > 0 && first.every(isTokenId)) return inVocabulary(first, model);
+  const batch = prompt.every((p) => typeof p === "string") || prompt.every((p) => Array.isArray(p));
+  throw new ApiError(
+    "VALIDATION",
+    batch
+      ? `prompt: ${prompt.length} prompts in one request are not supported; send one per request`
+      : "prompt: must be a string, an array of token ids, or an array holding one string or one array of token ids",
+    "prompt",
+  );
+}
+
+/** `ids` when each is a token id of `model`'s vocabulary; VALIDATION naming `prompt` otherwise. */
+function inVocabulary(ids: number[], model: ServedModel): number[] {
+  model.requireReady();
+  const size = model.info.vocabSize;
+  const bad = ids.findIndex((id) => id < 0 || id >= size);
+  if (bad >= 0) throw new ApiError("VALIDATION", `prompt: token id ${ids[bad]} at ${bad} is outside the vocabulary 0 .. ${size - 1}`, "prompt");
+  return ids;
 }
 
 function modelObject(model: ServedModel): object {
@@ -145,10 +185,10 @@ async function serve(
   shape: Shape,
   body: OpenAiSampling,
 ): Promise<unknown> {
-  const generation = await Generation.start({ model, request: generate, signal: requestSignal(reply, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
+  const generation = await Generation.start({ model, request: generate, signal: requestSignal(request, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
   const record = request.actorlm;
   record.promptTokens = generation.promptTokens;
-  const head = { id: `${shape.idPrefix}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: model.name };
+  const head = { id: `${shape.idPrefix}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: model.name, system_fingerprint: `actorlm-${ctx.version}` };
   const usage = (): Usage => ({
     prompt_tokens: generation.promptTokens,
     completion_tokens: generation.completionTokens,
@@ -167,7 +207,7 @@ async function serve(
 
   const includeUsage = body.stream_options?.include_usage === true;
   const chunk = (choices: object[], withUsage: Usage | null = null) => ({ ...head, object: shape.chunkObject, choices, ...(includeUsage ? { usage: withUsage } : {}) });
-  const sse = SseStream.open(reply);
+  const sse = SseStream.open(reply, request.actorlm.gone);
   try {
     let first = true;
     for await (const out of generation.outputs()) {

@@ -2,7 +2,7 @@
 // GET /health (503 until every model is ready, and while one recovers from a crash).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GenerateRequest, TokenOutput } from "@actorlm/llm";
-import { inStream, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
+import { inStream, modelFor, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
 import { Generation } from "../generation.js";
 import { ApiError, tgiErrorBody, type FieldNames } from "../http-errors.js";
 import { tgiSchema, type TgiBody } from "../schemas.js";
@@ -101,11 +101,11 @@ function finishOf(generation: Generation): TgiFinish {
 
 async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiBody }>, reply: FastifyReply, stream: boolean): Promise<unknown> {
   const body = request.body;
-  const model = ctx.models.get(body.model);
+  const model = modelFor(ctx.models, body.model);
   request.actorlm.model = model.name;
   const params = body.parameters ?? {};
   const generateRequest = requestOf(body);
-  const generation = await Generation.start({ model, request: generateRequest, signal: requestSignal(reply, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
+  const generation = await Generation.start({ model, request: generateRequest, signal: requestSignal(request, ctx.shutdown), receivedAt: request.actorlm.receivedAt, metrics: ctx.metrics });
   const record = request.actorlm;
   record.promptTokens = generation.promptTokens;
   const fullText = () => (params.return_full_text === true ? body.inputs : "") + generation.text;
@@ -122,7 +122,7 @@ async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiB
     return params.details === true ? { generated_text: fullText(), details: { ...details(), prefill: [], tokens } } : { generated_text: fullText() };
   }
 
-  const sse = SseStream.open(reply);
+  const sse = SseStream.open(reply, request.actorlm.gone);
   try {
     let index = 0;
     for await (const out of generation.outputs()) {
