@@ -9,7 +9,6 @@ import { benchCommand } from "./bench.js";
 import { chatCommand } from "./chat.js";
 import { downloadCommand } from "./download.js";
 import { generateCommand } from "./generate.js";
-import { port } from "./options.js";
 import { perplexityCommand } from "./perplexity.js";
 import { serveCommand } from "./serve.js";
 
@@ -33,9 +32,6 @@ const program = new Command("actorlm")
   .addCommand(serveCommand())
   .addCommand(chatCommand())
   .addCommand(downloadCommand());
-
-// Every --port is a port: a number out of range is a usage error, not Node's message from listen().
-for (const option of program.commands.flatMap((command) => command.options)) if (option.long === "--port") option.argParser(port);
 
 for (const command of [program, ...program.commands]) reportUsageErrors(command);
 

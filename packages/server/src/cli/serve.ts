@@ -9,7 +9,7 @@ import { modelNameOf, type ModelSource } from "../models.js";
 import { CONNECTION_DEFAULTS, createServer } from "../server.js";
 import { fetchIfMissing } from "./download.js";
 import { addDownloadOption, addEngineOptions, engineArgs, type EngineFlags } from "./model-options.js";
-import { integer } from "./options.js";
+import { integer, port } from "./options.js";
 import { showLoadProgress } from "./progress.js";
 
 interface ServeFlags extends EngineFlags {
@@ -45,10 +45,9 @@ export function modelSpec(value: string, previous: ModelSource[] = []): ModelSou
 export function serveCommand(): Command {
   const command = new Command("serve")
     .description("serve models over HTTP (OpenAI and TGI APIs, /metrics, a web playground at /)")
-    .showHelpAfterError()
     .option("--model <[name=]dir|id>", "model directory or Hugging Face id, repeatable; requests pick one by name (default: the embedded model)", modelSpec)
     .option("--host <address>", "interface to bind", "127.0.0.1")
-    .option("--port <n>", "port (0: any free port)", integer, 8080)
+    .option("--port <n>", "port (0: any free port)", port, 8080)
     .option("--api-key <key>", "require Authorization: Bearer <key> (or set ACTORLM_API_KEY)")
     .option("--max-concurrent <n>", "generations in each model's batch at once (= --max-concurrent-requests; default 16)", integer)
     .option("--max-queue <n>", "requests waiting per model before 429 (= --max-queued-requests; default 64)", integer)
