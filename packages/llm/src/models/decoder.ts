@@ -6,7 +6,8 @@
  *
  * An architecture is a {@link DecoderRecipe}: the checkpoint names of its weights and how to build its layers from
  * them. {@link loadDecoder} does the rest the same way for every one: read and check the weights, plan the memory,
- * allocate the KV pool and the buffers.
+ * allocate the KV pool and the buffers, and have the kernels size their working memory for the model's limits (so
+ * memory does not grow with the shapes of the batches that come later).
  */
 import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
@@ -225,6 +226,9 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   const kv = new KvPool(ops, {
     layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim, blockSize: DEFAULT_BLOCK_SIZE, blocks,
   });
+  const buffers = new DecoderBuffers(ops, config, rows, outputs);
+  // a row attends over at most the model's positions, and never more than the pool holds
+  ops.reserve({ rows, positions: Math.min(positions, kv.capacityTokens), queriesPerKvHead: Math.ceil(config.numHeads / config.numKvHeads) });
   // an untied embedding (and a position table) is read one row at a time, not whole, per token
   const rowwise = (head ? outerWeights.embed.bytes : 0) + (outerWeights.positions?.bytes ?? 0);
   return {
@@ -232,7 +236,7 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
     storage: recipe.describe?.(format) ?? describeStorage(format), formats: w.byFormat,
     embed: outerWeights.embed, embeddingScale: recipe.embeddingScale?.(config) ?? 1, positions: outerWeights.positions ?? null,
     layers, norm: recipe.finalNorm(outerWeights, config, ops), lmHead, logitSoftcap: recipe.logitSoftcap?.(config) ?? 0,
-    buffers: new DecoderBuffers(ops, config, rows, outputs),
+    buffers,
   };
 }
 
