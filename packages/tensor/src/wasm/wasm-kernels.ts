@@ -104,6 +104,8 @@ export class WasmKernels implements Kernels {
   #preparedRegion: Range = [0, 0];
   /** Which activations the prepared region holds, while nothing overwrote them. */
   #prepared: { kind: WeightFormat; x: number; rows: number; K: number } | undefined;
+  /** Where the last int8 or ternary activations prepared lie: values, row scales, row sums (reused: no allocation per op). */
+  readonly #at = { ptr: 0, scales: 0, sums: 0 };
   /** The longest rows stored so far of the formats whose products prepare activations (padded for int8 and ternary). */
   #widest = { int8: 0, ternary: 0, halves: 0 };
   /** The KV pool the batch tables index (its blocks and block size). */
@@ -378,7 +380,7 @@ export class WasmKernels implements Kernels {
       this.#staging = { u16: 0, f32: 0, values: 0 };
     }
     const w = this.#widest;
-    const prepared = Math.max(4 * rows * w.halves, w.int8 && preparedLayout(rows, w.int8).bytes, w.ternary && preparedLayout(rows, w.ternary).bytes);
+    const prepared = Math.max(4 * rows * w.halves, w.int8 && preparedBytes(rows, w.int8), w.ternary && preparedBytes(rows, w.ternary));
     this.#preparedRoom(prepared);
     this.#ensureScratch(Math.max(queriesPerKvHead * positions, w.ternary > 0 && rows >= TERNARY_UNPACK_ROWS ? 2 * w.ternary : 0));
     const blocks = Math.min(this.#kv.blocks, Math.ceil(positions / this.#kv.blockSize));
@@ -596,10 +598,9 @@ export class WasmKernels implements Kernels {
   }
 
   /** int8 activations of x ([rows, K]) in the shared scratch, quantized once while x is unchanged. */
-  #quantize(x: Buffer, rows: number, K: number, Kp: number): { ptr: number; scales: number } {
-    const layout = preparedLayout(rows, Kp), ready = this.#isPrepared("int8", x, rows, K);
-    const ptr = ready ? this.#preparedRegion[0] : this.#preparedRoom(layout.bytes);
-    const q = { ptr, scales: ptr + layout.scales };
+  #quantize(x: Buffer, rows: number, K: number, Kp: number): { readonly ptr: number; readonly scales: number } {
+    const ready = this.#isPrepared("int8", x, rows, K);
+    const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
     if (ready) return q;
     const i = ptrOf(x);
     this.#begin(OP.quantize, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(i).int(rows).int(K).int(Kp)
@@ -613,10 +614,9 @@ export class WasmKernels implements Kernels {
    * Activations of x ([rows, K]) prepared for ternary weights in the shared scratch (int8 values laid out for the
    * kernel, row scales, row sums), prepared once while x is unchanged.
    */
-  #prepareTernary(x: Buffer, rows: number, K: number, Kp: number): { ptr: number; scales: number; sums: number } {
-    const layout = preparedLayout(rows, Kp), ready = this.#isPrepared("ternary", x, rows, K);
-    const ptr = ready ? this.#preparedRegion[0] : this.#preparedRoom(layout.bytes);
-    const q = { ptr, scales: ptr + layout.scales, sums: ptr + layout.sums };
+  #prepareTernary(x: Buffer, rows: number, K: number, Kp: number): { readonly ptr: number; readonly scales: number; readonly sums: number } {
+    const ready = this.#isPrepared("ternary", x, rows, K);
+    const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
     if (ready) return q;
     const i = ptrOf(x);
     this.#begin(OP.prepareTernary, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(q.sums).int(i).int(rows).int(K).int(Kp)
@@ -638,6 +638,15 @@ export class WasmKernels implements Kernels {
     this.#scratchFloats = stride / 4;
   }
 
+  /** Where [rows, Kp] activations prepared for int8 or ternary weights at `ptr` keep their parts (see {@link preparedBytes}). */
+  #locate(ptr: number, rows: number, Kp: number): { readonly ptr: number; readonly scales: number; readonly sums: number } {
+    const at = this.#at;
+    at.ptr = ptr;
+    at.scales = ptr + align64(2 * rows * Kp);
+    at.sums = at.scales + align64(4 * rows);
+    return at;
+  }
+
   /** The prepared region's address, holding at least `bytes` (when it moves, what it held is gone). */
   #preparedRoom(bytes: number): number {
     const region = this.#fit(this.#preparedRegion, bytes);
@@ -657,7 +666,7 @@ export class WasmKernels implements Kernels {
     if (have >= bytes) return region;
     this.#flush();
     this.#arena.release(region[0], have);
-    const size = Math.ceil(Math.max(bytes, 2 * have) / 64) * 64, at = this.#arena.alloc(size);
+    const size = align64(Math.max(bytes, 2 * have)), at = this.#arena.alloc(size);
     return [at, at + size];
   }
 
@@ -697,13 +706,13 @@ export class WasmKernels implements Kernels {
 
 }
 
-/**
- * Where activations of [rows, Kp] prepared for int8 or ternary weights lie, from the region's start: values (2·rows·Kp
- * bytes), row scales, row sums (ternary); `bytes` in all.
- */
-function preparedLayout(rows: number, Kp: number): { scales: number; sums: number; bytes: number } {
-  const scales = Math.ceil((2 * rows * Kp) / 64) * 64, sums = scales + Math.ceil((4 * rows) / 64) * 64;
-  return { scales, sums, bytes: sums + 4 * rows };
+/** Bytes of [rows, Kp] activations prepared for int8 or ternary weights: values (2·rows·Kp), row scales, row sums (ternary), 64-aligned each. */
+function preparedBytes(rows: number, Kp: number): number {
+  return align64(2 * rows * Kp) + align64(4 * rows) + 4 * rows;
+}
+
+function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
 }
 
 /** Rows of K values converted per chunk while storing a weight (a multiple of the tile's 4 rows). */
