@@ -217,7 +217,10 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   const rows = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
   const outputs = options.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS;
   const tableBytes = Object.values(invFreqs).reduce((n, inv) => n + rotaryBytes(inv, positions), 0);
-  checkMemory(ops, w.plannedBytes + tableBytes + blocks * DEFAULT_BLOCK_SIZE * kvBytesPerToken + DecoderBuffers.bytes(config, rows, outputs), format, w.plannedBytes);
+  const work = { rows, positions: Math.min(positions, blocks * DEFAULT_BLOCK_SIZE), queriesPerKvHead: Math.ceil(config.numHeads / config.numKvHeads) };
+  // about the kernels' working memory: the widest product's activations prepared as float32, a query group's scores per thread
+  const workBytes = 4 * rows * Math.max(config.hiddenSize, config.intermediateSize, config.numHeads * config.headDim) + 4 * ops.threads * work.queriesPerKvHead * work.positions;
+  checkMemory(ops, w.plannedBytes + tableBytes + blocks * DEFAULT_BLOCK_SIZE * kvBytesPerToken + DecoderBuffers.bytes(config, rows, outputs) + workBytes, format, w.plannedBytes);
 
   const outerWeights: OuterWeights = w.load(outer);
   const rotary = Object.fromEntries(Object.entries(invFreqs).map(([name, inv]) => [name, uploadRotary(ops, inv, positions)]));
@@ -228,7 +231,7 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   });
   const buffers = new DecoderBuffers(ops, config, rows, outputs);
   // a row attends over at most the model's positions, and never more than the pool holds
-  ops.reserve({ rows, positions: Math.min(positions, kv.capacityTokens), queriesPerKvHead: Math.ceil(config.numHeads / config.numKvHeads) });
+  ops.reserve(work);
   // an untied embedding (and a position table) is read one row at a time, not whole, per token
   const rowwise = (head ? outerWeights.embed.bytes : 0) + (outerWeights.positions?.bytes ?? 0);
   return {
