@@ -17,6 +17,11 @@ describe("actorlm bench", () => {
     }
     // weights read per token: kjv-llama in bf16, the tied embedding counted once as the head
     expect(report.weight_mb_per_token).toBeCloseTo(11.0, 0);
+    // the runtime the model worker ran on, and the kernels' memory high-water mark (at least what they hold now)
+    expect(["node", "bun", "deno"]).toContain(report.runtime);
+    expect(report.runtime_version).toBe((process.versions as Record<string, string | undefined>)[report.runtime]);
+    expect(report.kernel_memory_high_water_mb).toBeGreaterThanOrEqual(report.kernel_memory_mb as number);
+    expect(report.kernel_memory_mb).toBeGreaterThan(report.weight_mb_per_token as number);
   });
 
   it("--concurrency runs clients through the request path: one report per level, with the batching fields", async () => {
@@ -31,6 +36,8 @@ describe("actorlm bench", () => {
         expect(report[key] as number, key).toBeGreaterThan(0);
       }
       expect(report.itl_p99_ms as number).toBeGreaterThanOrEqual(report.itl_p50_ms as number);
+      expect(report.runtime_version).toBe((process.versions as Record<string, string | undefined>)[report.runtime]);
+      expect(report.kernel_memory_high_water_mb as number).toBeGreaterThan(0);
     }
   });
 

@@ -23,6 +23,9 @@ describe("engine options", () => {
       expect(info).toMatchObject(expected);
       if (info.backend === "wasm") expect(["plain", "relaxed"]).toContain(info.simd);
       expect(info.memoryBytes).toBeGreaterThan(info.weightBytesPerToken);
+      expect(info.memoryHighWaterBytes).toBeGreaterThanOrEqual(info.memoryBytes);
+      expect(["node", "bun", "deno"]).toContain(info.runtime.name);
+      expect(info.runtime.version).toBe((process.versions as Record<string, string | undefined>)[info.runtime.name]);
     } finally {
       await hosted.close();
     }

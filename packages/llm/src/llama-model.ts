@@ -2,7 +2,7 @@
 // batches every request's steps (continuous batching over the paged KV cache), and exposes generation as named
 // operations the handlers call: `submit` a request, take its `next` outputs, `release` it.
 import { join } from "node:path";
-import { InferenceError, integerSetting, type LoadContext } from "@actorlm/runtime";
+import { InferenceError, integerSetting, jsRuntime, type JsRuntime, type LoadContext } from "@actorlm/runtime";
 import { firstNonFinite } from "@actorlm/tensor";
 import { LlmError, nonFiniteLogits } from "./errors.js";
 import { StepCostModel } from "./generation/chunking.js";
@@ -56,8 +56,15 @@ export interface ModelInfo {
   maxConcurrentRequests: number;
   /** Most requests waiting to join the batch before more are refused with OVERLOADED. */
   maxQueuedRequests: number;
-  /** Bytes of kernel memory in use (weights, buffers, KV cache). */
+  /** Bytes of kernel memory in use now (weights, buffers, KV cache, the ops' working memory). */
   memoryBytes: number;
+  /**
+   * The kernels' memory high-water mark in bytes: the most they have held at once (for wasm, the extent of the linear
+   * memory in use). Sized at load from the model's limits, it stays flat however the batch shapes vary.
+   */
+  memoryHighWaterBytes: number;
+  /** The JavaScript runtime the model runs on (node, bun or deno) and its version. */
+  runtime: JsRuntime;
   /** Bytes of weights one decode step reads. */
   weightBytesPerToken: number;
   /** Rows of the model's embedding (may exceed the tokenizer's vocabulary: such ids are never sampled). */
@@ -167,6 +174,8 @@ export class LlamaModel {
       maxConcurrentRequests,
       maxQueuedRequests,
       memoryBytes: kernels.memoryBytes(),
+      memoryHighWaterBytes: kernels.memoryHighWater(),
+      runtime: jsRuntime(),
       weightBytesPerToken: lm.weightBytesPerToken,
       vocabSize: lm.config.vocabSize,
       maxSequenceLength,
@@ -183,9 +192,10 @@ export class LlamaModel {
     return model;
   }
 
-  /** Static facts about the model (vocabulary, limits, special ids). */
+  /** Facts about the model (vocabulary, limits, special ids), with its kernels' memory in use and high-water mark now. */
   info(): ModelInfo {
-    return this.info_;
+    const kernels = this.lm.kernels;
+    return { ...this.info_, memoryBytes: kernels.memoryBytes(), memoryHighWaterBytes: kernels.memoryHighWater() };
   }
 
   /** Requests the model holds: waiting, running, or finished with outputs not taken yet. */

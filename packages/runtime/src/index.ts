@@ -8,6 +8,7 @@ export type { DataTypeName, DataTypeLike } from "./dtype.js";
 export { BackendConfig, isDevice, isKernelBackend } from "./config.js";
 export type { BackendConfigInit, Device, KernelBackend } from "./config.js";
 export { integerSetting } from "./options.js";
+export { jsRuntime, type JsRuntime } from "./js-runtime.js";
 export { BackendState } from "./state.js";
 export type { BackendEvents, LoadProgress, StateChange } from "./state.js";
 export type { LoadContext, ModelClass, ModelAccessor, SharedModel, OpName, OpArgs, OpResult } from "./model.js";

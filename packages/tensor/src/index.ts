@@ -17,7 +17,7 @@ export {
 export {
   OPS,
   type Op, type Kernels, type KernelsName, type Buffer, type Weight, type KvCache, type KvCacheSpec, type Batch,
-  type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource, type TernarySource,
+  type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource, type TernarySource, type WorkLimits,
 } from "./kernels.js";
 export { JsKernels } from "./reference/js-kernels.js";
 export { WasmKernels, type WasmOptions } from "./wasm/wasm-kernels.js";

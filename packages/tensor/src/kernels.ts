@@ -109,6 +109,19 @@ export interface AttentionParams {
   readonly softcap?: number;
 }
 
+/**
+ * The most work one forward pass asks of the ops (from the model's limits): what a backend sizes its working memory
+ * for, once, so that memory does not grow with the history of batch shapes.
+ */
+export interface WorkLimits {
+  /** Most rows (tokens, every sequence together) of one batch. */
+  readonly rows: number;
+  /** Most positions one row attends over (its own included). */
+  readonly positions: number;
+  /** Most query heads sharing one KV head (heads / kvHeads). */
+  readonly queriesPerKvHead: number;
+}
+
 /** The kernel operations (what `supports` answers about). */
 export type Op =
   | "embed" | "rmsnorm" | "layernorm" | "matmul" | "rope" | "kvWrite" | "attention"
@@ -155,8 +168,16 @@ export interface Kernels {
   write(buffer: Buffer, data: Float32Array, offset?: number): void;
   /** Runs every recorded op, then copies `length` elements of `buffer` into a new array. */
   read(buffer: Buffer, length?: number): Float32Array;
-  /** Bytes of backend memory in use (weights, buffers, KV cache). */
+  /**
+   * Sizes the ops' working memory (prepared activations, per-thread scratch, batch tables) for `limits` over the
+   * weights and KV caches made so far, so that ops within them allocate nothing. Ops past them still run: their
+   * working memory grows, and what it outgrew is reused.
+   */
+  reserve(limits: WorkLimits): void;
+  /** Bytes of backend memory in use (weights, buffers, KV cache, working memory). */
   memoryBytes(): number;
+  /** The high-water mark: the most bytes of backend memory held at once so far. */
+  memoryHighWater(): number;
   /** Frees the memory and stops the backend's threads. */
   dispose(): Promise<void>;
 

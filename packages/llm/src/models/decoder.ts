@@ -6,7 +6,8 @@
  *
  * An architecture is a {@link DecoderRecipe}: the checkpoint names of its weights and how to build its layers from
  * them. {@link loadDecoder} does the rest the same way for every one: read and check the weights, plan the memory,
- * allocate the KV pool and the buffers.
+ * allocate the KV pool and the buffers, and have the kernels size their working memory for the model's limits (so
+ * memory does not grow with the shapes of the batches that come later).
  */
 import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
@@ -216,7 +217,10 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   const rows = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
   const outputs = options.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS;
   const tableBytes = Object.values(invFreqs).reduce((n, inv) => n + rotaryBytes(inv, positions), 0);
-  checkMemory(ops, w.plannedBytes + tableBytes + blocks * DEFAULT_BLOCK_SIZE * kvBytesPerToken + DecoderBuffers.bytes(config, rows, outputs), format, w.plannedBytes);
+  const work = { rows, positions: Math.min(positions, blocks * DEFAULT_BLOCK_SIZE), queriesPerKvHead: Math.ceil(config.numHeads / config.numKvHeads) };
+  // about the kernels' working memory: the widest product's activations prepared as float32, a query group's scores per thread
+  const workBytes = 4 * rows * Math.max(config.hiddenSize, config.intermediateSize, config.numHeads * config.headDim) + 4 * ops.threads * work.queriesPerKvHead * work.positions;
+  checkMemory(ops, w.plannedBytes + tableBytes + blocks * DEFAULT_BLOCK_SIZE * kvBytesPerToken + DecoderBuffers.bytes(config, rows, outputs) + workBytes, format, w.plannedBytes);
 
   const outerWeights: OuterWeights = w.load(outer);
   const rotary = Object.fromEntries(Object.entries(invFreqs).map(([name, inv]) => [name, uploadRotary(ops, inv, positions)]));
@@ -225,6 +229,9 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   const kv = new KvPool(ops, {
     layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim, blockSize: DEFAULT_BLOCK_SIZE, blocks,
   });
+  const buffers = new DecoderBuffers(ops, config, rows, outputs);
+  // a row attends over at most the model's positions, and never more than the pool holds
+  ops.reserve(work);
   // an untied embedding (and a position table) is read one row at a time, not whole, per token
   const rowwise = (head ? outerWeights.embed.bytes : 0) + (outerWeights.positions?.bytes ?? 0);
   return {
@@ -232,7 +239,7 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
     storage: recipe.describe?.(format) ?? describeStorage(format), formats: w.byFormat,
     embed: outerWeights.embed, embeddingScale: recipe.embeddingScale?.(config) ?? 1, positions: outerWeights.positions ?? null,
     layers, norm: recipe.finalNorm(outerWeights, config, ops), lmHead, logitSoftcap: recipe.logitSoftcap?.(config) ?? 0,
-    buffers: new DecoderBuffers(ops, config, rows, outputs),
+    buffers,
   };
 }
 

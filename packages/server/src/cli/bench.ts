@@ -1,5 +1,6 @@
 // `actorlm bench`: load a model, warm up, then time prefill and decode in the model worker; report throughput,
-// load time, peak RSS and the fraction of the machine's memory bandwidth decode reaches. With `--concurrency C`,
+// load time, peak RSS, the kernels' memory high-water mark, the JavaScript runtime and the fraction of the machine's
+// memory bandwidth decode reaches. With `--concurrency C`,
 // C clients generate through the real request path instead (load-test.ts): aggregate and per-request decode rates,
 // time to first token and inter-token latency.
 import { performance } from "node:perf_hooks";
@@ -29,6 +30,9 @@ export interface BenchReport {
   dtype: string;
   threads: number;
   simd: string;
+  /** The JavaScript runtime the model worker ran on (node, bun or deno) and its version. */
+  runtime: string;
+  runtime_version: string;
   prompt_tokens: number;
   gen_tokens: number;
   kv_cache_tokens: number;
@@ -37,6 +41,8 @@ export interface BenchReport {
   load_ms: number;
   peak_rss_mb: number;
   kernel_memory_mb: number;
+  /** The kernels' memory high-water mark after the timed runs (MB). */
+  kernel_memory_high_water_mb: number;
   weight_mb_per_token: number;
   bandwidth_gb_per_s: number;
   bandwidth_fraction: number;
@@ -51,6 +57,8 @@ export interface ConcurrencyReport {
   dtype: string;
   threads: number;
   simd: string;
+  runtime: string;
+  runtime_version: string;
   kv_cache_tokens: number;
   max_batch_tokens: number;
   concurrency: number;
@@ -75,6 +83,8 @@ export interface ConcurrencyReport {
   admit_engine_itl_p99_ms?: number;
   load_ms: number;
   peak_rss_mb: number;
+  /** The kernels' memory high-water mark after this level's runs (MB): flat however the clients' batches vary. */
+  kernel_memory_high_water_mb: number;
 }
 
 /** Parses a comma-separated list of positive integers (`1,4,8,16`). */
@@ -139,12 +149,15 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
       const runs: LoadReport[] = [];
       for (let run = 0; run < flags.runs; run++) runs.push(await loadTest(host, { ...base, concurrency: C, admitTokens: flags.admitTokens ?? 0, seed: 1 + 1000 * run }));
       const r = medianReport(runs);
+      const after = await host.call("info");
       const report: ConcurrencyReport = {
         model: info.model,
         backend: info.backend,
         dtype: info.dtype,
         threads: info.threads,
         simd: info.simd,
+        runtime: info.runtime.name,
+        runtime_version: info.runtime.version,
         kv_cache_tokens: info.kvCacheTokens,
         max_batch_tokens: info.maxBatchTokens,
         concurrency: C,
@@ -161,6 +174,7 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
         engine_itl_p99_ms: round(r.engineItlP99Ms, 2),
         load_ms: round(loadMs),
         peak_rss_mb: round((process.resourceUsage().maxRSS * 1024) / 2 ** 20),
+        kernel_memory_high_water_mb: round(after.memoryHighWaterBytes / 2 ** 20),
       };
       if (r.admission !== undefined) {
         Object.assign(report, {
@@ -180,12 +194,15 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
   }
   if (flags.json) return;
   const first = reports[0];
-  process.stdout.write(`${first.model}: ${first.backend} / ${first.dtype} / ${first.threads} threads / ${first.simd}; KV cache ${first.kv_cache_tokens} tokens; P = ${first.prompt_tokens}, G = ${first.gen_tokens}, median of ${first.runs} run(s)\n`);
-  const header = ["C", "aggregate tok/s", "per request tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99"];
+  process.stdout.write(`${first.model}: ${first.backend} / ${first.dtype} / ${first.threads} threads / ${first.simd} on ${first.runtime} ${first.runtime_version}; KV cache ${first.kv_cache_tokens} tokens; P = ${first.prompt_tokens}, G = ${first.gen_tokens}, median of ${first.runs} run(s)\n`);
+  const header = ["C", "aggregate tok/s", "per request tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99", "memory high water MB"];
   const admit = first.admit_prompt_tokens !== undefined;
   if (admit) header.push(`admit ${first.admit_prompt_tokens}: TTFT ms`, "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99");
   const rows = reports.map((r) => {
-    const row = [r.concurrency, r.aggregate_decode_tokens_per_s, r.per_request_tokens_per_s, r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms, r.engine_itl_p50_ms, r.engine_itl_p99_ms];
+    const row = [
+      r.concurrency, r.aggregate_decode_tokens_per_s, r.per_request_tokens_per_s, r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms, r.engine_itl_p50_ms,
+      r.engine_itl_p99_ms, r.kernel_memory_high_water_mb,
+    ];
     if (admit) row.push(r.admit_ttft_ms ?? NaN, r.admit_itl_p50_ms ?? NaN, r.admit_itl_p99_ms ?? NaN, r.admit_engine_itl_p50_ms ?? NaN, r.admit_engine_itl_p99_ms ?? NaN);
     return row.map(String);
   });
@@ -203,6 +220,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
     const options = { promptTokens: flags.promptTokens, genTokens: flags.genTokens };
     await host.call("benchmark", { ...options, runs: 1 });                    // warm-up: JIT and caches
     const times = await host.call("benchmark", { ...options, runs: flags.runs });
+    const after = await host.call("info");
     const peakRss = process.resourceUsage().maxRSS * 1024;
     const prefill = (flags.promptTokens * 1000) / median(times.prefillMs);
     const decode = (flags.genTokens * 1000) / median(times.decodeMs);
@@ -217,6 +235,8 @@ async function runBench(flags: BenchFlags): Promise<void> {
       dtype: info.dtype,
       threads: info.threads,
       simd: info.simd,
+      runtime: info.runtime.name,
+      runtime_version: info.runtime.version,
       prompt_tokens: flags.promptTokens,
       gen_tokens: flags.genTokens,
       kv_cache_tokens: info.kvCacheTokens,
@@ -224,7 +244,8 @@ async function runBench(flags: BenchFlags): Promise<void> {
       decode_tokens_per_s: round(decode),
       load_ms: round(loadMs),
       peak_rss_mb: round(peakRss / 2 ** 20),
-      kernel_memory_mb: round(info.memoryBytes / 2 ** 20),
+      kernel_memory_mb: round(after.memoryBytes / 2 ** 20),
+      kernel_memory_high_water_mb: round(after.memoryHighWaterBytes / 2 ** 20),
       weight_mb_per_token: round(info.weightBytesPerToken / 2 ** 20),
       bandwidth_gb_per_s: round(bandwidth),
       bandwidth_fraction: round((info.weightBytesPerToken * decode) / 1e9 / bandwidth, 3),
@@ -242,11 +263,13 @@ async function runBench(flags: BenchFlags): Promise<void> {
     ["model", report.model],
     ["device", report.adapter === null ? report.device : `${report.device} (${report.adapter})`],
     ["backend / dtype / threads / simd", `${report.backend} / ${report.dtype} / ${report.threads} / ${report.simd}`],
+    ["runtime", `${report.runtime} ${report.runtime_version}`],
     ["KV cache (tokens)", String(report.kv_cache_tokens)],
     [`prefill, ${report.prompt_tokens} tokens (tokens/s)`, String(report.prefill_tokens_per_s)],
     [`decode, ${report.gen_tokens} tokens (tokens/s)`, String(report.decode_tokens_per_s)],
     ["load (ms)", String(report.load_ms)],
     ["peak RSS (MB)", String(report.peak_rss_mb)],
+    ["kernel memory in use / high-water mark (MB)", `${report.kernel_memory_mb} / ${report.kernel_memory_high_water_mb}`],
     ["weights read per token (MB)", String(report.weight_mb_per_token)],
     ...(report.ternary_bits_per_weight === undefined ? [] : [["ternary matrices (bits per weight)", String(report.ternary_bits_per_weight)] as [string, string]]),
     ["memory bandwidth (GB/s)", String(report.bandwidth_gb_per_s)],

@@ -7,8 +7,11 @@
  */
 import { batchTables } from "../batch-tables.js";
 import type { WeightFormat } from "../formats.js";
-import { OPS, type Activation, type AttentionParams, type Batch, type BatchSequence, type Buffer, type KvCache, type KvCacheSpec, type Kernels, type Op, type Weight, type WeightSource } from "../kernels.js";
-import { checkRange } from "../reference/js-kernels.js";
+import {
+  OPS, type Activation, type AttentionParams, type Batch, type BatchSequence, type Buffer, type KvCache, type KvCacheSpec, type Kernels, type Op, type Weight,
+  type WeightSource, type WorkLimits,
+} from "../kernels.js";
+import { checkLimits, checkRange } from "../reference/js-kernels.js";
 import type { BatchTables } from "../reference/ops.js";
 import { CpuDevice } from "./cpu-device.js";
 import type { AdapterInfo, GpuDevice } from "./device.js";
@@ -87,11 +90,16 @@ export class GpuKernels implements Kernels {
   readonly #tape = new Tape();
   readonly #ids = new Map<string, number>();
   #nextId = 1;
+  /** Bytes of device buffers alive (retired ones included until they are destroyed), and the most so far. */
   #bytes = 0;
+  #peak = 0;
+  /** The longest buffer made (every op's output fits in it), and the KV pool the batch tables index. */
+  #longestBuffer = 0;
+  #kv = { blocks: 0, blockSize: 1 };
   #uploadedSinceSync = 0;
   /** Internal buffers grown on demand, and ids to free once the tape that may still use them has run. */
   readonly #scratch = new Map<string, { id: number; elements: number }>();
-  #retired: number[] = [];
+  #retired: { id: number; bytes: number }[] = [];
   #tab = { id: 0, elements: 0 };
   #generation = 0;
   #disposed = false;
@@ -180,6 +188,7 @@ export class GpuKernels implements Kernels {
     this.#usable();
     if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`buffer length must be an integer ≥ 0, got ${length}`);
     const made: GpuBuffer = { length, id: this.#allocate(4 * Math.max(1, length), `buffer of ${length} floats`), offset: 0 };
+    this.#longestBuffer = Math.max(this.#longestBuffer, length);
     return made;
   }
 
@@ -200,6 +209,7 @@ export class GpuKernels implements Kernels {
       v.push(this.#allocate(4 * floats, `KV cache layer ${l} values`));
     }
     const made: GpuKvCache = { spec: { ...spec }, bytes: 8 * floats * spec.layers, k, v };
+    this.#kv = { blocks: Math.max(this.#kv.blocks, spec.blocks), blockSize: spec.blockSize };
     return made;
   }
 
@@ -218,11 +228,7 @@ export class GpuKernels implements Kernels {
     }
     packed.set(t.blockTables, blockTablesAt);
     packed.set(t.outputRows, outputsAt);
-    if (packed.length > this.#tab.elements) {
-      if (this.#tab.id !== 0) this.#retire(this.#tab.id, 4 * this.#tab.elements);
-      const elements = Math.max(1024, 2 * packed.length);
-      this.#tab = { id: this.#allocate(4 * elements, "batch tables"), elements };
-    }
+    this.#tabRoom(packed.length);
     this.#tape.upload(this.#tab.id, 0, packed);
     const made: GpuBatch = {
       rows: R, outputs: O, generation: ++this.#generation, tables: t, tab: this.#tab.id, positionsAt, tableOfRowAt, tokensAt, slotsAt, blockTablesAt, outputsAt,
@@ -247,8 +253,27 @@ export class GpuKernels implements Kernels {
     return out;
   }
 
+  /**
+   * Sizes the internal buffers for `limits`: the batch tables for `rows` sequences, the norm statistics for `rows` rows,
+   * and the rotary and aliasing scratch for the longest buffer made so far (no op writes more values than its output).
+   */
+  reserve(limits: WorkLimits): void {
+    this.#usable();
+    const { rows, positions } = checkLimits(limits);
+    const blocks = Math.min(this.#kv.blocks, Math.ceil(positions / this.#kv.blockSize));
+    this.#tabRoom(5 * rows + rows * blocks);
+    this.#scratchBuffer("stats", 2 * rows);
+    if (!this.#wgsl) this.#scratchBuffer("rope", this.#longestBuffer);
+    this.#scratchBuffer("alias", this.#longestBuffer);
+  }
+
+  /** Bytes of device buffers alive (a grown scratch buffer's old one until the next run destroys it). */
   memoryBytes(): number {
     return this.#bytes;
+  }
+
+  memoryHighWater(): number {
+    return this.#peak;
   }
 
   async dispose(): Promise<void> {
@@ -499,6 +524,7 @@ export class GpuKernels implements Kernels {
     const id = this.#nextId++;
     this.#device.createBuffer(id, padded);
     this.#bytes += padded;
+    this.#peak = Math.max(this.#peak, this.#bytes);
     return id;
   }
 
@@ -524,13 +550,24 @@ export class GpuKernels implements Kernels {
     return id;
   }
 
+  /** The batch tables' buffer, holding at least `elements` floats (grown like a scratch buffer). */
+  #tabRoom(elements: number): void {
+    if (elements <= this.#tab.elements) return;
+    if (this.#tab.id !== 0) this.#retire(this.#tab.id, 4 * this.#tab.elements);
+    const grown = Math.max(1024, elements, 2 * this.#tab.elements);
+    this.#tab = { id: this.#allocate(4 * grown, "batch tables"), elements: grown };
+  }
+
+  /** Destroys buffer `id` once the recorded tape that may still use it has run. */
   #retire(id: number, bytes: number): void {
-    this.#retired.push(id);
-    this.#bytes -= Math.max(16, Math.ceil(bytes / 16) * 16);
+    this.#retired.push({ id, bytes: Math.max(16, Math.ceil(bytes / 16) * 16) });
   }
 
   #freeRetired(): void {
-    for (const id of this.#retired) this.#device.destroyBuffer(id);
+    for (const { id, bytes } of this.#retired) {
+      this.#device.destroyBuffer(id);
+      this.#bytes -= bytes;
+    }
     this.#retired = [];
   }
 

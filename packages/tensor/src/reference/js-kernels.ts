@@ -7,7 +7,7 @@ import {
   encodeRows, encodeTernaryRows, matrixBytes, matrixViews, setTernaryScale, ternaryScalesOf, type MatrixBytes, type WeightFormat,
 } from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
 import * as ref from "./ops.js";
 
@@ -116,8 +116,18 @@ export class JsKernels implements Kernels {
     return data(buffer).slice(0, length);
   }
 
+  /** Nothing to size: the reference ops take their working arrays per call, and the garbage collector takes them back. */
+  reserve(limits: WorkLimits): void {
+    checkLimits(limits);
+  }
+
   /** Bytes allocated so far. */
   memoryBytes(): number {
+    return this.#bytes;
+  }
+
+  /** The same as memoryBytes: nothing this backend holds is ever given back. */
+  memoryHighWater(): number {
     return this.#bytes;
   }
 
@@ -252,6 +262,15 @@ function vector(w: Weight): Float32Array {
 
 function tables(b: Batch): ref.BatchTables {
   return (b as JsBatch).tables;
+}
+
+/** The limits, checked: RangeError naming a field that is not an integer ≥ 1. */
+export function checkLimits(limits: WorkLimits): WorkLimits {
+  for (const key of ["rows", "positions", "queriesPerKvHead"] as const) {
+    const v = limits[key];
+    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`work limit ${key} must be an integer ≥ 1, got ${v}`);
+  }
+  return limits;
 }
 
 /** RangeError unless [offset, offset + length) lies within the buffer. */

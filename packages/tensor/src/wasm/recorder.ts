@@ -179,6 +179,10 @@ export class Recorder {
     this.#segmentWrites.length = 0;
   }
 
+  /**
+   * Doubles the list. The old list and counters are never handed out again: a helper that fell behind may still read
+   * them, and must find closed counters there (the list grows only with the ops of one run, not with batch shapes).
+   */
   #grow(): void {
     const capacity = Math.max(256, this.#capacity * 2);
     const list = this.arena.alloc(capacity * WORDS * 4);

@@ -9,9 +9,9 @@ import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
 import { TILE_ROWS, matrixLayout, ternaryScalesOf, type TernaryScales, type WeightFormat } from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
-import { checkRange, checkTernarySource } from "../reference/js-kernels.js";
+import { checkLimits, checkRange, checkTernarySource } from "../reference/js-kernels.js";
 import { Arena, MAX_PAGES } from "./arena.js";
 import { kernelModule, type SimdLevel } from "./module.js";
 import { OP, Recorder, chunking, type Chunking, type Range } from "./recorder.js";
@@ -92,16 +92,24 @@ export class WasmKernels implements Kernels {
   #staging: { u16: number; f32: number; values: number } = { u16: 0, f32: 0, values: 0 };
   readonly #ctrl: number;
   readonly #helpers: Worker[];
+  /** Per-thread scratch (attention scores, a ternary tile's unpacked fields, elementwise tails): one stride per thread. */
+  #scratch: Range = [0, 0];
   #scratchFloats = 0;
   #batchRegion: Range = [0, 0];
   #batchGeneration = 0;
-  /** Activations prepared for int8 weights (i16 values and row scales) or 16-bit float weights (reordered f32). */
-  #quant: { ptr: number; bytes: number; scales: number; rows: number } = { ptr: 0, bytes: 0, scales: 0, rows: 0 };
-  #halves: { ptr: number; bytes: number } = { ptr: 0, bytes: 0 };
-  /** Activations prepared for ternary weights: int8 values in the build's layout, row scales and row sums. */
-  #ternary: { ptr: number; bytes: number; scales: number; sums: number; rows: number } = { ptr: 0, bytes: 0, scales: 0, sums: 0, rows: 0 };
-  /** Which activations the prepared scratch holds, while nothing overwrote them. */
+  /**
+   * Activations prepared for the product with int8 weights (i16 values, row scales), ternary weights (int8 values in
+   * the build's layout, row scales, row sums) or 16-bit float weights (reordered f32): one kind at a time.
+   */
+  #preparedRegion: Range = [0, 0];
+  /** Which activations the prepared region holds, while nothing overwrote them. */
   #prepared: { kind: WeightFormat; x: number; rows: number; K: number } | undefined;
+  /** Where the last int8 or ternary activations prepared lie: values, row scales, row sums (reused: no allocation per op). */
+  readonly #at = { ptr: 0, scales: 0, sums: 0 };
+  /** The longest rows stored so far of the formats whose products prepare activations (padded for int8 and ternary). */
+  #widest = { int8: 0, ternary: 0, halves: 0 };
+  /** The KV pool the batch tables index (its blocks and block size). */
+  #kv = { blocks: 0, blockSize: 1 };
   #broken: Error | undefined;
   #disposed = false;
 
@@ -206,6 +214,7 @@ export class WasmKernels implements Kernels {
     const scales = format === "ternary" ? this.#ternaryScales(source, N, K, ptr) : undefined;
     for (let r = 0; r < N; r += rows) this.#store(format, source, Math.min(N, r + rows) - r, K, ptr, r, scales);
     const made: WasmWeight = { shape: [...shape], format, bytes: layout.bytes, ptr, N, K, Kp: layout.chunks * layout.chunk };
+    this.#widen(made);
     return made;
   }
 
@@ -227,7 +236,16 @@ export class WasmKernels implements Kernels {
       }
     }
     const made: WasmWeight = { shape: [...shape], format: "ternary", bytes: layout.bytes, ptr, N, K, Kp: layout.chunks * layout.chunk };
+    this.#widen(made);
     return made;
+  }
+
+  /** Notes a stored matrix's row length where its products prepare activations (what {@link reserve} sizes for). */
+  #widen(m: WasmWeight): void {
+    const w = this.#widest;
+    if (m.format === "int8") w.int8 = Math.max(w.int8, m.Kp);
+    else if (m.format === "ternary") w.ternary = Math.max(w.ternary, m.Kp);
+    else if (m.format !== "float32") w.halves = Math.max(w.halves, m.K);
   }
 
   /** BitNet b1.58's scales of float rows read from `source` (mean |w|: a first pass), stored in the matrix's trailer. */
@@ -302,7 +320,7 @@ export class WasmKernels implements Kernels {
     this.#usable();
     const n = kvElements(spec);
     const K = this.#arena.alloc(4 * n), V = this.#arena.alloc(4 * n);
-    this.#ensureScratch(spec.blocks * spec.blockSize);
+    this.#kv = { blocks: Math.max(this.#kv.blocks, spec.blocks), blockSize: spec.blockSize };
     const made: WasmKvCache = { spec: { ...spec }, bytes: 8 * n, K, V, layerBytes: (4 * n) / spec.layers };
     return made;
   }
@@ -312,11 +330,7 @@ export class WasmKernels implements Kernels {
     this.#flush();                                          // the region is reused: nothing pending may read the old batch
     const t = batchTables(sequences, cache.spec.blockSize, cache.spec.blocks);
     const parts = [t.tokens, t.positions, t.slots, t.seqOf, t.sequences, t.blockTables, t.outputRows];
-    const bytes = parts.reduce((n, p) => n + 4 * p.length + 16, 0);
-    if (this.#batchRegion[1] - this.#batchRegion[0] < bytes) {
-      const at = this.#arena.alloc(2 * bytes);
-      this.#batchRegion = [at, at + 2 * bytes];
-    }
+    this.#batchRegion = this.#fit(this.#batchRegion, parts.reduce((n, p) => n + 4 * p.length + 16, 0));
     const i32 = this.#arena.i32;
     let at = this.#batchRegion[0];
     const ptrs = parts.map((p) => {
@@ -352,8 +366,33 @@ export class WasmKernels implements Kernels {
     return this.#arena.f32.slice(at, at + length);
   }
 
+  /**
+   * Sizes the prepared-activation region for `rows` rows of the widest int8, ternary and 16-bit matrices stored so far,
+   * the per-thread scratch for a query group's scores over `positions` positions, and the batch tables for `rows`
+   * sequences; the weight-conversion staging is given back first, so these reuse it.
+   */
+  reserve(limits: WorkLimits): void {
+    this.#usable();
+    const { rows, positions, queriesPerKvHead } = checkLimits(limits);
+    if (this.#staging.values > 0) {
+      this.#arena.release(this.#staging.u16, 2 * this.#staging.values);
+      this.#arena.release(this.#staging.f32, 4 * this.#staging.values);
+      this.#staging = { u16: 0, f32: 0, values: 0 };
+    }
+    const w = this.#widest;
+    const prepared = Math.max(4 * rows * w.halves, w.int8 && preparedBytes(rows, w.int8), w.ternary && preparedBytes(rows, w.ternary));
+    this.#preparedRoom(prepared);
+    this.#ensureScratch(Math.max(queriesPerKvHead * positions, w.ternary > 0 && rows >= TERNARY_UNPACK_ROWS ? 2 * w.ternary : 0));
+    const blocks = Math.min(this.#kv.blocks, Math.ceil(positions / this.#kv.blockSize));
+    this.#batchRegion = this.#fit(this.#batchRegion, 4 * (9 * rows + rows * blocks) + 7 * 16);
+  }
+
   memoryBytes(): number {
     return this.#arena.used;
+  }
+
+  memoryHighWater(): number {
+    return this.#arena.highWater;
   }
 
   async dispose(): Promise<void> {
@@ -532,13 +571,8 @@ export class WasmKernels implements Kernels {
 
   /** x ([rows, K]) reordered (and scaled) for 16-bit float weights in the shared scratch; returns its address. */
   #prepareHalves(x: Buffer, rows: number, K: number, format: "float16" | "bfloat16"): number {
-    if (this.#isPrepared(format, x, rows, K)) return this.#halves.ptr;
-    if (this.#halves.bytes < 4 * rows * K) {
-      this.#flush();
-      const bytes = Math.max(8 * rows * K, this.#halves.bytes);
-      this.#halves = { ptr: this.#arena.alloc(bytes), bytes };
-    }
-    const xp = this.#halves.ptr, i = ptrOf(x);
+    if (this.#isPrepared(format, x, rows, K)) return this.#preparedRegion[0];
+    const xp = this.#preparedRoom(4 * rows * K), i = ptrOf(x);
     this.#begin(OP.prepareHalves, this.#cut(rows, 1, Math.ceil(4096 / K))).int(xp).int(i).int(rows).int(K).float(format === "float16" ? 2 ** 56 : 1)
       .reads(i, i + 4 * rows * K).writes(xp, xp + 4 * rows * K);
     this.#end();
@@ -564,14 +598,11 @@ export class WasmKernels implements Kernels {
   }
 
   /** int8 activations of x ([rows, K]) in the shared scratch, quantized once while x is unchanged. */
-  #quantize(x: Buffer, rows: number, K: number, Kp: number): { ptr: number; scales: number } {
-    if (this.#isPrepared("int8", x, rows, K)) return this.#quant;
-    if (this.#quant.bytes < 2 * rows * Kp || this.#quant.rows < rows) {
-      this.#flush();
-      const bytes = 2 * Math.max(2 * rows * Kp, this.#quant.bytes), n = Math.max(rows, this.#quant.rows);
-      this.#quant = { ptr: this.#arena.alloc(bytes), bytes, scales: this.#arena.alloc(4 * n), rows: n };
-    }
-    const q = this.#quant, i = ptrOf(x);
+  #quantize(x: Buffer, rows: number, K: number, Kp: number): { readonly ptr: number; readonly scales: number } {
+    const ready = this.#isPrepared("int8", x, rows, K);
+    const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
+    if (ready) return q;
+    const i = ptrOf(x);
     this.#begin(OP.quantize, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(i).int(rows).int(K).int(Kp)
       .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows);
     this.#end();
@@ -583,14 +614,11 @@ export class WasmKernels implements Kernels {
    * Activations of x ([rows, K]) prepared for ternary weights in the shared scratch (int8 values laid out for the
    * kernel, row scales, row sums), prepared once while x is unchanged.
    */
-  #prepareTernary(x: Buffer, rows: number, K: number, Kp: number): { ptr: number; scales: number; sums: number } {
-    if (this.#isPrepared("ternary", x, rows, K)) return this.#ternary;
-    if (this.#ternary.bytes < 2 * rows * Kp || this.#ternary.rows < rows) {
-      this.#flush();
-      const bytes = 2 * Math.max(2 * rows * Kp, this.#ternary.bytes), n = Math.max(rows, this.#ternary.rows);
-      this.#ternary = { ptr: this.#arena.alloc(bytes), bytes, scales: this.#arena.alloc(4 * n), sums: this.#arena.alloc(4 * n), rows: n };
-    }
-    const q = this.#ternary, i = ptrOf(x);
+  #prepareTernary(x: Buffer, rows: number, K: number, Kp: number): { readonly ptr: number; readonly scales: number; readonly sums: number } {
+    const ready = this.#isPrepared("ternary", x, rows, K);
+    const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
+    if (ready) return q;
+    const i = ptrOf(x);
     this.#begin(OP.prepareTernary, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(q.sums).int(i).int(rows).int(K).int(Kp)
       .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows).writes(q.sums, q.sums + 4 * rows);
     this.#end();
@@ -602,13 +630,44 @@ export class WasmKernels implements Kernels {
   #ensureScratch(positions: number): void {
     const floats = positions + 64;
     if (floats <= this.#scratchFloats) return;
-    this.#flush();
     const stride = Math.ceil((4 * Math.max(floats, 2 * this.#scratchFloats)) / 64) * 64;
-    const base = this.#arena.alloc(stride * this.threads);
+    this.#scratch = this.#fit(this.#scratch, stride * this.threads);
     const i32 = this.#arena.i32, c = this.#ctrl >> 2;
-    i32[c + CTRL.scratch] = base;
+    i32[c + CTRL.scratch] = this.#scratch[0];
     i32[c + CTRL.stride] = stride;
     this.#scratchFloats = stride / 4;
+  }
+
+  /** Where [rows, Kp] activations prepared for int8 or ternary weights at `ptr` keep their parts (see {@link preparedBytes}). */
+  #locate(ptr: number, rows: number, Kp: number): { readonly ptr: number; readonly scales: number; readonly sums: number } {
+    const at = this.#at;
+    at.ptr = ptr;
+    at.scales = ptr + align64(2 * rows * Kp);
+    at.sums = at.scales + align64(4 * rows);
+    return at;
+  }
+
+  /** The prepared region's address, holding at least `bytes` (when it moves, what it held is gone). */
+  #preparedRoom(bytes: number): number {
+    const region = this.#fit(this.#preparedRegion, bytes);
+    if (region !== this.#preparedRegion) {
+      this.#preparedRegion = region;
+      this.#prepared = undefined;
+    }
+    return region[0];
+  }
+
+  /**
+   * `region` when it holds `bytes`; else a region of max(bytes, twice its size), after the recorded ops ran, the old
+   * one released for reuse (working memory follows the largest op, never the number of ops that outgrew it).
+   */
+  #fit(region: Range, bytes: number): Range {
+    const have = region[1] - region[0];
+    if (have >= bytes) return region;
+    this.#flush();
+    this.#arena.release(region[0], have);
+    const size = align64(Math.max(bytes, 2 * have)), at = this.#arena.alloc(size);
+    return [at, at + size];
   }
 
   /** The batch, if it is the current one (a batch is valid until the next `batch` call). */
@@ -645,6 +704,15 @@ export class WasmKernels implements Kernels {
     if (this.#broken !== undefined) throw new RangeError(`wasm kernels are unusable after a failure: ${this.#broken.message}`);
   }
 
+}
+
+/** Bytes of [rows, Kp] activations prepared for int8 or ternary weights: values (2·rows·Kp), row scales, row sums (ternary), 64-aligned each. */
+function preparedBytes(rows: number, Kp: number): number {
+  return align64(2 * rows * Kp) + align64(4 * rows) + 4 * rows;
+}
+
+function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
 }
 
 /** Rows of K values converted per chunk while storing a weight (a multiple of the tile's 4 rows). */
