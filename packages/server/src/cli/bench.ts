@@ -99,8 +99,7 @@ function integers(value: string): number[] {
 /** The `bench` command. */
 export function benchCommand(): Command {
   return addModelOptions(new Command("bench")
-    .description("time prefill and decode of a model (engine only), or C concurrent clients through the request path (--concurrency)")
-    .showHelpAfterError())
+    .description("time prefill and decode of a model (engine only), or C concurrent clients through the request path (--concurrency)"))
     .option("--prompt-tokens <n>", "prompt length P", integer, 128)
     .option("--gen-tokens <n>", "tokens decoded per run G (end-of-sequence ignored)", integer, 128)
     .option("--runs <n>", "timed runs (the median is reported), after one warm-up", integer, 5)
