@@ -5,11 +5,11 @@
  * dispatches on a command tape; a read runs the whole tape — on WebGPU a decode step is one submission — and
  * brings back only the range asked for (the logits rows sampling needs).
  */
-import { batchTables } from "../batch-tables.js";
-import type { WeightFormat } from "../formats.js";
-import { OPS, type Activation, type AttentionParams, type Batch, type BatchSequence, type Buffer, type KvCache, type KvCacheSpec, type Kernels, type Op, type Weight, type WeightSource } from "../kernels.js";
-import { checkRange } from "../reference/js-kernels.js";
-import type { BatchTables } from "../reference/ops.js";
+import {
+  OPS, batchTables, checkRange,
+  type Activation, type AttentionParams, type Batch, type BatchSequence, type BatchTables, type Buffer, type KvCache, type KvCacheSpec,
+  type Kernels, type Op, type Weight, type WeightFormat, type WeightSource,
+} from "@actorlm/tensor";
 import { CpuDevice } from "./cpu-device.js";
 import type { AdapterInfo, GpuDevice } from "./device.js";
 import { ACT, type GpuJsKernelName } from "./gpujs-kernels.js";
