@@ -41,7 +41,7 @@ const all = [
   // gpu.js would bring its own unused webgpu@0.2.9 (84 MB) and its optional `gl` addon, whose install script downloads
   // or compiles a binary. Its `require`s of `gl` (absent: gpu.js skips headless-gl), `os` and `worker_threads` need a
   // real `require` in the ESM build.
-  pkg("gpu", { index: "packages/gpu/src/index.ts", "gpu-thread": "packages/gpu/src/gpu-thread.ts" }, {
+  pkg("gpu", { index: "packages/gpu/src/index.ts", "gpu-thread": "packages/gpu/src/gpu-thread.ts", "gpu-probe": "packages/gpu/src/probe.ts" }, {
     banner: ({ format }) => (format === "esm" ? { js: 'import { createRequire as __actorlmRequire } from "node:module"; const require = __actorlmRequire(import.meta.url);' } : {}),
   }),
   pkg("llm", { index: "packages/llm/src/index.ts", "encode-task": "packages/llm/src/tokenize/encode-task.ts" }),

@@ -11,7 +11,9 @@ describe("devices", () => {
   it.skipIf(onGpuMachine)("device auto with no GPU runs the wasm kernels on the cpu and says so", async () => {
     const m = await hostModel({ device: "auto" });
     try {
-      expect(await m.host.call("info")).toMatchObject({ device: "cpu", adapter: null, backend: "wasm" });
+      const info = await m.host.call("info");
+      expect(info).toMatchObject({ device: "cpu", adapter: null, backend: "wasm" });
+      expect(info.fallback).toMatch(/^device auto: running on the cpu, /);
     } finally {
       await m.close();
     }
@@ -20,7 +22,7 @@ describe("devices", () => {
   it("backend gpu on the cpu: the gpu backend's kernels in gpu.js's cpu mode give the reference's greedy tokens", async () => {
     const m = await hostModel({ device: "cpu", backend: "gpu" });
     try {
-      expect(await m.host.call("info")).toMatchObject({ device: "cpu", adapter: null, backend: "gpu", threads: 1, simd: "none" });
+      expect(await m.host.call("info")).toMatchObject({ device: "cpu", adapter: null, fallback: null, backend: "gpu", threads: 1, simd: "none" });
       const p = REF.prompts[2];
       const { ids } = summarize(await drain(m.inference.infer({ prompt: p.prompt, maxTokens: 8, temperature: 0 }).spawn()));
       expect(ids).toEqual(p.greedy_ids.slice(0, 8));

@@ -33,6 +33,11 @@ export interface GpuOptions {
    * environment's ACTORLM_GPU_KERNELS, else "wgsl".
    */
   readonly prefer?: "wgsl" | "gpujs";
+  /**
+   * WebGPU: let native libraries' messages (Dawn's, while it looks for an adapter) through to stderr. Default false:
+   * the adapter is looked for in a child process first, and what Dawn prints there is dropped.
+   */
+  readonly verbose?: boolean;
 }
 
 interface GpuBuffer extends Buffer {
@@ -109,7 +114,7 @@ export class GpuKernels implements Kernels {
     if (prefer !== "wgsl" && prefer !== "gpujs") throw new RangeError(`prefer must be "wgsl" or "gpujs", got ${JSON.stringify(prefer)}`);
     const adapter = options.adapter ?? fromEnv("ACTORLM_WEBGPU_ADAPTER", ["hardware", "any"]) ?? "hardware";
     if (adapter !== "hardware" && adapter !== "any") throw new RangeError(`adapter must be "hardware" or "any", got ${JSON.stringify(adapter)}`);
-    const device = mode === "cpu" ? await CpuDevice.create() : await WebGpuDevice.create(adapter);
+    const device = mode === "cpu" ? await CpuDevice.create() : await WebGpuDevice.create(adapter, options.verbose ?? false);
     return new GpuKernels(device, prefer);
   }
 

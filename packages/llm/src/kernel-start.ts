@@ -12,7 +12,7 @@ export const GPU_PACKAGE = "@actorlm/gpu";
 /** The part of @actorlm/gpu used here (typed locally, so this package's types need no @actorlm/gpu). */
 interface GpuPackage {
   readonly GpuKernels: {
-    create(options: { mode: "cpu" | "webgpu" }): Promise<Kernels & { readonly adapter?: GpuAdapterInfo }>;
+    create(options: { mode: "cpu" | "webgpu"; verbose?: boolean }): Promise<Kernels & { readonly adapter?: GpuAdapterInfo }>;
     measureBandwidth(): Promise<number>;
   };
   readonly GpuUnavailableError: abstract new (...args: never[]) => Error;
@@ -58,10 +58,10 @@ function loadGpuPackage(): Promise<GpuPackage> {
 }
 
 /** The gpu backend on `mode`; NoGpu when its package is missing or (WebGPU) no usable adapter is found. */
-async function startGpu(mode: "cpu" | "webgpu"): Promise<Kernels & { readonly adapter?: GpuAdapterInfo }> {
+async function startGpu(mode: "cpu" | "webgpu", verbose = false): Promise<Kernels & { readonly adapter?: GpuAdapterInfo }> {
   const gpu = await loadGpuPackage();
   try {
-    return await gpu.GpuKernels.create({ mode });
+    return await gpu.GpuKernels.create({ mode, verbose });
   } catch (error) {
     if (error instanceof gpu.GpuUnavailableError) throw new NoGpu(error.message, { cause: error });
     throw error;
@@ -71,8 +71,9 @@ async function startGpu(mode: "cpu" | "webgpu"): Promise<Kernels & { readonly ad
 /**
  * Starts the kernels of `plan` (cpu kernels on `threads` threads, default every core). A GPU device without the gpu
  * package or a usable WebGPU adapter is MODEL_LOAD naming it; under `auto` it means the cpu's wasm kernels instead.
+ * `verbose` lets Dawn's own messages through while the GPU is looked for.
  */
-export async function startKernels(plan: KernelPlan, threads: number | undefined): Promise<StartedKernels> {
+export async function startKernels(plan: KernelPlan, threads: number | undefined, verbose = false): Promise<StartedKernels> {
   const cpuThreads = threads ?? availableParallelism();
   try {
     switch (plan.kind) {
@@ -81,10 +82,10 @@ export async function startKernels(plan: KernelPlan, threads: number | undefined
         return { kernels, device: "cpu", adapter: null, fallback: null };
       }
       case "gpu":
-        return onGpu(await startGpu("webgpu"));
+        return onGpu(await startGpu("webgpu", verbose));
       case "auto":
         try {
-          return onGpu(await startGpu("webgpu"));
+          return onGpu(await startGpu("webgpu", verbose));
         } catch (error) {
           if (!(error instanceof NoGpu)) throw error;
           const kernels = await createKernels("wasm", { threads: cpuThreads });

@@ -131,10 +131,10 @@ export class LlamaModel {
    * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
    */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
-    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests } = parseModelArgs(args);
+    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests, verbose } = parseModelArgs(args);
     const { format, plan } = refuseUnsupported(config);
     const dir = resolveModelDir(config.model);
-    const { kernels, device, adapter, fallback } = await startKernels(plan, config.threads);
+    const { kernels, device, adapter, fallback } = await startKernels(plan, config.threads, verbose);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
     let loaded: Awaited<ReturnType<typeof loadModel>>;
     let tokenizer: Tokenizer;

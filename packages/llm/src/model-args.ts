@@ -23,6 +23,11 @@ export interface LlamaModelArgs extends BackendConfigInit {
   kvCacheTokens?: number;
   /** Most tokens one forward pass takes (longer prompts are prefilled in chunks). Default 512. */
   maxBatchTokens?: number;
+  /**
+   * Let native libraries' messages through to stderr (Dawn's, when device "gpu" or "auto" looks for a GPU). Default
+   * false: the GPU is looked for in a child process first and what Dawn prints there is dropped.
+   */
+  verbose?: boolean;
 }
 
 /** Load arguments after checking, defaults filled in. */
@@ -33,11 +38,12 @@ export interface LoadSettings {
   readonly maxStopSequences: number;
   readonly kvCacheTokens: number | undefined;
   readonly maxBatchTokens: number | undefined;
+  readonly verbose: boolean;
 }
 
 const FIELDS: readonly (keyof LlamaModelArgs)[] = [
   "model", "device", "dtype", "maxSequenceLength", "flashAttention", "threads", "backend", "maxSequences", "maxStopSequences",
-  "kvCacheTokens", "maxBatchTokens", "maxConcurrentRequests", "maxQueuedRequests",
+  "kvCacheTokens", "maxBatchTokens", "maxConcurrentRequests", "maxQueuedRequests", "verbose",
 ];
 
 /** Default of maxConcurrentRequests. */
@@ -56,6 +62,9 @@ export function parseModelArgs(args: unknown): LoadSettings {
     throw new LlmError("VALIDATION", `args: LlamaModel needs a model directory or { model: directory, ... }, got ${got}`, { field: "args" });
   }
   refuseUnknownFields(plain, FIELDS);
+  if (plain.verbose !== undefined && typeof plain.verbose !== "boolean") {
+    throw new LlmError("VALIDATION", "verbose must be a boolean", { field: "verbose" });
+  }
   const legacy = plain.maxSequences === undefined ? undefined : integerSetting("maxSequences", plain.maxSequences, 1);
   return {
     config: new BackendConfig(plain as unknown as BackendConfigInit).validate(),
@@ -64,6 +73,7 @@ export function parseModelArgs(args: unknown): LoadSettings {
     maxStopSequences: integerSetting("maxStopSequences", plain.maxStopSequences ?? 4, 1),
     kvCacheTokens: plain.kvCacheTokens === undefined ? undefined : integerSetting("kvCacheTokens", plain.kvCacheTokens, 1),
     maxBatchTokens: plain.maxBatchTokens === undefined ? undefined : integerSetting("maxBatchTokens", plain.maxBatchTokens, 1),
+    verbose: plain.verbose === true,
   };
 }
 

@@ -18,6 +18,7 @@ export interface ModelFlags {
   maxBatchTokens?: number;
   maxConcurrentRequests?: number;
   maxQueuedRequests?: number;
+  verbose?: boolean;
 }
 
 /** The engine flags without --model (for `serve`, whose --model is repeatable). */
@@ -25,7 +26,7 @@ export type EngineFlags = Omit<ModelFlags, "model" | "download">;
 
 /**
  * Adds --model, --download, --dtype, --device, --backend, --threads, --max-sequence-length, --kv-cache-tokens,
- * --max-batch-tokens, --max-concurrent-requests, --max-queued-requests.
+ * --max-batch-tokens, --max-concurrent-requests, --max-queued-requests, --verbose.
  */
 export function addModelOptions(command: Command): Command {
   const model = "model directory (Hugging Face layout), or a Hugging Face id org/name[@revision] from the local cache";
@@ -48,7 +49,8 @@ export function addEngineOptions(command: Command): Command {
     .option("--kv-cache-tokens <n>", "KV cache size in tokens (default: from the model's shape and the machine's memory)", integer)
     .option("--max-batch-tokens <n>", "most tokens per forward pass, every request together (longer prompts are prefilled in chunks)", integer)
     .option("--max-concurrent-requests <n>", "most requests in the batch at once (default 16)", integer)
-    .option("--max-queued-requests <n>", "most requests waiting to join the batch; more are refused with OVERLOADED (default 64)", integer);
+    .option("--max-queued-requests <n>", "most requests waiting to join the batch; more are refused with OVERLOADED (default 64)", integer)
+    .option("--verbose", "let native libraries' messages through (Dawn's, when --device gpu or auto looks for a GPU)");
 }
 
 /** The model's load arguments from parsed flags. */
@@ -68,6 +70,7 @@ export function engineArgs(flags: EngineFlags): Omit<LlamaModelArgs, "model"> {
   if (flags.maxBatchTokens !== undefined) args.maxBatchTokens = flags.maxBatchTokens;
   if (flags.maxConcurrentRequests !== undefined) args.maxConcurrentRequests = flags.maxConcurrentRequests;
   if (flags.maxQueuedRequests !== undefined) args.maxQueuedRequests = flags.maxQueuedRequests;
+  if (flags.verbose !== undefined) args.verbose = flags.verbose;
   return args;
 }
 
