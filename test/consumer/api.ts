@@ -41,7 +41,7 @@ export async function host(): Promise<ModelInfo> {
 export async function server(): Promise<void> {
   const options: ServerOptions = { models: [EMBEDDED_MODEL_DIR], port: 0 };
   const s = createServer(options);
-  const url: string = await s.listen();
+  const url: string = await s.start();
   await s.close();
   void url;
 }
