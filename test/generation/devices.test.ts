@@ -1,9 +1,10 @@
 /**
  * Which device and kernels a load asked for, through a model worker: `auto` reports what it chose, the gpu backend
- * runs on the cpu in gpu.js's cpu mode when asked, and generation on it gives the reference's greedy tokens.
+ * runs on the cpu in gpu.js's cpu mode when asked, and generation on it gives the reference's greedy tokens; what
+ * Dawn prints while it looks for a GPU stays off the terminal unless --verbose.
  */
 import { describe, expect, it } from "vitest";
-import { REF, drain, hostModel, summarize } from "./helpers.js";
+import { REF, drain, hostModel, runCli, summarize } from "./helpers.js";
 
 const onGpuMachine = process.env.ACTORLM_TEST_WEBGPU !== undefined;
 
@@ -29,5 +30,17 @@ describe("devices", () => {
     } finally {
       await m.close();
     }
+  });
+
+  it.skipIf(onGpuMachine)("actorlm generate --device auto with no GPU: the cpu's greedy text, nothing of Dawn's on stderr without --verbose", async () => {
+    const p = REF.prompts[0];
+    const args = ["generate", "--prompt", p.prompt, "--max-tokens", "8", "--temperature", "0", "--json", "--device", "auto"];
+    const quiet = await runCli(args);
+    expect(quiet.code).toBe(0);
+    expect((JSON.parse(quiet.stdout) as { ids: number[] }).ids).toEqual(p.greedy_ids.slice(0, 8));
+    expect(quiet.stderr).not.toMatch(/vulkan|dawn/i);
+    const verbose = await runCli([...args, "--verbose"]);
+    expect(verbose.code).toBe(0);
+    expect((JSON.parse(verbose.stdout) as { ids: number[] }).ids).toEqual(p.greedy_ids.slice(0, 8));
   });
 });

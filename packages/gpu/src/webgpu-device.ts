@@ -38,11 +38,13 @@ async function probe(choice: AdapterChoice): Promise<void> {
         resolve(JSON.parse(line) as ProbeResult);
       } catch {
         const why = error === null ? "it printed no result" : error.message.split("\n")[0];
-        resolve({ type: "failed", reason: "no-webgpu", message: `looking for a WebGPU adapter failed (${why}); verbose shows Dawn's messages` });
+        resolve({ type: "failed", reason: "no-webgpu", message: `looking for a WebGPU adapter failed (${why})` });
       }
     });
   });
-  if (result.type === "failed") throw new GpuUnavailableError(result.reason, result.message, result.adapter);
+  if (result.type === "failed") {
+    throw new GpuUnavailableError(result.reason, `${result.message} (verbose: true, --verbose on the command line, shows what Dawn printed)`, result.adapter);
+  }
 }
 
 /** The model thread's handle on the GPU thread. */
