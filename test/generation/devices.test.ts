@@ -3,8 +3,10 @@
  * runs on the cpu in gpu.js's cpu mode when asked, and generation on it gives the reference's greedy tokens; what
  * Dawn prints while it looks for a GPU stays off the terminal unless --verbose.
  */
+import { InferenceError } from "@actorlm/runtime";
+import { LlamaModel } from "@actorlm/llm";
 import { describe, expect, it } from "vitest";
-import { REF, drain, hostModel, runCli, summarize } from "./helpers.js";
+import { MODEL, REF, drain, hostModel, runCli, summarize } from "./helpers.js";
 
 const onGpuMachine = process.env.ACTORLM_TEST_WEBGPU !== undefined;
 
@@ -42,5 +44,18 @@ describe("devices", () => {
     const verbose = await runCli([...args, "--verbose"]);
     expect(verbose.code).toBe(0);
     expect((JSON.parse(verbose.stdout) as { ids: number[] }).ids).toEqual(p.greedy_ids.slice(0, 8));
+  });
+
+  it("verbose must be a boolean: VALIDATION naming it", () => {
+    const error = (() => {
+      try {
+        LlamaModel.validateArgs({ model: MODEL, verbose: "yes" });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(InferenceError);
+    expect(error).toMatchObject({ code: "VALIDATION", field: "verbose" });
+    expect(() => LlamaModel.validateArgs({ model: MODEL, verbose: true })).not.toThrow();
   });
 });
