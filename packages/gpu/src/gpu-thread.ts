@@ -10,7 +10,7 @@ import { StartFailure, findAdapter } from "./adapter.js";
 import type { AdapterInfo } from "./device.js";
 import { GPUJS_KERNELS } from "./gpujs-kernels.js";
 import { loadGpuJs } from "./gpujs.js";
-import type { GpuFailure, GpuThreadData, GpuThreadStarted, RunReply, ToGpuThread } from "./protocol.js";
+import type { GpuThreadData, GpuThreadStarted, RunReply, ToGpuThread } from "./protocol.js";
 import { translateGpuJs, type TranslatedKernel } from "./translate.js";
 import { WebGpuExecutor } from "./webgpu-executor.js";
 
