@@ -8,7 +8,7 @@ function dependencies(name: string): string[] {
 }
 
 /** One build per package: ESM + CJS + .d.ts, its dependencies and sibling packages kept external. */
-function pkg(name: string, entry: Record<string, string>): Options {
+function pkg(name: string, entry: Record<string, string>, extra: Options = {}): Options {
   return {
     name,
     entry,
@@ -23,6 +23,7 @@ function pkg(name: string, entry: Record<string, string>): Options {
     platform: "node",
     external: [/^@actorlm\//, ...dependencies(name)],
     tsconfig: "tsconfig.build.json",
+    ...extra,
   };
 }
 
@@ -35,7 +36,13 @@ const all = [
   pkg("tensor", {
     index: "packages/tensor/src/index.ts",
     "wasm-thread": "packages/tensor/src/wasm/thread.ts",
-    "gpu-thread": "packages/tensor/src/gpu/gpu-thread.ts",
+  }),
+  // gpu.js (and gpu-mock.js, which names gpu.js as a peer) are bundled in, not dependencies of @actorlm/gpu: installed,
+  // gpu.js would bring its own unused webgpu@0.2.9 (84 MB) and its optional `gl` addon, whose install script downloads
+  // or compiles a binary. Its `require`s of `gl` (absent: gpu.js skips headless-gl), `os` and `worker_threads` need a
+  // real `require` in the ESM build.
+  pkg("gpu", { index: "packages/gpu/src/index.ts", "gpu-thread": "packages/gpu/src/gpu-thread.ts", "gpu-probe": "packages/gpu/src/probe.ts" }, {
+    banner: ({ format }) => (format === "esm" ? { js: 'import { createRequire as __actorlmRequire } from "node:module"; const require = __actorlmRequire(import.meta.url);' } : {}),
   }),
   pkg("llm", { index: "packages/llm/src/index.ts", "encode-task": "packages/llm/src/tokenize/encode-task.ts" }),
   pkg("server", { index: "packages/server/src/index.ts", cli: "packages/server/src/cli/main.ts" }),

@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { EMBEDDED_MODEL_DIR, Tokenizer, loadModel, type CausalLM } from "@actorlm/llm";
-import { GpuKernels, JsKernels, type AdapterChoice, type Kernels, type WeightFormat } from "@actorlm/tensor";
+import { GpuKernels, type AdapterChoice } from "@actorlm/gpu";
+import { JsKernels, type Kernels, type WeightFormat } from "@actorlm/tensor";
 
 const { values: flags } = parseArgs({
   options: {

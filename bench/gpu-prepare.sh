@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 bundle_tool=${1:-../shared/tools/gpu-bundle.sh}
-[ -f packages/tensor/dist/gpu-thread.js ] || { echo "build first: npm ci && npm run build" >&2; exit 1; }
+[ -f packages/gpu/dist/gpu-thread.js ] || { echo "build first: npm ci && npm run build" >&2; exit 1; }
 bash "$bundle_tool"
 tar -cf - node_modules/tsx/node_modules/esbuild node_modules/tsx/node_modules/@esbuild/linux-x64 2>/dev/null \
   | xz -T0 -6 > .gpu-bundle/tsx-esbuild.tar.xz

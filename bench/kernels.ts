@@ -1,7 +1,7 @@
 // Kernel micro-benchmark: matrix products of model-sized shapes on a backend, in GFLOP/s and GB/s of weights.
 //   node --import tsx bench/kernels.ts [--backend wasm|js] [--threads N] [--rows R] [--json]
 import { parseArgs } from "node:util";
-import { createKernels, WEIGHT_FORMATS, type KernelsName } from "@actorlm/tensor";
+import { createKernels, WEIGHT_FORMATS, type CpuKernelsName } from "@actorlm/tensor";
 
 const { values: flags } = parseArgs({
   options: {
@@ -12,7 +12,7 @@ const { values: flags } = parseArgs({
   },
 });
 const threads = Number(flags.threads), R = Number(flags.rows);
-const kernels = await createKernels(flags.backend as KernelsName, { threads });
+const kernels = await createKernels(flags.backend as CpuKernelsName, { threads });
 const shapes: [string, number, number][] = [
   ["kjv q/o 256×256", 256, 256], ["kjv gate 768×256", 768, 256], ["kjv down 256×768", 256, 768],
   ["smol q 576×576", 576, 576], ["smol gate 1536×576", 1536, 576], ["smol down 576×1536", 576, 1536],

@@ -12,7 +12,9 @@ import { afterAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "../..");
 const OUT = join(ROOT, "test/.readme-samples");
-const READMES = ["README.md", "packages/runtime/README.md"];
+const READMES = [
+  "README.md", "packages/runtime/README.md", "packages/tensor/README.md", "packages/llm/README.md", "packages/server/README.md",
+];
 /** tsx's loader by URL: `--import tsx` would resolve against the working directory, which is elsewhere here. */
 const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 

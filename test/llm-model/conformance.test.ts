@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GpuKernels, JsKernels, WasmKernels, type AdapterChoice, type Kernels } from "@actorlm/tensor";
+import { GpuKernels, type AdapterChoice } from "@actorlm/gpu";
+import { JsKernels, WasmKernels, type Kernels } from "@actorlm/tensor";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
 import { argmax, loadLlama, logsumexp, session, topK } from "./helpers.js";
 

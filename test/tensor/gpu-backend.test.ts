@@ -4,15 +4,14 @@
  * there is no WebGPU adapter. Its ops against the reference: kernels-parity.test.ts.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  GpuKernels, GpuUnavailableError, JsKernels, OPS, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, type AdapterChoice, type Kernels,
-} from "@actorlm/tensor";
-import { GPUJS_KERNELS } from "../../packages/tensor/src/gpu/gpujs-kernels.js";
-import { loadGpuJs } from "../../packages/tensor/src/gpu/gpujs.js";
-import { packRows, paddedK } from "../../packages/tensor/src/gpu/layout.js";
-import { Tape, walkTape, type Dispatch } from "../../packages/tensor/src/gpu/tape.js";
-import { translateGpuJs } from "../../packages/tensor/src/gpu/translate.js";
-import { WGSL_KERNELS, prelude } from "../../packages/tensor/src/gpu/wgsl-kernels.js";
+import { GpuKernels, GpuUnavailableError, type AdapterChoice } from "@actorlm/gpu";
+import { JsKernels, OPS, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, type Kernels } from "@actorlm/tensor";
+import { GPUJS_KERNELS } from "../../packages/gpu/src/gpujs-kernels.js";
+import { loadGpuJs } from "../../packages/gpu/src/gpujs.js";
+import { packRows, paddedK } from "../../packages/gpu/src/layout.js";
+import { Tape, walkTape, type Dispatch } from "../../packages/gpu/src/tape.js";
+import { translateGpuJs } from "../../packages/gpu/src/translate.js";
+import { WGSL_KERNELS, prelude } from "../../packages/gpu/src/wgsl-kernels.js";
 import { randomFloats } from "./helpers.js";
 
 const onGpuMachine = process.env.ACTORLM_TEST_WEBGPU !== undefined;

@@ -6,9 +6,9 @@
  * lavapipe) it also runs on WebGPU, WGSL kernels and gpu.js's translations alike.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { GpuKernels, type AdapterChoice } from "@actorlm/gpu";
 import {
-  GpuKernels, JsKernels, WasmKernels, f32ToBf16Bits, f32ToF16Bits, type Activation, type AdapterChoice, type BatchSequence, type Kernels,
-  type WeightFormat,
+  JsKernels, WasmKernels, f32ToBf16Bits, f32ToF16Bits, type Activation, type BatchSequence, type Kernels, type WeightFormat,
 } from "@actorlm/tensor";
 import { randomFloats } from "./helpers.js";
 

@@ -1,9 +1,10 @@
-// Where the model shipped with the repository lives, for the CLI's default, the examples, tests and benchmarks.
-import { fileURLToPath } from "node:url";
+// Where the model shipped with actorlm lives, for the CLI's default, the examples, tests and benchmarks.
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
 
 /**
- * The embedded model (`models/kjv-llama` at the repository root), as an absolute path. This file sits directly in
- * `packages/llm/src/` and is bundled into a file directly in `packages/llm/dist/`, so the same relative URL
- * resolves to the repository root from the sources (tests, tsx) and from the build.
+ * The embedded model: the directory of the `@actorlm/kjv-llama` package (a dependency of this one, its files in
+ * Hugging Face layout at the package's root), resolved as Node resolves packages, so it is found wherever the
+ * packages are installed (in the repository: `packages/kjv-llama`, through the workspace link).
  */
-export const EMBEDDED_MODEL_DIR: string = fileURLToPath(new URL("../../../models/kjv-llama", import.meta.url));
+export const EMBEDDED_MODEL_DIR: string = dirname(createRequire(import.meta.url).resolve("@actorlm/kjv-llama/package.json"));

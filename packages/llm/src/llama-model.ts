@@ -38,6 +38,8 @@ export interface ModelInfo {
   /** Where the model runs ("cpu" or "gpu": what `device: "auto"` chose), and the WebGPU adapter (null off the GPU). */
   device: string;
   adapter: string | null;
+  /** Why `device: "auto"` runs on the cpu (the gpu package is not installed, or no GPU was found); null otherwise. */
+  fallback: string | null;
   /** Kernels the model runs on, the threads they use, and which SIMD build (wasm). */
   backend: string;
   threads: number;
@@ -137,10 +139,10 @@ export class LlamaModel {
    * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
    */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
-    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests, checkWeights } = parseModelArgs(args);
+    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests, checkWeights, verbose } = parseModelArgs(args);
     const { format, plan } = refuseUnsupported(config);
     const dir = resolveModelDir(config.model);
-    const { kernels, device, adapter } = await startKernels(plan, config.threads);
+    const { kernels, device, adapter, fallback } = await startKernels(plan, config.threads, verbose);
     const onProgress = ctx ? (p: { stage: string; done: number; total: number; unit: string }) => ctx.progress(p) : undefined;
     let loaded: Awaited<ReturnType<typeof loadModel>>;
     let tokenizer: Tokenizer;
@@ -163,6 +165,7 @@ export class LlamaModel {
       architecture: arch.name,
       device,
       adapter,
+      fallback,
       backend: kernels.name,
       threads: kernels.threads,
       simd: kernels.simd,

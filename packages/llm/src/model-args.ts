@@ -28,6 +28,11 @@ export interface LlamaModelArgs extends BackendConfigInit {
    * holds any. Default true; false skips the pass over the values (about 1 ms per million values) for very large models.
    */
   checkWeights?: boolean;
+  /**
+   * Let native libraries' messages through to stderr (Dawn's, when device "gpu" or "auto" looks for a GPU). Default
+   * false: the GPU is looked for in a child process first and what Dawn prints there is dropped.
+   */
+  verbose?: boolean;
 }
 
 /** Load arguments after checking, defaults filled in. */
@@ -39,11 +44,12 @@ export interface LoadSettings {
   readonly kvCacheTokens: number | undefined;
   readonly maxBatchTokens: number | undefined;
   readonly checkWeights: boolean;
+  readonly verbose: boolean;
 }
 
 const FIELDS: readonly (keyof LlamaModelArgs)[] = [
   "model", "device", "dtype", "maxSequenceLength", "flashAttention", "threads", "backend", "maxSequences", "maxStopSequences",
-  "kvCacheTokens", "maxBatchTokens", "maxConcurrentRequests", "maxQueuedRequests", "checkWeights",
+  "kvCacheTokens", "maxBatchTokens", "maxConcurrentRequests", "maxQueuedRequests", "checkWeights", "verbose",
 ];
 
 /** Default of maxConcurrentRequests. */
@@ -65,6 +71,9 @@ export function parseModelArgs(args: unknown): LoadSettings {
   if (plain.checkWeights !== undefined && typeof plain.checkWeights !== "boolean") {
     throw new LlmError("VALIDATION", "checkWeights: must be a boolean", { field: "checkWeights" });
   }
+  if (plain.verbose !== undefined && typeof plain.verbose !== "boolean") {
+    throw new LlmError("VALIDATION", "verbose: must be a boolean", { field: "verbose" });
+  }
   const legacy = plain.maxSequences === undefined ? undefined : integerSetting("maxSequences", plain.maxSequences, 1);
   return {
     config: new BackendConfig(plain as unknown as BackendConfigInit).validate(),
@@ -74,6 +83,7 @@ export function parseModelArgs(args: unknown): LoadSettings {
     kvCacheTokens: plain.kvCacheTokens === undefined ? undefined : integerSetting("kvCacheTokens", plain.kvCacheTokens, 1),
     maxBatchTokens: plain.maxBatchTokens === undefined ? undefined : integerSetting("maxBatchTokens", plain.maxBatchTokens, 1),
     checkWeights: plain.checkWeights !== false,
+    verbose: plain.verbose === true,
   };
 }
 

@@ -1,6 +1,6 @@
 import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { TransferListItem } from "node:worker_threads";
+import type { Transferable } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { reasonOf } from "./cancel.js";
 import { deserializeError, InferenceError } from "./errors.js";
@@ -65,7 +65,7 @@ export class CpuPool<Task, Result> {
    * Runs one task on a pool thread. `transfer` lists what the task moves to that thread instead of copying (a
    * MessagePort such as `ModelHost.connect()` returns, an ArrayBuffer).
    */
-  async run(task: Task, options: { signal?: AbortSignal; transfer?: readonly TransferListItem[] } = {}): Promise<Result> {
+  async run(task: Task, options: { signal?: AbortSignal; transfer?: readonly Transferable[] } = {}): Promise<Result> {
     if (this.#closed) throw new InferenceError("NOT_READY", "CPU pool is closed");
     const { signal } = options;
     if (signal?.aborted) throw reasonOf(signal);

@@ -22,8 +22,8 @@ export {
 export { JsKernels } from "./reference/js-kernels.js";
 export { WasmKernels, type WasmOptions } from "./wasm/wasm-kernels.js";
 export type { SimdLevel } from "./wasm/module.js";
-export { GpuKernels, type GpuOptions } from "./gpu/gpu-kernels.js";
-export { GpuUnavailableError, type AdapterChoice } from "./gpu/webgpu-device.js";
-export type { AdapterInfo } from "./gpu/device.js";
-export { createKernels, KERNELS, type KernelsOptions } from "./create.js";
-export { kvElements } from "./batch-tables.js";
+export { createKernels, type CpuKernelsName, type KernelsOptions } from "./create.js";
+export { batchTables, kvElements } from "./batch-tables.js";
+// for backends in other packages (@actorlm/gpu): the reference's range check and batch tables
+export { checkLimits, checkRange } from "./reference/js-kernels.js";
+export type { BatchTables } from "./reference/ops.js";

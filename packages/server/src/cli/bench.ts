@@ -4,7 +4,8 @@
 // C clients generate through the real request path instead (load-test.ts): aggregate and per-request decode rates,
 // time to first token and inter-token latency.
 import { performance } from "node:perf_hooks";
-import { GpuKernels, WasmKernels } from "@actorlm/tensor";
+import { measureGpuBandwidth } from "@actorlm/llm";
+import { WasmKernels } from "@actorlm/tensor";
 import { Command, InvalidArgumentError } from "commander";
 import { loadTest, type LoadReport } from "./load-test.js";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
@@ -225,7 +226,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
     const decode = (flags.genTokens * 1000) / median(times.decodeMs);
     await host.close();
     // the bandwidth of the memory the weights live in: the GPU's own on the GPU, the cores' otherwise
-    const bandwidth = info.device === "gpu" ? await GpuKernels.measureBandwidth() : await WasmKernels.measureBandwidth(info.threads);
+    const bandwidth = info.device === "gpu" ? await measureGpuBandwidth() : await WasmKernels.measureBandwidth(info.threads);
     report = {
       model: info.model,
       device: info.device,

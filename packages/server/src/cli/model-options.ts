@@ -20,6 +20,7 @@ export interface ModelFlags {
   maxQueuedRequests?: number;
   /** false with --no-check-weights. */
   checkWeights?: boolean;
+  verbose?: boolean;
 }
 
 /** The engine flags without --model (for `serve`, whose --model is repeatable). */
@@ -27,7 +28,7 @@ export type EngineFlags = Omit<ModelFlags, "model" | "download">;
 
 /**
  * Adds --model, --download, --dtype, --device, --backend, --threads, --max-sequence-length, --kv-cache-tokens,
- * --max-batch-tokens, --max-concurrent-requests, --max-queued-requests, --no-check-weights.
+ * --max-batch-tokens, --max-concurrent-requests, --max-queued-requests, --no-check-weights, --verbose.
  */
 export function addModelOptions(command: Command): Command {
   const model = "model directory (Hugging Face layout), or a Hugging Face id org/name[@revision] from the local cache";
@@ -51,7 +52,8 @@ export function addEngineOptions(command: Command): Command {
     .option("--max-batch-tokens <n>", "most tokens per forward pass, every request together (longer prompts are prefilled in chunks)", integer)
     .option("--max-concurrent-requests <n>", "most requests in the batch at once (default 16)", integer)
     .option("--max-queued-requests <n>", "most requests waiting to join the batch; more are refused with OVERLOADED (default 64)", integer)
-    .option("--no-check-weights", "skip checking every weight for NaN and ±inf at load (for very large models)");
+    .option("--no-check-weights", "skip checking every weight for NaN and ±inf at load (for very large models)")
+    .option("--verbose", "let native libraries' messages through (Dawn's, when --device gpu or auto looks for a GPU)");
 }
 
 /** The model's load arguments from parsed flags. */
@@ -72,6 +74,7 @@ export function engineArgs(flags: EngineFlags): Omit<LlamaModelArgs, "model"> {
   if (flags.maxConcurrentRequests !== undefined) args.maxConcurrentRequests = flags.maxConcurrentRequests;
   if (flags.maxQueuedRequests !== undefined) args.maxQueuedRequests = flags.maxQueuedRequests;
   if (flags.checkWeights === false) args.checkWeights = false;
+  if (flags.verbose !== undefined) args.verbose = flags.verbose;
   return args;
 }
 

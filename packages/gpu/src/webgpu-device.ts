@@ -3,9 +3,11 @@
  * commands go to it in order, and a run blocks this thread (Atomics.wait) until the thread has submitted the tape,
  * mapped the range read and answered — the Kernels interface reads synchronously, WebGPU does not.
  */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { AdapterInfo, GpuDevice, ReadRange } from "./device.js";
-import type { AdapterChoice, GpuFailure, GpuThreadData, GpuThreadStarted, RunReply, ToGpuThread } from "./protocol.js";
+import type { AdapterChoice, GpuFailure, GpuThreadData, GpuThreadStarted, ProbeResult, RunReply, ToGpuThread } from "./protocol.js";
 import type { Tape } from "./tape.js";
 
 export type { AdapterChoice } from "./protocol.js";
@@ -22,6 +24,26 @@ export class GpuUnavailableError extends Error {
   /** An error saying why, with the adapter found (if any). */
   constructor(readonly reason: GpuFailure, message: string, readonly adapter?: AdapterInfo) {
     super(message);
+  }
+}
+
+/** Runs the probe (probe.ts) in a child process; GpuUnavailableError, saying why, unless it found an adapter. */
+async function probe(choice: AdapterChoice): Promise<void> {
+  const script = fileURLToPath(new URL("./gpu-probe.js", import.meta.url));
+  const args = "Deno" in globalThis ? ["run", "--allow-all", script, choice] : [script, choice];
+  const result = await new Promise<ProbeResult>((resolve) => {
+    execFile(process.execPath, args, { timeout: 120_000, maxBuffer: 1 << 20 }, (error, stdout) => {
+      const line = stdout.trim().split("\n").pop() ?? "";
+      try {
+        resolve(JSON.parse(line) as ProbeResult);
+      } catch {
+        const why = error === null ? "it printed no result" : error.message.split("\n")[0];
+        resolve({ type: "failed", reason: "no-webgpu", message: `looking for a WebGPU adapter failed (${why})` });
+      }
+    });
+  });
+  if (result.type === "failed") {
+    throw new GpuUnavailableError(result.reason, `${result.message} (verbose: true, --verbose on the command line, shows what Dawn printed)`, result.adapter);
   }
 }
 
@@ -44,8 +66,13 @@ export class WebGpuDevice implements GpuDevice {
     this.maxBufferBytes = maxBufferBytes;
   }
 
-  /** Starts the GPU thread and waits until its device and kernels are ready; rejects with GpuUnavailableError. */
-  static async create(choice: AdapterChoice): Promise<WebGpuDevice> {
+  /**
+   * Starts the GPU thread and waits until its device and kernels are ready; rejects with GpuUnavailableError. Unless
+   * `verbose`, a probe in a child process looks for the adapter first, so what Dawn prints on a machine with no
+   * usable GPU is never shown; `verbose` skips it, and Dawn's messages reach this process's stderr.
+   */
+  static async create(choice: AdapterChoice, verbose = false): Promise<WebGpuDevice> {
+    if (!verbose) await probe(choice);
     const flag = new SharedArrayBuffer(4);
     const { port1, port2 } = new MessageChannel();
     const data: GpuThreadData = { choice, flag, reply: port2 };

@@ -6,46 +6,22 @@
  */
 /// <reference types="@webgpu/types" />
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { StartFailure, findAdapter } from "./adapter.js";
 import type { AdapterInfo } from "./device.js";
 import { GPUJS_KERNELS } from "./gpujs-kernels.js";
 import { loadGpuJs } from "./gpujs.js";
-import type { GpuFailure, GpuThreadData, GpuThreadStarted, RunReply, ToGpuThread } from "./protocol.js";
+import type { GpuThreadData, GpuThreadStarted, RunReply, ToGpuThread } from "./protocol.js";
 import { translateGpuJs, type TranslatedKernel } from "./translate.js";
 import { WebGpuExecutor } from "./webgpu-executor.js";
-
-/** The `webgpu` package's exports. */
-interface WebGpuPackage {
-  create(flags: string[]): GPU;
-  globals: Record<string, unknown>;
-}
-
-/** Why starting failed, to send back. */
-class StartFailure extends Error {
-  constructor(readonly reason: GpuFailure, message: string, readonly adapter?: AdapterInfo) {
-    super(message);
-  }
-}
 
 const data = workerData as GpuThreadData;
 const port = parentPort as MessagePort;
 
 /** Loads Dawn, picks the high-performance adapter, opens a device with the adapter's own limits, builds the kernels. */
 async function start(): Promise<{ executor: WebGpuExecutor; adapter: AdapterInfo; maxBufferBytes: number }> {
-  let webgpu: WebGpuPackage;
-  try {
-    webgpu = (await import("webgpu")) as unknown as WebGpuPackage;
-  } catch (error) {
-    throw new StartFailure("no-webgpu", `the webgpu package (Dawn) did not load: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const { webgpu, gpu, adapter, info } = await findAdapter(data.choice);
   Object.assign(globalThis, webgpu.globals);
-  const gpu = webgpu.create([]);
   Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true }); // gpu.js looks for navigator.gpu
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (adapter === null) throw new StartFailure("no-adapter", "no WebGPU adapter (no GPU with a Vulkan driver was found)");
-  const info = describe(adapter);
-  if (info.fallback && data.choice === "hardware") {
-    throw new StartFailure("fallback-adapter", `the only WebGPU adapter is a software one (${info.description || info.device}), not a GPU`, info);
-  }
   const l = adapter.limits;
   let device: GPUDevice;
   try {
@@ -70,16 +46,6 @@ async function start(): Promise<{ executor: WebGpuExecutor; adapter: AdapterInfo
     device.destroy();
     throw new StartFailure("kernels", error instanceof Error ? error.message : String(error), info);
   }
-}
-
-/** The adapter as it describes itself. */
-function describe(adapter: GPUAdapter): AdapterInfo {
-  const i = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const legacy = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter;
-  return {
-    vendor: i.vendor ?? "", architecture: i.architecture ?? "", device: i.device ?? "", description: i.description ?? "",
-    fallback: i.isFallbackAdapter === true || legacy === true,
-  };
 }
 
 /** Executes commands in order; a run answers on the reply port, then raises the flag. */

@@ -33,6 +33,11 @@ export type GpuThreadStarted =
   | { readonly type: "ready"; readonly adapter: AdapterInfo; readonly maxBufferBytes: number }
   | { readonly type: "failed"; readonly reason: GpuFailure; readonly message: string; readonly adapter?: AdapterInfo };
 
+/** What the probe (probe.ts) prints, as one JSON line on stdout: the adapter it found, or why there is none. */
+export type ProbeResult =
+  | { readonly type: "found"; readonly adapter: AdapterInfo }
+  | { readonly type: "failed"; readonly reason: GpuFailure; readonly message: string; readonly adapter?: AdapterInfo };
+
 /** The answer to a run: the tape's buffer back (for reuse), the data read, or the error. */
 export interface RunReply {
   readonly seq: number;

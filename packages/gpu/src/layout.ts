@@ -4,9 +4,7 @@
  * and bfloat16 on WebGPU). The cpu mode stores every format as the float32 values it holds (16-bit values widened
  * exactly), since gpu.js arrays are float32. Vectors are float32, unpadded.
  */
-import { bf16ToF32, f16ToF32 } from "../dtype.js";
-import { f32ToBf16Bits, f32ToF16Bits, type WeightFormat } from "../formats.js";
-import type { WeightSource } from "../kernels.js";
+import { bf16ToF32, f16ToF32, f32ToBf16Bits, f32ToF16Bits, type WeightFormat, type WeightSource } from "@actorlm/tensor";
 import type { Storage } from "./wgsl-kernels.js";
 
 /** Values per chunk of a stored row. */

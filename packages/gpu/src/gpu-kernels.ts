@@ -5,14 +5,11 @@
  * dispatches on a command tape; a read runs the whole tape — on WebGPU a decode step is one submission — and
  * brings back only the range asked for (the logits rows sampling needs).
  */
-import { batchTables } from "../batch-tables.js";
-import type { WeightFormat } from "../formats.js";
 import {
-  OPS, type Activation, type AttentionParams, type Batch, type BatchSequence, type Buffer, type KvCache, type KvCacheSpec, type Kernels, type Op, type Weight,
-  type WeightSource, type WorkLimits,
-} from "../kernels.js";
-import { checkLimits, checkRange } from "../reference/js-kernels.js";
-import type { BatchTables } from "../reference/ops.js";
+  OPS, batchTables, checkLimits, checkRange,
+  type Activation, type AttentionParams, type Batch, type BatchSequence, type BatchTables, type Buffer, type KvCache, type KvCacheSpec,
+  type Kernels, type Op, type Weight, type WeightFormat, type WeightSource, type WorkLimits,
+} from "@actorlm/tensor";
 import { CpuDevice } from "./cpu-device.js";
 import type { AdapterInfo, GpuDevice } from "./device.js";
 import { ACT, type GpuJsKernelName } from "./gpujs-kernels.js";
@@ -36,6 +33,11 @@ export interface GpuOptions {
    * environment's ACTORLM_GPU_KERNELS, else "wgsl".
    */
   readonly prefer?: "wgsl" | "gpujs";
+  /**
+   * WebGPU: let native libraries' messages (Dawn's, while it looks for an adapter) through to stderr. Default false:
+   * the adapter is looked for in a child process first, and what Dawn prints there is dropped.
+   */
+  readonly verbose?: boolean;
 }
 
 interface GpuBuffer extends Buffer {
@@ -117,7 +119,7 @@ export class GpuKernels implements Kernels {
     if (prefer !== "wgsl" && prefer !== "gpujs") throw new RangeError(`prefer must be "wgsl" or "gpujs", got ${JSON.stringify(prefer)}`);
     const adapter = options.adapter ?? fromEnv("ACTORLM_WEBGPU_ADAPTER", ["hardware", "any"]) ?? "hardware";
     if (adapter !== "hardware" && adapter !== "any") throw new RangeError(`adapter must be "hardware" or "any", got ${JSON.stringify(adapter)}`);
-    const device = mode === "cpu" ? await CpuDevice.create() : await WebGpuDevice.create(adapter);
+    const device = mode === "cpu" ? await CpuDevice.create() : await WebGpuDevice.create(adapter, options.verbose ?? false);
     return new GpuKernels(device, prefer);
   }
 
