@@ -4,7 +4,8 @@
 //   node --import tsx bench/memory.ts [--model DIR] [--shapes 200] [--threads 1] [--backend wasm] [--dtype int8,ternary]
 import { parseArgs } from "node:util";
 import { EMBEDDED_MODEL_DIR, loadModel } from "@actorlm/llm";
-import { createKernels, type KernelsName, type WeightFormat } from "@actorlm/tensor";
+import { GpuKernels } from "@actorlm/gpu";
+import { createKernels, type CpuKernelsName, type Kernels, type WeightFormat } from "@actorlm/tensor";
 
 const { values: flags } = parseArgs({
   options: {
@@ -19,7 +20,9 @@ const shapes = Number(flags.shapes);
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 for (const format of flags.dtype.split(",") as WeightFormat[]) {
-  const kernels = await createKernels(flags.backend as KernelsName, { threads: Number(flags.threads), gpu: { mode: "cpu" } });
+  const kernels: Kernels = flags.backend === "gpu"
+    ? await GpuKernels.create({ mode: "cpu" })
+    : await createKernels(flags.backend as CpuKernelsName, { threads: Number(flags.threads) });
   try {
     const { model } = await loadModel(flags.model, { kernels, format, maxBatchTokens: Math.max(512, shapes) });
     const afterLoad = kernels.memoryHighWater();

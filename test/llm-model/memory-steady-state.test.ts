@@ -12,7 +12,8 @@
  * positions. The gpu backend stores float formats only.
  */
 import { join } from "node:path";
-import { GpuKernels, JsKernels, WasmKernels, type Kernels, type WeightFormat } from "@actorlm/tensor";
+import { GpuKernels } from "@actorlm/gpu";
+import { JsKernels, WasmKernels, type Kernels, type WeightFormat } from "@actorlm/tensor";
 import { describe, expect, it } from "vitest";
 import type { KvSequence } from "../../packages/llm/src/kv-cache.js";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
