@@ -143,6 +143,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
       throw error;
     }
     bar.stop();
+    if (model.info.fallback !== null) say(`model ${model.name}: ${model.info.fallback}`);
     say(`model ${model.name} ready (${model.dir}, ${Date.now() - t0} ms)`);
   }
 }

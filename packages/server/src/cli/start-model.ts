@@ -6,7 +6,7 @@ import { showLoadProgress } from "./progress.js";
 
 /**
  * Start a model worker for `args`; `progress` shows a load bar on stderr (when it is a terminal); `download` first
- * fetches a Hugging Face id that is not in the local cache.
+ * fetches a Hugging Face id that is not in the local cache. Device `auto` that fell back to the cpu says so on stderr.
  */
 export async function startModel(args: LlamaModelArgs, progress: boolean, download = false): Promise<ModelHost<LlamaModel>> {
   if (download) await fetchIfMissing(args.model);
@@ -20,5 +20,7 @@ export async function startModel(args: LlamaModelArgs, progress: boolean, downlo
   } finally {
     bar?.stop();
   }
+  const { fallback } = await host.call("info");
+  if (fallback !== null) process.stderr.write(`actorlm: ${fallback}\n`);
   return host;
 }
