@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { EMBEDDED_MODEL_DIR, Tokenizer, loadModel, type CausalLM } from "@actorlm/llm";
+import { BlockManager, EMBEDDED_MODEL_DIR, Tokenizer, loadModel, type CausalLM } from "@actorlm/llm";
 import { GpuKernels, type AdapterChoice } from "@actorlm/gpu";
 import { JsKernels, type Kernels, type WeightFormat } from "@actorlm/tensor";
 
@@ -151,7 +151,7 @@ function logsumexp(row: Float32Array): number {
 
 /** Greedy ids after `ids`, one token per forward. */
 function greedy(model: CausalLM, ids: readonly number[], count: number): number[] {
-  const kv = model.kv.allocate(ids.length + count);
+  const kv = new BlockManager(model.kv).allocate(ids.length + count);
   if (kv === undefined) throw new Error("no KV room");
   try {
     let logits = model.forward([{ tokens: ids, start: 0, blocks: kv.blocks }]);
@@ -173,7 +173,7 @@ async function loadKjv(format: WeightFormat): Promise<CausalLM> {
 async function conformance(): Promise<number[][]> {
   const model = await loadKjv("float32");
   try {
-    const kv = model.kv.allocate(64);
+    const kv = new BlockManager(model.kv).allocate(64);
     if (kv === undefined) throw new Error("no KV room");
     const logits = model.forward([{ tokens: ref.prompts[0].ids, start: 0, blocks: kv.blocks }]);
     kv.free();
@@ -190,7 +190,7 @@ async function conformance(): Promise<number[][]> {
     const tokenizer = await Tokenizer.fromDir(EMBEDDED_MODEL_DIR);
     const text = (JSON.parse(readFileSync(join(ROOT, "test/fixtures/heldout-chapters.json"), "utf8")) as { chapters: string[] }).chapters[0];
     const ids = tokenizer.encode(text);
-    const seq = model.kv.allocate(ids.length);
+    const seq = new BlockManager(model.kv).allocate(ids.length);
     if (seq === undefined) throw new Error("no KV room");
     let nll = 0;
     const rows = model.maxLogitRows;

@@ -3,7 +3,7 @@
 // memory high-water mark after load, after the first pass and after the last, per dtype.
 //   node --import tsx bench/memory.ts [--model DIR] [--shapes 200] [--threads 1] [--backend wasm] [--dtype int8,ternary]
 import { parseArgs } from "node:util";
-import { EMBEDDED_MODEL_DIR, loadModel } from "@actorlm/llm";
+import { BlockManager, EMBEDDED_MODEL_DIR, loadModel } from "@actorlm/llm";
 import { GpuKernels } from "@actorlm/gpu";
 import { createKernels, type CpuKernelsName, type Kernels, type WeightFormat } from "@actorlm/tensor";
 
@@ -28,7 +28,7 @@ for (const format of flags.dtype.split(",") as WeightFormat[]) {
     const afterLoad = kernels.memoryHighWater();
     let afterFirst = 0, failed = "";
     for (let rows = 1; rows <= shapes && failed === ""; rows++) {
-      const kv = model.kv.allocate(rows);
+      const kv = new BlockManager(model.kv).allocate(rows);
       if (kv === undefined) throw new Error(`the KV pool has no room for ${rows} positions`);
       try {
         model.forward([{ tokens: Array.from({ length: rows }, (_, i) => (7 * i + 3) % model.config.vocabSize), start: 0, blocks: kv.blocks }]);

@@ -1,6 +1,6 @@
 /** Loading a Llama the way LlamaModel does (through the registry, config.json read once), and running sequences on it. */
 import { JsKernels, type Kernels, type ProgressCallback, type WeightFormat } from "@actorlm/tensor";
-import type { KvSequence } from "../../packages/llm/src/kv-cache.js";
+import { BlockManager, type KvSequence } from "../../packages/llm/src/generation/block-manager.js";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
 import { loadModel } from "../../packages/llm/src/models/registry.js";
@@ -30,9 +30,18 @@ export interface Session {
   free(): void;
 }
 
+const managers = new WeakMap<CausalLM, BlockManager>();
+
+/** The one block manager of `model`'s KV storage in tests that run the model without a scheduler. */
+export function blocksOf(model: CausalLM): BlockManager {
+  let blocks = managers.get(model);
+  if (blocks === undefined) managers.set(model, (blocks = new BlockManager(model.kv)));
+  return blocks;
+}
+
 /** A session holding KV blocks for `capacity` positions; throws when the pool lacks them. */
 export function session(model: CausalLM, capacity: number): Session {
-  const kv = model.kv.allocate(capacity);
+  const kv = blocksOf(model).allocate(capacity);
   if (kv === undefined) throw new Error(`KV pool has no room for ${capacity} positions`);
   return {
     kv,

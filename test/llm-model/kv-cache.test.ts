@@ -2,17 +2,18 @@
 import { join } from "node:path";
 import { JsKernels } from "@actorlm/tensor";
 import { beforeAll, describe, expect, it } from "vitest";
-import { KvPool } from "../../packages/llm/src/kv-cache.js";
+import { BlockManager } from "../../packages/llm/src/generation/block-manager.js";
+import { KvStorage } from "../../packages/llm/src/kv-cache.js";
 import type { Llama } from "../../packages/llm/src/models/llama/model.js";
-import { loadLlama, session } from "./helpers.js";
+import { blocksOf, loadLlama, session } from "./helpers.js";
 
 let model: Llama;
 beforeAll(async () => {
   model = await loadLlama(join(import.meta.dirname, "../../models/kjv-llama"), { kvCacheTokens: 256 });
 });
 
-describe("KvPool", () => {
-  const pool = () => new KvPool(new JsKernels(), { layers: 2, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 5 });
+describe("BlockManager", () => {
+  const pool = () => new BlockManager(new KvStorage(new JsKernels(), { layers: 2, kvHeads: 1, headDim: 4, blockSize: 4, blocks: 5 }));
 
   it("hands out distinct blocks, grows a sequence a block at a time and takes every block back", () => {
     const kv = pool();
@@ -44,14 +45,15 @@ describe("KvPool", () => {
   });
 
   it("refuses a malformed shape (VALIDATION)", () => {
-    expect(() => new KvPool(new JsKernels(), { layers: 1, kvHeads: 1, headDim: 4, blockSize: 0, blocks: 1 })).toThrow(expect.objectContaining({ code: "VALIDATION" }));
+    expect(() => new KvStorage(new JsKernels(), { layers: 1, kvHeads: 1, headDim: 4, blockSize: 0, blocks: 1 })).toThrow(expect.objectContaining({ code: "VALIDATION" }));
+    expect(() => new BlockManager({ blockSize: 0, blocks: 1 })).toThrow(expect.objectContaining({ code: "VALIDATION" }));
   });
 });
 
 describe("the model over the paged cache", () => {
   it("refuses bad batches (VALIDATION)", () => {
     const validation = expect.objectContaining({ code: "VALIDATION" });
-    const kv = model.kv.allocate(8)!;
+    const kv = blocksOf(model).allocate(8)!;
     const run = (tokens: number[], start = 0, blocks: number[] = kv.blocks) => model.forward([{ tokens, start, blocks }]);
     expect(() => run([])).toThrow(validation);
     expect(() => run([4096])).toThrow(validation);
@@ -86,7 +88,7 @@ describe("the model over the paged cache", () => {
     expect([...a.forward([260])]).toEqual([...expected]);
     a.free();
     b.free();
-    expect(model.kv.usedBlocks).toBe(0);
+    expect(blocksOf(model).usedBlocks).toBe(0);
   });
 
   it("two sequences in one batch give what each gives alone", () => {
@@ -94,7 +96,7 @@ describe("the model over the paged cache", () => {
     const x = one.forward([0, 1144, 260]), y = two.forward([0, 53, 54, 55, 56]);
     one.free();
     two.free();
-    const a = model.kv.allocate(16)!, b = model.kv.allocate(16)!;
+    const a = blocksOf(model).allocate(16)!, b = blocksOf(model).allocate(16)!;
     const both = model.forward([{ tokens: [0, 1144, 260], start: 0, blocks: a.blocks }, { tokens: [0, 53, 54, 55, 56], start: 0, blocks: b.blocks }]);
     const V = model.config.vocabSize;
     let worst = 0;

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { GpuKernels } from "@actorlm/gpu";
 import { JsKernels, WasmKernels, type Kernels, type WeightFormat } from "@actorlm/tensor";
 import { describe, expect, it } from "vitest";
-import type { KvSequence } from "../../packages/llm/src/kv-cache.js";
+import { BlockManager, type KvSequence } from "../../packages/llm/src/generation/block-manager.js";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
 import { loadModel } from "../../packages/llm/src/models/registry.js";
 
@@ -68,12 +68,13 @@ function pass(model: CausalLM, rows: number, maxStart: number, random: () => num
   const parts = Math.min(rows, 1 + Math.floor(random() * 3));
   const sequences: { tokens: number[]; start: number; blocks: number[]; logits: "last" | "all" }[] = [];
   const held: KvSequence[] = [];
+  const blocks = new BlockManager(model.kv);
   try {
     for (let i = 0, left = rows; i < parts; i++) {
       const n = i === parts - 1 ? left : 1 + Math.floor(random() * (left - (parts - 1 - i)));
       left -= n;
       const start = Math.floor(random() * maxStart);
-      const kv = model.kv.allocate(start + n);
+      const kv = blocks.allocate(start + n);
       if (kv === undefined) throw new Error(`the KV pool has no room for ${start + n} positions`);
       held.push(kv);
       const tokens = Array.from({ length: n }, () => Math.floor(random() * VOCAB));
@@ -88,7 +89,8 @@ function pass(model: CausalLM, rows: number, maxStart: number, random: () => num
 /** The same fixed work on any model: two prompts prefilled in chunks, then decode steps of both in one batch. */
 function script(model: CausalLM, rows: number): Float32Array[] {
   const random = stream(7);
-  const a = model.kv.allocate(64)!, b = model.kv.allocate(64)!;
+  const blocks = new BlockManager(model.kv);
+  const a = blocks.allocate(64)!, b = blocks.allocate(64)!;
   const prompt = (n: number) => Array.from({ length: n }, () => Math.floor(random() * VOCAB));
   const out: Float32Array[] = [];
   try {

@@ -27,22 +27,29 @@ beforeAll(async () => {
   tok = await Tokenizer.fromDir(MODEL);
   lm = await loadLlama(MODEL, { kernels: await WasmKernels.create({ threads: 1 }), kvCacheTokens: 4096, maxBatchTokens: 64 });
 });
+/** Every scheduler a test made: each one's pool must be empty after it (every block free, or cached and unreferenced). */
+const made: Scheduler[] = [];
 afterEach(() => {
-  expect(lm.kv.usedBlocks).toBe(0);
+  for (const s of made.splice(0)) {
+    expect(s.blocks.usedBlocks).toBe(0);
+    s.checkBlocks();
+  }
 });
 afterAll(() => lm.dispose());
 
-/** A sequence of `request` on the model's pool. */
-function sequence(request: GenerateRequest, pool = lm.kv): Sequence {
+/** A sequence of `request` on the blocks of scheduler `s`. */
+function sequence(request: GenerateRequest, s: Scheduler): Sequence {
   const normalized = validateRequest(request, LIMITS);
   const ids = typeof normalized.prompt === "string" ? tok.encode(normalized.prompt) : [...normalized.prompt];
-  return new Sequence(tok, normalized, ids, fitMaxTokens(ids.length, normalized.maxTokens, LIMITS), pool.allocate(0)!);
+  return new Sequence(tok, normalized, ids, fitMaxTokens(ids.length, normalized.maxTokens, LIMITS), s.blocks.sequence());
 }
 
 /** A scheduler stepped by hand (its own step tasks are dropped). */
 function scheduler(options: { maxConcurrentRequests?: number; model?: Llama } = {}): Scheduler {
   const limits = { maxConcurrentRequests: options.maxConcurrentRequests ?? 8, maxQueuedRequests: 64, maxUnreadOutputs: 1_000 };
-  return new Scheduler(options.model ?? lm, { enqueue: () => undefined }, limits, new StepCostModel());
+  const s = new Scheduler(options.model ?? lm, { enqueue: () => undefined }, limits, new StepCostModel());
+  made.push(s);
+  return s;
 }
 
 /** Steps until every id in `outputs` finished, collecting their outputs; `each` runs after every step. */
@@ -60,7 +67,7 @@ function runAll(s: Scheduler, outputs: Map<number, StepOutput[]>, each: (step: n
 /** The token ids `request` gives alone. */
 function alone(request: GenerateRequest): number[] {
   const s = scheduler();
-  s.submit(1, sequence(request));
+  s.submit(1, sequence(request, s));
   const outputs = new Map([[1, [] as StepOutput[]]]);
   runAll(s, outputs);
   return outputs.get(1)!.map((o) => o.tokenId);
@@ -82,7 +89,7 @@ describe("Scheduler, stepped by hand", () => {
     const s = scheduler();
     const outputs = new Map<number, StepOutput[]>();
     REQUESTS.forEach((r, i) => {
-      s.submit(i, sequence(r));
+      s.submit(i, sequence(r, s));
       outputs.set(i, []);
     });
     const steps = runAll(s, outputs);
@@ -93,13 +100,13 @@ describe("Scheduler, stepped by hand", () => {
   it("a cancelled request's blocks are back before the next step, and the others are undisturbed", () => {
     const s = scheduler();
     const outputs = new Map<number, StepOutput[]>(REQUESTS.map((_, i) => [i, []]));
-    REQUESTS.forEach((r, i) => s.submit(i, sequence(r)));
+    REQUESTS.forEach((r, i) => s.submit(i, sequence(r, s)));
     let freedAt = -1;
     runAll(s, outputs, (step) => {
       if (step !== 5) return;
-      const before = lm.kv.usedBlocks;
+      const before = s.blocks.usedBlocks;
       expect(s.cancel(1)).toBe(true);
-      freedAt = before - lm.kv.usedBlocks;                 // blocks it held, back at once
+      freedAt = before - s.blocks.usedBlocks;                 // blocks it held, back at once
       outputs.delete(1);
       expect(s.stats()).toMatchObject({ running: 2, queued: 0 });
     });
@@ -111,8 +118,8 @@ describe("Scheduler, stepped by hand", () => {
 
   it("a request cancelled while it waits for the batch never runs", () => {
     const s = scheduler({ maxConcurrentRequests: 1 });
-    s.submit(0, sequence(REQUESTS[0]));
-    s.submit(1, sequence(REQUESTS[1]));
+    s.submit(0, sequence(REQUESTS[0], s));
+    s.submit(1, sequence(REQUESTS[1], s));
     const outputs = new Map<number, StepOutput[]>([[0, []]]);
     s.step();
     expect(s.stats()).toMatchObject({ running: 1, queued: 1, admitted: 1 });
@@ -127,11 +134,11 @@ describe("Scheduler, stepped by hand", () => {
     const small = await loadLlama(MODEL, { kernels: await WasmKernels.create({ threads: 1 }), kvCacheTokens: 96, maxBatchTokens: 64 });
     const s = scheduler({ model: small });
     const outputs = new Map<number, StepOutput[]>(REQUESTS.map((_, i) => [i, []]));
-    REQUESTS.forEach((r, i) => s.submit(i, sequence(r, small.kv)));
+    REQUESTS.forEach((r, i) => s.submit(i, sequence(r, s)));
     runAll(s, outputs);
     expect([...outputs.values()].map((o) => o.map((x) => x.tokenId))).toEqual(expected);
     expect(s.stats().preemptions).toBeGreaterThan(0);
-    expect(small.kv.usedBlocks).toBe(0);
+    expect(s.blocks.usedBlocks).toBe(0);
     await small.dispose();
   });
 
@@ -141,8 +148,9 @@ describe("Scheduler, stepped by hand", () => {
     const crashes: InferenceError[] = [];
     const limits = { maxConcurrentRequests: 1, maxQueuedRequests: 4, maxUnreadOutputs: 1_000 };
     const s = new Scheduler(broken, { enqueue: () => undefined, crash: (error) => crashes.push(error) }, limits, new StepCostModel());
-    s.submit(0, sequence(REQUESTS[0], broken.kv));
-    s.submit(1, sequence(REQUESTS[1], broken.kv));           // waits: one request at a time
+    made.push(s);
+    s.submit(0, sequence(REQUESTS[0], s));
+    s.submit(1, sequence(REQUESTS[1], s));           // waits: one request at a time
     expect(s.step()).toBe(true);
     expect(s.take(0)).toHaveLength(1);
     trap(kernels);
@@ -152,8 +160,8 @@ describe("Scheduler, stepped by hand", () => {
     expect(failure.message).toMatch(/^a forward pass failed in the wasm backend \(RangeError: wasm kernels are unusable after a failure: .+\); the model's memory is in an unknown state/);
     expect(crashes).toEqual([failure]);
     for (const id of [0, 1]) expect(catching(() => s.take(id))).toBe(failure);  // running and waiting alike
-    expect(broken.kv.usedBlocks).toBe(0);
-    expect(catching(() => s.submit(2, sequence(REQUESTS[2], broken.kv)))).toBe(failure);
+    expect(s.blocks.usedBlocks).toBe(0);
+    expect(catching(() => s.submit(2, sequence(REQUESTS[2], s)))).toBe(failure);
     expect(catching(() => s.step())).toBe(failure);
     expect(catching(() => s.forwardOutside([{ tokens: [0, 1], start: 0, blocks: [0] }]))).toBe(failure);
     expect(crashes).toHaveLength(1);

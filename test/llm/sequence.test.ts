@@ -6,7 +6,8 @@
 import { InferenceError } from "@actorlm/runtime";
 import { beforeAll, describe, expect, it } from "vitest";
 import { JsKernels } from "@actorlm/tensor";
-import { KvPool } from "../../packages/llm/src/kv-cache.js";
+import { BlockManager } from "../../packages/llm/src/generation/block-manager.js";
+import { KvStorage } from "../../packages/llm/src/kv-cache.js";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
 import { EMBEDDED_MODEL_DIR } from "../../packages/llm/src/embedded-model.js";
 import { Sequence } from "../../packages/llm/src/generation/sequence.js";
@@ -36,7 +37,7 @@ function stubModel(): CausalLM {
   return {
     config: { vocabSize, maxPositionEmbeddings: 64 },
     kernels,
-    kv: new KvPool(kernels, { layers: 1, kvHeads: 1, headDim: 2, blockSize: 16, blocks: 4 }),
+    kv: new KvStorage(kernels, { layers: 1, kvHeads: 1, headDim: 2, blockSize: 16, blocks: 4 }),
     maxBatchTokens: 512,
     maxLogitRows: 64,
     weightBytesPerToken: 0,
@@ -57,7 +58,7 @@ function step(sequence: Sequence, model: CausalLM): ReturnType<Sequence["sample"
 function run(request: Omit<GenerateRequest, "prompt">, maxTokens: number): { ids: number[]; sequence: Sequence; model: CausalLM } {
   const normalized = validateRequest({ prompt: PROMPT, temperature: 0, ...request }, { maxSequenceLength: 64, maxStopSequences: 4 });
   const model = stubModel();
-  const sequence = new Sequence(tok, normalized, promptIds, maxTokens, model.kv.allocate(0)!);
+  const sequence = new Sequence(tok, normalized, promptIds, maxTokens, new BlockManager(model.kv).sequence());
   const ids: number[] = [];
   for (let i = 0; i < maxTokens; i++) ids.push(step(sequence, model).tokenId);
   return { ids, sequence, model };

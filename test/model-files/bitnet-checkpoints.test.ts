@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ModelHost } from "@actorlm/runtime";
 import { LlamaModel } from "@actorlm/llm";
 import { JsKernels, SafetensorsFile, bf16BitsToF32, f32ToBf16Bits, ternarize, ternaryScalesOf, type TensorSource } from "@actorlm/tensor";
+import { BlockManager } from "../../packages/llm/src/generation/block-manager.js";
 import { loadModel } from "../../packages/llm/src/models/registry.js";
 import { packedTernary } from "../../packages/llm/src/models/bitnet/packed.js";
 import { buildSafetensors, f32Bytes, randomFloats, type Entry } from "../tensor/helpers.js";
@@ -113,7 +114,7 @@ function entry(list: Entry[], name: string): Entry {
 /** Logits of `tokens` (all rows) from the model in `dir`, on the reference kernels. */
 async function logits(dir: string, tokens: number[]): Promise<Float32Array> {
   const { model } = await loadModel(dir, { kernels: new JsKernels() });
-  const kv = model.kv.allocate(tokens.length);
+  const kv = new BlockManager(model.kv).allocate(tokens.length);
   if (kv === undefined) throw new Error("no KV room");
   return model.forward([{ tokens, start: 0, blocks: kv.blocks, logits: "all" }]);
 }

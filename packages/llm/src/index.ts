@@ -41,7 +41,8 @@ export { phi3Architecture, parsePhi3Config, type Phi3Config } from "./models/phi
 export { gpt2Architecture, parseGpt2Config, type Gpt2Config } from "./models/gpt2.js";
 export { bitnetArchitecture, bitnetRecipe } from "./models/bitnet/model.js";
 export { parseBitNetConfig, BITNET_MODEL_TYPES, type BitNetConfig, type BitNetQuantization } from "./models/bitnet/config.js";
-export { KvPool, KvSequence, DEFAULT_BLOCK_SIZE } from "./kv-cache.js";
+export { KvStorage, DEFAULT_BLOCK_SIZE } from "./kv-cache.js";
+export { BlockManager, KvSequence, type BlockLayout, type BlockManagerOptions, type BlockStats, type PrefixHit } from "./generation/block-manager.js";
 export {
   registerArchitecture, architectureFor, llamaArchitecture, loadModel, type ModelArchitecture, type LoadedModel,
 } from "./models/registry.js";
@@ -49,7 +50,7 @@ export { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, defaultKvTokens } fro
 export type { CausalLM, CausalLMConfig, ModelLoadOptions } from "./models/causal-lm.js";
 export { readJsonFile, type ReadJsonOptions } from "./json-file.js";
 export { Sequence, type StepOutput } from "./generation/sequence.js";
-export { Scheduler, type SchedulerLimits, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
+export { Scheduler, type SchedulerLimits, type SchedulerOptions, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
 export { planStep, type PlanSequence, type PlannedRows, type StepLimits, type StepPlan } from "./generation/policy.js";
 export { StepCostModel, type ChunkPolicy, type StepCostOptions } from "./generation/chunking.js";
 export { checkAdmission, type AdmissionLimits } from "./generation/admission.js";

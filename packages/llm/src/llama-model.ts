@@ -16,7 +16,7 @@ import { resolveModelDir } from "./hub/cache.js";
 import { loadModel } from "./models/registry.js";
 import { logSumExp } from "./sampling/processors.js";
 import { Tokenizer } from "./tokenizer.js";
-import type { KvSequence } from "./kv-cache.js";
+import type { KvSequence } from "./generation/block-manager.js";
 
 /** Positions `score` runs through the model per forward pass: bounds its [rows, vocab] logits scratch. */
 const SCORE_CHUNK = 64;
@@ -52,6 +52,8 @@ export interface ModelInfo {
   formats: Partial<Record<string, { matrices: number; values: number; bytes: number }>>;
   /** KV cache pool size in tokens. */
   kvCacheTokens: number;
+  /** True when full KV blocks are shared between requests with the same prompt prefix (prefix caching). */
+  prefixCaching: boolean;
   /** Most rows (tokens, every request together) one forward pass takes; longer prompts are prefilled in chunks. */
   maxBatchTokens: number;
   /** Most requests in the batch at once. */
@@ -100,10 +102,18 @@ export interface WindowScore {
   count: number;
 }
 
-/** What the scheduler counts, and the KV pool's use: for metrics and tests. */
+/** What the scheduler counts, and the KV pool's use and prefix cache: for metrics and tests. */
 export interface EngineStats extends SchedulerStats {
+  /** Blocks referenced by requests (or lent to a scoring window or a benchmark). */
   usedBlocks: number;
+  /** Blocks a request can get now: free ones plus cached ones nobody references. */
   freeBlocks: number;
+  /** Cached blocks nobody references: kept for later prefix hits, evicted least recently used. */
+  cachedBlocks: number;
+  /** Cached blocks evicted to make room so far. */
+  evictions: number;
+  /** cachedPromptTokens / promptTokens (0 before any prompt). */
+  prefixHitRate: number;
   capacityTokens: number;
 }
 
@@ -124,8 +134,9 @@ export class LlamaModel {
   ) {
     // In the worker, steps queue in its FIFO; in-process (no context), on the event loop.
     const driver: StepDriver = ctx ?? { enqueue: (task) => void setImmediate(task) };
-    const { maxConcurrentRequests, maxQueuedRequests } = info_;
-    this.scheduler = new Scheduler(lm, driver, { maxConcurrentRequests, maxQueuedRequests, maxUnreadOutputs: MAX_UNREAD_OUTPUTS }, new StepCostModel());
+    const { maxConcurrentRequests, maxQueuedRequests, prefixCaching } = info_;
+    const limits = { maxConcurrentRequests, maxQueuedRequests, maxUnreadOutputs: MAX_UNREAD_OUTPUTS };
+    this.scheduler = new Scheduler(lm, driver, limits, new StepCostModel(), { prefixCaching });
   }
 
   /** Checks load arguments on the caller's thread (the host runs it before starting a worker): VALIDATION naming the field. */
@@ -139,7 +150,7 @@ export class LlamaModel {
    * arguments are VALIDATION; a setting the engine or the model cannot honour is MODEL_LOAD naming it.
    */
   static async load(args: LlamaModelArgs | string, ctx?: LoadContext): Promise<LlamaModel> {
-    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests, checkWeights, verbose } = parseModelArgs(args);
+    const { config, maxStopSequences, kvCacheTokens, maxBatchTokens, maxConcurrentRequests, maxQueuedRequests, prefixCaching, checkWeights, verbose } = parseModelArgs(args);
     const { format, plan } = refuseUnsupported(config);
     const dir = resolveModelDir(config.model);
     const { kernels, device, adapter, fallback } = await startKernels(plan, config.threads, verbose);
@@ -173,6 +184,7 @@ export class LlamaModel {
       weights: lm.storage ?? format,
       formats: { ...lm.formats },
       kvCacheTokens: lm.kv.capacityTokens,
+      prefixCaching,
       maxBatchTokens: lm.maxBatchTokens,
       maxConcurrentRequests,
       maxQueuedRequests,
@@ -206,9 +218,12 @@ export class LlamaModel {
     return this.scheduler.size;
   }
 
-  /** Requests waiting and running, steps and preemptions so far, and the KV pool's use. */
+  /** Requests waiting and running, steps and preemptions so far, the KV pool's use and the prefix cache's hits. */
   stats(): EngineStats {
-    return { ...this.scheduler.stats(), ...this.kvUsage() };
+    const s = this.scheduler.stats();
+    const { cachedBlocks, evictions } = this.scheduler.blockStats();
+    const prefixHitRate = s.promptTokens === 0 ? 0 : s.cachedPromptTokens / s.promptTokens;
+    return { ...s, ...this.kvUsage(), cachedBlocks, evictions, prefixHitRate };
   }
 
   /** The scheduler's last steps (up to 1024, oldest first): when each ended, how long it took, its rows. */
@@ -256,7 +271,7 @@ export class LlamaModel {
     const maxTokens = fitMaxTokens(ids.length, normalized.maxTokens, limits); // refuses a prompt too long before scanning it
     if (given !== undefined) checkIds(given, "prompt", 1, this.tokenizer.vocabSize);
     if (promptIds !== undefined) checkIds(ids, "promptIds", 1, this.tokenizer.vocabSize);
-    const sequence = new Sequence(this.tokenizer, normalized, ids, maxTokens, this.lm.kv.allocate(0)!);
+    const sequence = new Sequence(this.tokenizer, normalized, ids, maxTokens, this.scheduler.blocks.sequence());
     const id = this.nextId;
     this.scheduler.submit(id, sequence); // OVERLOADED when full: the id stays unused
     this.nextId++;
@@ -333,10 +348,10 @@ export class LlamaModel {
     return outputs;
   }
 
-  /** KV cache use: blocks in use, free, and the pool's size in tokens. */
+  /** KV cache use: blocks referenced, blocks a request can get (free or cached unreferenced), and the pool's size in tokens. */
   kvUsage(): { usedBlocks: number; freeBlocks: number; capacityTokens: number } {
-    const kv = this.lm.kv;
-    return { usedBlocks: kv.usedBlocks, freeBlocks: kv.freeBlocks, capacityTokens: kv.capacityTokens };
+    const blocks = this.scheduler.blocks;
+    return { usedBlocks: blocks.usedBlocks, freeBlocks: blocks.freeBlocks, capacityTokens: blocks.capacityTokens };
   }
 
   /**
@@ -374,8 +389,7 @@ export class LlamaModel {
         times.decodeMs.push(performance.now() - t1);
       }
     } finally {
-      kv.free();
-      this.scheduler.resume();
+      this.scheduler.giveBack(kv);
     }
     return times;
   }
@@ -408,18 +422,18 @@ export class LlamaModel {
         }
       }
     } finally {
-      kv.free();
-      this.scheduler.resume();
+      this.scheduler.giveBack(kv);
     }
     return { nll, count: inputs };
   }
 
   /**
-   * KV blocks for `positions` positions, outside the batch (a scoring window, a benchmark): running requests give
-   * theirs back if need be (they run their tokens again later). OVERLOADED when the whole pool is too small.
+   * KV blocks for `positions` positions, borrowed from the scheduler's block manager outside the batch (a scoring
+   * window, a benchmark): running requests give theirs back if need be (they run their tokens again later).
+   * OVERLOADED when the whole pool is too small.
    */
   private allocate(positions: number): KvSequence {
-    const kv = this.scheduler.makeRoom(this.lm.kv.blocksFor(positions)) ? this.lm.kv.allocate(positions) : undefined;
+    const kv = this.scheduler.borrow(positions);
     if (kv === undefined) throw new InferenceError("OVERLOADED", `the KV cache has no room for ${positions} positions (it holds ${this.lm.kv.capacityTokens})`);
     return kv;
   }

@@ -24,6 +24,11 @@ export interface LlamaModelArgs extends BackendConfigInit {
   /** Most tokens one forward pass takes (longer prompts are prefilled in chunks). Default 512. */
   maxBatchTokens?: number;
   /**
+   * Share full KV blocks between requests whose prompts start with the same tokens, so a cached prefix (a system
+   * prompt, a conversation's history) is not prefilled again; outputs are the same either way. Default true.
+   */
+  prefixCaching?: boolean;
+  /**
    * Check every weight for NaN and ±inf as it is read, refusing the model (MODEL_LOAD naming the tensor) when one
    * holds any. Default true; false skips the pass over the values (about 1 ms per million values) for very large models.
    */
@@ -43,13 +48,14 @@ export interface LoadSettings {
   readonly maxStopSequences: number;
   readonly kvCacheTokens: number | undefined;
   readonly maxBatchTokens: number | undefined;
+  readonly prefixCaching: boolean;
   readonly checkWeights: boolean;
   readonly verbose: boolean;
 }
 
 const FIELDS: readonly (keyof LlamaModelArgs)[] = [
   "model", "device", "dtype", "maxSequenceLength", "flashAttention", "threads", "backend", "maxSequences", "maxStopSequences",
-  "kvCacheTokens", "maxBatchTokens", "maxConcurrentRequests", "maxQueuedRequests", "checkWeights", "verbose",
+  "kvCacheTokens", "maxBatchTokens", "maxConcurrentRequests", "maxQueuedRequests", "prefixCaching", "checkWeights", "verbose",
 ];
 
 /** Default of maxConcurrentRequests. */
@@ -68,11 +74,8 @@ export function parseModelArgs(args: unknown): LoadSettings {
     throw new LlmError("VALIDATION", `args: LlamaModel needs a model directory or { model: directory, ... }, got ${got}`, { field: "args" });
   }
   refuseUnknownFields(plain, FIELDS);
-  if (plain.checkWeights !== undefined && typeof plain.checkWeights !== "boolean") {
-    throw new LlmError("VALIDATION", "checkWeights: must be a boolean", { field: "checkWeights" });
-  }
-  if (plain.verbose !== undefined && typeof plain.verbose !== "boolean") {
-    throw new LlmError("VALIDATION", "verbose: must be a boolean", { field: "verbose" });
+  for (const field of ["checkWeights", "verbose", "prefixCaching"] as const) {
+    if (plain[field] !== undefined && typeof plain[field] !== "boolean") throw new LlmError("VALIDATION", `${field}: must be a boolean`, { field });
   }
   const legacy = plain.maxSequences === undefined ? undefined : integerSetting("maxSequences", plain.maxSequences, 1);
   return {
@@ -82,6 +85,7 @@ export function parseModelArgs(args: unknown): LoadSettings {
     maxStopSequences: integerSetting("maxStopSequences", plain.maxStopSequences ?? 4, 1),
     kvCacheTokens: plain.kvCacheTokens === undefined ? undefined : integerSetting("kvCacheTokens", plain.kvCacheTokens, 1),
     maxBatchTokens: plain.maxBatchTokens === undefined ? undefined : integerSetting("maxBatchTokens", plain.maxBatchTokens, 1),
+    prefixCaching: plain.prefixCaching !== false,
     checkWeights: plain.checkWeights !== false,
     verbose: plain.verbose === true,
   };

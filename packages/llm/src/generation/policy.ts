@@ -8,7 +8,9 @@
 // chunks of the running sequences, then of newly admitted ones, fill what is left of the step's row budget, and
 // while anything decodes they are limited to `prefillRows` so running streams do not stall behind a long prompt.
 // A waiting sequence joins (first come, first served: none jumps the queue) only while the batch has room for
-// another request and the pool, once every admitted prompt is cached, still holds its tokens plus one.
+// another request and the pool, once every admitted prompt is cached, still holds its tokens plus one. With prefix
+// caching a waiting sequence may find its first blocks cached already: it starts with them (`cached`, `blocks`),
+// and admission counts only the blocks it adds, plus the cached ones it takes out of the evictable pool.
 
 /** A sequence as the policy sees it. */
 export interface PlanSequence {
@@ -21,13 +23,20 @@ export interface PlanSequence {
   readonly blocks: number;
   /** Left out of this step (its outputs are not being read); it keeps its blocks. */
   readonly paused: boolean;
+  /** Running: of its blocks, those only it references (what preempting it frees). Default: all of them. */
+  readonly ownBlocks?: number;
+  /**
+   * Waiting: of the cached blocks it starts with (`blocks`), those nobody references now (counted in `freeBlocks`
+   * until it takes them). Default 0.
+   */
+  readonly reclaim?: number;
 }
 
 /** The limits one step is planned within. */
 export interface StepLimits {
   /** Positions per KV block. */
   readonly blockSize: number;
-  /** Blocks nobody holds now. */
+  /** Blocks a sequence can get now (free, or cached and unreferenced). */
   readonly freeBlocks: number;
   /** Most rows (tokens, every sequence together) in one forward. */
   readonly maxBatchTokens: number;
@@ -86,7 +95,7 @@ export function planStep(running: readonly PlanSequence[], waiting: readonly Pla
         rows += plan.count;
         if (plan.logits) logits++;
       }
-      free += victim.blocks;
+      free += victim.ownBlocks ?? victim.blocks;
       preempted.unshift(victim);
     }
     if (need > free) return false;
@@ -109,7 +118,7 @@ export function planStep(running: readonly PlanSequence[], waiting: readonly Pla
     const need = blocksFor(seq.cached + 1, blockSize) - seq.blocks;
     if (!claim(seq, Math.max(0, need))) {
       active.pop();                                      // it is the latest: it waits in the queue instead
-      free += seq.blocks;
+      free += seq.ownBlocks ?? seq.blocks;
       preempted.unshift(seq);
       break;
     }
@@ -151,13 +160,14 @@ export function planStep(running: readonly PlanSequence[], waiting: readonly Pla
     for (const seq of waiting) {
       if (active.length + admit.length >= limits.maxConcurrentRequests || prefill <= 0) break;
       if (seq.paused) continue;
-      const need = blocksFor(seq.length + 1, blockSize);
+      const reclaim = seq.reclaim ?? 0;                  // cached blocks it takes out of the evictable pool
+      const need = blocksFor(seq.length + 1, blockSize) - seq.blocks + reclaim;
       if (free - committed < need) break;
       const count = chunk(seq, Infinity);
       if (count <= 0) break;
       admit.push(seq.id);
       plan(seq, count);
-      const taken = blocksFor(count, blockSize);
+      const taken = Math.max(0, blocksFor(seq.cached + count, blockSize) - seq.blocks) + reclaim;
       free -= taken;
       committed += need - taken;
       prefill -= count;

@@ -4,13 +4,19 @@
 // in the worker's FIFO as the model's own work (`enqueue`), one at a time while there is work, so callers'
 // operations (submit, next, release, info, score) run between them.
 //
+// KV blocks: the scheduler owns the model's block manager (block-manager.ts), the one place blocks change hands.
+// A request joining the batch first attaches the cached blocks of its prompt's prefix (prefix caching), so its first
+// computed position comes after them; after each forward the full blocks it wrote are registered for later requests.
+// Preemption gives a request's blocks back to the manager (its registered blocks stay cached, so rejoining usually
+// finds them again); scoring windows and benchmarks borrow blocks from the same manager (`borrow`, `giveBack`).
+//
 // Failures: what a request's own logits cause (NON_FINITE logits, a sampler error) fails that request alone. A
 // forward pass that throws an error without a catalogue code (a wasm trap, a RangeError or TypeError from the
 // backend) leaves the model's memory in an unknown state: every request held fails with WORKER_CRASHED, the model
 // refuses all later work, and the worker is given up (`StepDriver.crash`) so the host replaces it as after a crash.
 import { InferenceError } from "@actorlm/runtime";
 import type { BatchSequence } from "@actorlm/tensor";
-import type { KvPool } from "../kv-cache.js";
+import { BlockManager, type BlockStats, type KvSequence } from "./block-manager.js";
 import type { CausalLM } from "../models/causal-lm.js";
 import { checkAdmission, type AdmissionLimits } from "./admission.js";
 import type { ChunkPolicy } from "./chunking.js";
@@ -33,6 +39,8 @@ interface Entry {
   readonly sequence: Sequence;
   readonly outbox: Outbox;
   phase: Phase;
+  /** True once it joined the batch (prefix-cache hits are counted at its first admission only). */
+  started: boolean;
 }
 
 /** Counts for metrics and tests. */
@@ -53,6 +61,16 @@ export interface SchedulerStats {
   readonly stepRows: number;
   /** Times a running request gave its blocks back to make room. */
   readonly preemptions: number;
+  /** Prompt tokens of the requests admitted so far (each counted at its first admission). */
+  readonly promptTokens: number;
+  /** Of them, tokens found in the prefix cache (never computed for that request). */
+  readonly cachedPromptTokens: number;
+}
+
+/** Settings of the scheduler's KV blocks. */
+export interface SchedulerOptions {
+  /** Share full KV blocks between requests with the same prompt prefix. Default true. */
+  readonly prefixCaching?: boolean;
 }
 
 /** One step as the scheduler ran it (see {@link Scheduler.recentSteps}). */
@@ -91,22 +109,28 @@ export class Scheduler {
   #stepRows = 0;
   #admitted = 0;
   #preemptions = 0;
+  #promptTokens = 0;
+  #cachedPromptTokens = 0;
   /** The last STEP_RECORDS steps, a ring: the oldest at #records[#recorded % STEP_RECORDS] once full. */
   readonly #records: StepRecord[] = [];
   /** Set once a forward pass failed in the backend: the model is unusable, every later call throws it. */
   #unusable: InferenceError | undefined;
 
-  /** A scheduler for `lm`, whose steps `driver` queues; `chunks` sizes prompt chunks beside decode rows. */
+  /** Every KV block of the model: who holds it, which are cached. */
+  readonly blocks: BlockManager;
+
+  /**
+   * A scheduler for `lm`, whose steps `driver` queues; `chunks` sizes prompt chunks beside decode rows. It owns the
+   * model's KV blocks from now on.
+   */
   constructor(
     private readonly lm: CausalLM,
     private readonly driver: StepDriver,
     private readonly limits: SchedulerLimits,
     private readonly chunks: ChunkPolicy,
-  ) {}
-
-  /** The model's KV pool. */
-  get pool(): KvPool {
-    return this.lm.kv;
+    options: SchedulerOptions = {},
+  ) {
+    this.blocks = new BlockManager(lm.kv, { prefixCaching: options.prefixCaching });
   }
 
   /**
@@ -115,8 +139,9 @@ export class Scheduler {
    */
   submit(id: number, sequence: Sequence): void {
     this.#usable();
+    if (sequence.kv.manager !== this.blocks || sequence.kv.blocks.length > 0) throw new InferenceError("VALIDATION", `request ${id} must start with an empty block table of this scheduler's (blocks.sequence())`);
     checkAdmission(this.#running.length, this.#waiting.length, this.limits);
-    const entry: Entry = { id, sequence, outbox: new Outbox(), phase: "waiting" };
+    const entry: Entry = { id, sequence, outbox: new Outbox(), phase: "waiting", started: false };
     this.#entries.set(id, entry);
     this.#waiting.push(entry);
     this.#kick();
@@ -205,13 +230,38 @@ export class Scheduler {
    * and return to the queue's head, to run their tokens again later. False when even that is not enough.
    */
   makeRoom(blocks: number): boolean {
-    while (this.pool.freeBlocks < blocks && this.#running.length > 0) this.#preempt(this.#running.at(-1)!, 0);
-    return this.pool.freeBlocks >= blocks;
+    while (this.blocks.freeBlocks < blocks && this.#running.length > 0) this.#preempt(this.#running.at(-1)!, 0);
+    return this.blocks.freeBlocks >= blocks;
   }
 
-  /** Queues a step if there is work: after KV blocks came back from outside the batch (`makeRoom`'s borrower). */
+  /**
+   * Private KV blocks for `positions` positions outside the batch (a scoring window, a benchmark), running requests
+   * giving theirs back if need be (see {@link Scheduler.makeRoom}); undefined when even the whole pool is too small.
+   * Hand them back with {@link Scheduler.giveBack}.
+   */
+  borrow(positions: number): KvSequence | undefined {
+    return this.makeRoom(this.blocks.blocksFor(positions)) ? this.blocks.allocate(positions) : undefined;
+  }
+
+  /** Takes back blocks {@link Scheduler.borrow} lent, and queues a step if requests wait for them. */
+  giveBack(kv: KvSequence): void {
+    kv.free();
+    this.#kick();
+  }
+
+  /** Queues a step if there is work. */
   resume(): void {
     this.#kick();
+  }
+
+  /** Block counts and prefix-cache counters of the KV pool. */
+  blockStats(): BlockStats {
+    return this.blocks.stats();
+  }
+
+  /** Checks the block books against the requests held (every reference accounted for); throws on a mismatch. */
+  checkBlocks(extra: readonly KvSequence[] = []): void {
+    this.blocks.check([...this.#running.map((e) => e.sequence.kv), ...extra]);
   }
 
   /** The last steps (up to 1024), oldest first: what the benchmark measures latency in the engine from. */
@@ -231,6 +281,8 @@ export class Scheduler {
       stepSequences: this.#stepSequences,
       stepRows: this.#stepRows,
       preemptions: this.#preemptions,
+      promptTokens: this.#promptTokens,
+      cachedPromptTokens: this.#cachedPromptTokens,
     };
   }
 
@@ -255,9 +307,10 @@ export class Scheduler {
    */
   step(): boolean {
     this.#usable();
-    const plan = planStep(this.#view(this.#running), this.#view(this.#waiting), {
-      blockSize: this.pool.blockSize,
-      freeBlocks: this.pool.freeBlocks,
+    const waiting = this.#waitingView();
+    const plan = planStep(this.#runningView(), waiting, {
+      blockSize: this.blocks.blockSize,
+      freeBlocks: this.blocks.freeBlocks,
       maxBatchTokens: this.lm.maxBatchTokens,
       maxLogitRows: this.lm.maxLogitRows,
       maxConcurrentRequests: this.limits.maxConcurrentRequests,
@@ -267,6 +320,15 @@ export class Scheduler {
     for (const id of plan.admit) {
       const entry = this.#entries.get(id)!;
       this.#waiting.splice(this.#waiting.indexOf(entry), 1);
+      const seq = entry.sequence;
+      const cached = this.blocks.attach(seq.kv, seq.tokens);   // the cached prefix it was planned with
+      const planned = waiting.find((w) => w.id === id)!.cached;
+      if (cached !== planned) throw new InferenceError("VALIDATION", `request ${id} found ${cached} cached positions, not the ${planned} planned`);
+      if (!entry.started) {
+        entry.started = true;
+        this.#promptTokens += seq.promptIds.length;
+        this.#cachedPromptTokens += Math.min(cached, seq.promptIds.length);
+      }
       entry.phase = "running";
       this.#running.push(entry);
       this.#admitted++;
@@ -278,7 +340,7 @@ export class Scheduler {
     for (const rows of plan.rows) {
       const entry = this.#entries.get(rows.id)!;
       const seq = entry.sequence;
-      if (!seq.kv.reserve(rows.blocks * this.pool.blockSize)) throw new InferenceError("VALIDATION", `the KV pool lacks the blocks the step planned for request ${rows.id}`);
+      if (!seq.kv.reserve(rows.blocks * this.blocks.blockSize)) throw new InferenceError("VALIDATION", `the KV pool lacks the blocks the step planned for request ${rows.id}`);
       batch.push({ tokens: seq.input(rows.count), start: seq.cached, blocks: seq.kv.blocks, logits: rows.logits ? "last" : "none" });
       entries.push(entry);
     }
@@ -305,6 +367,7 @@ export class Scheduler {
     plan.rows.forEach((rows, i) => {
       const entry = entries[i];
       entry.sequence.advance(rows.count);
+      this.blocks.commit(entry.sequence.kv, entry.sequence.tokens);   // its full blocks, for later requests
       if (!rows.logits) return;
       const own = logits.subarray(row * vocab, (row + 1) * vocab);
       row++;
@@ -384,14 +447,24 @@ export class Scheduler {
     return failure;
   }
 
-  #view(entries: readonly Entry[]): PlanSequence[] {
-    return entries.map((e) => ({
+  /** The running requests as the policy sees them: what they hold, and what preempting each would free. */
+  #runningView(): PlanSequence[] {
+    return this.#running.map((e) => ({
       id: e.id,
       cached: e.sequence.cached,
       length: e.sequence.tokens.length,
       blocks: e.sequence.kv.blocks.length,
+      ownBlocks: this.blocks.ownBlocks(e.sequence.kv),
       paused: this.#paused(e),
     }));
+  }
+
+  /** The waiting requests as the policy sees them: each starting with the cached blocks of its prefix. */
+  #waitingView(): PlanSequence[] {
+    return this.#waiting.map((e) => {
+      const hit = this.blocks.lookup(e.sequence.kv, e.sequence.tokens);
+      return { id: e.id, cached: hit.positions, length: e.sequence.tokens.length, blocks: hit.blocks, reclaim: hit.unreferenced, paused: this.#paused(e) };
+    });
   }
 
   #entry(id: number): Entry {
@@ -406,8 +479,7 @@ export class Scheduler {
    */
   #preempt(entry: Entry, at: number): void {
     this.#running.splice(this.#running.indexOf(entry), 1);
-    entry.sequence.kv.free();
-    entry.sequence.kv = this.pool.allocate(0)!;
+    this.blocks.reset(entry.sequence.kv);                    // its cached blocks stay cached: rejoining may find them
     entry.phase = "waiting";
     this.#waiting.splice(Math.min(at, this.#waiting.length), 0, entry);
     this.#preemptions++;

@@ -3,7 +3,7 @@
 // the scheduler feeds its pending tokens to a batched forward and hands back the logits of its last position.
 import { firstNonFinite } from "@actorlm/tensor";
 import { LlmError, nonFiniteLogits } from "../errors.js";
-import type { KvSequence } from "../kv-cache.js";
+import type { KvSequence } from "./block-manager.js";
 import { Sampler } from "../sampling/sampler.js";
 import type { Tokenizer } from "../tokenizer.js";
 import { StreamingDetokenizer } from "./detokenizer.js";
@@ -22,7 +22,7 @@ export interface StepOutput {
 }
 
 /**
- * Generates one completion. Its KV sequence (handed in, and replaced when the scheduler preempts it) holds the
+ * Generates one completion. Its block table (handed in empty, from the scheduler's block manager) holds the
  * first `cached` of `tokens`; the rest are `pending`: the prompt's remainder while prefilling, then the one token
  * sampled last. After a forward ran the pending tokens the scheduler calls {@link Sequence.advance}, and with
  * the logits of the last one {@link Sequence.sample}, which picks the next token, turns it into text (holding back
@@ -44,7 +44,7 @@ export class Sequence {
     request: NormalizedRequest,
     readonly promptIds: readonly number[],
     private readonly maxTokens: number,
-    public kv: KvSequence,
+    readonly kv: KvSequence,
   ) {
     this.tokens = [...promptIds];
     this.sampler = new Sampler(request.sampling, promptIds, { vocabSize: tokenizer.vocabSize }); // never an id the tokenizer lacks

@@ -2,7 +2,7 @@
 import { totalmem } from "node:os";
 import type { BatchSequence, Kernels, ProgressCallback, WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
-import type { KvPool } from "../kv-cache.js";
+import type { KvStorage } from "../kv-cache.js";
 import type { FormatUse } from "./weights.js";
 
 /** The facts about a model that generation and scheduling use. */
@@ -13,14 +13,14 @@ export interface CausalLMConfig {
 
 /**
  * A causal language model as the generation code sees it. It owns its weights, activation buffers and KV
- * pool in its kernels' memory; the caller owns which sequence holds which KV blocks.
+ * storage in its kernels' memory; the caller (the scheduler's block manager) owns which sequence holds which block.
  */
 export interface CausalLM {
   readonly config: CausalLMConfig;
   /** The kernels the model runs on. */
   readonly kernels: Kernels;
-  /** The model's paged KV cache. */
-  readonly kv: KvPool;
+  /** The layout and storage of the model's paged KV cache (blocks are handed out by the scheduler's block manager). */
+  readonly kv: KvStorage;
   /** Most rows (tokens, all sequences together) one `forward` takes. */
   readonly maxBatchTokens: number;
   /** Most logit rows one `forward` returns. */

@@ -6,12 +6,12 @@
  *
  * An architecture is a {@link DecoderRecipe}: the checkpoint names of its weights and how to build its layers from
  * them. {@link loadDecoder} does the rest the same way for every one: read and check the weights, plan the memory,
- * allocate the KV pool and the buffers, and have the kernels size their working memory for the model's limits (so
+ * allocate the KV storage and the buffers, and have the kernels size their working memory for the model's limits (so
  * memory does not grow with the shapes of the batches that come later).
  */
 import { openSafetensors, type BatchSequence, type Kernels, type TensorSource, type Weight, type WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
-import { DEFAULT_BLOCK_SIZE, KvPool } from "../kv-cache.js";
+import { DEFAULT_BLOCK_SIZE, KvStorage } from "../kv-cache.js";
 import { DecoderBuffers, type DecoderDims } from "./blocks/buffers.js";
 import type { DecoderLayer } from "./blocks/decoder-layer.js";
 import type { Norm } from "./blocks/norm.js";
@@ -83,7 +83,7 @@ export function describeStorage(format: WeightFormat): string {
 export interface DecoderParts<C extends DecoderDims> {
   readonly config: C;
   readonly kernels: Kernels;
-  readonly kv: KvPool;
+  readonly kv: KvStorage;
   readonly maxBatchTokens: number;
   readonly maxLogitRows: number;
   readonly weightBytesPerToken: number;
@@ -105,7 +105,7 @@ export interface DecoderParts<C extends DecoderDims> {
 export class DecoderModel<C extends DecoderDims> implements CausalLM {
   readonly config: C;
   readonly kernels: Kernels;
-  readonly kv: KvPool;
+  readonly kv: KvStorage;
   readonly maxBatchTokens: number;
   readonly maxLogitRows: number;
   readonly weightBytesPerToken: number;
@@ -226,7 +226,7 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   const rotary = Object.fromEntries(Object.entries(invFreqs).map(([name, inv]) => [name, uploadRotary(ops, inv, positions)]));
   const layers = layerWeights.map((specs, i) => recipe.layer(w.load(specs), i, config, { ops, rotary }));
   const lmHead = head ? w.load(head).lmHead : outerWeights.embed;              // tied: the embedding doubles as the head
-  const kv = new KvPool(ops, {
+  const kv = new KvStorage(ops, {
     layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim, blockSize: DEFAULT_BLOCK_SIZE, blocks,
   });
   const buffers = new DecoderBuffers(ops, config, rows, outputs);

@@ -18,6 +18,8 @@ export interface ModelFlags {
   maxBatchTokens?: number;
   maxConcurrentRequests?: number;
   maxQueuedRequests?: number;
+  /** false with --no-prefix-caching. */
+  prefixCaching?: boolean;
   /** false with --no-check-weights. */
   checkWeights?: boolean;
   verbose?: boolean;
@@ -28,7 +30,7 @@ export type EngineFlags = Omit<ModelFlags, "model" | "download">;
 
 /**
  * Adds --model, --download, --dtype, --device, --backend, --threads, --max-sequence-length, --kv-cache-tokens,
- * --max-batch-tokens, --max-concurrent-requests, --max-queued-requests, --no-check-weights, --verbose.
+ * --max-batch-tokens, --max-concurrent-requests, --max-queued-requests, --no-prefix-caching, --no-check-weights, --verbose.
  */
 export function addModelOptions(command: Command): Command {
   const model = "model directory (Hugging Face layout), or a Hugging Face id org/name[@revision] from the local cache";
@@ -52,6 +54,7 @@ export function addEngineOptions(command: Command): Command {
     .option("--max-batch-tokens <n>", "most tokens per forward pass, every request together (longer prompts are prefilled in chunks)", integer)
     .option("--max-concurrent-requests <n>", "most requests in the batch at once (default 16)", integer)
     .option("--max-queued-requests <n>", "most requests waiting to join the batch; more are refused with OVERLOADED (default 64)", integer)
+    .option("--no-prefix-caching", "compute every prompt in full: no sharing of cached KV blocks between requests with the same prefix")
     .option("--no-check-weights", "skip checking every weight for NaN and ±inf at load (for very large models)")
     .option("--verbose", "let native libraries' messages through (Dawn's, when --device gpu or auto looks for a GPU)");
 }
@@ -73,6 +76,7 @@ export function engineArgs(flags: EngineFlags): Omit<LlamaModelArgs, "model"> {
   if (flags.maxBatchTokens !== undefined) args.maxBatchTokens = flags.maxBatchTokens;
   if (flags.maxConcurrentRequests !== undefined) args.maxConcurrentRequests = flags.maxConcurrentRequests;
   if (flags.maxQueuedRequests !== undefined) args.maxQueuedRequests = flags.maxQueuedRequests;
+  if (flags.prefixCaching === false) args.prefixCaching = false;
   if (flags.checkWeights === false) args.checkWeights = false;
   if (flags.verbose !== undefined) args.verbose = flags.verbose;
   return args;
