@@ -1,6 +1,6 @@
 // Prometheus metrics of one server (its own prom-client registry, so several servers can live in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { ServedModel } from "./models.js";
+import type { EngineCounts, ServedModel } from "./models.js";
 
 /** How a request ended, as counted by `actorlm_requests_total`. */
 export type Outcome =
@@ -89,12 +89,12 @@ export class ServerMetrics {
     // Both read the engine's own counts (one `stats` call per model per scrape, shared by the two gauges). A request
     // the engine holds but has not stepped into its batch yet is queued only when no place in the batch is left for
     // it: that is the count maxQueued bounds (the engine refuses when running + waiting reach both limits together).
-    let counts: Promise<Map<string, { active: number; queued: number }>> | undefined;
+    let counts: Promise<Map<string, EngineCounts>> | undefined;
     const current = () => {
       counts ??= Promise.all(
         models().map(async (m) => {
-          const { active, queued } = await m.requests();
-          return [m.name, { active, queued: Math.max(0, queued - Math.max(0, m.limits.maxActive - active)) }] as const;
+          const c = await m.requests();
+          return [m.name, { ...c, queued: Math.max(0, c.queued - Math.max(0, m.limits.maxActive - c.active)) }] as const;
         }),
       ).then((pairs) => new Map(pairs));
       const pending = counts;
@@ -121,6 +121,25 @@ export class ServerMetrics {
         for (const [model, c] of await current()) this.set({ model }, c.active);
       },
     });
+    // The prefix cache: engine counts since the model worker started (gauges, since a restarted worker starts over).
+    const prefixGauges: [string, string, (c: EngineCounts) => number][] = [
+      ["actorlm_prefix_cache_hit_rate", "Prompt tokens found in the prefix cache over prompt tokens admitted, since the model worker started", (c) => c.prefixHitRate],
+      ["actorlm_prefix_cache_prompt_tokens", "Prompt tokens admitted to the batch since the model worker started", (c) => c.promptTokens],
+      ["actorlm_prefix_cache_cached_tokens", "Prompt tokens found in the prefix cache (not prefilled again) since the model worker started", (c) => c.cachedPromptTokens],
+      ["actorlm_prefix_cache_evictions", "Cached KV blocks evicted to make room since the model worker started", (c) => c.evictions],
+      ["actorlm_prefix_cache_blocks", "Cached KV blocks no request references now (kept for later hits)", (c) => c.cachedBlocks],
+    ];
+    for (const [name, help, read] of prefixGauges) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ["model"],
+        registers,
+        async collect() {
+          for (const [model, c] of await current()) this.set({ model }, read(c));
+        },
+      });
+    }
     new Gauge({
       name: "actorlm_model_ready",
       help: "1 when the model serves requests, 0 while loading or recovering",

@@ -62,6 +62,24 @@ export function modelNameOf(dir: string): string {
   return basename(dir.replace(/[\\/]+$/, "")) || dir;
 }
 
+/** What {@link ServedModel.requests} reports of a model's engine. */
+export interface EngineCounts {
+  /** Generations in the batch, and waiting to join it. */
+  active: number;
+  queued: number;
+  /** Prompt tokens admitted since the worker started, and of them those found in the prefix cache. */
+  promptTokens: number;
+  cachedPromptTokens: number;
+  /** cachedPromptTokens / promptTokens (0 before any prompt). */
+  prefixHitRate: number;
+  /** Cached KV blocks evicted to make room since the worker started. */
+  evictions: number;
+  /** Cached KV blocks nobody references now (kept for later hits). */
+  cachedBlocks: number;
+}
+
+const NO_COUNTS: EngineCounts = { active: 0, queued: 0, promptTokens: 0, cachedPromptTokens: 0, prefixHitRate: 0, evictions: 0, cachedBlocks: 0 };
+
 /** One served model. */
 export class ServedModel extends EventEmitter<ServedModelEvents> {
   readonly name: string;
@@ -151,13 +169,15 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
   }
 
   /**
-   * Generations in the model's batch (`active`) and waiting to join it (`queued`), as the engine counts them now;
-   * zeros while the model is not ready.
+   * Generations in the model's batch (`active`) and waiting to join it (`queued`), as the engine counts them now, and
+   * its prefix cache's counts since the worker started; zeros while the model is not ready.
    */
-  async requests(): Promise<{ active: number; queued: number }> {
-    if (this.host.state !== BackendState.Ready) return { active: 0, queued: 0 };
+  async requests(): Promise<EngineCounts> {
+    if (this.host.state !== BackendState.Ready) return { ...NO_COUNTS };
     const stats = await this.host.call("stats").catch(() => undefined);
-    return { active: stats?.running ?? 0, queued: stats?.queued ?? 0 };
+    if (stats === undefined) return { ...NO_COUNTS };
+    const { running: active, queued, promptTokens, cachedPromptTokens, prefixHitRate, evictions, cachedBlocks } = stats;
+    return { active, queued, promptTokens, cachedPromptTokens, prefixHitRate, evictions, cachedBlocks };
   }
 
   /** Refuses (NOT_READY, `reason`) every generation still waiting to join the batch; running ones go on. */
