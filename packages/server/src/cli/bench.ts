@@ -2,7 +2,9 @@
 // load time, peak RSS, the kernels' memory high-water mark, the JavaScript runtime and the fraction of the machine's
 // memory bandwidth decode reaches. With `--concurrency C`,
 // C clients generate through the real request path instead (load-test.ts): aggregate and per-request decode rates,
-// time to first token and inter-token latency.
+// time to first token and inter-token latency. With `--cached-prefix N`, the time to first token of a request whose
+// N-token prefix is cached against the same request cold; with `--chat-turns T`, a T-turn chat whose history is sent
+// again each turn, and what each turn found cached (prefix-bench.ts).
 import { performance } from "node:perf_hooks";
 import { measureGpuBandwidth } from "@actorlm/llm";
 import { WasmKernels } from "@actorlm/tensor";
@@ -10,6 +12,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { loadTest, type LoadReport } from "./load-test.js";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { integer } from "./options.js";
+import { cachedPrefixBench, chatBench, median, round } from "./prefix-bench.js";
 import { startModel } from "./start-model.js";
 
 interface BenchFlags extends ModelFlags {
@@ -18,8 +21,14 @@ interface BenchFlags extends ModelFlags {
   runs: number;
   concurrency?: number[];
   admitTokens?: number;
+  cachedPrefix?: number;
+  chatTurns?: number;
   json?: boolean;
 }
+
+/** Tokens after the cached prefix in `--cached-prefix` requests, and new user tokens per `--chat-turns` turn. */
+const SUFFIX_TOKENS = 24;
+const USER_TOKENS = 32;
 
 /** What one bench run reports (the `--json` object). */
 export interface BenchReport {
@@ -106,8 +115,43 @@ export function benchCommand(): Command {
     .option("--runs <n>", "timed runs (the median is reported), after one warm-up", integer, 5)
     .option("--concurrency <list>", "C clients at once through the streaming handler, each generating G tokens (a list: one report per C)", integers)
     .option("--admit-tokens <n>", "with --concurrency: submit one prompt of n tokens once every client decodes, and report its effect", integer)
-    .option("--json", "print one JSON object (one per line with a --concurrency list)")
-    .action((flags: BenchFlags) => (flags.concurrency === undefined ? runBench(flags) : runConcurrency(flags, flags.concurrency)));
+    .option("--cached-prefix <n>", `time to first token of a request whose n-token prefix is cached (${SUFFIX_TOKENS} more tokens after it) against the same request cold, median of --runs`, integer)
+    .option("--chat-turns <n>", `a chat of n turns, the whole history sent each turn (first prompt P tokens, replies G tokens, ${USER_TOKENS} new user tokens a turn): what each turn found cached and prefilled`, integer)
+    .option("--json", "print one JSON object (one per line with a --concurrency list or --chat-turns)")
+    .action((flags: BenchFlags) => {
+      if (flags.cachedPrefix !== undefined || flags.chatTurns !== undefined) return runPrefixBench(flags);
+      return flags.concurrency === undefined ? runBench(flags) : runConcurrency(flags, flags.concurrency);
+    });
+}
+
+/** `--cached-prefix` and `--chat-turns`: what the prefix cache saves, through the request path. */
+async function runPrefixBench(flags: BenchFlags): Promise<void> {
+  const host = await startModel(modelArgs(flags), !flags.json, flags.download);
+  try {
+    const info = await host.call("info");
+    const what = `${info.model}: ${info.backend} / ${info.dtype} / ${info.threads} threads on ${info.runtime.name} ${info.runtime.version}; prefix caching ${info.prefixCaching ? "on" : "off"}`;
+    if (!flags.json) process.stdout.write(`${what}\n`);
+    if (flags.cachedPrefix !== undefined) {
+      const r = await cachedPrefixBench(host, flags.cachedPrefix, SUFFIX_TOKENS, flags.runs);
+      if (flags.json) process.stdout.write(`${JSON.stringify({ model: info.model, backend: info.backend, dtype: info.dtype, prefix_caching: info.prefixCaching, ...r })}\n`);
+      else {
+        process.stdout.write(`prompt of ${r.prefix_tokens} + ${r.suffix_tokens} tokens, median of ${r.runs} run(s): time to first token cold ${r.cold_ttft_ms} ms, `);
+        process.stdout.write(`prefix cached ${r.cached_ttft_ms} ms (${round(100 * r.ttft_ratio)} % of cold; ${r.cached_tokens} tokens found cached)\n`);
+      }
+    }
+    if (flags.chatTurns !== undefined) {
+      const turns = await chatBench(host, flags.chatTurns, flags.promptTokens, flags.genTokens, USER_TOKENS);
+      if (flags.json) for (const t of turns) process.stdout.write(`${JSON.stringify({ model: info.model, prefix_caching: info.prefixCaching, ...t })}\n`);
+      else {
+        const header = ["turn", "prompt tokens", "new tokens", "cached", "prefilled", "TTFT ms"];
+        const rows = turns.map((t) => [t.turn, t.prompt_tokens, t.new_tokens, t.cached_tokens, t.prefilled_tokens, t.ttft_ms].map(String));
+        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+        for (const row of [header, ...rows]) process.stdout.write(`${row.map((cell, i) => cell.padStart(widths[i])).join("  ")}\n`);
+      }
+    }
+  } finally {
+    await host.close();
+  }
 }
 
 /** Medians over runs of each field of the load reports. */
@@ -279,14 +323,4 @@ async function runBench(flags: BenchFlags): Promise<void> {
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
 }
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
-function round(x: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
