@@ -201,6 +201,17 @@ describe("the scheduler with prefix caching", () => {
     expect(outputs.get(1)!.map((o) => o.tokenId)).toEqual(expected[1]);
   });
 
+  it("identical prompts submitted at once: the first computes the prefix, the others attach it, all give the same tokens", () => {
+    const s = scheduler(lm, true);
+    const outputs = new Map<number, StepOutput[]>([0, 1, 2].map((i) => [i, []]));
+    const seqs = [0, 1, 2].map((i) => submit(s, i, REQUESTS[0]));
+    const prompt = seqs[0].promptIds.length;
+    const cached = Math.floor((prompt - 1) / 16) * 16;
+    runAll(s, outputs);
+    for (const list of outputs.values()) expect(list.map((o) => o.tokenId)).toEqual(expected[0]);
+    expect(s.stats()).toMatchObject({ promptTokens: 3 * prompt, cachedPromptTokens: 2 * cached });
+  });
+
   it("a pool too small for everyone: preempted requests that share blocks keep references exact and give the same tokens", () => {
     const s = scheduler(small, true);
     const outputs = new Map<number, StepOutput[]>(REQUESTS.map((_, i) => [i, []]));

@@ -195,6 +195,26 @@ export class BlockManager {
     return { blocks, positions: blocks * this.blockSize, unreferenced };
   }
 
+  /**
+   * Hashes of the full blocks of `tokens` that `seq` (running) has not written yet: blocks it will register once its
+   * prefill writes them. Empty with prefix caching off.
+   */
+  upcoming(seq: KvSequence, tokens: readonly number[]): string[] {
+    if (!this.prefixCaching) return [];
+    const out: string[] = [];
+    for (let i = seq.committed, full = Math.floor(tokens.length / this.blockSize); i < full; i++) out.push(this.#hash(seq, tokens, i));
+    return out;
+  }
+
+  /**
+   * The hash of the first block of `tokens` after `hit` cached blocks that `seq` would compute itself, when it is a
+   * full block before its last token (one another sequence could register for it); undefined otherwise.
+   */
+  nextHash(seq: KvSequence, tokens: readonly number[], hit: number): string | undefined {
+    if (!this.prefixCaching || hit >= Math.floor((tokens.length - 1) / this.blockSize)) return undefined;
+    return this.#hash(seq, tokens, hit);
+  }
+
   /** Attaches the cached prefix of `tokens` to `seq` (holding no blocks), a reference each; returns the positions it holds. */
   attach(seq: KvSequence, tokens: readonly number[]): number {
     const hit = this.lookup(seq, tokens);
@@ -251,7 +271,7 @@ export class BlockManager {
 
   /**
    * Checks the books: every block is free, cached and unreferenced, or referenced, exactly once; the references match
-   * `live` (every table that holds blocks). Throws a plain Error naming the first mismatch (for tests and debugging).
+   * `live` (every table that holds blocks). Throws VALIDATION naming the first mismatch (a broken invariant; for tests).
    */
   check(live: readonly KvSequence[] = []): void {
     const expected = new Int32Array(this.totalBlocks);
@@ -260,10 +280,10 @@ export class BlockManager {
     for (const block of this.#free) seen[block]++;
     for (const block of this.#lru) seen[block]++;
     for (let b = 0; b < this.totalBlocks; b++) {
-      if (this.#refs[b] !== expected[b]) throw new Error(`block ${b} has ${this.#refs[b]} references, ${expected[b]} expected`);
-      if (this.#refs[b] > 0 ? seen[b] !== 0 : seen[b] !== 1) throw new Error(`block ${b} (${this.#refs[b]} references) is listed ${seen[b]} times as free or cached`);
-      if (this.#lru.has(b) && this.#hashOf[b] === undefined) throw new Error(`block ${b} waits for eviction but is not cached`);
-      if (this.#hashOf[b] !== undefined && this.#byHash.get(this.#hashOf[b]!) !== b) throw new Error(`block ${b} is not found under its hash`);
+      if (this.#refs[b] !== expected[b]) throw new LlmError("VALIDATION", `block ${b} has ${this.#refs[b]} references, ${expected[b]} expected`);
+      if (this.#refs[b] > 0 ? seen[b] !== 0 : seen[b] !== 1) throw new LlmError("VALIDATION", `block ${b} (${this.#refs[b]} references) is listed ${seen[b]} times as free or cached`);
+      if (this.#lru.has(b) && this.#hashOf[b] === undefined) throw new LlmError("VALIDATION", `block ${b} waits for eviction but is not cached`);
+      if (this.#hashOf[b] !== undefined && this.#byHash.get(this.#hashOf[b]!) !== b) throw new LlmError("VALIDATION", `block ${b} is not found under its hash`);
     }
   }
 

@@ -459,11 +459,25 @@ export class Scheduler {
     }));
   }
 
-  /** The waiting requests as the policy sees them: each starting with the cached blocks of its prefix. */
+  /**
+   * The waiting requests as the policy sees them: each starting with the cached blocks of its prefix. One whose next
+   * block a running request is prefilling, or a request ahead of it in the queue would, sits out until that block is
+   * cached (identical prompts sent at once, `n` samples of one prompt: the first computes the prefix, the others
+   * attach it).
+   */
   #waitingView(): PlanSequence[] {
+    const upcoming = new Set<string>();
+    const add = (e: Entry) => {
+      for (const hash of this.blocks.upcoming(e.sequence.kv, e.sequence.tokens)) upcoming.add(hash);
+    };
+    for (const e of this.#running) if (e.sequence.pending > 1) add(e);
     return this.#waiting.map((e) => {
-      const hit = this.blocks.lookup(e.sequence.kv, e.sequence.tokens);
-      return { id: e.id, cached: hit.positions, length: e.sequence.tokens.length, blocks: hit.blocks, reclaim: hit.unreferenced, paused: this.#paused(e) };
+      const { kv, tokens } = e.sequence;
+      const hit = this.blocks.lookup(kv, tokens);
+      const next = upcoming.size === 0 ? undefined : this.blocks.nextHash(kv, tokens, hit.blocks);
+      const paused = this.#paused(e) || (next !== undefined && upcoming.has(next));
+      if (!paused) add(e);
+      return { id: e.id, cached: hit.positions, length: tokens.length, blocks: hit.blocks, reclaim: hit.unreferenced, paused };
     });
   }
 
