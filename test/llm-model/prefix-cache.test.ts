@@ -117,8 +117,8 @@ const made: Scheduler[] = [];
 beforeAll(async () => {
   tok = await Tokenizer.fromDir(MODEL);
   lm = await loadLlama(MODEL, { kernels: await WasmKernels.create({ threads: 1 }), kvCacheTokens: 4096, maxBatchTokens: 64 });
-  // 7 blocks of 16 positions: three requests of about 60 tokens each, sharing their first 2 blocks, do not fit together
-  small = await loadLlama(MODEL, { kernels: await WasmKernels.create({ threads: 1 }), kvCacheTokens: 112, maxBatchTokens: 64 });
+  // 8 blocks of 16 positions: three requests of about 85 tokens (6 blocks) each, sharing their first 2, do not fit together
+  small = await loadLlama(MODEL, { kernels: await WasmKernels.create({ threads: 1 }), kvCacheTokens: 128, maxBatchTokens: 64 });
 });
 afterEach(() => {
   for (const s of made.splice(0)) {
@@ -178,9 +178,13 @@ const REQUESTS: GenerateRequest[] = [
 ];
 
 describe("the scheduler with prefix caching", () => {
+  /** The same requests generating 40 tokens: long enough that all three need more blocks than the small pool has. */
+  const LONG = REQUESTS.map((r) => ({ ...r, maxTokens: 40 }));
   let expected: number[][];
+  let expectedLong: number[][];
   beforeAll(() => {
     expected = alone(REQUESTS);
+    expectedLong = alone(LONG);
   });
 
   it("a request whose prefix is cached computes only what follows it, and gives the same tokens", () => {
@@ -214,13 +218,13 @@ describe("the scheduler with prefix caching", () => {
 
   it("a pool too small for everyone: preempted requests that share blocks keep references exact and give the same tokens", () => {
     const s = scheduler(small, true);
-    const outputs = new Map<number, StepOutput[]>(REQUESTS.map((_, i) => [i, []]));
-    submit(s, 0, REQUESTS[0]);
+    const outputs = new Map<number, StepOutput[]>(LONG.map((_, i) => [i, []]));
+    submit(s, 0, LONG[0]);
     runAll(s, new Map([[0, outputs.get(0)!]]), (step) => {
-      if (step === 1) REQUESTS.slice(1).forEach((r, i) => submit(s, i + 1, r));   // they join as the first decodes
+      if (step === 1) LONG.slice(1).forEach((r, i) => submit(s, i + 1, r));   // they join as the first decodes
     });
     runAll(s, outputs);
-    expect([...outputs.values()].map((o) => o.map((x) => x.tokenId))).toEqual(expected);
+    expect([...outputs.values()].map((o) => o.map((x) => x.tokenId))).toEqual(expectedLong);
     expect(s.stats().preemptions).toBeGreaterThan(0);
     expect(s.stats().cachedPromptTokens).toBeGreaterThan(0);
   });
