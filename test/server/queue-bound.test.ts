@@ -8,8 +8,9 @@ import { MODEL, admitted, metric, scrape, startServer, type Running } from "./he
 
 let running: Running;
 beforeAll(async () => {
-  // a KV pool of one sequence (256 tokens) behind a batch of 4 places and a queue of 2
-  running = await startServer({ maxConcurrent: 4, maxQueued: 2, engine: { kvCacheTokens: 256, maxSequenceLength: 256 } });
+  // a KV pool of one sequence (256 tokens) behind a batch of 4 places and a queue of 2; prefix caching off, since these
+  // identical greedy requests would otherwise share every block (prompt and generated tokens) and all fit the pool
+  running = await startServer({ maxConcurrent: 4, maxQueued: 2, engine: { kvCacheTokens: 256, maxSequenceLength: 256, prefixCaching: false } });
 });
 afterAll(() => running.close());
 

@@ -93,7 +93,7 @@ export class ServerMetrics {
     const current = () => {
       counts ??= Promise.all(
         models().map(async (m) => {
-          const c = await m.requests();
+          const c = await m.counts();
           return [m.name, { ...c, queued: Math.max(0, c.queued - Math.max(0, m.limits.maxActive - c.active)) }] as const;
         }),
       ).then((pairs) => new Map(pairs));

@@ -169,10 +169,16 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
   }
 
   /**
-   * Generations in the model's batch (`active`) and waiting to join it (`queued`), as the engine counts them now, and
-   * its prefix cache's counts since the worker started; zeros while the model is not ready.
+   * Generations in the model's batch (`active`) and waiting to join it (`queued`), as the engine counts them now;
+   * zeros while the model is not ready.
    */
-  async requests(): Promise<EngineCounts> {
+  async requests(): Promise<{ active: number; queued: number }> {
+    const { active, queued } = await this.counts();
+    return { active, queued };
+  }
+
+  /** {@link ServedModel.requests}' counts and the prefix cache's counts since the worker started, in one call to the engine. */
+  async counts(): Promise<EngineCounts> {
     if (this.host.state !== BackendState.Ready) return { ...NO_COUNTS };
     const stats = await this.host.call("stats").catch(() => undefined);
     if (stats === undefined) return { ...NO_COUNTS };
