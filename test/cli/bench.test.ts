@@ -24,6 +24,23 @@ describe("actorlm bench", () => {
     expect(report.kernel_memory_mb).toBeGreaterThan(report.weight_mb_per_token as number);
   });
 
+  it("--cached-prefix and --chat-turns report what the prefix cache found; --no-prefix-caching turns it off", async () => {
+    const on = await cli("bench", "--cached-prefix", "100", "--chat-turns", "3", "--prompt-tokens", "40", "--gen-tokens", "8", "--runs", "1", "--json");
+    expect(on.code, on.stderr).toBe(0);
+    const [prefix, ...turns] = on.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, number | boolean>);
+    // 100 tokens: 6 full blocks before the last token are found cached
+    expect(prefix).toMatchObject({ prefix_caching: true, prefix_tokens: 100, suffix_tokens: 24, runs: 1, cached_tokens: 96 });
+    expect(prefix.cold_ttft_ms as number).toBeGreaterThan(0);
+    expect(turns.map((t) => t.turn)).toEqual([1, 2, 3]);
+    expect(turns[0]).toMatchObject({ prompt_tokens: 40, cached_tokens: 0, prefilled_tokens: 40 });
+    // each later turn: the history (40 + 8 generated, less the last one not fed back) minus its partial block is cached
+    for (const t of turns.slice(1)) expect(t.prefilled_tokens as number).toBeLessThanOrEqual((t.new_tokens as number) + 16);
+    expect(turns[1]).toMatchObject({ prompt_tokens: 80, new_tokens: 40 });
+    const off = await cli("bench", "--cached-prefix", "100", "--runs", "1", "--json", "--no-prefix-caching");
+    expect(off.code, off.stderr).toBe(0);
+    expect(JSON.parse(off.stdout)).toMatchObject({ prefix_caching: false, cached_tokens: 0 });
+  });
+
   it("--concurrency runs clients through the request path: one report per level, with the batching fields", async () => {
     const run = await cli("bench", "--concurrency", "1,3", "--prompt-tokens", "8", "--gen-tokens", "6", "--admit-tokens", "40", "--runs", "1", "--json");
     expect(run.code, run.stderr).toBe(0);
