@@ -229,28 +229,23 @@ export class Scheduler {
    * Frees at least `blocks` KV blocks if the pool can: running requests give theirs back (latest admitted first)
    * and return to the queue's head, to run their tokens again later. False when even that is not enough.
    */
-  makeRoom(blocks: number): boolean {
+  #makeRoom(blocks: number): boolean {
     while (this.blocks.freeBlocks < blocks && this.#running.length > 0) this.#preempt(this.#running.at(-1)!, 0);
     return this.blocks.freeBlocks >= blocks;
   }
 
   /**
    * Private KV blocks for `positions` positions outside the batch (a scoring window, a benchmark), running requests
-   * giving theirs back if need be (see {@link Scheduler.makeRoom}); undefined when even the whole pool is too small.
+   * giving theirs back if need be (see `#makeRoom`); undefined when even the whole pool is too small.
    * Hand them back with {@link Scheduler.giveBack}.
    */
   borrow(positions: number): KvSequence | undefined {
-    return this.makeRoom(this.blocks.blocksFor(positions)) ? this.blocks.allocate(positions) : undefined;
+    return this.#makeRoom(this.blocks.blocksFor(positions)) ? this.blocks.allocate(positions) : undefined;
   }
 
   /** Takes back blocks {@link Scheduler.borrow} lent, and queues a step if requests wait for them. */
   giveBack(kv: KvSequence): void {
     kv.free();
-    this.#kick();
-  }
-
-  /** Queues a step if there is work. */
-  resume(): void {
     this.#kick();
   }
 
