@@ -53,6 +53,26 @@ describe("planStep", () => {
     expect(plan.rows).toEqual([]);
   });
 
+  it("admits a request with a cached prefix for the blocks it adds, plus the unreferenced cached ones it takes", () => {
+    // 30 tokens + 1 need 8 blocks; the first 6 (24 positions) are cached: it adds 2, and computes from position 24
+    const cachedPrefix = seq(2, 24, 30);
+    expect(planStep([], [cachedPrefix], { ...LIMITS, freeBlocks: 2 }).rows).toEqual([{ id: 2, count: 6, logits: true, blocks: 8 }]);
+    expect(planStep([], [seq(2, 0, 30)], { ...LIMITS, freeBlocks: 2 }).admit).toEqual([]);
+    // the same prefix cached but referenced by nobody: those 6 blocks are counted free until it takes them
+    expect(planStep([], [{ ...cachedPrefix, reclaim: 6 }], { ...LIMITS, freeBlocks: 7 }).admit).toEqual([]);
+    expect(planStep([], [{ ...cachedPrefix, reclaim: 6 }], { ...LIMITS, freeBlocks: 8 }).admit).toEqual([2]);
+  });
+
+  it("counts only the blocks a preempted sequence referenced alone as freed", () => {
+    // the older decoder needs a block: the latest gives its 3 back, but 2 of them are shared with the oldest
+    const running = [seq(1, 8, 9), seq(2, 12, 12 + 1, { ownBlocks: 1 })];
+    const plan = planStep(running, [], { ...LIMITS, freeBlocks: 0 });
+    expect(plan.preempt).toEqual([2]);
+    expect(plan.rows).toEqual([{ id: 1, count: 1, logits: true, blocks: 3 }]);
+    // had it freed nothing (every block shared), the older one could not run either
+    expect(planStep([seq(1, 8, 9), seq(2, 12, 13, { ownBlocks: 0 })], [], { ...LIMITS, freeBlocks: 0 }).rows).toEqual([]);
+  });
+
   it("keeps the blocks running sequences will need for their next token: a prompt joins only beyond them", () => {
     // two decoders that each fill their last block now and need another for the token after: 2 blocks spoken for
     const running = [seq(1, 7, 8), seq(2, 7, 8)];
