@@ -67,6 +67,10 @@ const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float1
 const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
 /** Activation rows from which the ternary kernel unpacks each tile once into per-thread scratch (assembly/ternary.ts). */
 const TERNARY_UNPACK_ROWS = 4;
+/** Activation rows from which the 16-bit kernels widen each tile once into per-thread scratch (assembly/matmul-half.ts). */
+const HALF_UNPACK_ROWS = 4;
+/** Activation rows from which the int8 kernel widens each tile once into per-thread scratch (assembly/matmul-i8.ts). */
+const INT8_UNPACK_ROWS = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
 
@@ -380,9 +384,14 @@ export class WasmKernels implements Kernels {
       this.#staging = { u16: 0, f32: 0, values: 0 };
     }
     const w = this.#widest;
-    const prepared = Math.max(4 * rows * w.halves, w.int8 && preparedBytes(rows, w.int8), w.ternary && preparedBytes(rows, w.ternary));
+    const prepared = Math.max(4 * Math.min(rows, HALF_UNPACK_ROWS - 1) * w.halves, w.int8 && preparedBytes(rows, w.int8), w.ternary && preparedBytes(rows, w.ternary));
     this.#preparedRoom(prepared);
-    this.#ensureScratch(Math.max(queriesPerKvHead * positions, w.ternary > 0 && rows >= TERNARY_UNPACK_ROWS ? 2 * w.ternary : 0));
+    this.#ensureScratch(Math.max(
+      queriesPerKvHead * positions,
+      w.ternary > 0 && rows >= TERNARY_UNPACK_ROWS ? 2 * w.ternary : 0,
+      w.halves > 0 && rows >= HALF_UNPACK_ROWS ? 4 * align8(w.halves) : 0,
+      w.int8 > 0 && rows >= INT8_UNPACK_ROWS ? (17 * w.int8) / 8 : 0,
+    ));
     const blocks = Math.min(this.#kv.blocks, Math.ceil(positions / this.#kv.blockSize));
     this.#batchRegion = this.#fit(this.#batchRegion, 4 * (9 * rows + rows * blocks) + 7 * 16);
   }
@@ -457,12 +466,14 @@ export class WasmKernels implements Kernels {
       return;
     }
     if (m.format !== "int8") {
-      const xp = this.#prepareHalves(x, rows, K, m.format);
+      if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * m.Kp);          // a tile widened to float32, 16·Kp bytes
+      const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
       this.#begin(m.format === "float16" ? OP.matmulF16 : OP.matmulBF16, cut).int(o).int(xp).int(m.ptr).int(rows).int(N).int(K).int(b)
         .reads(xp, xp + 4 * rows * K).writes(o, o + 4 * rows * N);
       this.#end();
       return;
     }
+    if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * m.Kp) / 8);    // a tile widened to i16, 8.5·Kp bytes
     const q = this.#quantize(x, rows, K, m.Kp);
     this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
       .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
@@ -709,6 +720,10 @@ export class WasmKernels implements Kernels {
 /** Bytes of [rows, Kp] activations prepared for int8 or ternary weights: values (2·rows·Kp), row scales, row sums (ternary), 64-aligned each. */
 function preparedBytes(rows: number, Kp: number): number {
   return align64(2 * rows * Kp) + align64(4 * rows) + 4 * rows;
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
 }
 
 function align64(bytes: number): number {
