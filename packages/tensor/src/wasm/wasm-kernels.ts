@@ -74,6 +74,14 @@ const INT8_UNPACK_ROWS = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
 
+/** A SIMD arithmetic peak (see {@link WasmKernels.measurePeak}). */
+export interface SimdPeak {
+  /** GFLOP/s of float32 multiply-adds. */
+  readonly float32: number;
+  /** GOP/s of the int8 products' integer multiply-adds (2 ops each). */
+  readonly int8: number;
+}
+
 /** Options of {@link WasmKernels.create}. */
 export interface WasmOptions {
   /** Threads, the calling one included (default 1). */
@@ -180,6 +188,34 @@ export class WasmKernels implements Kernels {
         best = Math.min(best, performance.now() - t0);
       }
       return (4 * n) / (best / 1000) / 1e9;
+    } finally {
+      await kernels.dispose();
+    }
+  }
+
+  /**
+   * The SIMD arithmetic peak of `threads` threads (all of them together): the fastest of `repeats` runs of register-only
+   * loops of the instructions the matrix products run on, 4 chunks per thread. `float32`: GFLOP/s of f32x4
+   * multiply-adds (fused where the relaxed build runs, else a multiply and an add: what the float32, float16 and
+   * bfloat16 products run on); `int8`: GOP/s (2 per multiply-add) of i32x4.dot_i16x8_s with its add (what the int8
+   * products run on, their weights widened to i16). A product's rate over this is the share of the peak it reaches.
+   */
+  static async measurePeak(threads: number, repeats = 5): Promise<SimdPeak> {
+    const kernels = await WasmKernels.create({ threads });
+    try {
+      const chunks = 4 * threads, out = kernels.#arena.alloc(4 * chunks);
+      const rate = (kind: number, iterations: number, opsPerIteration: number): number => {
+        let best = Infinity;
+        for (let i = 0; i < repeats + 1; i++) {                    // the first run compiles the optimized code
+          const t0 = performance.now();
+          kernels.#begin(OP.peak, { chunks, size: 1 }).int(out).int(kind).int(iterations).writes(out, out + 4 * chunks);
+          kernels.#end();
+          kernels.#flush();
+          if (i > 0) best = Math.min(best, performance.now() - t0);
+        }
+        return (chunks * iterations * opsPerIteration) / (best / 1000) / 1e9;
+      };
+      return { float32: rate(0, 1 << 19, 96), int8: rate(1, 1 << 19, 128) };
     } finally {
       await kernels.dispose();
     }
