@@ -1,7 +1,8 @@
 // `actorlm bench`: load a model, warm up, then time prefill and decode in the model worker; report throughput,
 // load time, peak RSS, the kernels' memory high-water mark, the JavaScript runtime and the fraction of the machine's
-// memory bandwidth decode reaches and, on the wasm backend, the share of the threads' SIMD arithmetic peak (float32
-// multiply-adds, int8 products' integer multiply-adds; WasmKernels.measurePeak) prefill reaches. With `--concurrency C`,
+// memory bandwidth decode reaches and, on the wasm backend, the share of the threads' SIMD arithmetic peak (one
+// thread's, WasmKernels.measurePeak, times the threads: float32 multiply-adds, or int8 products' integer multiply-adds)
+// prefill reaches. With `--concurrency C`,
 // C clients generate through the real request path instead (load-test.ts): aggregate and per-request decode rates,
 // time to first token and inter-token latency.
 import { performance } from "node:perf_hooks";
@@ -50,8 +51,8 @@ export interface BenchReport {
   bandwidth_fraction: number;
   /** Kernel memory of the ternary matrices per value, in bits (BitNet, or dtype ternary); absent without any. */
   ternary_bits_per_weight?: number;
-  /** wasm backend: the threads' SIMD arithmetic peak for the kind of product the weights run (GFLOP/s or GOP/s), what it is, and prefill's share. */
-  peak?: number;
+  /** wasm backend: one thread's SIMD arithmetic peak for the kind of product the weights run (GFLOP/s or GOP/s), its kind, and prefill's share of the threads' peak. */
+  peak_per_thread?: number;
   peak_kind?: string;
   prefill_gflops?: number;
   prefill_peak_fraction?: number;
@@ -92,8 +93,8 @@ export interface ConcurrencyReport {
   peak_rss_mb: number;
   /** The kernels' memory high-water mark after this level's runs (MB): flat however the clients' batches vary. */
   kernel_memory_high_water_mb: number;
-  /** wasm backend: the threads' SIMD arithmetic peak (as in BenchReport) and the share of it the aggregate decode's products reach. */
-  peak?: number;
+  /** wasm backend: one thread's SIMD arithmetic peak (as in BenchReport) and the share of the threads' peak the aggregate decode's products reach. */
+  peak_per_thread?: number;
   peak_kind?: string;
   decode_gflops?: number;
   decode_peak_fraction?: number;
@@ -108,15 +109,17 @@ interface ProductInfo {
 }
 
 /**
- * The SIMD peak that bounds the model's products on the wasm backend (the int8 one where most weight values are int8
- * or ternary, else float32's) and the rate `tokensPerS` tokens of products is, in GFLOP/s (2 per multiply-add).
+ * One thread's SIMD peak for the model's products on the wasm backend (the int8 one where most weight values are int8
+ * or ternary, else float32's), the rate `tokensPerS` tokens of products is, in GFLOP/s (2 per multiply-add), and its
+ * share of the threads' peak.
  */
-async function peakOf(info: ProductInfo, tokensPerS: number): Promise<{ peak: number; kind: keyof SimdPeak; gflops: number } | undefined> {
+async function peakOf(info: ProductInfo, tokensPerS: number): Promise<{ peak: number; kind: keyof SimdPeak; gflops: number; fraction: number } | undefined> {
   if (info.backend !== "wasm") return undefined;
-  const measured = await WasmKernels.measurePeak(info.threads);
+  const measured = await WasmKernels.measurePeak();
   const formats = Object.entries(info.formats).sort((a, b) => (b[1]?.values ?? 0) - (a[1]?.values ?? 0));
   const kind: keyof SimdPeak = formats[0]?.[0] === "int8" || formats[0]?.[0] === "ternary" ? "int8" : "float32";
-  return { peak: measured[kind], kind, gflops: (2 * info.productValuesPerToken * tokensPerS) / 1e9 };
+  const gflops = (2 * info.productValuesPerToken * tokensPerS) / 1e9;
+  return { peak: measured[kind], kind, gflops, fraction: gflops / (info.threads * measured[kind]) };
 }
 
 /** Parses a comma-separated list of positive integers (`1,4,8,16`). */
@@ -210,7 +213,7 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
       const peak = await peakOf(info, r.aggregateDecodeTokensPerS);
       if (peak !== undefined) {
         Object.assign(report, {
-          peak: round(peak.peak), peak_kind: peak.kind, decode_gflops: round(peak.gflops), decode_peak_fraction: round(peak.gflops / peak.peak, 3),
+          peak_per_thread: round(peak.peak), peak_kind: peak.kind, decode_gflops: round(peak.gflops), decode_peak_fraction: round(peak.fraction, 3),
         });
       }
       if (r.admission !== undefined) {
@@ -291,7 +294,9 @@ async function runBench(flags: BenchFlags): Promise<void> {
     if (ternary !== undefined) report.ternary_bits_per_weight = round((8 * ternary.bytes) / ternary.values, 3);
     const peak = await peakOf(info, prefill);
     if (peak !== undefined) {
-      Object.assign(report, { peak: round(peak.peak), peak_kind: peak.kind, prefill_gflops: round(peak.gflops), prefill_peak_fraction: round(peak.gflops / peak.peak, 3) });
+      Object.assign(report, {
+        peak_per_thread: round(peak.peak), peak_kind: peak.kind, prefill_gflops: round(peak.gflops), prefill_peak_fraction: round(peak.fraction, 3),
+      });
     }
   } finally {
     await host.close();
@@ -315,9 +320,9 @@ async function runBench(flags: BenchFlags): Promise<void> {
     ...(report.ternary_bits_per_weight === undefined ? [] : [["ternary matrices (bits per weight)", String(report.ternary_bits_per_weight)] as [string, string]]),
     ["memory bandwidth (GB/s)", String(report.bandwidth_gb_per_s)],
     ["fraction of the bandwidth limit", String(report.bandwidth_fraction)],
-    ...(report.peak === undefined ? [] : [
-      [`SIMD peak, ${report.peak_kind} products (${report.peak_kind === "int8" ? "GOP/s" : "GFLOP/s"})`, String(report.peak)],
-      ["prefill products (GFLOP/s) / fraction of the peak", `${report.prefill_gflops} / ${report.prefill_peak_fraction}`],
+    ...(report.peak_per_thread === undefined ? [] : [
+      [`SIMD peak per thread, ${report.peak_kind} products (${report.peak_kind === "int8" ? "GOP/s" : "GFLOP/s"})`, String(report.peak_per_thread)],
+      ["prefill products (GFLOP/s) / fraction of the threads' peak", `${report.prefill_gflops} / ${report.prefill_peak_fraction}`],
     ] as [string, string][]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -74,7 +74,7 @@ const INT8_UNPACK_ROWS = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
 
-/** A SIMD arithmetic peak (see {@link WasmKernels.measurePeak}). */
+/** One thread's SIMD arithmetic peak (see {@link WasmKernels.measurePeak}). */
 export interface SimdPeak {
   /** GFLOP/s of float32 multiply-adds. */
   readonly float32: number;
@@ -194,28 +194,29 @@ export class WasmKernels implements Kernels {
   }
 
   /**
-   * The SIMD arithmetic peak of `threads` threads (all of them together): the fastest of `repeats` runs of register-only
-   * loops of the instructions the matrix products run on, 4 chunks per thread. `float32`: GFLOP/s of f32x4
-   * multiply-adds (fused where the relaxed build runs, else a multiply and an add: what the float32, float16 and
-   * bfloat16 products run on); `int8`: GOP/s (2 per multiply-add) of i32x4.dot_i16x8_s with its add (what the int8
-   * products run on, their weights widened to i16). A product's rate over this is the share of the peak it reaches.
+   * The SIMD arithmetic peak of one thread: the fastest of `repeats` runs of register-only loops of the instructions
+   * the matrix products run on (one thread, so that a core another process holds for a moment does not halve it; the
+   * threads' peak is this times the threads, one core each). `float32`: GFLOP/s of f32x4 multiply-adds (fused where
+   * the relaxed build runs, else a multiply and an add: what the float32, float16 and bfloat16 products run on);
+   * `int8`: GOP/s (2 per multiply-add) of i32x4.dot_i16x8_s with its add (what the int8 products run on, their
+   * weights widened to i16). A product's rate over this is the share of the peak it reaches.
    */
-  static async measurePeak(threads: number, repeats = 5): Promise<SimdPeak> {
-    const kernels = await WasmKernels.create({ threads });
+  static async measurePeak(repeats = 9): Promise<SimdPeak> {
+    const kernels = await WasmKernels.create({ threads: 1 });
     try {
-      const chunks = 4 * threads, out = kernels.#arena.alloc(4 * chunks);
+      const out = kernels.#arena.alloc(16);
       const rate = (kind: number, iterations: number, opsPerIteration: number): number => {
         let best = Infinity;
-        for (let i = 0; i < repeats + 1; i++) {                    // the first run compiles the optimized code
+        for (let i = 0; i <= repeats; i++) {                       // run 0 compiles the optimized code
           const t0 = performance.now();
-          kernels.#begin(OP.peak, { chunks, size: 1 }).int(out).int(kind).int(iterations).writes(out, out + 4 * chunks);
+          kernels.#begin(OP.peak, { chunks: 1, size: 1 }).int(out).int(kind).int(iterations).writes(out, out + 4);
           kernels.#end();
           kernels.#flush();
           if (i > 0) best = Math.min(best, performance.now() - t0);
         }
-        return (chunks * iterations * opsPerIteration) / (best / 1000) / 1e9;
+        return (iterations * opsPerIteration) / (best / 1000) / 1e9;
       };
-      return { float32: rate(0, 1 << 19, 96), int8: rate(1, 1 << 19, 128) };
+      return { float32: rate(0, 1 << 18, 96), int8: rate(1, 1 << 18, 128) };
     } finally {
       await kernels.dispose();
     }
