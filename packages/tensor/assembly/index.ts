@@ -8,7 +8,6 @@ import { matmulBF16, matmulF16, prepareHalves } from "./matmul-half";
 import { matmulF32 } from "./matmul-f32";
 import { matmulI8, quantizeRows } from "./matmul-i8";
 import { layernorm, rmsnorm } from "./norm";
-import { peakF32, peakI16 } from "./peak";
 import { addPositions } from "./positions";
 import { rope } from "./rope";
 import { embed, gather } from "./rows";
@@ -216,10 +215,6 @@ function execute(op: usize, c: i32, tmp: usize): void {
     case 22:                                                      // embed from a ternary table
       embedTernary(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 4), arg(op, 5), from(c, size), upto(c, size, arg(op, 3)));
       break;
-    case 23:                                                      // arithmetic peak probe: kind, iterations per chunk
-      if (arg(op, 1) == 0) store<f32>(ptr(op, 0) + (<usize>c << 2), peakF32(arg(op, 2), <f32>c));
-      else store<i32>(ptr(op, 0) + (<usize>c << 2), peakI16(arg(op, 2), c));
-      break;
     case 18:                                                      // sum (the memory bandwidth probe): one partial per chunk
       sum(ptr(op, 0) + (<usize>c << 4), ptr(op, 1), from(c, size), upto(c, size, arg(op, 2)));
       break;
@@ -230,3 +225,4 @@ function execute(op: usize, c: i32, tmp: usize): void {
 
 export { narrowToHalves, packRows, quantizeWeights, widenHalves } from "./convert";
 export { packTernary, ternarizeRows, ternaryAbsSum } from "./ternary";
+export { peakF32, peakI16 } from "./peak";

@@ -61,6 +61,12 @@ interface Conversions {
   packTernary(dst: number, src: number, rows: number, K: number, row0: number): number;
 }
 
+/** The module's arithmetic peak probes (assembly/peak.ts): `n` iterations over 1 KiB of operands at p, returning a lane. */
+interface Probes {
+  peakF32(n: number, p: number): number;
+  peakI16(n: number, p: number): number;
+}
+
 /** Control block words (see assembly/index.ts). */
 const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
 const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3, ternary: 4 };
@@ -100,6 +106,8 @@ export class WasmKernels implements Kernels {
   readonly #recorder: Recorder;
   readonly #run: (ctrl: number, generation: number) => void;
   readonly #convert: Conversions;
+  /** The arithmetic peak probes (assembly/peak.ts). */
+  readonly #probes: Probes;
   /** Staging for weight conversion: 16-bit source values, then float32 values. */
   #staging: { u16: number; f32: number; values: number } = { u16: 0, f32: 0, values: 0 };
   readonly #ctrl: number;
@@ -131,6 +139,7 @@ export class WasmKernels implements Kernels {
     this.#recorder = new Recorder(arena);
     this.#run = instance.exports.run as (ctrl: number, generation: number) => void;
     this.#convert = instance.exports as unknown as Conversions;
+    this.#probes = instance.exports as unknown as Probes;
     this.#ctrl = ctrl;
     this.#helpers = helpers;
     this.threads = helpers.length + 1;
@@ -194,29 +203,31 @@ export class WasmKernels implements Kernels {
   }
 
   /**
-   * The SIMD arithmetic peak of one thread: the fastest of `repeats` runs of register-only loops of the instructions
-   * the matrix products run on (one thread, so that a core another process holds for a moment does not halve it; the
-   * threads' peak is this times the threads, one core each). `float32`: GFLOP/s of f32x4 multiply-adds (fused where
-   * the relaxed build runs, else a multiply and an add: what the float32, float16 and bfloat16 products run on);
-   * `int8`: GOP/s (2 per multiply-add) of i32x4.dot_i16x8_s with its add (what the int8 products run on, their
-   * weights widened to i16). A product's rate over this is the share of the peak it reaches.
+   * The SIMD arithmetic peak of one thread: the fastest of many short calls, over about `seconds`, of loops of the
+   * instructions the matrix products run on (operands from L1, nothing the compiler can hoist), on the calling thread (one thread, so that a core another
+   * process holds for a moment does not halve it; the threads' peak is this times the threads, one core each; the many
+   * calls let the optimizing compiler's code take over from the baseline compiler's). `float32`: GFLOP/s of f32x4
+   * multiply-adds (fused where the relaxed build runs, else a multiply and an add: what the float32, float16 and
+   * bfloat16 products run on); `int8`: GOP/s (2 per multiply-add) of i32x4.dot_i16x8_s with its add (what the int8
+   * products run on, their weights widened to i16). A product's rate over this is the share of the peak it reaches.
    */
-  static async measurePeak(repeats = 9): Promise<SimdPeak> {
+  static async measurePeak(seconds = 0.4): Promise<SimdPeak> {
     const kernels = await WasmKernels.create({ threads: 1 });
     try {
-      const out = kernels.#arena.alloc(16);
-      const rate = (kind: number, iterations: number, opsPerIteration: number): number => {
+      const { peakF32, peakI16 } = kernels.#probes;
+      const operands = kernels.#arena.alloc(1024), iterations = 1 << 15;
+      kernels.#arena.f32.fill(0.5, operands >> 2, (operands + 1024) >> 2);
+      const rate = (probe: (n: number, p: number) => number, opsPerIteration: number): number => {
         let best = Infinity;
-        for (let i = 0; i <= repeats; i++) {                       // run 0 compiles the optimized code
+        const until = performance.now() + (seconds * 1000) / 2;
+        for (let i = 0; performance.now() < until || i < 8; i++) {
           const t0 = performance.now();
-          kernels.#begin(OP.peak, { chunks: 1, size: 1 }).int(out).int(kind).int(iterations).writes(out, out + 4);
-          kernels.#end();
-          kernels.#flush();
-          if (i > 0) best = Math.min(best, performance.now() - t0);
+          probe(iterations, operands);
+          best = Math.min(best, performance.now() - t0);
         }
         return (iterations * opsPerIteration) / (best / 1000) / 1e9;
       };
-      return { float32: rate(0, 1 << 18, 96), int8: rate(1, 1 << 18, 128) };
+      return { float32: rate(peakF32, 64), int8: rate(peakI16, 128) };
     } finally {
       await kernels.dispose();
     }
