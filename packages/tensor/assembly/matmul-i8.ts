@@ -6,8 +6,9 @@
 // 1 × 4. From UNPACK_ROWS rows on (prefill, batched decode; i8-gemm-2x4) each tile is widened once into per-thread
 // scratch, and two rows at a time run over it with the 8 i32x4 sums of a block held in registers, each widened
 // weight vector serving both rows and each activation vector the tile's 4 outputs; the horizontal reduction and the
-// block's scales are applied once per block. That runs at about 0.7 of the i16 dot-product peak (the per-block
-// reduction costs the rest; ternary, one scale per matrix, has none).
+// block's scales are applied once per block. That runs at about half the i16 dot-product peak `measurePeak` finds
+// (the per-block reduction, 9 shuffles and adds per row and block, and the activation loads cost the rest; ternary,
+// one scale per matrix, has no per-block reduction).
 import { absMax, biasAt4, madd, reduce4i, storeOutputs } from "./common";
 
 /** Activation rows from which a tile is widened once into scratch (assembly/index.ts passes `tmp`; 8.5·Kp bytes). */
