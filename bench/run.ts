@@ -1,7 +1,7 @@
 // `npm run bench`: `actorlm bench --json` on the embedded model and on a SmolLM-135M-shaped model (written here
 // with seeded random weights), each in a fresh process (so peak RSS is its own); every row names the runtime (node,
 // bun or deno, and its version) and the kernels' memory high-water mark:
-//   - engine: prefill and decode in the model worker, for each dtype, and on a BitNet b1.58 model of the same shape
+//   - engine: prefill and decode in the model worker (and prefill's share of the SIMD arithmetic peak), for each dtype, and on a BitNet b1.58 model of the same shape
 //     (random ternary weights, packed offline) with its ratios to the int8 Llama (bench/results/cpu.json, cpu.md);
 //   - batching: C = 1, 4, 8, 16 clients through the request path (`--concurrency`), float32 and int8, and C = 8 while
 //     a 512-token prompt is admitted (`--admit-tokens 512`) (bench/results/batching.json, batching.md).
@@ -62,7 +62,8 @@ if (flags.part === "all" || flags.part === "engine") {
   }
   const columns = [
     "model", "dtype", "threads", "simd", "runtime", "runtime_version", "prefill_tokens_per_s", "decode_tokens_per_s", "load_ms", "peak_rss_mb",
-    "kernel_memory_high_water_mb", "weight_mb_per_token", "bandwidth_gb_per_s", "bandwidth_fraction", "ternary_bits_per_weight",
+    "kernel_memory_high_water_mb", "weight_mb_per_token", "bandwidth_gb_per_s", "bandwidth_fraction", "peak_kind", "peak_per_thread", "prefill_gflops",
+    "prefill_peak_fraction", "ternary_bits_per_weight",
   ];
   const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = 128, G = 128, batch 1.\n\n${table(columns, rows)}${versusInt8(rows)}`;
   writeFileSync(`${out}cpu.json`, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
@@ -100,7 +101,8 @@ if (flags.part === "all" || flags.part === "batching") {
   const columns = [
     "model", "dtype", "concurrency", "aggregate_decode_tokens_per_s", "speedup", "per_request_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
     "itl_p50_ms", "itl_p99_ms", "engine_itl_p50_ms", "engine_itl_p99_ms", "admit_prompt_tokens", "admit_ttft_ms", "admit_itl_p50_ms",
-    "admit_itl_p99_ms", "admit_engine_itl_p50_ms", "admit_engine_itl_p99_ms", "kv_cache_tokens", "kernel_memory_high_water_mb", "runtime", "runtime_version",
+    "admit_itl_p99_ms", "admit_engine_itl_p50_ms", "admit_engine_itl_p99_ms", "decode_gflops", "decode_peak_fraction", "kv_cache_tokens",
+    "kernel_memory_high_water_mb", "runtime", "runtime_version", "simd",
   ];
   const text = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; P = ${P}, G = ${G}, greedy, eos ignored; median of ${runs} run(s). speedup: aggregate decode over C = 1.\n\n${table(columns, rows)}`;
   writeFileSync(`${out}batching.json`, `${JSON.stringify({ machine, rows }, null, 2)}\n`);

@@ -22,6 +22,13 @@ describe("actorlm bench", () => {
     expect(report.runtime_version).toBe((process.versions as Record<string, string | undefined>)[report.runtime]);
     expect(report.kernel_memory_high_water_mb).toBeGreaterThanOrEqual(report.kernel_memory_mb as number);
     expect(report.kernel_memory_mb).toBeGreaterThan(report.weight_mb_per_token as number);
+    // the SIMD peak its bfloat16 products run on (float32 multiply-adds) and prefill's share of the 2 threads' peak:
+    // 2 flops per weight value a prompt token multiplies (every matrix but the tied 4096 × 256 embedding) per token
+    expect(report.peak_kind).toBe("float32");
+    for (const key of ["peak_per_thread", "prefill_gflops", "prefill_peak_fraction"]) expect(report[key] as number, key).toBeGreaterThan(0);
+    const values = ((report.prefill_gflops as number) * 1e9) / 2 / (report.prefill_tokens_per_s as number);
+    expect(values / ((report.weight_mb_per_token as number) * 2 ** 19 - 4096 * 256)).toBeCloseTo(1, 1);
+    expect(report.prefill_peak_fraction).toBeCloseTo((report.prefill_gflops as number) / 2 / (report.peak_per_thread as number), 1);
   });
 
   it("--cached-prefix and --chat-turns report what the prefix cache found; --no-prefix-caching turns it off", async () => {
@@ -55,6 +62,7 @@ describe("actorlm bench", () => {
       expect(report.itl_p99_ms as number).toBeGreaterThanOrEqual(report.itl_p50_ms as number);
       expect(report.runtime_version).toBe((process.versions as Record<string, string | undefined>)[report.runtime]);
       expect(report.kernel_memory_high_water_mb as number).toBeGreaterThan(0);
+      expect(report.decode_peak_fraction as number).toBeGreaterThan(0);
     }
   });
 

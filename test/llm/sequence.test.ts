@@ -41,6 +41,7 @@ function stubModel(): CausalLM {
     maxBatchTokens: 512,
     maxLogitRows: 64,
     weightBytesPerToken: 0,
+    productValuesPerToken: 0,
     forward: () => logits,
     dispose: async () => undefined,
   };

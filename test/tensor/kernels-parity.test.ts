@@ -76,6 +76,23 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
     }
   });
 
+  // The wasm kernels switch to register tiles that widen each weight tile once into per-thread scratch from 4 rows on
+  // (2 rows × 4 outputs at a time, then an odd last row): row counts around that switch and not multiples of the tile,
+  // output counts that end mid-tile, K ending mid-chunk of every format (4 float32, 8 half, 32 int8, 64 ternary).
+  it.each(formats)("matmul, %s weights, around the register tiles: R ∈ {4, 5, 6, 8, 11}, N ∈ {4, 5, 11}, K ∈ {4, 7, 9, 31, 33, 65}", async (format) => {
+    let seed = 500;
+    for (const R of [4, 5, 6, 8, 11]) for (const N of [4, 5, 11]) for (const K of [4, 7, 9, 31, 33, 65]) {
+      const xs = randomFloats(R * K, seed++), ws = randomFloats(N * K, seed++, 0.5), bs = randomFloats(N, seed++);
+      const [got, want] = await both((k) => {
+        const w = k.weight([N, K], format, ws), x = k.buffer(R * K), out = k.buffer(R * N);
+        k.write(x, xs);
+        k.matmul(out, x, w, R, seed % 2 === 0 ? k.weight([N], "float32", bs) : undefined);
+        return k.read(out);
+      });
+      expect(worst(got, want), `R ${R} N ${N} K ${K}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
+    }
+  });
+
   it.each(formats)("matmul, %s weights, products past one 64 × 64 tile: R ∈ {9, 70}, N 130, K 200", async (format) => {
     for (const R of [9, 70]) {
       const N = 130, K = 200;

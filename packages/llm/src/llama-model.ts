@@ -71,6 +71,8 @@ export interface ModelInfo {
   runtime: JsRuntime;
   /** Bytes of weights one decode step reads. */
   weightBytesPerToken: number;
+  /** Weight values a prompt token multiplies in the matrix products (a multiply-add each; the embedding and head left out). */
+  productValuesPerToken: number;
   /** Rows of the model's embedding (may exceed the tokenizer's vocabulary: such ids are never sampled). */
   vocabSize: number;
   maxSequenceLength: number;
@@ -192,6 +194,7 @@ export class LlamaModel {
       memoryHighWaterBytes: kernels.memoryHighWater(),
       runtime: jsRuntime(),
       weightBytesPerToken: lm.weightBytesPerToken,
+      productValuesPerToken: lm.productValuesPerToken,
       vocabSize: lm.config.vocabSize,
       maxSequenceLength,
       bosId: tokenizer.bosId,

@@ -148,13 +148,13 @@ function execute(op: usize, c: i32, tmp: usize): void {
       const n0 = from(c, size), n1 = upto(c, size, N);
       const kind = load<i32>(op);
       if (kind == 1) matmulF32(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 3), N, arg(op, 5), ptr(op, 6), n0, n1);
-      else if (kind == 2) matmulF16(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 3), N, arg(op, 5), ptr(op, 6), n0, n1);
-      else matmulBF16(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 3), N, arg(op, 5), ptr(op, 6), n0, n1);
+      else if (kind == 2) matmulF16(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 3), N, arg(op, 5), ptr(op, 6), tmp, n0, n1);
+      else matmulBF16(ptr(op, 0), ptr(op, 1), ptr(op, 2), arg(op, 3), N, arg(op, 5), ptr(op, 6), tmp, n0, n1);
       break;
     }
     case 4: {                                                     // matmul int8
       const N = arg(op, 5);
-      matmulI8(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), arg(op, 4), N, arg(op, 6), ptr(op, 7), from(c, size), upto(c, size, N));
+      matmulI8(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), arg(op, 4), N, arg(op, 6), ptr(op, 7), tmp, from(c, size), upto(c, size, N));
       break;
     }
     case 5:                                                       // quantize rows to int8 (as i16)
@@ -225,3 +225,4 @@ function execute(op: usize, c: i32, tmp: usize): void {
 
 export { narrowToHalves, packRows, quantizeWeights, widenHalves } from "./convert";
 export { packTernary, ternarizeRows, ternaryAbsSum } from "./ternary";
+export { peakF32, peakI16 } from "./peak";

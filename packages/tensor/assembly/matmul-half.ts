@@ -5,7 +5,32 @@
 // exponent/mantissa bits into place (half: the float32 read is 2^-112 times the value). So the activations come
 // prepared (prepareHalves): each group of 8 reordered even k first, then odd k, the rest (K mod 8) as is; for
 // half weights also times 2^56, and the sums times 2^56.
+// From UNPACK_ROWS activation rows on (prefill, batched decode) the kernel instead widens each tile once to float32
+// in per-thread scratch (the float32 tiled layout, exact) and runs the float32 register tile over every row: the
+// conversion is paid once per tile, not once per pair of rows, and the activations are read as they are.
 import { biasAt4, madd, reduce4, storeOutputs } from "./common";
+import { tileRows } from "./matmul-f32";
+
+/** Activation rows from which a tile is widened to float32 once (x then comes unprepared). */
+export const UNPACK_ROWS: i32 = 4;
+
+/** The 16-bit tile at t ([4, K] in chunks of 8) as the float32 tile at dst ([4, K] in ceil(K / 4) chunks of 4), exactly. */
+@inline function widenTile(dst: usize, t: usize, K: i32, bf: bool): void {
+  const chunks4 = (K + 3) >> 2;
+  for (let c = 0; c < chunks4; c += 2, t += 64, dst += 128) {
+    for (let i: usize = 0; i < 64; i += 16) {
+      const v = v128.load(t + i);
+      v128.store(dst + i, widen4(i32x4.extend_low_i16x8_s(v), bf));
+      if (c + 1 < chunks4) v128.store(dst + 64 + i, widen4(i32x4.extend_high_i16x8_s(v), bf));
+    }
+  }
+}
+
+/** Four sign-extended 16-bit patterns as float32: bfloat16 shifted into place, IEEE half as halfToFloat does. */
+@inline function widen4(e: v128, bf: bool): v128 {
+  if (bf) return i32x4.shl(e, 16);
+  return f32x4.mul(v128.and(i32x4.shl(e, 13), i32x4.splat(<i32>0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
+}
 
 /** Rows r0 .. r1 of x ([R, K]) into xp ([R, K]): groups of 8 as x0 x2 x4 x6 x1 x3 x5 x7, times `scale`. */
 export function prepareHalves(xp: usize, x: usize, K: i32, scale: f32, r0: i32, r1: i32): void {
@@ -25,14 +50,25 @@ export function prepareHalves(xp: usize, x: usize, K: i32, scale: f32, r0: i32, 
 /** 2^56: half weights read as float32 are 2^-112 times their value, so activations are prepared times 2^56 and sums scaled by 2^56. */
 const UP: f32 = 72057594037927936.0;
 
-/** Columns n0 .. n1 of out = x · wᵀ for float16 weights (x prepared with scale 2^56). */
-export function matmulF16(out: usize, xp: usize, w: usize, R: i32, N: i32, K: i32, bias: usize, n0: i32, n1: i32): void {
-  matmulHalf(out, xp, w, R, N, K, bias, n0, n1, false);
+/** Columns n0 .. n1 of out = x · wᵀ for float16 weights (x prepared with scale 2^56 below UNPACK_ROWS rows, else as is). */
+export function matmulF16(out: usize, xp: usize, w: usize, R: i32, N: i32, K: i32, bias: usize, tmp: usize, n0: i32, n1: i32): void {
+  if (R >= UNPACK_ROWS) matmulWidened(out, xp, w, R, N, K, bias, tmp, n0, n1, false);
+  else matmulHalf(out, xp, w, R, N, K, bias, n0, n1, false);
 }
 
-/** Columns n0 .. n1 of out = x · wᵀ for bfloat16 weights (x prepared with scale 1). */
-export function matmulBF16(out: usize, xp: usize, w: usize, R: i32, N: i32, K: i32, bias: usize, n0: i32, n1: i32): void {
-  matmulHalf(out, xp, w, R, N, K, bias, n0, n1, true);
+/** Columns n0 .. n1 of out = x · wᵀ for bfloat16 weights (x prepared with scale 1 below UNPACK_ROWS rows, else as is). */
+export function matmulBF16(out: usize, xp: usize, w: usize, R: i32, N: i32, K: i32, bias: usize, tmp: usize, n0: i32, n1: i32): void {
+  if (R >= UNPACK_ROWS) matmulWidened(out, xp, w, R, N, K, bias, tmp, n0, n1, true);
+  else matmulHalf(out, xp, w, R, N, K, bias, n0, n1, true);
+}
+
+/** Each tile widened into `tmp` (16·K bytes, K padded to 8), then the float32 register tile over every row of x. */
+@inline function matmulWidened(out: usize, x: usize, w: usize, R: i32, N: i32, K: i32, bias: usize, tmp: usize, n0: i32, n1: i32, bf: bool): void {
+  const tileBytes = <usize>((K + 7) >> 3) * 64;
+  for (let n = n0; n < n1; n += 4) {
+    widenTile(tmp, w + <usize>(n >> 2) * tileBytes, K, bf);
+    tileRows(out, x, tmp, R, N, K, biasAt4(bias, n, N), n);
+  }
 }
 
 /** Weights k, k+2, k+4, k+6 of a piece of 8 loaded as four 32-bit lanes, as float32 (halves: 2^-112 times their value). */

@@ -2,7 +2,19 @@
 // 4 rows' 32 values, 144 bytes) times activations quantized to int8 per row and held as i16 (quantizeRows):
 // integer dot products per block, accumulated in i32, reduced across the tile's rows, scaled into one f32x4 of
 // the 4 outputs: out = Σ_b s_w[n, b] · (x_q · w_q)_b · s_x[r] (+ bias).
+// Below UNPACK_ROWS activation rows (decode) the weights are widened to i16 as they are read: 2 × 4 tiles, then
+// 1 × 4. From UNPACK_ROWS rows on (prefill, batched decode; i8-gemm-2x4) each tile is widened once into per-thread
+// scratch, and two rows at a time run over it with the 8 i32x4 sums of a block held in registers, each widened
+// weight vector serving both rows and each activation vector the tile's 4 outputs; the horizontal reduction and the
+// block's scales are applied once per block. That runs at about half the i16 dot-product peak `measurePeak` finds
+// (the per-block reduction, 9 shuffles and adds per row and block, and the activation loads cost the rest; ternary,
+// one scale per matrix, has no per-block reduction).
 import { absMax, biasAt4, madd, reduce4i, storeOutputs } from "./common";
+
+/** Activation rows from which a tile is widened once into scratch (assembly/index.ts passes `tmp`; 8.5·Kp bytes). */
+export const UNPACK_ROWS: i32 = 4;
+/** Bytes of one widened (tile, block): the 4 scales, then the 4 rows' 32 values as i16. */
+const WIDE: usize = 272;
 
 /** Values per int8 block (one scale each). */
 export const BLOCK: i32 = 32;
@@ -48,13 +60,81 @@ export function quantizeRows(xq: usize, xs: usize, x: usize, K: i32, Kp: i32, r0
   return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(l, p0), i32x4.dot_i16x8_s(h, p1)), i32x4.add(i32x4.dot_i16x8_s(l2, p2), i32x4.dot_i16x8_s(h2, p3)));
 }
 
-/** Columns n0 .. n1 of out = x · wᵀ for int8 weights w ([N, K] tiled, Kp = K padded to 32). */
-export function matmulI8(out: usize, xq: usize, xs: usize, w: usize, R: i32, N: i32, Kp: i32, bias: usize, n0: i32, n1: i32): void {
+/** The int8 tile at t (`blocks` groups) widened into h: per block the scales, then each row's 32 values as i16. */
+function widenTile(h: usize, t: usize, blocks: i32): void {
+  for (let k = 0; k < blocks; k++, t += GROUP, h += WIDE) {
+    v128.store(h, v128.load(t));
+    for (let i: usize = 0; i < 128; i += 16) {
+      const v = v128.load(t + 16 + i);
+      v128.store(h + 16 + (i << 1), i16x8.extend_low_i8x16_s(v));
+      v128.store(h + 32 + (i << 1), i16x8.extend_high_i8x16_s(v));
+    }
+  }
+}
+
+/** Outputs n .. n+4 of every row of out from a tile widened into h (see widenTile): 2 × 4, then 1 × 4. */
+@inline function widenedRows(out: usize, xq: usize, xs: usize, h: usize, R: i32, N: i32, Kp: i32, b: v128, n: i32): void {
+  const xRow = <usize>Kp << 1, end = h + <usize>(Kp / BLOCK) * WIDE;
+  let r = 0;
+  for (; r + 2 <= R; r += 2) {
+    let x0 = xq + <usize>r * xRow;
+    let f0 = f32x4.splat(0), f1 = f32x4.splat(0);
+    for (let p = h; p < end; p += WIDE, x0 += <usize>BLOCK << 1) {
+      const x1 = x0 + xRow;
+      let z0 = v128.load(x0), z1 = v128.load(x1);
+      let hv = v128.load(p, 16);
+      let a00 = i32x4.dot_i16x8_s(hv, z0), a10 = i32x4.dot_i16x8_s(hv, z1);
+      hv = v128.load(p, 80);
+      let a01 = i32x4.dot_i16x8_s(hv, z0), a11 = i32x4.dot_i16x8_s(hv, z1);
+      hv = v128.load(p, 144);
+      let a02 = i32x4.dot_i16x8_s(hv, z0), a12 = i32x4.dot_i16x8_s(hv, z1);
+      hv = v128.load(p, 208);
+      let a03 = i32x4.dot_i16x8_s(hv, z0), a13 = i32x4.dot_i16x8_s(hv, z1);
+      for (let j: usize = 16; j < 64; j += 16) {
+        z0 = v128.load(x0 + j); z1 = v128.load(x1 + j);
+        hv = v128.load(p + j, 16); a00 = i32x4.add(a00, i32x4.dot_i16x8_s(hv, z0)); a10 = i32x4.add(a10, i32x4.dot_i16x8_s(hv, z1));
+        hv = v128.load(p + j, 80); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(hv, z0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(hv, z1));
+        hv = v128.load(p + j, 144); a02 = i32x4.add(a02, i32x4.dot_i16x8_s(hv, z0)); a12 = i32x4.add(a12, i32x4.dot_i16x8_s(hv, z1));
+        hv = v128.load(p + j, 208); a03 = i32x4.add(a03, i32x4.dot_i16x8_s(hv, z0)); a13 = i32x4.add(a13, i32x4.dot_i16x8_s(hv, z1));
+      }
+      const s = v128.load(p);
+      f0 = madd(f32x4.convert_i32x4_s(reduce4i(a00, a01, a02, a03)), s, f0);
+      f1 = madd(f32x4.convert_i32x4_s(reduce4i(a10, a11, a12, a13)), s, f1);
+    }
+    const o = out + ((<usize>r * N + n) << 2);
+    storeOutputs(o, f32x4.add(f32x4.mul(f0, v128.load32_splat(xs + (<usize>r << 2))), b), n, N);
+    storeOutputs(o + (<usize>N << 2), f32x4.add(f32x4.mul(f1, v128.load32_splat(xs + (<usize>(r + 1) << 2))), b), n, N);
+  }
+  if (r < R) {
+    let x0 = xq + <usize>r * xRow;
+    let f0 = f32x4.splat(0);
+    for (let p = h; p < end; p += WIDE, x0 += <usize>BLOCK << 1) {
+      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let j: usize = 0; j < 64; j += 16) {
+        const z = v128.load(x0 + j);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p + j, 16), z));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p + j, 80), z));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(p + j, 144), z));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(p + j, 208), z));
+      }
+      f0 = madd(f32x4.convert_i32x4_s(reduce4i(a0, a1, a2, a3)), v128.load(p), f0);
+    }
+    storeOutputs(out + ((<usize>r * N + n) << 2), f32x4.add(f32x4.mul(f0, v128.load32_splat(xs + (<usize>r << 2))), b), n, N);
+  }
+}
+
+/** Columns n0 .. n1 of out = x · wᵀ for int8 weights w ([N, K] tiled, Kp = K padded to 32); `tmp`: 8.5·Kp bytes of scratch. */
+export function matmulI8(out: usize, xq: usize, xs: usize, w: usize, R: i32, N: i32, Kp: i32, bias: usize, tmp: usize, n0: i32, n1: i32): void {
   const blocks = Kp / BLOCK;
   const xRow = <usize>Kp << 1, tileBytes = <usize>blocks * GROUP;
   for (let n = n0; n < n1; n += 4) {
     const t = w + <usize>(n >> 2) * tileBytes;
     const b = biasAt4(bias, n, N);
+    if (R >= UNPACK_ROWS) {
+      widenTile(tmp, t, blocks);
+      widenedRows(out, xq, xs, tmp, R, N, Kp, b, n);
+      continue;
+    }
     let r = 0;
     for (; r + 2 <= R; r += 2) {
       const x0 = xq + <usize>r * xRow, x1 = x0 + xRow;

@@ -20,7 +20,7 @@ export {
   type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource, type TernarySource, type WorkLimits,
 } from "./kernels.js";
 export { JsKernels } from "./reference/js-kernels.js";
-export { WasmKernels, type WasmOptions } from "./wasm/wasm-kernels.js";
+export { WasmKernels, type SimdPeak, type WasmOptions } from "./wasm/wasm-kernels.js";
 export type { SimdLevel } from "./wasm/module.js";
 export { createKernels, type CpuKernelsName, type KernelsOptions } from "./create.js";
 export { batchTables, kvElements } from "./batch-tables.js";

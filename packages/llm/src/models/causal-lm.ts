@@ -27,6 +27,8 @@ export interface CausalLM {
   readonly maxLogitRows: number;
   /** Bytes of weights one decode step reads (every matrix once; of the embedding table, only when it is the head). */
   readonly weightBytesPerToken: number;
+  /** Weight values a prompt row multiplies in the matrix products (the embedding lookup and the head, run only on rows that sample, left out). */
+  readonly productValuesPerToken: number;
   /** How the weights are stored, in words (which are ternary, and whether that was lossy); absent: as the format says. */
   readonly storage?: string;
   /** The weight matrices by storage format: how many, their values, and the kernel memory they take. */

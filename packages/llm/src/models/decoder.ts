@@ -87,6 +87,7 @@ export interface DecoderParts<C extends DecoderDims> {
   readonly maxBatchTokens: number;
   readonly maxLogitRows: number;
   readonly weightBytesPerToken: number;
+  readonly productValuesPerToken: number;
   /** How the weights are stored, in words. */
   readonly storage: string;
   /** The weight matrices by storage format. */
@@ -109,6 +110,7 @@ export class DecoderModel<C extends DecoderDims> implements CausalLM {
   readonly maxBatchTokens: number;
   readonly maxLogitRows: number;
   readonly weightBytesPerToken: number;
+  readonly productValuesPerToken: number;
   readonly storage: string;
   readonly formats: Readonly<Partial<Record<WeightFormat, Readonly<FormatUse>>>>;
   readonly #p: DecoderParts<C>;
@@ -121,6 +123,7 @@ export class DecoderModel<C extends DecoderDims> implements CausalLM {
     this.maxBatchTokens = parts.maxBatchTokens;
     this.maxLogitRows = parts.maxLogitRows;
     this.weightBytesPerToken = parts.weightBytesPerToken;
+    this.productValuesPerToken = parts.productValuesPerToken;
     this.storage = parts.storage;
     this.formats = parts.formats;
     this.#p = parts;
@@ -234,8 +237,13 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   ops.reserve(work);
   // an untied embedding (and a position table) is read one row at a time, not whole, per token
   const rowwise = (head ? outerWeights.embed.bytes : 0) + (outerWeights.positions?.bytes ?? 0);
+  // every matrix's values but the embedding's and the head's (tied or not) and the position table's
+  const values = (m: Weight | undefined) => (m === undefined || m.shape.length < 2 ? 0 : m.shape[0] * m.shape[1]);
+  const allValues = Object.values(w.byFormat).reduce((n, use) => n + (use?.values ?? 0), 0);
+  const productValues = allValues - values(outerWeights.embed) - (head ? values(lmHead) : 0) - values(outerWeights.positions);
   return {
     config, kernels: ops, kv, maxBatchTokens: rows, maxLogitRows: outputs, weightBytesPerToken: w.storedBytes - rowwise,
+    productValuesPerToken: productValues,
     storage: recipe.describe?.(format) ?? describeStorage(format), formats: w.byFormat,
     embed: outerWeights.embed, embeddingScale: recipe.embeddingScale?.(config) ?? 1, positions: outerWeights.positions ?? null,
     layers, norm: recipe.finalNorm(outerWeights, config, ops), lmHead, logitSoftcap: recipe.logitSoftcap?.(config) ?? 0,

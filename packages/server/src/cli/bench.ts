@@ -1,13 +1,15 @@
 // `actorlm bench`: load a model, warm up, then time prefill and decode in the model worker; report throughput,
 // load time, peak RSS, the kernels' memory high-water mark, the JavaScript runtime and the fraction of the machine's
-// memory bandwidth decode reaches. With `--concurrency C`,
+// memory bandwidth decode reaches and, on the wasm backend, the share of the threads' SIMD arithmetic peak (one
+// thread's, WasmKernels.measurePeak, times the threads: float32 multiply-adds, or int8 products' integer multiply-adds)
+// prefill reaches. With `--concurrency C`,
 // C clients generate through the real request path instead (load-test.ts): aggregate and per-request decode rates,
 // time to first token and inter-token latency. With `--cached-prefix N`, the time to first token of a request whose
 // N-token prefix is cached against the same request cold; with `--chat-turns T`, a T-turn chat whose history is sent
 // again each turn, and what each turn found cached (prefix-bench.ts).
 import { performance } from "node:perf_hooks";
 import { measureGpuBandwidth } from "@actorlm/llm";
-import { WasmKernels } from "@actorlm/tensor";
+import { WasmKernels, type SimdPeak } from "@actorlm/tensor";
 import { Command, InvalidArgumentError } from "commander";
 import { loadTest, type LoadReport } from "./load-test.js";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
@@ -58,6 +60,11 @@ export interface BenchReport {
   bandwidth_fraction: number;
   /** Kernel memory of the ternary matrices per value, in bits (BitNet, or dtype ternary); absent without any. */
   ternary_bits_per_weight?: number;
+  /** wasm backend: one thread's SIMD arithmetic peak for the kind of product the weights run (GFLOP/s or GOP/s), its kind, and prefill's share of the threads' peak. */
+  peak_per_thread?: number;
+  peak_kind?: string;
+  prefill_gflops?: number;
+  prefill_peak_fraction?: number;
 }
 
 /** What one `--concurrency` run reports (the `--json` object, one per concurrency). */
@@ -95,6 +102,33 @@ export interface ConcurrencyReport {
   peak_rss_mb: number;
   /** The kernels' memory high-water mark after this level's runs (MB): flat however the clients' batches vary. */
   kernel_memory_high_water_mb: number;
+  /** wasm backend: one thread's SIMD arithmetic peak (as in BenchReport) and the share of the threads' peak the aggregate decode's products reach. */
+  peak_per_thread?: number;
+  peak_kind?: string;
+  decode_gflops?: number;
+  decode_peak_fraction?: number;
+}
+
+/** Facts of a model's info that the peak fractions need. */
+interface ProductInfo {
+  backend: string;
+  threads: number;
+  productValuesPerToken: number;
+  formats: Partial<Record<string, { values: number }>>;
+}
+
+/**
+ * One thread's SIMD peak for the model's products on the wasm backend (the int8 one where most weight values are int8
+ * or ternary, else float32's), the rate `tokensPerS` tokens of products is, in GFLOP/s (2 per multiply-add), and its
+ * share of the threads' peak.
+ */
+async function peakOf(info: ProductInfo, tokensPerS: number): Promise<{ peak: number; kind: keyof SimdPeak; gflops: number; fraction: number } | undefined> {
+  if (info.backend !== "wasm") return undefined;
+  const measured = await WasmKernels.measurePeak();
+  const formats = Object.entries(info.formats).sort((a, b) => (b[1]?.values ?? 0) - (a[1]?.values ?? 0));
+  const kind: keyof SimdPeak = formats[0]?.[0] === "int8" || formats[0]?.[0] === "ternary" ? "int8" : "float32";
+  const gflops = (2 * info.productValuesPerToken * tokensPerS) / 1e9;
+  return { peak: measured[kind], kind, gflops, fraction: gflops / (info.threads * measured[kind]) };
 }
 
 /** Parses a comma-separated list of positive integers (`1,4,8,16`). */
@@ -221,6 +255,12 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
         peak_rss_mb: round((process.resourceUsage().maxRSS * 1024) / 2 ** 20),
         kernel_memory_high_water_mb: round(after.memoryHighWaterBytes / 2 ** 20),
       };
+      const peak = await peakOf(info, r.aggregateDecodeTokensPerS);
+      if (peak !== undefined) {
+        Object.assign(report, {
+          peak_per_thread: round(peak.peak), peak_kind: peak.kind, decode_gflops: round(peak.gflops), decode_peak_fraction: round(peak.fraction, 3),
+        });
+      }
       if (r.admission !== undefined) {
         Object.assign(report, {
           admit_prompt_tokens: flags.admitTokens,
@@ -240,13 +280,13 @@ async function runConcurrency(flags: BenchFlags, levels: readonly number[]): Pro
   if (flags.json) return;
   const first = reports[0];
   process.stdout.write(`${first.model}: ${first.backend} / ${first.dtype} / ${first.threads} threads / ${first.simd} on ${first.runtime} ${first.runtime_version}; KV cache ${first.kv_cache_tokens} tokens; P = ${first.prompt_tokens}, G = ${first.gen_tokens}, median of ${first.runs} run(s)\n`);
-  const header = ["C", "aggregate tok/s", "per request tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99", "memory high water MB"];
+  const header = ["C", "aggregate tok/s", "per request tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99", "memory high water MB", "of SIMD peak"];
   const admit = first.admit_prompt_tokens !== undefined;
   if (admit) header.push(`admit ${first.admit_prompt_tokens}: TTFT ms`, "ITL p50 ms", "ITL p99 ms", "engine ITL p50", "p99");
   const rows = reports.map((r) => {
     const row = [
       r.concurrency, r.aggregate_decode_tokens_per_s, r.per_request_tokens_per_s, r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms, r.engine_itl_p50_ms,
-      r.engine_itl_p99_ms, r.kernel_memory_high_water_mb,
+      r.engine_itl_p99_ms, r.kernel_memory_high_water_mb, r.decode_peak_fraction ?? NaN,
     ];
     if (admit) row.push(r.admit_ttft_ms ?? NaN, r.admit_itl_p50_ms ?? NaN, r.admit_itl_p99_ms ?? NaN, r.admit_engine_itl_p50_ms ?? NaN, r.admit_engine_itl_p99_ms ?? NaN);
     return row.map(String);
@@ -297,6 +337,12 @@ async function runBench(flags: BenchFlags): Promise<void> {
     };
     const ternary = info.formats.ternary;
     if (ternary !== undefined) report.ternary_bits_per_weight = round((8 * ternary.bytes) / ternary.values, 3);
+    const peak = await peakOf(info, prefill);
+    if (peak !== undefined) {
+      Object.assign(report, {
+        peak_per_thread: round(peak.peak), peak_kind: peak.kind, prefill_gflops: round(peak.gflops), prefill_peak_fraction: round(peak.fraction, 3),
+      });
+    }
   } finally {
     await host.close();
   }
@@ -319,6 +365,10 @@ async function runBench(flags: BenchFlags): Promise<void> {
     ...(report.ternary_bits_per_weight === undefined ? [] : [["ternary matrices (bits per weight)", String(report.ternary_bits_per_weight)] as [string, string]]),
     ["memory bandwidth (GB/s)", String(report.bandwidth_gb_per_s)],
     ["fraction of the bandwidth limit", String(report.bandwidth_fraction)],
+    ...(report.peak_per_thread === undefined ? [] : [
+      [`SIMD peak per thread, ${report.peak_kind} products (${report.peak_kind === "int8" ? "GOP/s" : "GFLOP/s"})`, String(report.peak_per_thread)],
+      ["prefill products (GFLOP/s) / fraction of the threads' peak", `${report.prefill_gflops} / ${report.prefill_peak_fraction}`],
+    ] as [string, string][]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);

@@ -61,14 +61,32 @@ interface Conversions {
   packTernary(dst: number, src: number, rows: number, K: number, row0: number): number;
 }
 
+/** The module's arithmetic peak probes (assembly/peak.ts): `n` iterations over 1 KiB of operands at p, returning a lane. */
+interface Probes {
+  peakF32(n: number, p: number): number;
+  peakI16(n: number, p: number): number;
+}
+
 /** Control block words (see assembly/index.ts). */
 const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
 const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3, ternary: 4 };
 const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
 /** Activation rows from which the ternary kernel unpacks each tile once into per-thread scratch (assembly/ternary.ts). */
 const TERNARY_UNPACK_ROWS = 4;
+/** Activation rows from which the 16-bit kernels widen each tile once into per-thread scratch (assembly/matmul-half.ts). */
+const HALF_UNPACK_ROWS = 4;
+/** Activation rows from which the int8 kernel widens each tile once into per-thread scratch (assembly/matmul-i8.ts). */
+const INT8_UNPACK_ROWS = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
+
+/** One thread's SIMD arithmetic peak (see {@link WasmKernels.measurePeak}). */
+export interface SimdPeak {
+  /** GFLOP/s of float32 multiply-adds. */
+  readonly float32: number;
+  /** GOP/s of the int8 products' integer multiply-adds (2 ops each). */
+  readonly int8: number;
+}
 
 /** Options of {@link WasmKernels.create}. */
 export interface WasmOptions {
@@ -88,6 +106,8 @@ export class WasmKernels implements Kernels {
   readonly #recorder: Recorder;
   readonly #run: (ctrl: number, generation: number) => void;
   readonly #convert: Conversions;
+  /** The arithmetic peak probes (assembly/peak.ts). */
+  readonly #probes: Probes;
   /** Staging for weight conversion: 16-bit source values, then float32 values. */
   #staging: { u16: number; f32: number; values: number } = { u16: 0, f32: 0, values: 0 };
   readonly #ctrl: number;
@@ -119,6 +139,7 @@ export class WasmKernels implements Kernels {
     this.#recorder = new Recorder(arena);
     this.#run = instance.exports.run as (ctrl: number, generation: number) => void;
     this.#convert = instance.exports as unknown as Conversions;
+    this.#probes = instance.exports as unknown as Probes;
     this.#ctrl = ctrl;
     this.#helpers = helpers;
     this.threads = helpers.length + 1;
@@ -176,6 +197,37 @@ export class WasmKernels implements Kernels {
         best = Math.min(best, performance.now() - t0);
       }
       return (4 * n) / (best / 1000) / 1e9;
+    } finally {
+      await kernels.dispose();
+    }
+  }
+
+  /**
+   * The SIMD arithmetic peak of one thread: the fastest of many short calls, over about `seconds`, of loops of the
+   * instructions the matrix products run on (operands from L1, nothing the compiler can hoist), on the calling thread (one thread, so that a core another
+   * process holds for a moment does not halve it; the threads' peak is this times the threads, one core each; the many
+   * calls let the optimizing compiler's code take over from the baseline compiler's). `float32`: GFLOP/s of f32x4
+   * multiply-adds (fused where the relaxed build runs, else a multiply and an add: what the float32, float16 and
+   * bfloat16 products run on); `int8`: GOP/s (2 per multiply-add) of i32x4.dot_i16x8_s with its add (what the int8
+   * products run on, their weights widened to i16). A product's rate over this is the share of the peak it reaches.
+   */
+  static async measurePeak(seconds = 0.4): Promise<SimdPeak> {
+    const kernels = await WasmKernels.create({ threads: 1 });
+    try {
+      const { peakF32, peakI16 } = kernels.#probes;
+      const operands = kernels.#arena.alloc(1024), iterations = 1 << 15;
+      kernels.#arena.f32.fill(0.5, operands >> 2, (operands + 1024) >> 2);
+      const rate = (probe: (n: number, p: number) => number, opsPerIteration: number): number => {
+        let best = Infinity;
+        const until = performance.now() + (seconds * 1000) / 2;
+        for (let i = 0; performance.now() < until || i < 8; i++) {
+          const t0 = performance.now();
+          probe(iterations, operands);
+          best = Math.min(best, performance.now() - t0);
+        }
+        return (iterations * opsPerIteration) / (best / 1000) / 1e9;
+      };
+      return { float32: rate(peakF32, 64), int8: rate(peakI16, 128) };
     } finally {
       await kernels.dispose();
     }
@@ -380,9 +432,14 @@ export class WasmKernels implements Kernels {
       this.#staging = { u16: 0, f32: 0, values: 0 };
     }
     const w = this.#widest;
-    const prepared = Math.max(4 * rows * w.halves, w.int8 && preparedBytes(rows, w.int8), w.ternary && preparedBytes(rows, w.ternary));
+    const prepared = Math.max(4 * Math.min(rows, HALF_UNPACK_ROWS - 1) * w.halves, w.int8 && preparedBytes(rows, w.int8), w.ternary && preparedBytes(rows, w.ternary));
     this.#preparedRoom(prepared);
-    this.#ensureScratch(Math.max(queriesPerKvHead * positions, w.ternary > 0 && rows >= TERNARY_UNPACK_ROWS ? 2 * w.ternary : 0));
+    this.#ensureScratch(Math.max(
+      queriesPerKvHead * positions,
+      w.ternary > 0 && rows >= TERNARY_UNPACK_ROWS ? 2 * w.ternary : 0,
+      w.halves > 0 && rows >= HALF_UNPACK_ROWS ? 4 * align8(w.halves) : 0,
+      w.int8 > 0 && rows >= INT8_UNPACK_ROWS ? (17 * w.int8) / 8 : 0,
+    ));
     const blocks = Math.min(this.#kv.blocks, Math.ceil(positions / this.#kv.blockSize));
     this.#batchRegion = this.#fit(this.#batchRegion, 4 * (9 * rows + rows * blocks) + 7 * 16);
   }
@@ -457,12 +514,14 @@ export class WasmKernels implements Kernels {
       return;
     }
     if (m.format !== "int8") {
-      const xp = this.#prepareHalves(x, rows, K, m.format);
+      if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * m.Kp);          // a tile widened to float32, 16·Kp bytes
+      const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
       this.#begin(m.format === "float16" ? OP.matmulF16 : OP.matmulBF16, cut).int(o).int(xp).int(m.ptr).int(rows).int(N).int(K).int(b)
         .reads(xp, xp + 4 * rows * K).writes(o, o + 4 * rows * N);
       this.#end();
       return;
     }
+    if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * m.Kp) / 8);    // a tile widened to i16, 8.5·Kp bytes
     const q = this.#quantize(x, rows, K, m.Kp);
     this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
       .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
@@ -709,6 +768,10 @@ export class WasmKernels implements Kernels {
 /** Bytes of [rows, Kp] activations prepared for int8 or ternary weights: values (2·rows·Kp), row scales, row sums (ternary), 64-aligned each. */
 function preparedBytes(rows: number, Kp: number): number {
   return align64(2 * rows * Kp) + align64(4 * rows) + 4 * rows;
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
 }
 
 function align64(bytes: number): number {
