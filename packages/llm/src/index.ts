@@ -61,6 +61,7 @@ export {
 } from "./handlers.js";
 export { encodeOffThread } from "./tokenize/encoder-pool.js";
 export { EMBEDDED_MODEL_DIR } from "./embedded-model.js";
-export { GPU_PACKAGE, measureGpuBandwidth } from "./kernel-start.js";
+export { GPU_PACKAGE } from "./kernel-start.js";
+export { measureBandwidth, measureSimdPeak, type SimdPeak } from "./machine-probes.js";
 export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "./chat-template.js";
 export * from "./hub/index.js";

@@ -1,15 +1,14 @@
 // `actorlm bench`: load a model, warm up, then time prefill and decode in the model worker; report throughput,
 // load time, peak RSS, the kernels' memory high-water mark, the JavaScript runtime and the fraction of the machine's
 // memory bandwidth decode reaches and, on the wasm backend, the share of the threads' SIMD arithmetic peak (one
-// thread's, WasmKernels.measurePeak, times the threads: float32 multiply-adds, or int8 products' integer multiply-adds)
+// thread's, measureSimdPeak, times the threads: float32 multiply-adds, or int8 products' integer multiply-adds)
 // prefill reaches. With `--concurrency C`,
 // C clients generate through the real request path instead (load-test.ts): aggregate and per-request decode rates,
 // time to first token and inter-token latency. With `--cached-prefix N`, the time to first token of a request whose
 // N-token prefix is cached against the same request cold; with `--chat-turns T`, a T-turn chat whose history is sent
 // again each turn, and what each turn found cached (prefix-bench.ts).
 import { performance } from "node:perf_hooks";
-import { measureGpuBandwidth } from "@actorlm/llm";
-import { WasmKernels, type SimdPeak } from "@actorlm/tensor";
+import { measureBandwidth, measureSimdPeak, type SimdPeak } from "@actorlm/llm";
 import { Command, InvalidArgumentError } from "commander";
 import { loadTest, type LoadReport } from "./load-test.js";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
@@ -124,7 +123,7 @@ interface ProductInfo {
  */
 async function peakOf(info: ProductInfo, tokensPerS: number): Promise<{ peak: number; kind: keyof SimdPeak; gflops: number; fraction: number } | undefined> {
   if (info.backend !== "wasm") return undefined;
-  const measured = await WasmKernels.measurePeak();
+  const measured = await measureSimdPeak();
   const formats = Object.entries(info.formats).sort((a, b) => (b[1]?.values ?? 0) - (a[1]?.values ?? 0));
   const kind: keyof SimdPeak = formats[0]?.[0] === "int8" || formats[0]?.[0] === "ternary" ? "int8" : "float32";
   const gflops = (2 * info.productValuesPerToken * tokensPerS) / 1e9;
@@ -311,7 +310,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
     const decode = (flags.genTokens * 1000) / median(times.decodeMs);
     await host.close();
     // the bandwidth of the memory the weights live in: the GPU's own on the GPU, the cores' otherwise
-    const bandwidth = info.device === "gpu" ? await measureGpuBandwidth() : await WasmKernels.measureBandwidth(info.threads);
+    const bandwidth = await measureBandwidth(info.device === "gpu" ? "gpu" : "cpu", info.threads);
     report = {
       model: info.model,
       device: info.device,
