@@ -98,3 +98,44 @@ export function summarize(outputs: readonly TokenOutput[]): { ids: number[]; tex
 }
 
 export { rejection } from "../assertions.js";
+
+/** Token ids of `request` run alone on `model`. */
+export async function alone(model: Hosted, request: GenerateRequest): Promise<number[]> {
+  return (await drain(model.inference.infer(request).spawn())).map((o) => o.tokenId);
+}
+
+/** Reads `job`'s stream to its end on its own task; `onOutput` sees each output as it arrives. */
+export function reader(job: Job<TokenOutput>, onOutput: (out: TokenOutput) => void = () => undefined): Promise<number[]> {
+  return (async () => {
+    const ids: number[] = [];
+    for await (const out of job.stream) {
+      ids.push(out.tokenId);
+      onOutput(out);
+    }
+    await job.join();
+    return ids;
+  })();
+}
+
+/**
+ * Starts request 0, then each next request once the one before it has streamed its first output (so each prompt
+ * is prefilled beside the decode steps of those already running); resolves with every request's token ids.
+ */
+export async function staggered(model: Hosted, requests: readonly GenerateRequest[]): Promise<number[][]> {
+  const runs: Promise<number[]>[] = [];
+  const startNext = (): void => {
+    const k = runs.length;
+    if (k >= requests.length) return;
+    let triggered = false;
+    runs.push(reader(model.inference.infer(requests[k]).spawn(), (out) => {
+      if (triggered) return;
+      triggered = true;
+      startNext();
+    }));
+  };
+  startNext();
+  // request k + 1 starts while request k streams, before its reader resolves: awaiting them in order finds each
+  const ids: number[][] = [];
+  for (let k = 0; k < requests.length; k++) ids.push(await runs[k]);
+  return ids;
+}

@@ -6,48 +6,12 @@
  * too. After every test no block is referenced: each is free or cached and unreferenced.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LlamaModel, Tokenizer, type GenerateRequest, type LlamaModelArgs, type TokenOutput } from "@actorlm/llm";
-import type { Job } from "@actorlm/runtime";
-import { CHAPTER0, MODEL, drain, hostModel, type Hosted } from "./helpers.js";
+import { LlamaModel, Tokenizer, type GenerateRequest, type LlamaModelArgs } from "@actorlm/llm";
+import { CHAPTER0, MODEL, alone, drain, hostModel, staggered, type Hosted } from "./helpers.js";
 
 /** Positions per KV block (the engine's default). */
 const BLOCK = 16;
 const PREFIX = 300;
-
-/** Token ids of `request` run alone on `model`. */
-async function alone(model: Hosted, request: GenerateRequest): Promise<number[]> {
-  return (await drain(model.inference.infer(request).spawn())).map((o) => o.tokenId);
-}
-
-/** Reads `job`'s stream to its end; `onOutput` sees each output as it arrives. */
-async function reader(job: Job<TokenOutput>, onOutput: () => void): Promise<number[]> {
-  const ids: number[] = [];
-  for await (const out of job.stream) {
-    ids.push(out.tokenId);
-    onOutput();
-  }
-  await job.join();
-  return ids;
-}
-
-/** Starts each request once the one before it streamed its first output; every request's token ids. */
-async function staggered(model: Hosted, requests: readonly GenerateRequest[]): Promise<number[][]> {
-  const runs: Promise<number[]>[] = [];
-  const startNext = (): void => {
-    if (runs.length >= requests.length) return;
-    let triggered = false;
-    runs.push(reader(model.inference.infer(requests[runs.length]).spawn(), () => {
-      if (!triggered) {
-        triggered = true;
-        startNext();
-      }
-    }));
-  };
-  startNext();
-  const ids: number[][] = [];
-  for (let k = 0; k < requests.length; k++) ids.push(await runs[k]);
-  return ids;
-}
 
 /** The held-out chapter's token ids, bos first. */
 const chapter = (await Tokenizer.fromDir(MODEL)).encode(CHAPTER0);

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { GpuKernels } from "@actorlm/gpu";
 import { JsKernels, WasmKernels, type Kernels, type WeightFormat } from "@actorlm/tensor";
 import { describe, expect, it } from "vitest";
+import { seededUniform } from "../seeded.js";
 import { BlockManager, type KvSequence } from "../../packages/llm/src/generation/block-manager.js";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
 import { loadModel } from "../../packages/llm/src/models/registry.js";
@@ -45,17 +46,6 @@ const BACKENDS: Backend[] = [
   { name: "js", make: async () => new JsKernels(), subjects: EVERY, passes: 16, rows: 8, maxStart: 32 },
   { name: "gpu (gpu.js cpu mode)", make: () => GpuKernels.create({ mode: "cpu" }), subjects: FLOATS, passes: 4, rows: 8, maxStart: 32 },
 ];
-
-/** A seeded uniform stream in [0, 1) (mulberry32). */
-function stream(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 async function load(backend: Backend, subject: Subject): Promise<CausalLM> {
   const [, dir, format] = subject;
@@ -88,7 +78,7 @@ function pass(model: CausalLM, rows: number, maxStart: number, random: () => num
 
 /** The same fixed work on any model: two prompts prefilled in chunks, then decode steps of both in one batch. */
 function script(model: CausalLM, rows: number): Float32Array[] {
-  const random = stream(7);
+  const random = seededUniform(7);
   const blocks = new BlockManager(model.kv);
   const a = blocks.allocate(64)!, b = blocks.allocate(64)!;
   const prompt = (n: number) => Array.from({ length: n }, () => Math.floor(random() * VOCAB));
@@ -116,7 +106,7 @@ describe.each(BACKENDS)("kernel memory in a steady state: $name", (backend) => {
     const model = await load(backend, subject);
     const kernels = model.kernels;
     try {
-      const random = stream(1);
+      const random = seededUniform(1);
       for (let rows = 1; rows <= backend.rows; rows++) pass(model, rows, backend.maxStart, random);
       const steady = { highWater: kernels.memoryHighWater(), inUse: kernels.memoryBytes() };
       let moved: string | undefined;

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@actorlm/llm";
 import { describe, expect, it } from "vitest";
+import { seededUniform } from "../seeded.js";
 import { post, startServer } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -21,17 +22,6 @@ const PROMPTS = 40;
 const MAX_PROMPT_TOKENS = 500;
 const NAME = "soak";
 
-/** A seeded uniform stream in [0, 1) (mulberry32). */
-function stream(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /**
  * PROMPTS texts of 1..500 tokens, shortest first (so their runs alone bring a new, larger row count each time, the
  * history that used to exhaust the memory): random stretches of held-out KJV chapters, cut by token.
@@ -40,7 +30,7 @@ async function prompts(dir: string): Promise<string[]> {
   const tokenizer = await Tokenizer.fromDir(dir);
   const chapters = (JSON.parse(readFileSync(join(ROOT, "test/fixtures/heldout-chapters.json"), "utf8")) as { chapters: string[] }).chapters;
   const ids = tokenizer.encode(chapters.join("\n"), { addSpecialTokens: false });
-  const random = stream(11);
+  const random = seededUniform(11);
   const lengths = Array.from({ length: PROMPTS }, (_, i) => (i === 0 ? 1 : i === 1 ? MAX_PROMPT_TOKENS : 1 + Math.floor(random() * MAX_PROMPT_TOKENS)));
   return lengths.sort((a, b) => a - b).map((length) => {
     const from = Math.floor(random() * (ids.length - length));
@@ -72,7 +62,7 @@ describe.each([
       const host = running.server.models.get(NAME).host;
       const before = await host.call("info");
 
-      const random = stream(5);
+      const random = seededUniform(5);
       const end = Date.now() + SOAK_MS;
       const failures: string[] = [];
       let served = 0;
