@@ -1,14 +1,16 @@
 // The ready-made handlers: applications build an Inference from these and never write the generation loop.
-import { Cancel, In, InferenceError, Model, Out, handler, type Inference, type ModelAccessor } from "@actorlm/runtime";
-import { fitMaxTokens, validateRequest, type FinishReason, type GenerateRequest, type RequestLimits, type TokenOutput } from "./generation/request.js";
-import type { LlamaModel, ModelInfo, SequenceStart } from "./llama-model.js";
-import { encodeOffThread } from "./tokenize/encoder-pool.js";
+import { Cancel, In, InferenceError, Model, Out, handler, type CancelToken, type Inference, type ModelAccessor, type OutStream } from "@actorlm/runtime";
+import type { LlmEngine } from "./engine/engine.js";
+import { requestLimits, type ModelInfo } from "./engine/info.js";
+import type { SequenceStart } from "./engine/requests.js";
+import { validateRequest, type FinishReason, type GenerateRequest, type TokenOutput, type TokenizedRequest } from "./generation/request.js";
+import { encodeOffThread, tokenizeRequest } from "./tokenize/encoder-pool.js";
 
 /** Each accessor's model info, asked once (a model's info never changes, not even across a reset). */
 const infos = new WeakMap<object, Promise<ModelInfo>>();
 
 /** The model's info, from a cache per accessor (a failed call is not kept). */
-function infoOf(model: ModelAccessor<LlamaModel>): Promise<ModelInfo> {
+function infoOf(model: ModelAccessor<LlmEngine>): Promise<ModelInfo> {
   let info = infos.get(model);
   if (info === undefined) {
     info = model.call("info");
@@ -18,54 +20,69 @@ function infoOf(model: ModelAccessor<LlamaModel>): Promise<ModelInfo> {
   return info;
 }
 
-function limitsOf(info: ModelInfo): RequestLimits {
-  return { maxSequenceLength: info.maxSequenceLength, maxStopSequences: info.maxStopSequences, maxPromptBytes: info.maxPromptBytes };
+/**
+ * Submits `request` to the model's batch without tokenizing on the model actor: the request is validated once, on
+ * the calling thread (a prompt too long to fit is refused before anyone tokenizes it), its prompt is tokenized once,
+ * on a CPU pool thread, and `submit` gets the ids (the engine checks them against its vocabulary and the length
+ * against its max sequence length). `signal` (the job's) takes the tokenizing task and the queued `submit` off their
+ * queues. Use it in handlers of your own; the caller frees the request (`release`) unless it finished.
+ */
+export async function startSequence(model: ModelAccessor<LlmEngine>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart> {
+  const info = await infoOf(model);
+  const tokenized = await tokenizeRequest(validateRequest(request, requestLimits(info)), info.model, signal);
+  return (signal === undefined ? model : model.withSignal(signal)).call("submit", tokenized);
 }
 
 /**
- * Submits `request` to the model's batch without tokenizing on the model actor: the request is validated on the
- * calling thread (a prompt too long to fit is refused before anyone tokenizes it), the prompt is tokenized on a CPU
- * pool thread, and `submit` gets the ids. `signal` (the job's) takes the tokenizing task and the queued `submit` off
- * their queues. Use it in handlers of your own; the caller frees the request (`release`) unless it finished.
+ * Emits request `id`'s outputs to `out` as `next` hands them over, until the last one; releases the request when it
+ * did not finish (the job failed or was cancelled).
  */
-export async function startSequence(model: ModelAccessor<LlamaModel>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart> {
-  const info = await infoOf(model);
-  const limits = limitsOf(info);
-  const normalized = validateRequest(request, limits);
-  const ids = typeof normalized.prompt === "string" ? (await encodeOffThread(info.model, [normalized.prompt], signal))[0] : normalized.prompt;
-  fitMaxTokens(ids.length, normalized.maxTokens, limits); // refused here rather than after a trip through the model's queue
-  return (signal === undefined ? model : model.withSignal(signal)).call("submit", request, Array.from(ids));
+async function streamOutputs(id: number, model: ModelAccessor<LlmEngine>, cancel: CancelToken, out: OutStream<TokenOutput>): Promise<void> {
+  const calls = model.withSignal(cancel.signal);
+  let finished = false;
+  try {
+    for (let index = 0; !finished; ) {
+      cancel.throwIfCancelled();
+      for (const step of await calls.call("next", id)) {
+        finished = step.finishReason !== undefined;
+        const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index: index++, special: step.special };
+        if (step.finishReason) output.finishReason = step.finishReason;
+        await out.emit(output);
+      }
+    }
+  } finally {
+    // A finished request is forgotten by the worker; otherwise free it here (without the job's signal: a
+    // cancelled job must still release). If the worker itself is gone there is nothing left to free, and the
+    // job already fails with that error.
+    if (!finished) await model.call("release", id).catch(() => undefined);
+  }
 }
 
 /**
  * Streams a completion token by token. Each output is `{ token, tokenId, index, special }`; the last one also
- * carries `finishReason`. The prompt is tokenized off the model actor; the request joins the model's batch, and
- * each `next` hands over the outputs its steps produced since the last one. Its KV blocks are freed when it
- * finishes, fails or is cancelled; a cancelled request leaves the batch at the next step, and one cancelled while
- * it waits to join never runs.
+ * carries `finishReason`. The request is validated and its prompt tokenized off the model actor (`startSequence`);
+ * it joins the model's batch, and each `next` hands over the outputs its steps produced since the last one. Its KV
+ * blocks are freed when it finishes, fails or is cancelled; a cancelled request leaves the batch at the next step,
+ * and one cancelled while it waits to join never runs.
  */
 export const streamingHandler = handler(
-  [In<GenerateRequest>(), Model<LlamaModel>(), Cancel(), Out<TokenOutput>()],
+  [In<GenerateRequest>(), Model<LlmEngine>(), Cancel(), Out<TokenOutput>()],
   async (request, model, cancel, out) => {
     const { id } = await startSequence(model, request, cancel.signal);
-    const calls = model.withSignal(cancel.signal);
-    let finished = false;
-    try {
-      for (let index = 0; !finished; ) {
-        cancel.throwIfCancelled();
-        for (const step of await calls.call("next", id)) {
-          finished = step.finishReason !== undefined;
-          const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index: index++, special: step.special };
-          if (step.finishReason) output.finishReason = step.finishReason;
-          await out.emit(output);
-        }
-      }
-    } finally {
-      // A finished request is forgotten by the worker; otherwise free it here (without the job's signal: a
-      // cancelled job must still release). If the worker itself is gone there is nothing left to free, and the
-      // job already fails with that error.
-      if (!finished) await model.call("release", id).catch(() => undefined);
-    }
+    await streamOutputs(id, model, cancel, out);
+  },
+);
+
+/**
+ * {@link streamingHandler} for a request validated and tokenized already (a server's route parses its body into a
+ * normalized request, tokenizes it with `tokenizeRequest` and counts its ids): nothing is checked or tokenized
+ * again; the engine checks the ids and the length when it takes the request.
+ */
+export const tokenizedStreamingHandler = handler(
+  [In<TokenizedRequest>(), Model<LlmEngine>(), Cancel(), Out<TokenOutput>()],
+  async (request, model, cancel, out) => {
+    const { id } = await model.withSignal(cancel.signal).call("submit", request);
+    await streamOutputs(id, model, cancel, out);
   },
 );
 
@@ -83,7 +100,7 @@ export interface PerplexityResult {
  * as context. A cancelled job's queued windows never run.
  */
 export const perplexityHandler = handler(
-  [In<{ text: string }>(), Model<LlamaModel>(), Cancel()],
+  [In<{ text: string }>(), Model<LlmEngine>(), Cancel()],
   async (request, model, cancel): Promise<PerplexityResult> => {
     const text: unknown = request?.text; // a null or non-object request is a bad request, not a handler failure
     if (typeof text !== "string" || text.length === 0) {

@@ -13,8 +13,8 @@ import {
   type StateChange,
 } from "@actorlm/runtime";
 import {
-  ChatTemplate, LlamaModel, encodeOffThread, parseModelId, streamingHandler,
-  type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput,
+  ChatTemplate, encodeOffThread, parseModelId, tokenizedStreamingHandler,
+  type LlmEngine, type LlmEngineArgs, type ModelInfo, type TokenizedRequest, type TokenOutput,
 } from "@actorlm/llm";
 import { ApiError } from "./http-errors.js";
 import { Supervisor, type RestartPolicy } from "./supervisor.js";
@@ -23,7 +23,7 @@ import { Supervisor, type RestartPolicy } from "./supervisor.js";
  * Engine settings shared by every served model (the CLI's engine flags); the server sets the request limits
  * (`maxConcurrent`, `maxQueued`) and the stop limit itself.
  */
-export type EngineOptions = Omit<LlamaModelArgs, "model" | "maxSequences" | "maxStopSequences" | "maxConcurrentRequests" | "maxQueuedRequests">;
+export type EngineOptions = Omit<LlmEngineArgs, "model" | "maxSequences" | "maxStopSequences" | "maxConcurrentRequests" | "maxQueuedRequests">;
 
 /** A model to serve: the name requests use, and its directory or Hugging Face id (resolved from the local cache). */
 export interface ModelSource {
@@ -41,8 +41,8 @@ export interface ServedModelOptions {
   /** Most stop strings a request may give. */
   maxStopSequences: number;
   restart: RestartPolicy;
-  /** The model class hosted in the worker (LlamaModel; tests wrap it). */
-  modelClass: ModelClass<LlamaModel, LlamaModelArgs>;
+  /** The model class hosted in the worker (LlmEngine; tests wrap it). */
+  modelClass: ModelClass<LlmEngine, LlmEngineArgs>;
 }
 
 /** Events of a served model. */
@@ -86,10 +86,10 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
   /** The model as given: a directory or a Hugging Face id (`info.model` is the directory it resolved to). */
   readonly dir: string;
   /** The model worker. */
-  readonly host: ModelHost<LlamaModel>;
+  readonly host: ModelHost<LlmEngine>;
   /** Generations in the batch at once, and waiting to join it, at most (the engine enforces them). */
   readonly limits: { readonly maxActive: number; readonly maxQueued: number };
-  #inference: Inference<GenerateRequest, TokenOutput, never> | undefined;
+  #inference: Inference<TokenizedRequest, TokenOutput, never> | undefined;
   #info: ModelInfo | undefined;
   #template: ChatTemplate | undefined;
   #supervisor: Supervisor | undefined;
@@ -104,7 +104,7 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     this.dir = source.dir;
     this.#options = options;
     this.limits = { maxActive: options.maxActive, maxQueued: options.maxQueued };
-    const args: LlamaModelArgs = {
+    const args: LlmEngineArgs = {
       model: source.dir,
       ...definedOnly(options.engine),
       maxConcurrentRequests: options.maxActive,
@@ -118,7 +118,7 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
   /** Loads the model, builds its inference, reads its info and chat template, and starts supervising it. */
   async start(): Promise<void> {
     await this.host.start();
-    this.#inference = await new InferenceBuilder().withModel(this.host).build(streamingHandler);
+    this.#inference = await new InferenceBuilder().withModel(this.host).build(tokenizedStreamingHandler);
     this.#info = await this.host.call("info");
     this.#template = await chatTemplateOf(this.host);
     await encodeOffThread(this.#info.model, ["warm up"]); // loads the tokenizer on a pool thread now, not at the first request
@@ -191,8 +191,8 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     if (this.host.state === BackendState.Ready) await this.host.call("refuseWaiting", reason).catch(() => undefined);
   }
 
-  /** Starts a streaming generation job (cancelled when `signal` aborts). */
-  spawn(request: GenerateRequest, signal: AbortSignal): Job<TokenOutput> {
+  /** Starts a streaming generation job for a tokenized request (cancelled when `signal` aborts). */
+  spawn(request: TokenizedRequest, signal: AbortSignal): Job<TokenOutput> {
     this.requireReady();
     return this.#inference!.infer(request).withSignal(signal).spawn();
   }
@@ -206,7 +206,7 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
 }
 
 /** The chat template of the model `host` runs (from its directory; knowing whether its tokenizer prepends bos itself). */
-export async function chatTemplateOf(host: ModelHost<LlamaModel>): Promise<ChatTemplate> {
+export async function chatTemplateOf(host: ModelHost<LlmEngine>): Promise<ChatTemplate> {
   const { bosId, model: dir } = await host.call("info");
   const probe = await host.call("encode", "a");
   return ChatTemplate.fromModelDir(dir, bosId !== null && probe[0] === bosId);

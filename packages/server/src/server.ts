@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import { EventEmitter } from "eventemitter3";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { InferenceError, type LoadProgress, type ModelClass, type StateChange } from "@actorlm/runtime";
-import { LlamaModel, type LlamaModelArgs } from "@actorlm/llm";
+import { LlmEngine, type LlmEngineArgs } from "@actorlm/llm";
 import { version } from "../package.json";
 import { ApiKeyCheck, PUBLIC_PATHS } from "./auth.js";
 import { whenClosed } from "./connection.js";
@@ -61,8 +61,8 @@ export interface ServerOptions {
   maxConnections?: number;
   /** Restart timing for crashed model workers. */
   restart?: RestartPolicy;
-  /** The model class hosted in each worker. Default LlamaModel. */
-  modelClass?: ModelClass<LlamaModel, LlamaModelArgs>;
+  /** The model class hosted in each worker. Default LlmEngine. */
+  modelClass?: ModelClass<LlmEngine, LlmEngineArgs>;
 }
 
 /** What a server reports besides finished requests: model state changes, load progress, restarts. */
@@ -121,7 +121,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
       maxQueued,
       maxStopSequences: limits.maxStopSequences,
       restart: options.restart ?? {},
-      modelClass: options.modelClass ?? LlamaModel,
+      modelClass: options.modelClass ?? LlmEngine,
     });
     this.metrics = new ServerMetrics(() => this.models.list());
     for (const model of this.models.list()) this.#follow(model);

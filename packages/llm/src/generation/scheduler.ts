@@ -297,7 +297,7 @@ export class Scheduler {
 
   /**
    * Runs one step (admissions, one forward, sampling, publishing); false when nothing could run. Called by the
-   * queued step task, and by callers that need outputs now (`LlamaModel.step`). A forward pass that fails in the
+   * queued step task, and by callers that need outputs now (`LlmEngine.step`). A forward pass that fails in the
    * backend makes the model unusable (see {@link Scheduler.forwardOutside}): this throws WORKER_CRASHED then.
    */
   step(): boolean {
