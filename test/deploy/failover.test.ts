@@ -158,7 +158,7 @@ describe("three replicas behind HAProxy", () => {
   it("64 clients for 30 s while one replica drains (SIGTERM) and another is killed (SIGKILL)", async () => {
     const names = ["r1", "r2", "r3"] as const;
     const replicas = names.map(() =>
-      start(process.execPath, [CLI, "serve", "--port", "0", "--threads", "1", "--drain-delay", "1500", "--shutdown-grace", "30000"]),
+      start(process.execPath, [CLI, "serve", "--port", "0", "--threads", "1", "--drain-delay", "3000", "--shutdown-grace", "30000"]),
     );
     const urls = await Promise.all(
       replicas.map(async (p) => {

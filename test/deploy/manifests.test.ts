@@ -37,7 +37,13 @@ type Manifest = { apiVersion: string; kind: string; metadata: { name: string; na
 
 /** `kubectl kustomize dir`, parsed. */
 function render(dir: string): Manifest[] {
-  const yaml = execFileSync(KUBECTL, ["kustomize", join(ROOT, dir)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  let yaml: string;
+  try {
+    yaml = execFileSync(KUBECTL, ["kustomize", join(ROOT, dir)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const why = (error as { code?: string; stderr?: string }).code === "ENOENT" ? `no ${KUBECTL}: run test/deploy/ensure-kubectl.sh (as root) or set ACTORLM_KUBECTL` : String((error as { stderr?: string }).stderr ?? error);
+    throw new Error(`kubectl kustomize ${dir}: ${why}`);
+  }
   return parseAllDocuments(yaml).map((d) => d.toJSON() as Manifest);
 }
 
