@@ -147,6 +147,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
       await model.start();
     } catch (error) {
       bar.stop();
+      if (server.phase !== "serving") return; // shut down while it loaded
       // the replica stays up, unready: /health says why (503), /livez 200, until someone fixes the model and restarts it
       const why = model.loadError === undefined ? String(error) : `${model.loadError.code}: ${model.loadError.message}`;
       process.stderr.write(`actorlm: model ${model.name} failed to load: ${why}; /health answers 503 (not ready) until it is fixed and the server restarted\n`);
