@@ -93,7 +93,7 @@ for (const sticky of [true, false]) {
   const replicas = await Promise.all([0, 1, 2].map(() => start(process.execPath, [CLI, "serve", "--port", "0", "--threads", "1"], /model kjv-llama ready/)));
   const urls = replicas.map((r) => /serving at (http:\/\/127\.0\.0\.1:\d+)/.exec(r.out)![1]);
   const port = await freePort();
-  const env = { ...process.env, ACTORLM_LB_BIND: `127.0.0.1:${port}` };
+  const env: NodeJS.ProcessEnv = { ...process.env, ACTORLM_LB_BIND: `127.0.0.1:${port}` };
   urls.forEach((u, i) => (env[`ACTORLM_REPLICA_${i + 1}`] = u.replace("http://", "")));
   const haproxy = spawn("haproxy", ["-db", "-q", "-f", join(ROOT, "deploy/haproxy/haproxy.cfg")], { env, stdio: "ignore" });
   const lb = `http://127.0.0.1:${port}`;
