@@ -51,7 +51,10 @@ describe("a model worker that crashes", () => {
 
     const health = await fetch(url("/health"));
     expect(health.status).toBe(503);
-    expect(((await health.json()) as { models: Record<string, string> }).models[MODEL]).toMatch(/^(error|loading)$/);
+    const why = (await health.json()) as { error: string; models: Record<string, string> };
+    expect(why.models[MODEL]).toMatch(/^(error|loading)$/);
+    expect(why.error).toMatch(new RegExp(`^not ready: ${MODEL} is restarting after its worker failed`));
+    expect((await fetch(url("/livez"))).status).toBe(200); // liveness holds while the worker restarts
     const refused = await post(url("/v1/completions"), { ...long, max_tokens: 2 });
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("1");

@@ -96,8 +96,9 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
   readonly #options: ServedModelOptions;
   #restarts = 0;
   #loadedAt: Date | undefined;
+  #loadError: InferenceError | undefined;
 
-  /** Creates the host (not started). */
+  /** Creates the host (not started); VALIDATION naming the setting when the engine would refuse its arguments. */
   constructor(source: ModelSource, options: ServedModelOptions) {
     super();
     this.name = source.name;
@@ -111,13 +112,23 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
       maxQueuedRequests: options.maxQueued,
       maxStopSequences: options.maxStopSequences,
     };
+    options.modelClass.validateArgs?.(args);
     this.host = ModelHost.create(options.modelClass, args, { name: `actorlm:${source.name}` });
     this.host.on("state", (change) => this.emit("state", change)).on("progress", (p) => this.emit("progress", p));
   }
 
-  /** Loads the model, builds its inference, reads its info and chat template, and starts supervising it. */
+  /**
+   * Loads the model, builds its inference, reads its info and chat template, and starts supervising it. A model that
+   * fails to load keeps its error ({@link loadError}) and stays unready.
+   */
   async start(): Promise<void> {
-    await this.host.start();
+    try {
+      await this.host.start();
+    } catch (error) {
+      this.#loadError = InferenceError.is(error) ? error : new InferenceError("MODEL_LOAD", String(error), { cause: error });
+      throw error;
+    }
+    this.#loadError = undefined;
     this.#inference = await new InferenceBuilder().withModel(this.host).build(tokenizedStreamingHandler);
     this.#info = await this.host.call("info");
     this.#template = await chatTemplateOf(this.host);
@@ -161,6 +172,26 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     return this.#template;
   }
 
+  /** Why the model failed to load, when its last start() did. */
+  get loadError(): InferenceError | undefined {
+    return this.#loadError;
+  }
+
+  /**
+   * Why the model does not serve now, in words (`kjv is loading`, `kjv failed to load: MODEL_LOAD: …`, `kjv is
+   * restarting after its worker failed: …`); undefined when it is ready.
+   */
+  notReadyReason(): string | undefined {
+    const state = this.host.state;
+    if (state === BackendState.Ready) return undefined;
+    if (this.#loadError !== undefined) return `${this.name} failed to load: ${this.#loadError.code}: ${this.#loadError.message}`;
+    if (state === BackendState.Error || (state === BackendState.Loading && this.#supervisor !== undefined)) {
+      const cause = this.host.error;
+      return `${this.name} is restarting after its worker failed${cause === undefined ? "" : `: ${cause.message}`}`;
+    }
+    return `${this.name} is ${state}`;
+  }
+
   /** Throws NOT_READY naming the model and its state unless it is Ready to serve. */
   requireReady(): void {
     if (this.#inference === undefined || this.host.state !== BackendState.Ready) {
@@ -184,11 +215,6 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     if (stats === undefined) return { ...NO_COUNTS };
     const { running: active, queued, promptTokens, cachedPromptTokens, prefixHitRate, evictions, cachedBlocks } = stats;
     return { active, queued, promptTokens, cachedPromptTokens, prefixHitRate, evictions, cachedBlocks };
-  }
-
-  /** Refuses (NOT_READY, `reason`) every generation still waiting to join the batch; running ones go on. */
-  async refuseWaiting(reason: string): Promise<void> {
-    if (this.host.state === BackendState.Ready) await this.host.call("refuseWaiting", reason).catch(() => undefined);
   }
 
   /** Starts a streaming generation job for a tokenized request (cancelled when `signal` aborts). */

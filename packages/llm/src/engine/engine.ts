@@ -118,11 +118,6 @@ export class LlmEngine {
     return this.requests.release(id);
   }
 
-  /** Fails every request that has not started yet with NOT_READY (`reason` as the message): a server shutting down. */
-  refuseWaiting(reason = "the model is shutting down"): number {
-    return this.scheduler.refuseWaiting(new InferenceError("NOT_READY", reason));
-  }
-
   /** Requests the model holds: waiting, running, or finished with outputs not taken yet. */
   activeSequences(): number {
     return this.scheduler.size;

@@ -218,13 +218,6 @@ export class Scheduler {
     return true;
   }
 
-  /** Fails every request that never started (waiting, nothing generated) with `error`; returns how many. */
-  refuseWaiting(error: InferenceError): number {
-    const refused = this.#waiting.filter((e) => e.sequence.generated === 0);
-    for (const entry of refused) this.#end(entry, error);
-    return refused.length;
-  }
-
   /**
    * Frees at least `blocks` KV blocks if the pool can: running requests give theirs back (latest admitted first)
    * and return to the queue's head, to run their tokens again later. False when even that is not enough.

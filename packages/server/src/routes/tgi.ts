@@ -1,5 +1,5 @@
-// The TGI-compatible routes: POST /generate, POST /generate_stream, POST / (either, by `stream`), GET /info and
-// GET /health (503 until every model is ready, and while one recovers from a crash).
+// The TGI-compatible routes: POST /generate, POST /generate_stream, POST / (either, by `stream`), GET /info
+// (/health, readiness, is health.ts's).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { DEFAULT_SAMPLING, type NormalizedRequest, type TokenOutput } from "@actorlm/llm";
 import { inStream, modelFor, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
@@ -63,14 +63,6 @@ export function tgiRoutes(app: FastifyInstance, ctx: ServerContext): void {
       docker_label: null,
       models,
     };
-  });
-
-  app.get("/health", async (_request, reply) => {
-    const states = Object.fromEntries(ctx.models.list().map((m) => [m.name, m.state]));
-    if (ctx.models.ready && !ctx.shutdown.aborted) return { status: "ok", models: states };
-    const waiting = Object.entries(states).filter(([, s]) => s !== "ready").map(([n, s]) => `${n} is ${s}`);
-    const why = waiting.length > 0 ? waiting.join(", ") : "the server is shutting down";
-    return reply.code(503).header("retry-after", "1").send({ error: `not ready: ${why}`, error_type: "unhealthy", code: "NOT_READY", models: states });
   });
 }
 
