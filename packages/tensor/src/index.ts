@@ -23,7 +23,6 @@ export { JsKernels } from "./reference/js-kernels.js";
 export { WasmKernels, type SimdPeak, type WasmOptions } from "./wasm/wasm-kernels.js";
 export type { SimdLevel } from "./wasm/module.js";
 export { createKernels, type CpuKernelsName, type KernelsOptions } from "./create.js";
-export { batchTables, kvElements } from "./batch-tables.js";
-// for backends in other packages (@actorlm/gpu): the reference's range check and batch tables
-export { checkLimits, checkRange } from "./reference/js-kernels.js";
-export type { BatchTables } from "./reference/ops.js";
+// for backends in other packages (@actorlm/gpu): the batch tables and the checks every backend makes
+export { batchTables, kvElements, type BatchTables } from "./batch-tables.js";
+export { checkLimits, checkRange, checkTernarySource } from "./kernel-checks.js";

@@ -1,7 +1,7 @@
 /**
  * The `js` backend: the reference kernels over plain typed arrays. Ops run at once; `read` copies.
  */
-import { batchTables, kvElements } from "../batch-tables.js";
+import { batchTables, kvElements, type BatchTables } from "../batch-tables.js";
 import { bf16ToF32, f16ToF32 } from "../dtype.js";
 import {
   encodeRows, encodeTernaryRows, matrixBytes, matrixViews, setTernaryScale, ternaryScalesOf, type MatrixBytes, type WeightFormat,
@@ -9,6 +9,7 @@ import {
 import type {
   Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
+import { checkLimits, checkRange, checkTernarySource } from "../kernel-checks.js";
 import * as ref from "./ops.js";
 
 /** A JS buffer: a Float32Array view. */
@@ -28,7 +29,7 @@ interface JsKvCache extends KvCache {
 }
 
 interface JsBatch extends Batch {
-  readonly tables: ref.BatchTables;
+  readonly tables: BatchTables;
 }
 
 /** Rows converted per call of a weight's row source while storing it. */
@@ -197,15 +198,6 @@ export class JsKernels implements Kernels {
   }
 }
 
-/**
- * RangeError unless a ternary source is stored as a `ternary` matrix with a finite, positive scale (the one check
- * every backend makes before storing it).
- */
-export function checkTernarySource(shape: readonly number[], format: WeightFormat, source: TernarySource): void {
-  if (format !== "ternary" || shape.length !== 2) throw new RangeError(`ternary values are stored only as a ternary matrix, not as ${format} [${shape.join(", ")}]`);
-  if (!Number.isFinite(source.scale) || source.scale <= 0) throw new RangeError(`a ternary matrix's scale must be finite and positive, got ${source.scale}`);
-}
-
 /** Writes ternary values, a chunk of rows at a time, and their scale; RangeError on a value outside {-1, 0, 1}. */
 function storeTernary(source: TernarySource, N: number, K: number, dst: MatrixBytes): void {
   setTernaryScale(dst, N, K, { scale: Math.fround(source.scale), inverse: Math.fround(1 / source.scale) });
@@ -260,22 +252,7 @@ function vector(w: Weight): Float32Array {
   return v;
 }
 
-function tables(b: Batch): ref.BatchTables {
+function tables(b: Batch): BatchTables {
   return (b as JsBatch).tables;
 }
 
-/** The limits, checked: RangeError naming a field that is not an integer ≥ 1. */
-export function checkLimits(limits: WorkLimits): WorkLimits {
-  for (const key of ["rows", "positions", "queriesPerKvHead"] as const) {
-    const v = limits[key];
-    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`work limit ${key} must be an integer ≥ 1, got ${v}`);
-  }
-  return limits;
-}
-
-/** RangeError unless [offset, offset + length) lies within the buffer. */
-export function checkRange(buffer: Buffer, offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > buffer.length) {
-    throw new RangeError(`range [${offset}, ${offset + length}) outside a buffer of ${buffer.length} elements`);
-  }
-}

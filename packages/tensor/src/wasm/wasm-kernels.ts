@@ -11,10 +11,11 @@ import { TILE_ROWS, matrixLayout, ternaryScalesOf, type TernaryScales, type Weig
 import type {
   Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
-import { checkLimits, checkRange, checkTernarySource } from "../reference/js-kernels.js";
+import { checkLimits, checkRange, checkTernarySource } from "../kernel-checks.js";
 import { Arena, MAX_PAGES } from "./arena.js";
 import { kernelModule, type SimdLevel } from "./module.js";
-import { OP, Recorder, chunking, type Chunking, type Range } from "./recorder.js";
+import type { OpArgs, OpName } from "./op-table.js";
+import { Recorder, chunking, type Chunking, type Range } from "./recorder.js";
 import type { HelperData } from "./thread.js";
 
 interface WasmBuffer extends Buffer {
@@ -191,7 +192,7 @@ export class WasmKernels implements Kernels {
       for (let i = 0; i < repeats; i++) {
         const t0 = performance.now();
         const cut = chunking(n, threads, 64, 1 << 16);
-        kernels.#begin(OP.sum, cut).int(out).int(data).int(n).reads(data, data + 4 * n).writes(out, out + 16 * cut.chunks);
+        kernels.#begin("sum", cut, { out, data, n }).reads(data, data + 4 * n).writes(out, out + 16 * cut.chunks);
         kernels.#end();
         kernels.#flush();
         best = Math.min(best, performance.now() - t0);
@@ -468,29 +469,25 @@ export class WasmKernels implements Kernels {
     const w = table as WasmWeight, b = this.#batch(batch);
     const o = ptrOf(out);
     if (w.format === "ternary") {
-      this.#begin(OP.embedTernary, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
-        .int(o).int(w.ptr).int(b.tokens).int(b.rows).int(w.N).int(w.K)
+      this.#begin("embedTernary", this.#cut(b.rows, 1, Math.ceil(4096 / w.K)), { out: o, table: w.ptr, tokens: b.tokens, rows: b.rows, N: w.N, K: w.K })
         .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
       this.#end();
       return;
     }
-    this.#begin(OP.embed, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
-      .int(o).int(w.ptr).int(b.tokens).int(b.rows).int(w.K).int(FORMAT_CODE[w.format])
+    this.#begin("embed", this.#cut(b.rows, 1, Math.ceil(4096 / w.K)), { out: o, table: w.ptr, tokens: b.tokens, rows: b.rows, K: w.K, format: FORMAT_CODE[w.format] })
       .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
     this.#end();
   }
 
   rmsnorm(out: Buffer, x: Buffer, w: Weight, rows: number, eps: number): void {
     const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
-    this.#begin(OP.rmsnorm, this.#cut(rows, 1, Math.ceil(4096 / D)))
-      .int(o).int(i).int(ptrOf(w)).int(rows).int(D).float(eps).reads(i, i + n).writes(o, o + n);
+    this.#begin("rmsnorm", this.#cut(rows, 1, Math.ceil(4096 / D)), { out: o, x: i, w: ptrOf(w), rows, D, eps }).reads(i, i + n).writes(o, o + n);
     this.#end();
   }
 
   layernorm(out: Buffer, x: Buffer, w: Weight, b: Weight, rows: number, eps: number): void {
     const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
-    this.#begin(OP.layernorm, this.#cut(rows, 1, Math.ceil(4096 / D)))
-      .int(o).int(i).int(ptrOf(w)).int(ptrOf(b)).int(rows).int(D).float(eps).reads(i, i + n).writes(o, o + n);
+    this.#begin("layernorm", this.#cut(rows, 1, Math.ceil(4096 / D)), { out: o, x: i, w: ptrOf(w), b: ptrOf(b), rows, D, eps }).reads(i, i + n).writes(o, o + n);
     this.#end();
   }
 
@@ -500,7 +497,7 @@ export class WasmKernels implements Kernels {
     const o = ptrOf(out), i = ptrOf(x), b = bias === undefined ? 0 : ptrOf(bias);
     const cut = this.#cutWeights(N, N * K, rows);
     if (m.format === "float32") {
-      this.#begin(OP.matmulF32, cut).int(o).int(i).int(m.ptr).int(rows).int(N).int(K).int(b)
+      this.#begin("matmulF32", cut, { out: o, x: i, w: m.ptr, rows, N, K, bias: b })
         .reads(i, i + 4 * rows * K).writes(o, o + 4 * rows * N);
       this.#end();
       return;
@@ -508,7 +505,7 @@ export class WasmKernels implements Kernels {
     if (m.format === "ternary") {
       if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * m.Kp);     // a tile's unpacked fields, 8·Kp bytes
       const q = this.#prepareTernary(x, rows, K, m.Kp);
-      this.#begin(OP.matmulTernary, cut).int(o).int(q.ptr).int(q.scales).int(q.sums).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
+      this.#begin("matmulTernary", cut, { out: o, x: q.ptr, scales: q.scales, sums: q.sums, w: m.ptr, rows, N, Kp: m.Kp, bias: b })
         .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(q.sums, q.sums + 4 * rows).writes(o, o + 4 * rows * N);
       this.#end();
       return;
@@ -516,22 +513,22 @@ export class WasmKernels implements Kernels {
     if (m.format !== "int8") {
       if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * m.Kp);          // a tile widened to float32, 16·Kp bytes
       const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
-      this.#begin(m.format === "float16" ? OP.matmulF16 : OP.matmulBF16, cut).int(o).int(xp).int(m.ptr).int(rows).int(N).int(K).int(b)
+      this.#begin(m.format === "float16" ? "matmulF16" : "matmulBF16", cut, { out: o, x: xp, w: m.ptr, rows, N, K, bias: b })
         .reads(xp, xp + 4 * rows * K).writes(o, o + 4 * rows * N);
       this.#end();
       return;
     }
     if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * m.Kp) / 8);    // a tile widened to i16, 8.5·Kp bytes
     const q = this.#quantize(x, rows, K, m.Kp);
-    this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
+    this.#begin("matmulI8", cut, { out: o, x: q.ptr, scales: q.scales, w: m.ptr, rows, N, Kp: m.Kp, bias: b })
       .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
     this.#end();
   }
 
   rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
     const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * heads * headDim;
-    this.#begin(OP.rope, this.#cut(b.rows * heads, 1, Math.ceil(2048 / headDim)))
-      .int(i).int(ptrOf(cos)).int(ptrOf(sin)).int(b.positions).int(b.rows).int(heads).int(headDim).int(rotaryDim)
+    this.#begin("rope", this.#cut(b.rows * heads, 1, Math.ceil(2048 / headDim)),
+      { x: i, cos: ptrOf(cos), sin: ptrOf(sin), positions: b.positions, rows: b.rows, heads, headDim, rotaryDim })
       .reads(i, i + n).reads(b.tableBytes[0], b.tableBytes[1]).writes(i, i + n);
     this.#end();
   }
@@ -541,8 +538,7 @@ export class WasmKernels implements Kernels {
     const { kvHeads, headDim, blockSize } = c.spec;
     const n = 4 * b.rows * kvHeads * headDim;
     const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, kp = ptrOf(k), vp = ptrOf(v);
-    this.#begin(OP.kvWrite, this.#cut(b.rows * kvHeads, 1, 64))
-      .int(Kl).int(Vl).int(kp).int(vp).int(b.slots).int(b.rows).int(kvHeads).int(headDim).int(blockSize)
+    this.#begin("kvWrite", this.#cut(b.rows * kvHeads, 1, 64), { K: Kl, V: Vl, k: kp, v: vp, slots: b.slots, rows: b.rows, kvHeads, headDim, blockSize })
       .reads(kp, kp + n).reads(vp, vp + n).reads(b.tableBytes[0], b.tableBytes[1])
       .writes(Kl, Kl + c.layerBytes).writes(Vl, Vl + c.layerBytes);
     this.#end();
@@ -553,47 +549,49 @@ export class WasmKernels implements Kernels {
     const n = 4 * b.rows * p.heads * p.headDim;
     const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, o = ptrOf(out), qp = ptrOf(q);
     this.#ensureScratch((p.heads / p.kvHeads) * (b.maxPosition + 1));     // one row of scores per query head of a group
-    this.#begin(OP.attention, this.#cut(b.rows * p.kvHeads, 1, 1))
-      .int(o).int(qp).int(Kl).int(Vl).int(b.positions).int(b.seqOf).int(b.sequences).int(b.blockTables)
-      .int(b.rows).int(p.heads).int(p.kvHeads).int(p.headDim).float(p.scale).int(p.window ?? 0).float(p.softcap ?? 0).int(c.spec.blockSize)
+    this.#begin("attention", this.#cut(b.rows * p.kvHeads, 1, 1), {
+      out: o, q: qp, K: Kl, V: Vl, positions: b.positions, seqOf: b.seqOf, sequences: b.sequences, tables: b.blockTables,
+      rows: b.rows, heads: p.heads, kvHeads: p.kvHeads, headDim: p.headDim, scale: p.scale, window: p.window ?? 0, softcap: p.softcap ?? 0,
+      blockSize: c.spec.blockSize,
+    })
       .reads(qp, qp + n).reads(Kl, Kl + c.layerBytes).reads(Vl, Vl + c.layerBytes).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + n);
     this.#end();
   }
 
   glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void {
     const o = ptrOf(out), g = ptrOf(gate), u = ptrOf(up);
-    this.#begin(OP.glu, this.#cut(n, 16, 4096)).int(o).int(g).int(u).int(n).int(ACT_CODE[act])
+    this.#begin("glu", this.#cut(n, 16, 4096), { out: o, gate: g, up: u, n, act: ACT_CODE[act] })
       .reads(g, g + 4 * n).reads(u, u + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   activation(out: Buffer, x: Buffer, n: number, act: Activation): void {
     const o = ptrOf(out), i = ptrOf(x);
-    this.#begin(OP.activation, this.#cut(n, 16, 4096)).int(o).int(i).int(n).int(ACT_CODE[act]).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#begin("activation", this.#cut(n, 16, 4096), { out: o, x: i, n, act: ACT_CODE[act] }).reads(i, i + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   add(out: Buffer, a: Buffer, b: Buffer, n: number): void {
     const o = ptrOf(out), x = ptrOf(a), y = ptrOf(b);
-    this.#begin(OP.add, this.#cut(n, 16, 8192)).int(o).int(x).int(y).int(n).reads(x, x + 4 * n).reads(y, y + 4 * n).writes(o, o + 4 * n);
+    this.#begin("add", this.#cut(n, 16, 8192), { out: o, a: x, b: y, n }).reads(x, x + 4 * n).reads(y, y + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   scale(out: Buffer, x: Buffer, s: number, n: number): void {
     const o = ptrOf(out), i = ptrOf(x);
-    this.#begin(OP.scale, this.#cut(n, 16, 8192)).int(o).int(i).float(s).int(n).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#begin("scale", this.#cut(n, 16, 8192), { out: o, x: i, s, n }).reads(i, i + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   softcap(out: Buffer, x: Buffer, cap: number, n: number): void {
     const o = ptrOf(out), i = ptrOf(x);
-    this.#begin(OP.softcap, this.#cut(n, 16, 4096)).int(o).int(i).float(cap).int(n).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#begin("softcap", this.#cut(n, 16, 4096), { out: o, x: i, cap, n }).reads(i, i + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   gather(out: Buffer, x: Buffer, batch: Batch, width: number): void {
     const b = this.#batch(batch), o = ptrOf(out), i = ptrOf(x);
-    this.#begin(OP.gather, this.#cut(b.outputs, 1, Math.ceil(4096 / width))).int(o).int(i).int(b.outputRows).int(b.outputs).int(width)
+    this.#begin("gather", this.#cut(b.outputs, 1, Math.ceil(4096 / width)), { out: o, x: i, outputRows: b.outputRows, outputs: b.outputs, width })
       .reads(i, i + 4 * b.rows * width).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.outputs * width);
     this.#end();
   }
@@ -601,18 +599,17 @@ export class WasmKernels implements Kernels {
   addPositions(x: Buffer, table: Weight, batch: Batch, width: number): void {
     const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * width;
     if ((b.maxPosition + 1) * width > table.shape[0]) throw new RangeError(`position ${b.maxPosition} is outside a table of ${table.shape[0] / width} positions`);
-    this.#begin(OP.addPositions, this.#cut(b.rows, 1, Math.ceil(4096 / width)))
-      .int(i).int(ptrOf(table)).int(b.positions).int(b.rows).int(width)
+    this.#begin("addPositions", this.#cut(b.rows, 1, Math.ceil(4096 / width)), { x: i, table: ptrOf(table), positions: b.positions, rows: b.rows, width })
       .reads(i, i + n).reads(b.tableBytes[0], b.tableBytes[1]).writes(i, i + n);
     this.#end();
   }
 
   // ---- internals ----
 
-  /** Starts recording an op (after checking the backend is usable). */
-  #begin(opcode: number, cut: Chunking): Recorder {
+  /** Starts recording op `op` with its arguments (after checking the backend is usable). */
+  #begin<N extends OpName>(op: N, cut: Chunking, args: OpArgs<N>): Recorder {
     this.#usable();
-    return this.#recorder.begin(opcode, cut);
+    return this.#recorder.begin(op, cut, args);
   }
 
   /** Finishes the op; one that overwrites the prepared activations' source drops them. */
@@ -632,7 +629,7 @@ export class WasmKernels implements Kernels {
   #prepareHalves(x: Buffer, rows: number, K: number, format: "float16" | "bfloat16"): number {
     if (this.#isPrepared(format, x, rows, K)) return this.#preparedRegion[0];
     const xp = this.#preparedRoom(4 * rows * K), i = ptrOf(x);
-    this.#begin(OP.prepareHalves, this.#cut(rows, 1, Math.ceil(4096 / K))).int(xp).int(i).int(rows).int(K).float(format === "float16" ? 2 ** 56 : 1)
+    this.#begin("prepareHalves", this.#cut(rows, 1, Math.ceil(4096 / K)), { out: xp, x: i, rows, K, scale: format === "float16" ? 2 ** 56 : 1 })
       .reads(i, i + 4 * rows * K).writes(xp, xp + 4 * rows * K);
     this.#end();
     this.#prepared = { kind: format, x: i, rows, K };
@@ -662,7 +659,7 @@ export class WasmKernels implements Kernels {
     const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
     if (ready) return q;
     const i = ptrOf(x);
-    this.#begin(OP.quantize, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(i).int(rows).int(K).int(Kp)
+    this.#begin("quantize", this.#cut(rows, 1, Math.ceil(4096 / K)), { q: q.ptr, scales: q.scales, x: i, rows, K, Kp })
       .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows);
     this.#end();
     this.#prepared = { kind: "int8", x: i, rows, K };
@@ -678,7 +675,7 @@ export class WasmKernels implements Kernels {
     const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
     if (ready) return q;
     const i = ptrOf(x);
-    this.#begin(OP.prepareTernary, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(q.sums).int(i).int(rows).int(K).int(Kp)
+    this.#begin("prepareTernary", this.#cut(rows, 1, Math.ceil(4096 / K)), { q: q.ptr, scales: q.scales, sums: q.sums, x: i, rows, K, Kp })
       .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows).writes(q.sums, q.sums + 4 * rows);
     this.#end();
     this.#prepared = { kind: "ternary", x: i, rows, K };
