@@ -191,6 +191,69 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
     }
   });
 
+  // Attention walks keys a cache block at a time with an online softmax, the rows of one sequence in tiles of 4: long
+  // prefills over many blocks (tiles cut mid-block, a last tile of 1–3 rows), a window shorter than a tile, a chunk that
+  // starts mid-block after cached positions, and sequences of different lengths in one op.
+  it.each([[9, 3, 64], [4, 1, 36], [2, 2, 7]])("paged attention for many rows (%i heads, %i KV heads, head dim %i): tiles, blocks, windows", async (heads, kvHeads, d) => {
+    const bs = 16;
+    const sequences: BatchSequence[] = [
+      { tokens: Array(45).fill(1), start: 0, blocks: [3, 0, 5] },          // a prefill of 45 over three blocks
+      { tokens: [2], start: 70, blocks: [1, 6, 8, 2, 9] },                 // decode at position 70
+      { tokens: Array(22).fill(3), start: 19, blocks: [4, 7, 10] },        // a chunk after 19 cached positions
+      { tokens: Array(3).fill(4), start: 0, blocks: [11] },
+    ];
+    const rows = 45 + 1 + 22 + 3;
+    const history = [{ tokens: Array(70).fill(0), start: 0, blocks: [1, 6, 8, 2, 9] }, { tokens: Array(19).fill(0), start: 0, blocks: [4, 7, 10] }];
+    const ks = randomFloats(rows * kvHeads * d, 31), vs = randomFloats(rows * kvHeads * d, 32), qs = randomFloats(rows * heads * d, 33, 2);
+    const hks = randomFloats(89 * kvHeads * d, 34), hvs = randomFloats(89 * kvHeads * d, 35);
+    for (const [window, softcap] of [[0, 0], [3, 0], [20, 0], [0, 5]]) {
+      const [got, want] = await both((k) => {
+        const cache = k.kvCache({ layers: 1, kvHeads, headDim: d, blockSize: bs, blocks: 12 });
+        const hk = k.buffer(hks.length), hv = k.buffer(hvs.length);
+        k.write(hk, hks);
+        k.write(hv, hvs);
+        k.kvWrite(cache, 0, hk, hv, k.batch(cache, history));
+        const batch = k.batch(cache, sequences);
+        const kb = k.buffer(ks.length), vb = k.buffer(vs.length), q = k.buffer(qs.length), out = k.buffer(qs.length);
+        k.write(kb, ks);
+        k.write(vb, vs);
+        k.write(q, qs);
+        k.kvWrite(cache, 0, kb, vb, batch);
+        k.attention(out, q, cache, 0, batch, { heads, kvHeads, headDim: d, scale: 1 / Math.sqrt(d), window, softcap });
+        return k.read(out);
+      });
+      expect(worst(got, want), `window ${window} softcap ${softcap}`).toBeLessThan(1e-5);
+    }
+  });
+
+  // What batching and prefix caching rest on: a row's attention gives the same bits whatever rows share its op (a
+  // prefill of 13 rows, then each row again alone as a decode over the same cache).
+  it("attention of a row is bit-identical in a prefill and alone", async () => {
+    const heads = 6, kvHeads = 2, d = 24, bs = 4, n = 13;
+    const ks = randomFloats(n * kvHeads * d, 41), vs = randomFloats(n * kvHeads * d, 42), qs = randomFloats(n * heads * d, 43, 2);
+    for (const window of [0, 5]) {
+      await started;
+      for (const k of [ops, ref]) {
+        const cache = k.kvCache({ layers: 1, kvHeads, headDim: d, blockSize: bs, blocks: 4 });
+        const blocks = [2, 0, 3, 1];
+        const kb = k.buffer(ks.length), vb = k.buffer(vs.length), q = k.buffer(qs.length), out = k.buffer(qs.length), one = k.buffer(heads * d);
+        k.write(kb, ks);
+        k.write(vb, vs);
+        k.write(q, qs);
+        const params = { heads, kvHeads, headDim: d, scale: 1 / Math.sqrt(d), window, softcap: 0 };
+        const prefill = k.batch(cache, [{ tokens: Array(n).fill(0), start: 0, blocks }]);
+        k.kvWrite(cache, 0, kb, vb, prefill);
+        k.attention(out, q, cache, 0, prefill, params);
+        const all = k.read(out);
+        for (let r = 0; r < n; r++) {
+          const alone = k.batch(cache, [{ tokens: [0], start: r, blocks }]);
+          k.attention(one, k.view(q, r * heads * d, heads * d), cache, 0, alone, params);
+          expect(Array.from(k.read(one)), `row ${r}, window ${window}`).toEqual(Array.from(all.subarray(r * heads * d, (r + 1) * heads * d)));
+        }
+      }
+    }
+  });
+
   it("glu and activation (silu, gelu_tanh, relu2), add, scale, softcap with tails", async () => {
     for (const n of [1, 7, 37, 300]) {
       const gs = randomFloats(n, n, 12), us = randomFloats(n, n + 1, 2);

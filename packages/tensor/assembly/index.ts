@@ -176,10 +176,10 @@ function execute(op: usize, c: i32, tmp: usize): void {
       kvWrite(a.K, a.V, a.k, a.v, a.slots, a.kvHeads, a.headDim, a.blockSize, from(c, size), upto(c, size, a.rows * a.kvHeads));
       break;
     }
-    case Opcode.attention: {                                                  // chunks of (row, KV head) pairs
+    case Opcode.attention: {                                                  // chunks of (tile, KV head) units
       const a = changetype<AttentionRecord>(op);
-      attention(a.out, a.q, a.K, a.V, a.positions, a.seqOf, a.sequences, a.tables, a.heads, a.kvHeads, a.headDim, a.scale,
-        a.window, a.softcap, a.blockSize, tmp, from(c, size), upto(c, size, a.rows * a.kvHeads));
+      attention(a.out, a.q, a.K, a.V, a.positions, a.seqOf, a.sequences, a.tables, a.tiles, a.heads, a.kvHeads, a.headDim, a.scale,
+        a.window, a.softcap, a.blockSize, tmp, from(c, size), upto(c, size, a.tileCount * a.kvHeads));
       break;
     }
     case Opcode.glu: {                                                        // chunks of elements

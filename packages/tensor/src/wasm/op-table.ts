@@ -37,11 +37,12 @@ export const OP_TABLE = {
   layernorm: { code: 7, args: { out: "ptr", x: "ptr", w: "ptr", b: "ptr", rows: "i32", D: "i32", eps: "f32" } },
   rope: { code: 8, args: { x: "ptr", cos: "ptr", sin: "ptr", positions: "ptr", rows: "i32", heads: "i32", headDim: "i32", rotaryDim: "i32" } },
   kvWrite: { code: 9, args: { K: "ptr", V: "ptr", k: "ptr", v: "ptr", slots: "ptr", rows: "i32", kvHeads: "i32", headDim: "i32", blockSize: "i32" } },
+  /** Every sequence of a step in one op, cut in units of (tile of rows, KV head); tiles: [first row, rows] per tile. */
   attention: {
     code: 10,
     args: {
-      out: "ptr", q: "ptr", K: "ptr", V: "ptr", positions: "ptr", seqOf: "ptr", sequences: "ptr", tables: "ptr",
-      rows: "i32", heads: "i32", kvHeads: "i32", headDim: "i32", scale: "f32", window: "i32", softcap: "f32", blockSize: "i32",
+      out: "ptr", q: "ptr", K: "ptr", V: "ptr", positions: "ptr", seqOf: "ptr", sequences: "ptr", tables: "ptr", tiles: "ptr",
+      tileCount: "i32", heads: "i32", kvHeads: "i32", headDim: "i32", scale: "f32", window: "i32", softcap: "f32", blockSize: "i32",
     },
   },
   glu: { code: 11, args: { out: "ptr", gate: "ptr", up: "ptr", n: "i32", act: "i32" } },

@@ -48,6 +48,9 @@ interface WasmBatch extends Batch {
   readonly sequences: number;
   readonly blockTables: number;
   readonly outputRows: number;
+  /** Attention tiles: [first row, rows] each, up to ATTENTION_TILE consecutive rows of one sequence. */
+  readonly tiles: number;
+  readonly tileCount: number;
   readonly tableBytes: Range;
 }
 
@@ -78,6 +81,8 @@ const TERNARY_UNPACK_ROWS = 4;
 const HALF_UNPACK_ROWS = 4;
 /** Activation rows from which the int8 kernel widens each tile once into per-thread scratch (assembly/matmul-i8.ts). */
 const INT8_UNPACK_ROWS = 4;
+/** Query rows of one attention tile (assembly/attention.ts's TILE). */
+const ATTENTION_TILE = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
 
@@ -130,7 +135,7 @@ export class WasmKernels implements Kernels {
   /** The longest rows stored so far of the formats whose products prepare activations (padded for int8 and ternary). */
   #widest = { int8: 0, ternary: 0, halves: 0 };
   /** The KV pool the batch tables index (its blocks and block size). */
-  #kv = { blocks: 0, blockSize: 1 };
+  #kv = { blocks: 0, blockSize: 1, headDim: 1 };
   #broken: Error | undefined;
   #disposed = false;
 
@@ -373,7 +378,7 @@ export class WasmKernels implements Kernels {
     this.#usable();
     const n = kvElements(spec);
     const K = this.#arena.alloc(4 * n), V = this.#arena.alloc(4 * n);
-    this.#kv = { blocks: Math.max(this.#kv.blocks, spec.blocks), blockSize: spec.blockSize };
+    this.#kv = { blocks: Math.max(this.#kv.blocks, spec.blocks), blockSize: spec.blockSize, headDim: Math.max(this.#kv.headDim, spec.headDim) };
     const made: WasmKvCache = { spec: { ...spec }, bytes: 8 * n, K, V, layerBytes: (4 * n) / spec.layers };
     return made;
   }
@@ -382,7 +387,7 @@ export class WasmKernels implements Kernels {
     this.#usable();
     this.#flush();                                          // the region is reused: nothing pending may read the old batch
     const t = batchTables(sequences, cache.spec.blockSize, cache.spec.blocks);
-    const parts = [t.tokens, t.positions, t.slots, t.seqOf, t.sequences, t.blockTables, t.outputRows];
+    const parts = [t.tokens, t.positions, t.slots, t.seqOf, t.sequences, t.blockTables, t.outputRows, attentionTiles(t.sequences)];
     this.#batchRegion = this.#fit(this.#batchRegion, parts.reduce((n, p) => n + 4 * p.length + 16, 0));
     const i32 = this.#arena.i32;
     let at = this.#batchRegion[0];
@@ -394,10 +399,10 @@ export class WasmKernels implements Kernels {
     });
     let maxPosition = 0;
     for (let r = 0; r < t.rows; r++) maxPosition = Math.max(maxPosition, t.positions[r]);
-    this.#ensureScratch(maxPosition + 1);
     const made: WasmBatch = {
       rows: t.rows, outputs: t.outputRows.length, generation: ++this.#batchGeneration, maxPosition,
       tokens: ptrs[0], positions: ptrs[1], slots: ptrs[2], seqOf: ptrs[3], sequences: ptrs[4], blockTables: ptrs[5], outputRows: ptrs[6],
+      tiles: ptrs[7], tileCount: parts[7].length / 2,
       tableBytes: [this.#batchRegion[0], at],
     };
     return made;
@@ -436,13 +441,13 @@ export class WasmKernels implements Kernels {
     const prepared = Math.max(4 * Math.min(rows, HALF_UNPACK_ROWS - 1) * w.halves, w.int8 && preparedBytes(rows, w.int8), w.ternary && preparedBytes(rows, w.ternary));
     this.#preparedRoom(prepared);
     this.#ensureScratch(Math.max(
-      queriesPerKvHead * positions,
+      attentionScratch(queriesPerKvHead, this.#kv.headDim, this.#kv.blockSize),
       w.ternary > 0 && rows >= TERNARY_UNPACK_ROWS ? 2 * w.ternary : 0,
       w.halves > 0 && rows >= HALF_UNPACK_ROWS ? 4 * align8(w.halves) : 0,
       w.int8 > 0 && rows >= INT8_UNPACK_ROWS ? (17 * w.int8) / 8 : 0,
     ));
     const blocks = Math.min(this.#kv.blocks, Math.ceil(positions / this.#kv.blockSize));
-    this.#batchRegion = this.#fit(this.#batchRegion, 4 * (9 * rows + rows * blocks) + 7 * 16);
+    this.#batchRegion = this.#fit(this.#batchRegion, 4 * (11 * rows + rows * blocks) + 8 * 16);
   }
 
   memoryBytes(): number {
@@ -548,10 +553,10 @@ export class WasmKernels implements Kernels {
     const c = cache as WasmKvCache, b = this.#batch(batch);
     const n = 4 * b.rows * p.heads * p.headDim;
     const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, o = ptrOf(out), qp = ptrOf(q);
-    this.#ensureScratch((p.heads / p.kvHeads) * (b.maxPosition + 1));     // one row of scores per query head of a group
-    this.#begin("attention", this.#cut(b.rows * p.kvHeads, 1, 1), {
+    this.#ensureScratch(attentionScratch(p.heads / p.kvHeads, p.headDim, c.spec.blockSize));
+    this.#begin("attention", this.#cut(b.tileCount * p.kvHeads, 1, 1), {
       out: o, q: qp, K: Kl, V: Vl, positions: b.positions, seqOf: b.seqOf, sequences: b.sequences, tables: b.blockTables,
-      rows: b.rows, heads: p.heads, kvHeads: p.kvHeads, headDim: p.headDim, scale: p.scale, window: p.window ?? 0, softcap: p.softcap ?? 0,
+      tiles: b.tiles, tileCount: b.tileCount, heads: p.heads, kvHeads: p.kvHeads, headDim: p.headDim, scale: p.scale, window: p.window ?? 0, softcap: p.softcap ?? 0,
       blockSize: c.spec.blockSize,
     })
       .reads(qp, qp + n).reads(Kl, Kl + c.layerBytes).reads(Vl, Vl + c.layerBytes).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + n);
@@ -682,9 +687,9 @@ export class WasmKernels implements Kernels {
     return q;
   }
 
-  /** Per-thread scratch for at least `positions` attention scores (and the elementwise tails). */
-  #ensureScratch(positions: number): void {
-    const floats = positions + 64;
+  /** Per-thread scratch of at least `wanted` floats (attention's running sums, a tile of weights widened, elementwise tails). */
+  #ensureScratch(wanted: number): void {
+    const floats = wanted + 64;
     if (floats <= this.#scratchFloats) return;
     const stride = Math.ceil((4 * Math.max(floats, 2 * this.#scratchFloats)) / 64) * 64;
     this.#scratch = this.#fit(this.#scratch, stride * this.threads);
@@ -760,6 +765,26 @@ export class WasmKernels implements Kernels {
     if (this.#broken !== undefined) throw new RangeError(`wasm kernels are unusable after a failure: ${this.#broken.message}`);
   }
 
+}
+
+/** Attention tiles of a batch: each sequence's rows cut into runs of up to ATTENTION_TILE, as [first row, rows] pairs. */
+function attentionTiles(sequences: Int32Array): Int32Array {
+  let count = 0;
+  for (let s = 0; s < sequences.length; s += 4) count += Math.ceil(sequences[s + 1] / ATTENTION_TILE);
+  const tiles = new Int32Array(2 * count);
+  let at = 0;
+  for (let s = 0; s < sequences.length; s += 4) {
+    for (let r = 0; r < sequences[s + 1]; r += ATTENTION_TILE) {
+      tiles[at++] = sequences[s] + r;
+      tiles[at++] = Math.min(ATTENTION_TILE, sequences[s + 1] - r);
+    }
+  }
+  return tiles;
+}
+
+/** Floats of per-thread scratch one attention unit needs (assembly/attention.ts): sums and stats per query, a block's scores. */
+function attentionScratch(group: number, headDim: number, blockSize: number): number {
+  return ATTENTION_TILE * group * (headDim + 2) + blockSize + 16;
 }
 
 /** Bytes of [rows, Kp] activations prepared for int8 or ternary weights: values (2·rows·Kp), row scales, row sums (ternary), 64-aligned each. */
