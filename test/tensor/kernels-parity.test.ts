@@ -76,6 +76,27 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
     }
   });
 
+  it.each(formats)("matmul adding into its output (a residual add in the epilogue), %s weights: exact against a product then an add", async (format) => {
+    let seed = 300;
+    for (const R of [1, 3, 5, 9]) for (const N of [6, 37]) for (const K of [33, 128]) {
+      const xs = randomFloats(R * K, seed++), ws = randomFloats(N * K, seed++, 0.5), bs = randomFloats(N, seed++), rs = randomFloats(R * N, seed++, 4);
+      const [fused, separate] = await both((k) => {
+        const w = k.weight([N, K], format, ws), bias = k.weight([N], "float32", bs);
+        const x = k.buffer(R * K), out = k.buffer(R * N), product = k.buffer(R * N), sum = k.buffer(R * N);
+        k.write(x, xs);
+        k.write(out, rs);
+        k.write(sum, rs);
+        k.matmul(out, x, w, R, bias, true);
+        k.matmul(product, x, w, R, bias);
+        k.add(sum, sum, product, R * N);
+        return Float32Array.of(...k.read(out), ...k.read(sum));
+      });
+      // the same bits as the product stored, then added (what batching and prefix caching need), and near the reference
+      expect(Array.from(fused.subarray(0, R * N)), `R ${R} N ${N} K ${K}`).toEqual(Array.from(fused.subarray(R * N)));
+      expect(worst(fused.subarray(0, R * N), separate.subarray(0, R * N)), `R ${R} N ${N} K ${K}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
+    }
+  });
+
   // The wasm kernels switch to register tiles that widen each weight tile once into per-thread scratch from 4 rows on
   // (2 rows × 4 outputs at a time, then an odd last row): row counts around that switch and not multiples of the tile,
   // output counts that end mid-tile, K ending mid-chunk of every format (4 float32, 8 half, 32 int8, 64 ternary).

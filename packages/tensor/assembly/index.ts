@@ -3,6 +3,7 @@
 // claim chunks from per-op counters, so a thread that is late (or not scheduled at all) only does less of the
 // work and is never waited for. Helper threads park in `helperLoop` between lists.
 import { attention, kvWrite } from "./attention";
+import { setAccumulating } from "./common";
 import { activation, add, glu, scale, softcap, sum } from "./elementwise";
 import { matmulBF16, matmulF16, prepareHalves } from "./matmul-half";
 import { matmulF32 } from "./matmul-f32";
@@ -141,6 +142,7 @@ function execute(op: usize, c: i32, tmp: usize): void {
     case Opcode.matmulF32: case Opcode.matmulF16: case Opcode.matmulBF16: {   // chunks of output columns
       const a = changetype<MatmulF32Record>(op);                              // the three share one layout
       const n0 = from(c, size), n1 = upto(c, size, a.N);
+      setAccumulating(a.accumulate != 0);
       if (a.opcode == Opcode.matmulF32) matmulF32(a.out, a.x, a.w, a.rows, a.N, a.K, a.bias, n0, n1);
       else if (a.opcode == Opcode.matmulF16) matmulF16(a.out, a.x, a.w, a.rows, a.N, a.K, a.bias, tmp, n0, n1);
       else matmulBF16(a.out, a.x, a.w, a.rows, a.N, a.K, a.bias, tmp, n0, n1);
@@ -148,6 +150,7 @@ function execute(op: usize, c: i32, tmp: usize): void {
     }
     case Opcode.matmulI8: {
       const a = changetype<MatmulI8Record>(op);
+      setAccumulating(a.accumulate != 0);
       matmulI8(a.out, a.x, a.scales, a.w, a.rows, a.N, a.Kp, a.bias, tmp, from(c, size), upto(c, size, a.N));
       break;
     }
@@ -234,6 +237,7 @@ function execute(op: usize, c: i32, tmp: usize): void {
     }
     case Opcode.matmulTernary: {                                              // chunks of output columns
       const a = changetype<MatmulTernaryRecord>(op);
+      setAccumulating(a.accumulate != 0);
       matmulTernary(a.out, a.x, a.scales, a.sums, a.w, a.rows, a.N, a.Kp, a.bias, tmp, from(c, size), upto(c, size, a.N));
       break;
     }

@@ -17,7 +17,7 @@ export {
 export {
   OPS,
   type Op, type Kernels, type KernelsName, type Buffer, type Weight, type KvCache, type KvCacheSpec, type Batch,
-  type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource, type TernarySource, type WorkLimits,
+  type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource, type TernarySource, type WorkLimits, type KernelCounts,
 } from "./kernels.js";
 export { JsKernels } from "./reference/js-kernels.js";
 export { WasmKernels, type SimdPeak, type WasmOptions } from "./wasm/wasm-kernels.js";

@@ -22,8 +22,11 @@ export const RECORD_WORDS = 32;
 /** Words before the arguments: opcode, flags, chunks, chunk size. */
 export const HEADER_WORDS = 4;
 
-/** The arguments of the float32 / float16 / bfloat16 products: out[rows, N] = x[rows, K] · wᵀ (+ bias; 0 = none). */
-const product = { out: "ptr", x: "ptr", w: "ptr", rows: "i32", N: "i32", K: "i32", bias: "ptr" } as const;
+/**
+ * The arguments of the float32 / float16 / bfloat16 products: out[rows, N] = x[rows, K] · wᵀ (+ bias; 0 = none), or
+ * out += that when `accumulate` is 1 (every product has it).
+ */
+const product = { out: "ptr", x: "ptr", w: "ptr", rows: "i32", N: "i32", K: "i32", bias: "ptr", accumulate: "i32" } as const;
 
 /** Every op of the wasm interpreter. */
 export const OP_TABLE = {
@@ -31,7 +34,7 @@ export const OP_TABLE = {
   matmulF16: { code: 2, args: product },
   matmulBF16: { code: 3, args: product },
   /** x: int8 activations (as i16, rows of Kp), scales: their row scales. */
-  matmulI8: { code: 4, args: { out: "ptr", x: "ptr", scales: "ptr", w: "ptr", rows: "i32", N: "i32", Kp: "i32", bias: "ptr" } },
+  matmulI8: { code: 4, args: { out: "ptr", x: "ptr", scales: "ptr", w: "ptr", rows: "i32", N: "i32", Kp: "i32", bias: "ptr", accumulate: "i32" } },
   quantize: { code: 5, args: { q: "ptr", scales: "ptr", x: "ptr", rows: "i32", K: "i32", Kp: "i32" } },
   rmsnorm: { code: 6, args: { out: "ptr", x: "ptr", w: "ptr", rows: "i32", D: "i32", eps: "f32" } },
   layernorm: { code: 7, args: { out: "ptr", x: "ptr", w: "ptr", b: "ptr", rows: "i32", D: "i32", eps: "f32" } },
@@ -59,7 +62,7 @@ export const OP_TABLE = {
   prepareTernary: { code: 20, args: { q: "ptr", scales: "ptr", sums: "ptr", x: "ptr", rows: "i32", K: "i32", Kp: "i32" } },
   matmulTernary: {
     code: 21,
-    args: { out: "ptr", x: "ptr", scales: "ptr", sums: "ptr", w: "ptr", rows: "i32", N: "i32", Kp: "i32", bias: "ptr" },
+    args: { out: "ptr", x: "ptr", scales: "ptr", sums: "ptr", w: "ptr", rows: "i32", N: "i32", Kp: "i32", bias: "ptr", accumulate: "i32" },
   },
   embedTernary: { code: 22, args: { out: "ptr", table: "ptr", tokens: "ptr", rows: "i32", N: "i32", K: "i32" } },
   addPositions: { code: 30, args: { x: "ptr", table: "ptr", positions: "ptr", rows: "i32", width: "i32" } },

@@ -93,6 +93,11 @@ export class Recorder {
 
   constructor(private readonly arena: Arena) {}
 
+  /** Ops recorded since the recorder was made (every run's together). */
+  recorded = 0;
+  /** Of them, ops flagged with a barrier. */
+  barriers = 0;
+
   /** Ops recorded since the last `reset`. */
   get count(): number {
     return this.#count;
@@ -152,6 +157,8 @@ export class Recorder {
     sw.addAll(this.#writes);
     this.arena.i32[this.#at + 1] = barrier ? BARRIER : 0;
     this.#count++;
+    this.recorded++;
+    if (barrier) this.barriers++;
   }
 
   /** True when the op being recorded writes bytes overlapping [start, end). */

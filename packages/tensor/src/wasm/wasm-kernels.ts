@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
 import { TILE_ROWS, matrixLayout, ternaryScalesOf, type TernaryScales, type WeightFormat } from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, KernelCounts, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
 import { checkLimits, checkRange, checkTernarySource } from "../kernel-checks.js";
 import { Arena, MAX_PAGES } from "./arena.js";
@@ -81,6 +81,8 @@ const TERNARY_UNPACK_ROWS = 4;
 const HALF_UNPACK_ROWS = 4;
 /** Activation rows from which the int8 kernel widens each tile once into per-thread scratch (assembly/matmul-i8.ts). */
 const INT8_UNPACK_ROWS = 4;
+/** No bytes (an op that reads nothing more). */
+const EMPTY: Range = [0, 0];
 /** Query rows of one attention tile (assembly/attention.ts's TILE). */
 const ATTENTION_TILE = 4;
 /** Values converted per chunk of rows while storing a weight. */
@@ -458,6 +460,11 @@ export class WasmKernels implements Kernels {
     return this.#arena.highWater;
   }
 
+  /** Records of the command lists run so far, and how many of them waited at a barrier. */
+  counts(): KernelCounts {
+    return { ops: this.#recorder.recorded, barriers: this.#recorder.barriers };
+  }
+
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -496,37 +503,37 @@ export class WasmKernels implements Kernels {
     this.#end();
   }
 
-  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight): void {
+  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight, accumulate = false): void {
     const m = w as WasmWeight;
     const { N, K } = m;
     const o = ptrOf(out), i = ptrOf(x), b = bias === undefined ? 0 : ptrOf(bias);
-    const cut = this.#cutWeights(N, N * K, rows);
+    const cut = this.#cutWeights(N, N * K, rows), add = accumulate ? 1 : 0, outBytes: Range = [o, o + 4 * rows * N];
     if (m.format === "float32") {
-      this.#begin("matmulF32", cut, { out: o, x: i, w: m.ptr, rows, N, K, bias: b })
-        .reads(i, i + 4 * rows * K).writes(o, o + 4 * rows * N);
+      this.#begin("matmulF32", cut, { out: o, x: i, w: m.ptr, rows, N, K, bias: b, accumulate: add })
+        .reads(i, i + 4 * rows * K).reads(...(accumulate ? outBytes : EMPTY)).writes(...outBytes);
       this.#end();
       return;
     }
     if (m.format === "ternary") {
       if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * m.Kp);     // a tile's unpacked fields, 8·Kp bytes
       const q = this.#prepareTernary(x, rows, K, m.Kp);
-      this.#begin("matmulTernary", cut, { out: o, x: q.ptr, scales: q.scales, sums: q.sums, w: m.ptr, rows, N, Kp: m.Kp, bias: b })
-        .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(q.sums, q.sums + 4 * rows).writes(o, o + 4 * rows * N);
+      this.#begin("matmulTernary", cut, { out: o, x: q.ptr, scales: q.scales, sums: q.sums, w: m.ptr, rows, N, Kp: m.Kp, bias: b, accumulate: add })
+        .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(q.sums, q.sums + 4 * rows).reads(...(accumulate ? outBytes : EMPTY)).writes(...outBytes);
       this.#end();
       return;
     }
     if (m.format !== "int8") {
       if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * m.Kp);          // a tile widened to float32, 16·Kp bytes
       const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
-      this.#begin(m.format === "float16" ? "matmulF16" : "matmulBF16", cut, { out: o, x: xp, w: m.ptr, rows, N, K, bias: b })
-        .reads(xp, xp + 4 * rows * K).writes(o, o + 4 * rows * N);
+      this.#begin(m.format === "float16" ? "matmulF16" : "matmulBF16", cut, { out: o, x: xp, w: m.ptr, rows, N, K, bias: b, accumulate: add })
+        .reads(xp, xp + 4 * rows * K).reads(...(accumulate ? outBytes : EMPTY)).writes(...outBytes);
       this.#end();
       return;
     }
     if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * m.Kp) / 8);    // a tile widened to i16, 8.5·Kp bytes
     const q = this.#quantize(x, rows, K, m.Kp);
-    this.#begin("matmulI8", cut, { out: o, x: q.ptr, scales: q.scales, w: m.ptr, rows, N, Kp: m.Kp, bias: b })
-      .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
+    this.#begin("matmulI8", cut, { out: o, x: q.ptr, scales: q.scales, w: m.ptr, rows, N, Kp: m.Kp, bias: b, accumulate: add })
+      .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(...(accumulate ? outBytes : EMPTY)).writes(...outBytes);
     this.#end();
   }
 
