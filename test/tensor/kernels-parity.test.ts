@@ -97,6 +97,55 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
     }
   });
 
+  it.each(formats)("gatedMatmul (act(x·gateᵀ) ⊙ x·upᵀ in one op), %s weights: exact against matmul, matmul, glu", async (format) => {
+    let seed = 400;
+    for (const R of [1, 2, 5, 9]) for (const N of [6, 37]) for (const K of [33, 128]) {
+      const xs = randomFloats(R * K, seed++), gs = randomFloats(N * K, seed++, 0.5), us = randomFloats(N * K, seed++, 0.5);
+      for (const act of ACTS) {
+        const [fused, reference] = await both((k) => {
+          const gate = k.weight([N, K], format, gs), up = k.weight([N, K], format, us);
+          const x = k.buffer(R * K), out = k.buffer(R * N), scratch = k.buffer(R * N), g = k.buffer(R * N), u = k.buffer(R * N);
+          k.write(x, xs);
+          k.gatedMatmul(out, x, gate, up, R, act, scratch);
+          k.matmul(g, x, gate, R);
+          k.matmul(u, x, up, R);
+          k.glu(g, g, u, R * N, act);
+          return Float32Array.of(...k.read(out), ...k.read(g));
+        });
+        const label = `R ${R} N ${N} K ${K} ${act}`;
+        expect(Array.from(fused.subarray(0, R * N)), label).toEqual(Array.from(fused.subarray(R * N)));
+        expect(worst(fused.subarray(0, R * N), reference.subarray(0, R * N)), label).toBeLessThan(format === "int8" ? 4e-3 : 4e-5);
+      }
+    }
+  });
+
+  // A product whose activations are quantized (int8, ternary) right after the rmsnorm or glu that made them: the wasm
+  // backend runs both in one op; the values must be those of the two ops apart (a read in between keeps them apart).
+  it.each(formats)("rmsnorm or glu, then a product of its output (%s weights): the same bits as apart", async (format) => {
+    let seed = 500;
+    for (const R of [1, 6]) for (const K of [40, 128]) {
+      const N = 13, xs = randomFloats(R * K, seed++, 3), ws = randomFloats(N * K, seed++, 0.5), ns = randomFloats(K, seed++), us = randomFloats(R * K, seed++);
+      await started;
+      const run = (k: Kernels, apart: boolean): Float32Array => {
+        const w = k.weight([N, K], format, ws), norm = k.weight([K], "float32", ns);
+        const x = k.buffer(R * K), xb = k.buffer(R * K), u = k.buffer(R * K), out = k.buffer(2 * R * N);
+        k.write(x, xs);
+        k.write(u, us);
+        k.rmsnorm(xb, x, norm, R, 1e-5);
+        if (apart) k.read(xb);
+        k.matmul(k.view(out, 0, R * N), xb, w, R);
+        k.glu(xb, x, u, R * K, "silu");
+        if (apart) k.read(xb);
+        k.matmul(k.view(out, R * N, R * N), xb, w, R);
+        return k.read(out);
+      };
+      run(ops, false);                                        // (the first run may grow working memory, which runs what was recorded)
+      const together = run(ops, false), apart = run(ops, true), reference = run(ref, true);
+      expect(Array.from(together), `R ${R} K ${K}`).toEqual(Array.from(apart));
+      expect(worst(together, reference), `R ${R} K ${K}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
+    }
+  });
+
   // The wasm kernels switch to register tiles that widen each weight tile once into per-thread scratch from 4 rows on
   // (2 rows × 4 outputs at a time, then an odd last row): row counts around that switch and not multiples of the tile,
   // output counts that end mid-tile, K ending mid-chunk of every format (4 float32, 8 half, 32 int8, 64 ternary).

@@ -361,6 +361,13 @@ export class GpuKernels implements Kernels {
     });
   }
 
+  /** Composed: the two products, then glu. */
+  gatedMatmul(out: Buffer, x: Buffer, gate: Weight, up: Weight, rows: number, act: Activation, scratch: Buffer): void {
+    this.matmul(out, x, gate, rows);
+    this.matmul(scratch, x, up, rows);
+    this.glu(out, out, scratch, rows * matrix(gate).N, act);
+  }
+
   /**
    * In place: a WGSL kernel rotates each pair where it is; the gpu.js kernel (one value per thread, to a binding of
    * its own) rotates into a scratch buffer, copied back.

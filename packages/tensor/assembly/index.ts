@@ -11,7 +11,7 @@ import { matmulI8, quantizeRows } from "./matmul-i8";
 import { layernorm, rmsnorm } from "./norm";
 import { addPositions } from "./positions";
 import {
-  ActivationRecord, AddPositionsRecord, AddRecord, AttentionRecord, EmbedRecord, EmbedTernaryRecord, GatherRecord, GluRecord, KvWriteRecord,
+  ActivationRecord, AddPositionsRecord, GatedMatmulRecord, GluQuantizeRecord, RmsnormQuantizeRecord, RmsnormTernaryRecord, AddRecord, AttentionRecord, EmbedRecord, EmbedTernaryRecord, GatherRecord, GluRecord, KvWriteRecord,
   LayernormRecord, MatmulF32Record, MatmulI8Record, MatmulTernaryRecord, OpHeader, Opcode, PrepareHalvesRecord, PrepareTernaryRecord,
   QuantizeRecord, RECORD_WORDS, RmsnormRecord, RopeRecord, ScaleRecord, SoftcapRecord, SumRecord,
 } from "./op-records";
@@ -125,6 +125,15 @@ export function helperLoop(ctrl: usize, tid: i32, seen: i32): void {
     if (atomic.load<i32>(ctrl + STOP) != 0) return;
     runList(ctrl, seen, tid, false);
   }
+}
+
+/** Columns n0 .. n1 of out = x · wᵀ for weights stored as `format` (0 float32, 1 float16, 2 bfloat16, 3 int8, 4 ternary), no bias. */
+function product(format: i32, out: usize, x: usize, scales: usize, sums: usize, w: usize, R: i32, N: i32, K: i32, Kp: i32, tmp: usize, n0: i32, n1: i32): void {
+  if (format == 0) matmulF32(out, x, w, R, N, K, 0, n0, n1);
+  else if (format == 1) matmulF16(out, x, w, R, N, K, 0, tmp, n0, n1);
+  else if (format == 2) matmulBF16(out, x, w, R, N, K, 0, tmp, n0, n1);
+  else if (format == 3) matmulI8(out, x, scales, w, R, N, Kp, 0, tmp, n0, n1);
+  else matmulTernary(out, x, scales, sums, w, R, N, Kp, 0, tmp, n0, n1);
 }
 
 /** Start and end of chunk `c` of `total` items in chunks of `size`. */
@@ -244,6 +253,36 @@ function execute(op: usize, c: i32, tmp: usize): void {
     case Opcode.embedTernary: {
       const a = changetype<EmbedTernaryRecord>(op);
       embedTernary(a.out, a.table, a.tokens, a.N, a.K, from(c, size), upto(c, size, a.rows));
+      break;
+    }
+    case Opcode.rmsnormQuantize: {                                            // chunks of rows
+      const a = changetype<RmsnormQuantizeRecord>(op);
+      const r0 = from(c, size), r1 = upto(c, size, a.rows);
+      rmsnorm(a.out, a.x, a.w, a.D, a.eps, r0, r1);
+      quantizeRows(a.q, a.scales, a.out, a.D, a.Kp, r0, r1);
+      break;
+    }
+    case Opcode.rmsnormTernary: {                                             // chunks of rows
+      const a = changetype<RmsnormTernaryRecord>(op);
+      const r0 = from(c, size), r1 = upto(c, size, a.rows);
+      rmsnorm(a.out, a.x, a.w, a.D, a.eps, r0, r1);
+      prepareTernary(a.q, a.scales, a.sums, a.out, a.D, a.Kp, tmp, r0, r1);
+      break;
+    }
+    case Opcode.gluQuantize: {                                                // chunks of rows
+      const a = changetype<GluQuantizeRecord>(op);
+      const r0 = from(c, size), r1 = upto(c, size, a.rows);
+      glu(a.out, a.gate, a.up, a.act, r0 * a.width, r1 * a.width, tmp);
+      quantizeRows(a.q, a.scales, a.out, a.width, a.Kp, r0, r1);
+      break;
+    }
+    case Opcode.gatedMatmul: {                                                // chunks of output columns
+      const a = changetype<GatedMatmulRecord>(op);
+      const n0 = from(c, size), n1 = upto(c, size, a.N);
+      setAccumulating(false);
+      product(a.format, a.out, a.x, a.scales, a.sums, a.wGate, a.rows, a.N, a.K, a.Kp, tmp, n0, n1);
+      product(a.format, a.up, a.x, a.scales, a.sums, a.wUp, a.rows, a.N, a.K, a.Kp, tmp, n0, n1);
+      for (let r = 0; r < a.rows; r++) glu(a.out, a.out, a.up, a.act, r * a.N + n0, r * a.N + n1, tmp);
       break;
     }
     case Opcode.sum: {                                                        // the memory bandwidth probe: one partial per chunk

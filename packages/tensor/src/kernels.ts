@@ -139,12 +139,12 @@ export interface KernelCounts {
 /** The kernel operations (what `supports` answers about). */
 export type Op =
   | "embed" | "rmsnorm" | "layernorm" | "matmul" | "rope" | "kvWrite" | "attention"
-  | "glu" | "activation" | "add" | "scale" | "softcap" | "gather" | "addPositions";
+  | "glu" | "activation" | "add" | "scale" | "softcap" | "gather" | "addPositions" | "gatedMatmul";
 
 /** Every op, for backends and tests that go through them all. */
 export const OPS: readonly Op[] = [
   "embed", "rmsnorm", "layernorm", "matmul", "rope", "kvWrite", "attention", "glu", "activation", "add", "scale", "softcap", "gather",
-  "addPositions",
+  "addPositions", "gatedMatmul",
 ];
 
 /** A compute backend: memory it owns, and ops over handles to it. */
@@ -221,6 +221,12 @@ export interface Kernels {
    * window): out, q: [R, heads, headDim]. kvWrite of the same rows must come first.
    */
   attention(out: Buffer, q: Buffer, cache: KvCache, layer: number, batch: Batch, params: AttentionParams): void;
+  /**
+   * The gated MLP's first half in one op: out[R, N] = act(x · gateᵀ) ⊙ (x · upᵀ) with gate, up: [N, K] in one format;
+   * `scratch` ([R, N]) receives x · upᵀ on the way. The same values as matmul, matmul, then glu; out aliases neither
+   * x nor scratch.
+   */
+  gatedMatmul(out: Buffer, x: Buffer, gate: Weight, up: Weight, rows: number, act: Activation, scratch: Buffer): void;
   /** out[i] = act(gate[i]) · up[i], i < n; out may alias gate or up. */
   glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void;
   /** out[i] = act(x[i]), i < n; out may alias x. */

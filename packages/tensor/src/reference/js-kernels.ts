@@ -165,6 +165,14 @@ export class JsKernels implements Kernels {
     ref.add(o, o, product, rows * m.N);
   }
 
+  gatedMatmul(out: Buffer, x: Buffer, gate: Weight, up: Weight, rows: number, act: Activation, scratch: Buffer): void {
+    this.#ops++;
+    const g = matrix(gate);
+    ref.matmul(data(out), data(x), g, rows);
+    ref.matmul(data(scratch), data(x), matrix(up), rows);
+    ref.glu(data(out), data(out), data(scratch), rows * g.N, act);
+  }
+
   rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
     this.#ops++;
     ref.rope(data(x), vector(cos), vector(sin), tables(batch), heads, headDim, rotaryDim);

@@ -66,6 +66,31 @@ export const OP_TABLE = {
   },
   embedTernary: { code: 22, args: { out: "ptr", table: "ptr", tokens: "ptr", rows: "i32", N: "i32", K: "i32" } },
   addPositions: { code: 30, args: { x: "ptr", table: "ptr", positions: "ptr", rows: "i32", width: "i32" } },
+  // ---- fused ops: what runs back to back on the same rows, in one op (no barrier between the parts) ----
+  /** rmsnorm, then its rows quantized for int8 weights (`quantize`'s q, scales, Kp), chunks of rows. */
+  rmsnormQuantize: { code: 40, args: { out: "ptr", x: "ptr", w: "ptr", rows: "i32", D: "i32", eps: "f32", q: "ptr", scales: "ptr", Kp: "i32" } },
+  /** rmsnorm, then its rows prepared for ternary weights (`prepareTernary`'s q, scales, sums, Kp), chunks of rows. */
+  rmsnormTernary: {
+    code: 41,
+    args: { out: "ptr", x: "ptr", w: "ptr", rows: "i32", D: "i32", eps: "f32", q: "ptr", scales: "ptr", sums: "ptr", Kp: "i32" },
+  },
+  /** glu over rows of `width` values, then those rows quantized for int8 weights, chunks of rows. */
+  gluQuantize: {
+    code: 42,
+    args: { out: "ptr", gate: "ptr", up: "ptr", rows: "i32", width: "i32", act: "i32", q: "ptr", scales: "ptr", Kp: "i32" },
+  },
+  /**
+   * out = act(x · gateᵀ) ⊙ (x · upᵀ), chunks of output columns: each chunk runs both products over its columns (the up
+   * values into `up`), then the gated activation on them. x, scales, sums: the activations as the format's product
+   * takes them; format: 0 float32, 1 float16, 2 bfloat16, 3 int8, 4 ternary.
+   */
+  gatedMatmul: {
+    code: 43,
+    args: {
+      out: "ptr", up: "ptr", x: "ptr", scales: "ptr", sums: "ptr", wGate: "ptr", wUp: "ptr",
+      rows: "i32", N: "i32", K: "i32", Kp: "i32", act: "i32", format: "i32",
+    },
+  },
 } as const satisfies Readonly<Record<string, OpSpec>>;
 
 /** An op's name. */

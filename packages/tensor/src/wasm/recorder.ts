@@ -86,6 +86,9 @@ export class Recorder {
   #capacity = 0;
   #count = 0;
   #at = 0;
+  /** The segment's ranges before the last op joined it, and whether that op started a segment (for `reopen`). */
+  #before = { reads: 0, writes: 0, barrier: false };
+  #forceBarrier = false;
   readonly #segmentReads = new Ranges();
   readonly #segmentWrites = new Ranges();
   readonly #reads = new Ranges();
@@ -116,7 +119,37 @@ export class Recorder {
   /** Starts recording op `op`, cut as `cut`, with its arguments (written into the record's slots by name). */
   begin<N extends OpName>(op: N, cut: Chunking, args: OpArgs<N>): this {
     if (this.#count === this.#capacity) this.#grow();
-    const at = (this.#list >> 2) + this.#count * RECORD_WORDS;
+    this.#write((this.#list >> 2) + this.#count * RECORD_WORDS, op, cut, args);
+    this.#reads.length = 0;
+    this.#writes.length = 0;
+    return this;
+  }
+
+  /**
+   * Reopens the op recorded last (since the last `reset`) as `op`, cut as `cut`, with `args`, keeping the ranges it
+   * read and wrote: more may be added before `end` decides its barrier again (a fused op replacing the last one and
+   * the one that would follow it on the same rows).
+   */
+  reopen<N extends OpName>(op: N, cut: Chunking, args: OpArgs<N>): this {
+    if (this.#count === 0) throw new RangeError("no op to reopen");
+    const before = this.#before, sr = this.#segmentReads, sw = this.#segmentWrites;
+    this.#count--;
+    this.recorded--;
+    if (before.barrier) {                                  // it started a segment: it starts the same one again
+      this.barriers--;
+      sr.length = 0;
+      sw.length = 0;
+    } else {
+      sr.length = before.reads;
+      sw.length = before.writes;
+    }
+    this.#forceBarrier = before.barrier;
+    this.#write(this.#at, op, cut, args);
+    return this;
+  }
+
+  /** Writes a record at word `at`: opcode, cut, arguments. */
+  #write<N extends OpName>(at: number, op: N, cut: Chunking, args: OpArgs<N>): void {
     const { i32, f32 } = this.arena;
     const layout = LAYOUTS[op], values = args as Readonly<Record<string, number>>;
     i32[at] = layout.code;
@@ -128,9 +161,6 @@ export class Recorder {
       else i32[at + HEADER_WORDS + k] = value | 0;
     }
     this.#at = at;
-    this.#reads.length = 0;
-    this.#writes.length = 0;
-    return this;
   }
 
   /** The op reads bytes [start, end). */
@@ -148,7 +178,12 @@ export class Recorder {
   /** Finishes the op: a barrier goes before it when it reads what the segment wrote, or writes what it touched. */
   end(): void {
     const sr = this.#segmentReads, sw = this.#segmentWrites;
-    const barrier = this.#count > 0 && (this.#reads.overlaps(sw) || this.#writes.overlaps(sw) || this.#writes.overlaps(sr));
+    const barrier = this.#forceBarrier || (this.#count > 0 && (this.#reads.overlaps(sw) || this.#writes.overlaps(sw) || this.#writes.overlaps(sr)));
+    const before = this.#before;
+    before.reads = sr.length;
+    before.writes = sw.length;
+    before.barrier = barrier;
+    this.#forceBarrier = false;
     if (barrier) {
       sr.length = 0;
       sw.length = 0;

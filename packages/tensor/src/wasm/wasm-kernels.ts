@@ -88,6 +88,23 @@ const ATTENTION_TILE = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
 
+/** An rmsnorm or glu as recorded, for the preparation of its output to join it (rows: the norm's; width: D, or the glu's n). */
+interface LastOp {
+  readonly kind: "rmsnorm" | "glu";
+  /** The recorder's count of ops right after it. */
+  readonly stamp: number;
+  readonly out: number;
+  readonly rows: number;
+  readonly width: number;
+  readonly cut: Chunking;
+  readonly x: number;
+  readonly w: number;
+  readonly eps: number;
+  readonly gate: number;
+  readonly up: number;
+  readonly act: number;
+}
+
 /** One thread's SIMD arithmetic peak (see {@link WasmKernels.measurePeak}). */
 export interface SimdPeak {
   /** GFLOP/s of float32 multiply-adds. */
@@ -138,6 +155,8 @@ export class WasmKernels implements Kernels {
   #widest = { int8: 0, ternary: 0, halves: 0 };
   /** The KV pool the batch tables index (its blocks and block size). */
   #kv = { blocks: 0, blockSize: 1, headDim: 1 };
+  /** The last rmsnorm or glu recorded (see {@link #fusable}). */
+  #last: LastOp | undefined;
   #broken: Error | undefined;
   #disposed = false;
 
@@ -493,8 +512,10 @@ export class WasmKernels implements Kernels {
 
   rmsnorm(out: Buffer, x: Buffer, w: Weight, rows: number, eps: number): void {
     const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
-    this.#begin("rmsnorm", this.#cut(rows, 1, Math.ceil(4096 / D)), { out: o, x: i, w: ptrOf(w), rows, D, eps }).reads(i, i + n).writes(o, o + n);
+    const cut = this.#cut(rows, 1, Math.ceil(4096 / D));
+    this.#begin("rmsnorm", cut, { out: o, x: i, w: ptrOf(w), rows, D, eps }).reads(i, i + n).writes(o, o + n);
     this.#end();
+    this.#last = { kind: "rmsnorm", stamp: this.#recorder.recorded, out: o, rows, width: D, cut, x: i, w: ptrOf(w), eps, gate: 0, up: 0, act: 0 };
   }
 
   layernorm(out: Buffer, x: Buffer, w: Weight, b: Weight, rows: number, eps: number): void {
@@ -572,9 +593,52 @@ export class WasmKernels implements Kernels {
 
   glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void {
     const o = ptrOf(out), g = ptrOf(gate), u = ptrOf(up);
-    this.#begin("glu", this.#cut(n, 16, 4096), { out: o, gate: g, up: u, n, act: ACT_CODE[act] })
+    const cut = this.#cut(n, 16, 4096);
+    this.#begin("glu", cut, { out: o, gate: g, up: u, n, act: ACT_CODE[act] })
       .reads(g, g + 4 * n).reads(u, u + 4 * n).writes(o, o + 4 * n);
     this.#end();
+    this.#last = { kind: "glu", stamp: this.#recorder.recorded, out: o, rows: 0, width: n, cut, x: 0, w: 0, eps: 0, gate: g, up: u, act: ACT_CODE[act] };
+  }
+
+  gatedMatmul(out: Buffer, x: Buffer, gate: Weight, up: Weight, rows: number, act: Activation, scratch: Buffer): void {
+    const g = gate as WasmWeight, u = up as WasmWeight, { N, K, format } = g;
+    if (u.N !== N || u.K !== K || u.format !== format) throw new RangeError(`gatedMatmul: gate [${N}, ${K}] ${format} and up [${u.N}, ${u.K}] ${u.format} differ`);
+    const o = ptrOf(out), s = ptrOf(scratch), n = 4 * rows * N;
+    const a = this.#productInput(x, rows, g);
+    this.#begin("gatedMatmul", this.#cutWeights(N, 2 * N * K, rows), {
+      out: o, up: s, x: a.x, scales: a.scales, sums: a.sums, wGate: g.ptr, wUp: u.ptr, rows, N, K, Kp: g.Kp, act: ACT_CODE[act], format: FORMAT_CODE[format],
+    }).reads(a.x, a.x + a.bytes).writes(o, o + n).writes(s, s + n);
+    if (a.scales !== 0) this.#recorder.reads(a.scales, a.scales + 4 * rows);
+    if (a.sums !== 0) this.#recorder.reads(a.sums, a.sums + 4 * rows);
+    this.#end();
+  }
+
+  /**
+   * The activations x ([rows, K]) as the product with `m` reads them: x itself (float32; 16-bit weights from
+   * HALF_UNPACK_ROWS rows on), reordered (16-bit weights below that), or quantized (int8, ternary; scales and sums
+   * beside), preparing them first where needed; `bytes`: the extent of the values.
+   */
+  #productInput(x: Buffer, rows: number, m: WasmWeight): { x: number; scales: number; sums: number; bytes: number } {
+    const { K, Kp } = m, i = ptrOf(x);
+    switch (m.format) {
+      case "float32":
+        return { x: i, scales: 0, sums: 0, bytes: 4 * rows * K };
+      case "float16": case "bfloat16": {
+        if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * Kp);
+        const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
+        return { x: xp, scales: 0, sums: 0, bytes: 4 * rows * K };
+      }
+      case "int8": {
+        if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * Kp) / 8);
+        const q = this.#quantize(x, rows, K, Kp);
+        return { x: q.ptr, scales: q.scales, sums: 0, bytes: 2 * rows * Kp };
+      }
+      case "ternary": {
+        if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * Kp);
+        const q = this.#prepareTernary(x, rows, K, Kp);
+        return { x: q.ptr, scales: q.scales, sums: q.sums, bytes: 2 * rows * Kp };
+      }
+    }
   }
 
   activation(out: Buffer, x: Buffer, n: number, act: Activation): void {
@@ -670,9 +734,16 @@ export class WasmKernels implements Kernels {
     const ready = this.#isPrepared("int8", x, rows, K);
     const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
     if (ready) return q;
-    const i = ptrOf(x);
-    this.#begin("quantize", this.#cut(rows, 1, Math.ceil(4096 / K)), { q: q.ptr, scales: q.scales, x: i, rows, K, Kp })
-      .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows);
+    const i = ptrOf(x), last = this.#fusable(i, rows, K);
+    if (last?.kind === "rmsnorm") {                           // the norm that made x quantizes its rows as it goes
+      this.#recorder.reopen("rmsnormQuantize", last.cut, { out: i, x: last.x, w: last.w, rows, D: K, eps: last.eps, q: q.ptr, scales: q.scales, Kp });
+    } else if (last?.kind === "glu") {                        // so does the glu that made x, cut by rows instead
+      this.#recorder.reopen("gluQuantize", this.#cut(rows, 1, Math.ceil(4096 / K)),
+        { out: i, gate: last.gate, up: last.up, rows, width: K, act: last.act, q: q.ptr, scales: q.scales, Kp });
+    } else {
+      this.#begin("quantize", this.#cut(rows, 1, Math.ceil(4096 / K)), { q: q.ptr, scales: q.scales, x: i, rows, K, Kp }).reads(i, i + 4 * rows * K);
+    }
+    this.#recorder.writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows);
     this.#end();
     this.#prepared = { kind: "int8", x: i, rows, K };
     return q;
@@ -686,12 +757,28 @@ export class WasmKernels implements Kernels {
     const ready = this.#isPrepared("ternary", x, rows, K);
     const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
     if (ready) return q;
-    const i = ptrOf(x);
-    this.#begin("prepareTernary", this.#cut(rows, 1, Math.ceil(4096 / K)), { q: q.ptr, scales: q.scales, sums: q.sums, x: i, rows, K, Kp })
-      .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows).writes(q.sums, q.sums + 4 * rows);
+    const i = ptrOf(x), last = this.#fusable(i, rows, K);
+    if (last?.kind === "rmsnorm") {                           // the norm that made x prepares its rows as it goes
+      this.#recorder.reopen("rmsnormTernary", last.cut, { out: i, x: last.x, w: last.w, rows, D: K, eps: last.eps, q: q.ptr, scales: q.scales, sums: q.sums, Kp });
+    } else {
+      this.#begin("prepareTernary", this.#cut(rows, 1, Math.ceil(4096 / K)), { q: q.ptr, scales: q.scales, sums: q.sums, x: i, rows, K, Kp })
+        .reads(i, i + 4 * rows * K);
+    }
+    this.#recorder.writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows).writes(q.sums, q.sums + 4 * rows);
     this.#end();
     this.#prepared = { kind: "ternary", x: i, rows, K };
     return q;
+  }
+
+  /**
+   * The op recorded last, when it is the rmsnorm or glu that wrote exactly x ([rows, K]) and nothing was recorded or
+   * run since: the preparation of x for a product can join it as one fused op.
+   */
+  #fusable(x: number, rows: number, K: number): LastOp | undefined {
+    const last = this.#last;
+    if (last === undefined || last.stamp !== this.#recorder.recorded || this.#recorder.count === 0 || last.out !== x) return undefined;
+    if (last.kind === "rmsnorm" ? last.rows === rows && last.width === K : last.width === rows * K) return last;
+    return undefined;
   }
 
   /** Per-thread scratch of at least `wanted` floats (attention's running sums, a tile of weights widened, elementwise tails). */

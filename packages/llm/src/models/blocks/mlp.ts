@@ -46,9 +46,7 @@ export class GatedMlp implements FeedForward {
   /** out = MLP(s.xb) over R rows (out += MLP(s.xb) when `add`). */
   forward(s: DecoderBuffers, R: number, out: Buffer, add: boolean): void {
     const { ops } = this;
-    ops.matmul(s.gate, s.xb, this.wGate, R);                                      // g = x Wgᵀ
-    ops.matmul(s.up, s.xb, this.wUp, R);                                          // u = x Wuᵀ
-    ops.glu(s.gate, s.gate, s.up, R * this.dims.intermediateSize, this.act);      // g = act(g) · u
+    ops.gatedMatmul(s.gate, s.xb, this.wGate, this.wUp, R, this.act, s.up);       // g = act(x Wgᵀ) · (x Wuᵀ)
     this.innerNorm?.forward(s.gate, s.gate, R);                                   // g = norm(g) (BitNet)
     ops.matmul(out, s.gate, this.wDown, R, undefined, add);                       // out (+)= g Wdᵀ
   }
