@@ -296,6 +296,37 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
     }
   });
 
+  // rope of q, rope of k, then kvWrite of k: the wasm backend runs the three in one op (ropeKvWrite); the same bits as apart.
+  it("rope of q and k then kvWrite, then attention: the same bits as apart", async () => {
+    const heads = 6, kvHeads = 2, d = 16, rot = 12, bs = 4, half = rot / 2, P = 24;
+    const sequences: BatchSequence[] = [{ tokens: Array(7).fill(1), start: 0, blocks: [3, 1] }, { tokens: [2], start: 5, blocks: [0, 2] }];
+    const rows = 8;
+    const qs = randomFloats(rows * heads * d, 61), ks = randomFloats(rows * kvHeads * d, 62), vs = randomFloats(rows * kvHeads * d, 63);
+    const cos = Float32Array.from({ length: P * half }, (_, i) => Math.cos(i / 7)), sin = Float32Array.from({ length: P * half }, (_, i) => Math.sin(i / 7));
+    await started;
+    const run = (k: Kernels, apart: boolean): Float32Array => {
+      const cache = k.kvCache({ layers: 1, kvHeads, headDim: d, blockSize: bs, blocks: 4 });
+      const c = k.weight([P * half], "float32", cos), s = k.weight([P * half], "float32", sin);
+      const q = k.buffer(qs.length), kb = k.buffer(ks.length), vb = k.buffer(vs.length), out = k.buffer(qs.length);
+      k.write(q, qs);
+      k.write(kb, ks);
+      k.write(vb, vs);
+      for (let step = 0; step < 2; step++) {                 // twice: the first run may grow working memory
+        const batch = k.batch(cache, sequences);
+        k.rope(q, c, s, batch, heads, d, rot);
+        if (apart) k.read(q);
+        k.rope(kb, c, s, batch, kvHeads, d, rot);
+        if (apart) k.read(kb);
+        k.kvWrite(cache, 0, kb, vb, batch);
+        k.attention(out, q, cache, 0, batch, { heads, kvHeads, headDim: d, scale: 0.25 });
+      }
+      return Float32Array.of(...k.read(out), ...k.read(q), ...k.read(kb));
+    };
+    const together = run(ops, false), apart = run(ops, true), reference = run(ref, true);
+    expect(Array.from(together)).toEqual(Array.from(apart));
+    expect(worst(together, reference)).toBeLessThan(1e-5);
+  });
+
   // What batching and prefix caching rest on: a row's attention gives the same bits whatever rows share its op (a
   // prefill of 13 rows, then each row again alone as a decode over the same cache).
   it("attention of a row is bit-identical in a prefill and alone", async () => {

@@ -269,6 +269,7 @@ export class GpuKernels implements Kernels {
     this.#scratchBuffer("stats", 2 * rows);
     if (!this.#wgsl) this.#scratchBuffer("rope", this.#longestBuffer);
     this.#scratchBuffer("alias", this.#longestBuffer);
+    this.#scratchBuffer("product", this.#longestBuffer);      // a product added into its output (matmul's accumulate)
   }
 
   /** Bytes of device buffers alive (a grown scratch buffer's old one until the next run destroys it). */

@@ -11,7 +11,7 @@ import { matmulI8, quantizeRows } from "./matmul-i8";
 import { layernorm, rmsnorm } from "./norm";
 import { addPositions } from "./positions";
 import {
-  ActivationRecord, AddPositionsRecord, GatedMatmulRecord, GluQuantizeRecord, RmsnormQuantizeRecord, RmsnormTernaryRecord, AddRecord, AttentionRecord, EmbedRecord, EmbedTernaryRecord, GatherRecord, GluRecord, KvWriteRecord,
+  ActivationRecord, AddPositionsRecord, GatedMatmulRecord, GluQuantizeRecord, RopeKvWriteRecord, RmsnormQuantizeRecord, RmsnormTernaryRecord, AddRecord, AttentionRecord, EmbedRecord, EmbedTernaryRecord, GatherRecord, GluRecord, KvWriteRecord,
   LayernormRecord, MatmulF32Record, MatmulI8Record, MatmulTernaryRecord, OpHeader, Opcode, PrepareHalvesRecord, PrepareTernaryRecord,
   QuantizeRecord, RECORD_WORDS, RmsnormRecord, RopeRecord, ScaleRecord, SoftcapRecord, SumRecord,
 } from "./op-records";
@@ -267,6 +267,21 @@ function execute(op: usize, c: i32, tmp: usize): void {
       const r0 = from(c, size), r1 = upto(c, size, a.rows);
       rmsnorm(a.out, a.x, a.w, a.D, a.eps, r0, r1);
       prepareTernary(a.q, a.scales, a.sums, a.out, a.D, a.Kp, tmp, r0, r1);
+      break;
+    }
+    case Opcode.ropeQk: case Opcode.ropeKvWrite: {                           // chunks of (row, head) units, q's heads then k's
+      const a = changetype<RopeKvWriteRecord>(op);                            // ropeQk's slots are its first ones
+      const units = a.heads + a.kvHeads, write = a.opcode == Opcode.ropeKvWrite;
+      for (let u = from(c, size), u1 = upto(c, size, a.rows * units); u < u1; u++) {
+        const r = u / units, h = u % units;
+        if (h < a.heads) {
+          rope(a.q, a.cos, a.sin, a.positions, a.heads, a.headDim, a.rotaryDim, r * a.heads + h, r * a.heads + h + 1);
+          continue;
+        }
+        const p = r * a.kvHeads + h - a.heads;
+        rope(a.k, a.cos, a.sin, a.positions, a.kvHeads, a.headDim, a.rotaryDim, p, p + 1);
+        if (write) kvWrite(a.K, a.V, a.k, a.v, a.slots, a.kvHeads, a.headDim, a.blockSize, p, p + 1);
+      }
       break;
     }
     case Opcode.gluQuantize: {                                                // chunks of rows

@@ -74,6 +74,19 @@ export const OP_TABLE = {
     code: 41,
     args: { out: "ptr", x: "ptr", w: "ptr", rows: "i32", D: "i32", eps: "f32", q: "ptr", scales: "ptr", sums: "ptr", Kp: "i32" },
   },
+  /** rope of q ([rows, heads, headDim]) and of k ([rows, kvHeads, headDim]) in one op, chunks of (row, head) units of both. */
+  ropeQk: {
+    code: 44,
+    args: { q: "ptr", k: "ptr", cos: "ptr", sin: "ptr", positions: "ptr", rows: "i32", heads: "i32", kvHeads: "i32", headDim: "i32", rotaryDim: "i32" },
+  },
+  /** ropeQk, then each (row, KV head)'s rotated key and its value stored in the cache (`kvWrite`'s K, V, v, slots, blockSize). */
+  ropeKvWrite: {
+    code: 45,
+    args: {
+      q: "ptr", k: "ptr", cos: "ptr", sin: "ptr", positions: "ptr", rows: "i32", heads: "i32", kvHeads: "i32", headDim: "i32", rotaryDim: "i32",
+      K: "ptr", V: "ptr", v: "ptr", slots: "ptr", blockSize: "i32",
+    },
+  },
   /** glu over rows of `width` values, then those rows quantized for int8 weights, chunks of rows. */
   gluQuantize: {
     code: 42,

@@ -105,6 +105,22 @@ interface LastOp {
   readonly act: number;
 }
 
+/** A rope as recorded (kvHeads 0), or a ropeQk (k, kvHeads: the keys'), for the next rope or kvWrite to join it. */
+interface LastRope {
+  readonly stamp: number;
+  /** The batch it rotated by. */
+  readonly generation: number;
+  readonly q: number;
+  readonly k: number;
+  readonly cos: number;
+  readonly sin: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly rotaryDim: number;
+  readonly cut: Chunking;
+}
+
 /** One thread's SIMD arithmetic peak (see {@link WasmKernels.measurePeak}). */
 export interface SimdPeak {
   /** GFLOP/s of float32 multiply-adds. */
@@ -155,6 +171,8 @@ export class WasmKernels implements Kernels {
   #widest = { int8: 0, ternary: 0, halves: 0 };
   /** The KV pool the batch tables index (its blocks and block size). */
   #kv = { blocks: 0, blockSize: 1, headDim: 1 };
+  /** The last rope (or ropeQk) recorded, which the next rope or kvWrite of the same rows may join. */
+  #lastRope: LastRope | undefined;
   /** The last rmsnorm or glu recorded (see {@link #fusable}). */
   #last: LastOp | undefined;
   #broken: Error | undefined;
@@ -558,23 +576,46 @@ export class WasmKernels implements Kernels {
     this.#end();
   }
 
+  /** Joins the rope just recorded when that rotated the queries of the same rows (one op: ropeQk). */
   rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
-    const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * heads * headDim;
-    this.#begin("rope", this.#cut(b.rows * heads, 1, Math.ceil(2048 / headDim)),
-      { x: i, cos: ptrOf(cos), sin: ptrOf(sin), positions: b.positions, rows: b.rows, heads, headDim, rotaryDim })
+    const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * heads * headDim, c = ptrOf(cos), s = ptrOf(sin);
+    const last = this.#lastRope, r = this.#recorder;
+    if (last !== undefined && last.stamp === r.recorded && r.count > 0 && last.kvHeads === 0 && last.generation === b.generation
+      && last.cos === c && last.sin === s && last.headDim === headDim && last.rotaryDim === rotaryDim && last.q !== i) {
+      const cut = this.#cut(b.rows * (last.heads + heads), 1, Math.ceil(2048 / headDim));
+      r.reopen("ropeQk", cut, { q: last.q, k: i, cos: c, sin: s, positions: b.positions, rows: b.rows, heads: last.heads, kvHeads: heads, headDim, rotaryDim })
+        .reads(i, i + n).writes(i, i + n);
+      this.#end();
+      this.#lastRope = { ...last, stamp: r.recorded, k: i, kvHeads: heads, cut };
+      return;
+    }
+    const cut = this.#cut(b.rows * heads, 1, Math.ceil(2048 / headDim));
+    this.#begin("rope", cut, { x: i, cos: c, sin: s, positions: b.positions, rows: b.rows, heads, headDim, rotaryDim })
       .reads(i, i + n).reads(b.tableBytes[0], b.tableBytes[1]).writes(i, i + n);
     this.#end();
+    this.#lastRope = { stamp: r.recorded, generation: b.generation, q: i, k: 0, cos: c, sin: s, heads, kvHeads: 0, headDim, rotaryDim, cut };
   }
 
+  /** Joins the ropeQk just recorded when it rotated these keys (one op: ropeKvWrite). */
   kvWrite(cache: KvCache, layer: number, k: Buffer, v: Buffer, batch: Batch): void {
     const c = cache as WasmKvCache, b = this.#batch(batch);
     const { kvHeads, headDim, blockSize } = c.spec;
     const n = 4 * b.rows * kvHeads * headDim;
     const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, kp = ptrOf(k), vp = ptrOf(v);
-    this.#begin("kvWrite", this.#cut(b.rows * kvHeads, 1, 64), { K: Kl, V: Vl, k: kp, v: vp, slots: b.slots, rows: b.rows, kvHeads, headDim, blockSize })
-      .reads(kp, kp + n).reads(vp, vp + n).reads(b.tableBytes[0], b.tableBytes[1])
-      .writes(Kl, Kl + c.layerBytes).writes(Vl, Vl + c.layerBytes);
+    const last = this.#lastRope, r = this.#recorder;
+    if (last !== undefined && last.stamp === r.recorded && r.count > 0 && last.k === kp && last.kvHeads === kvHeads && last.headDim === headDim
+      && last.generation === b.generation) {
+      r.reopen("ropeKvWrite", last.cut, {
+        q: last.q, k: kp, cos: last.cos, sin: last.sin, positions: b.positions, rows: b.rows, heads: last.heads, kvHeads, headDim,
+        rotaryDim: last.rotaryDim, K: Kl, V: Vl, v: vp, slots: b.slots, blockSize,
+      });
+    } else {
+      this.#begin("kvWrite", this.#cut(b.rows * kvHeads, 1, 64), { K: Kl, V: Vl, k: kp, v: vp, slots: b.slots, rows: b.rows, kvHeads, headDim, blockSize })
+        .reads(kp, kp + n).reads(b.tableBytes[0], b.tableBytes[1]);
+    }
+    r.reads(vp, vp + n).writes(Kl, Kl + c.layerBytes).writes(Vl, Vl + c.layerBytes);
     this.#end();
+    this.#lastRope = undefined;
   }
 
   attention(out: Buffer, q: Buffer, cache: KvCache, layer: number, batch: Batch, p: AttentionParams): void {
