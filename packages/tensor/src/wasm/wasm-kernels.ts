@@ -81,8 +81,6 @@ const TERNARY_UNPACK_ROWS = 4;
 const HALF_UNPACK_ROWS = 4;
 /** Activation rows from which the int8 kernel widens each tile once into per-thread scratch (assembly/matmul-i8.ts). */
 const INT8_UNPACK_ROWS = 4;
-/** No bytes (an op that reads nothing more). */
-const EMPTY: Range = [0, 0];
 /** Query rows of one attention tile (assembly/attention.ts's TILE). */
 const ATTENTION_TILE = 4;
 /** Values converted per chunk of rows while storing a weight. */
@@ -543,36 +541,27 @@ export class WasmKernels implements Kernels {
   }
 
   matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight, accumulate = false): void {
-    const m = w as WasmWeight;
-    const { N, K } = m;
-    const o = ptrOf(out), i = ptrOf(x), b = bias === undefined ? 0 : ptrOf(bias);
-    const cut = this.#cutWeights(N, N * K, rows), add = accumulate ? 1 : 0, outBytes: Range = [o, o + 4 * rows * N];
-    if (m.format === "float32") {
-      this.#begin("matmulF32", cut, { out: o, x: i, w: m.ptr, rows, N, K, bias: b, accumulate: add })
-        .reads(i, i + 4 * rows * K).reads(...(accumulate ? outBytes : EMPTY)).writes(...outBytes);
-      this.#end();
-      return;
+    const m = w as WasmWeight, { N, K, Kp } = m;
+    const o = ptrOf(out), b = bias === undefined ? 0 : ptrOf(bias), n = 4 * rows * N, add = accumulate ? 1 : 0;
+    const a = this.#productInput(x, rows, m), cut = this.#cutWeights(N, N * K, rows);
+    switch (m.format) {
+      case "float32":
+        this.#begin("matmulF32", cut, { out: o, x: a.x, w: m.ptr, rows, N, K, bias: b, accumulate: add });
+        break;
+      case "float16": case "bfloat16":
+        this.#begin(m.format === "float16" ? "matmulF16" : "matmulBF16", cut, { out: o, x: a.x, w: m.ptr, rows, N, K, bias: b, accumulate: add });
+        break;
+      case "int8":
+        this.#begin("matmulI8", cut, { out: o, x: a.x, scales: a.scales, w: m.ptr, rows, N, Kp, bias: b, accumulate: add });
+        break;
+      case "ternary":
+        this.#begin("matmulTernary", cut, { out: o, x: a.x, scales: a.scales, sums: a.sums, w: m.ptr, rows, N, Kp, bias: b, accumulate: add });
+        break;
     }
-    if (m.format === "ternary") {
-      if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * m.Kp);     // a tile's unpacked fields, 8·Kp bytes
-      const q = this.#prepareTernary(x, rows, K, m.Kp);
-      this.#begin("matmulTernary", cut, { out: o, x: q.ptr, scales: q.scales, sums: q.sums, w: m.ptr, rows, N, Kp: m.Kp, bias: b, accumulate: add })
-        .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(q.sums, q.sums + 4 * rows).reads(...(accumulate ? outBytes : EMPTY)).writes(...outBytes);
-      this.#end();
-      return;
-    }
-    if (m.format !== "int8") {
-      if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * m.Kp);          // a tile widened to float32, 16·Kp bytes
-      const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
-      this.#begin(m.format === "float16" ? "matmulF16" : "matmulBF16", cut, { out: o, x: xp, w: m.ptr, rows, N, K, bias: b, accumulate: add })
-        .reads(xp, xp + 4 * rows * K).reads(...(accumulate ? outBytes : EMPTY)).writes(...outBytes);
-      this.#end();
-      return;
-    }
-    if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * m.Kp) / 8);    // a tile widened to i16, 8.5·Kp bytes
-    const q = this.#quantize(x, rows, K, m.Kp);
-    this.#begin("matmulI8", cut, { out: o, x: q.ptr, scales: q.scales, w: m.ptr, rows, N, Kp: m.Kp, bias: b, accumulate: add })
-      .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(...(accumulate ? outBytes : EMPTY)).writes(...outBytes);
+    const r = this.#recorder.reads(a.x, a.x + a.bytes).writes(o, o + n);
+    if (a.scales !== 0) r.reads(a.scales, a.scales + 4 * rows);
+    if (a.sums !== 0) r.reads(a.sums, a.sums + 4 * rows);
+    if (accumulate) r.reads(o, o + n);
     this.#end();
   }
 
@@ -665,17 +654,17 @@ export class WasmKernels implements Kernels {
       case "float32":
         return { x: i, scales: 0, sums: 0, bytes: 4 * rows * K };
       case "float16": case "bfloat16": {
-        if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * Kp);
+        if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * Kp);              // a tile widened to float32, 16·Kp bytes
         const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
         return { x: xp, scales: 0, sums: 0, bytes: 4 * rows * K };
       }
       case "int8": {
-        if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * Kp) / 8);
+        if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * Kp) / 8);       // a tile widened to i16, 8.5·Kp bytes
         const q = this.#quantize(x, rows, K, Kp);
         return { x: q.ptr, scales: q.scales, sums: 0, bytes: 2 * rows * Kp };
       }
       case "ternary": {
-        if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * Kp);
+        if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * Kp);           // a tile's unpacked fields, 8·Kp bytes
         const q = this.#prepareTernary(x, rows, K, Kp);
         return { x: q.ptr, scales: q.scales, sums: q.sums, bytes: 2 * rows * Kp };
       }
