@@ -15,6 +15,14 @@ describe("actorlm bench", () => {
       expect(typeof report[key], key).toBe("number");
       expect(report[key] as number, key).toBeGreaterThan(0);
     }
+    // kernel ops and barriers of one decode step and one prefill: whole numbers, fewer barriers than ops (ops that run
+    // back to back on their own rows share one), and no more ops in a prefill than a step (the per-op work grows, not the ops)
+    for (const [ops, barriers] of [["ops_per_step", "barriers_per_step"], ["prefill_ops", "prefill_barriers"]] as const) {
+      expect(Number.isInteger(report[ops]) && Number.isInteger(report[barriers]), ops).toBe(true);
+      expect(report[barriers] as number, barriers).toBeGreaterThan(0);
+      expect(report[barriers] as number, barriers).toBeLessThan(report[ops] as number);
+    }
+    expect(report.prefill_ops as number).toBeLessThanOrEqual(report.ops_per_step as number);
     // weights read per token: kjv-llama in bf16, the tied embedding counted once as the head
     expect(report.weight_mb_per_token).toBeCloseTo(11.0, 0);
     // the runtime the model worker ran on, and the kernels' memory high-water mark (at least what they hold now)

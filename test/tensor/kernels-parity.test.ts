@@ -76,6 +76,76 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
     }
   });
 
+  it.each(formats)("matmul adding into its output (a residual add in the epilogue), %s weights: exact against a product then an add", async (format) => {
+    let seed = 300;
+    for (const R of [1, 3, 5, 9]) for (const N of [6, 37]) for (const K of [33, 128]) {
+      const xs = randomFloats(R * K, seed++), ws = randomFloats(N * K, seed++, 0.5), bs = randomFloats(N, seed++), rs = randomFloats(R * N, seed++, 4);
+      const [fused, separate] = await both((k) => {
+        const w = k.weight([N, K], format, ws), bias = k.weight([N], "float32", bs);
+        const x = k.buffer(R * K), out = k.buffer(R * N), product = k.buffer(R * N), sum = k.buffer(R * N);
+        k.write(x, xs);
+        k.write(out, rs);
+        k.write(sum, rs);
+        k.matmul(out, x, w, R, bias, true);
+        k.matmul(product, x, w, R, bias);
+        k.add(sum, sum, product, R * N);
+        return Float32Array.of(...k.read(out), ...k.read(sum));
+      });
+      // the same bits as the product stored, then added (what batching and prefix caching need), and near the reference
+      expect(Array.from(fused.subarray(0, R * N)), `R ${R} N ${N} K ${K}`).toEqual(Array.from(fused.subarray(R * N)));
+      expect(worst(fused.subarray(0, R * N), separate.subarray(0, R * N)), `R ${R} N ${N} K ${K}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
+    }
+  });
+
+  it.each(formats)("gatedMatmul (act(x·gateᵀ) ⊙ x·upᵀ in one op), %s weights: exact against matmul, matmul, glu", async (format) => {
+    let seed = 400;
+    for (const R of [1, 2, 5, 9]) for (const N of [6, 37]) for (const K of [33, 128]) {
+      const xs = randomFloats(R * K, seed++), gs = randomFloats(N * K, seed++, 0.5), us = randomFloats(N * K, seed++, 0.5);
+      for (const act of ACTS) {
+        const [fused, reference] = await both((k) => {
+          const gate = k.weight([N, K], format, gs), up = k.weight([N, K], format, us);
+          const x = k.buffer(R * K), out = k.buffer(R * N), scratch = k.buffer(R * N), g = k.buffer(R * N), u = k.buffer(R * N);
+          k.write(x, xs);
+          k.gatedMatmul(out, x, gate, up, R, act, scratch);
+          k.matmul(g, x, gate, R);
+          k.matmul(u, x, up, R);
+          k.glu(g, g, u, R * N, act);
+          return Float32Array.of(...k.read(out), ...k.read(g));
+        });
+        const label = `R ${R} N ${N} K ${K} ${act}`;
+        expect(Array.from(fused.subarray(0, R * N)), label).toEqual(Array.from(fused.subarray(R * N)));
+        expect(worst(fused.subarray(0, R * N), reference.subarray(0, R * N)), label).toBeLessThan(format === "int8" ? 4e-3 : 4e-5);
+      }
+    }
+  });
+
+  // A product whose activations are quantized (int8, ternary) right after the rmsnorm or glu that made them: the wasm
+  // backend runs both in one op; the values must be those of the two ops apart (a read in between keeps them apart).
+  it.each(formats)("rmsnorm or glu, then a product of its output (%s weights): the same bits as apart", async (format) => {
+    let seed = 500;
+    for (const R of [1, 6]) for (const K of [40, 128]) {
+      const N = 13, xs = randomFloats(R * K, seed++, 3), ws = randomFloats(N * K, seed++, 0.5), ns = randomFloats(K, seed++), us = randomFloats(R * K, seed++);
+      await started;
+      const run = (k: Kernels, apart: boolean): Float32Array => {
+        const w = k.weight([N, K], format, ws), norm = k.weight([K], "float32", ns);
+        const x = k.buffer(R * K), xb = k.buffer(R * K), u = k.buffer(R * K), out = k.buffer(2 * R * N);
+        k.write(x, xs);
+        k.write(u, us);
+        k.rmsnorm(xb, x, norm, R, 1e-5);
+        if (apart) k.read(xb);
+        k.matmul(k.view(out, 0, R * N), xb, w, R);
+        k.glu(xb, x, u, R * K, "silu");
+        if (apart) k.read(xb);
+        k.matmul(k.view(out, R * N, R * N), xb, w, R);
+        return k.read(out);
+      };
+      run(ops, false);                                        // (the first run may grow working memory, which runs what was recorded)
+      const together = run(ops, false), apart = run(ops, true), reference = run(ref, true);
+      expect(Array.from(together), `R ${R} K ${K}`).toEqual(Array.from(apart));
+      expect(worst(together, reference), `R ${R} K ${K}`).toBeLessThan(format === "int8" ? 2e-3 : 2e-5);
+    }
+  });
+
   // The wasm kernels switch to register tiles that widen each weight tile once into per-thread scratch from 4 rows on
   // (2 rows × 4 outputs at a time, then an odd last row): row counts around that switch and not multiples of the tile,
   // output counts that end mid-tile, K ending mid-chunk of every format (4 float32, 8 half, 32 int8, 64 ternary).
@@ -188,6 +258,100 @@ describe.each(BACKENDS)("$label against the reference", ({ make, formats = FORMA
         return k.read(out);
       });
       expect(worst(got, want), `window ${window} softcap ${softcap}`).toBeLessThan(1e-5);
+    }
+  });
+
+  // Attention walks keys a cache block at a time with an online softmax, the rows of one sequence in tiles of 4: long
+  // prefills over many blocks (tiles cut mid-block, a last tile of 1–3 rows), a window shorter than a tile, a chunk that
+  // starts mid-block after cached positions, and sequences of different lengths in one op.
+  it.each([[9, 3, 64], [4, 1, 36], [2, 2, 7]])("paged attention for many rows (%i heads, %i KV heads, head dim %i): tiles, blocks, windows", async (heads, kvHeads, d) => {
+    const bs = 16;
+    const sequences: BatchSequence[] = [
+      { tokens: Array(45).fill(1), start: 0, blocks: [3, 0, 5] },          // a prefill of 45 over three blocks
+      { tokens: [2], start: 70, blocks: [1, 6, 8, 2, 9] },                 // decode at position 70
+      { tokens: Array(22).fill(3), start: 19, blocks: [4, 7, 10] },        // a chunk after 19 cached positions
+      { tokens: Array(3).fill(4), start: 0, blocks: [11] },
+    ];
+    const rows = 45 + 1 + 22 + 3;
+    const history = [{ tokens: Array(70).fill(0), start: 0, blocks: [1, 6, 8, 2, 9] }, { tokens: Array(19).fill(0), start: 0, blocks: [4, 7, 10] }];
+    const ks = randomFloats(rows * kvHeads * d, 31), vs = randomFloats(rows * kvHeads * d, 32), qs = randomFloats(rows * heads * d, 33, 2);
+    const hks = randomFloats(89 * kvHeads * d, 34), hvs = randomFloats(89 * kvHeads * d, 35);
+    for (const [window, softcap] of [[0, 0], [3, 0], [20, 0], [0, 5]]) {
+      const [got, want] = await both((k) => {
+        const cache = k.kvCache({ layers: 1, kvHeads, headDim: d, blockSize: bs, blocks: 12 });
+        const hk = k.buffer(hks.length), hv = k.buffer(hvs.length);
+        k.write(hk, hks);
+        k.write(hv, hvs);
+        k.kvWrite(cache, 0, hk, hv, k.batch(cache, history));
+        const batch = k.batch(cache, sequences);
+        const kb = k.buffer(ks.length), vb = k.buffer(vs.length), q = k.buffer(qs.length), out = k.buffer(qs.length);
+        k.write(kb, ks);
+        k.write(vb, vs);
+        k.write(q, qs);
+        k.kvWrite(cache, 0, kb, vb, batch);
+        k.attention(out, q, cache, 0, batch, { heads, kvHeads, headDim: d, scale: 1 / Math.sqrt(d), window, softcap });
+        return k.read(out);
+      });
+      expect(worst(got, want), `window ${window} softcap ${softcap}`).toBeLessThan(1e-5);
+    }
+  });
+
+  // rope of q, rope of k, then kvWrite of k: the wasm backend runs the three in one op (ropeKvWrite); the same bits as apart.
+  it("rope of q and k then kvWrite, then attention: the same bits as apart", async () => {
+    const heads = 6, kvHeads = 2, d = 16, rot = 12, bs = 4, half = rot / 2, P = 24;
+    const sequences: BatchSequence[] = [{ tokens: Array(7).fill(1), start: 0, blocks: [3, 1] }, { tokens: [2], start: 5, blocks: [0, 2] }];
+    const rows = 8;
+    const qs = randomFloats(rows * heads * d, 61), ks = randomFloats(rows * kvHeads * d, 62), vs = randomFloats(rows * kvHeads * d, 63);
+    const cos = Float32Array.from({ length: P * half }, (_, i) => Math.cos(i / 7)), sin = Float32Array.from({ length: P * half }, (_, i) => Math.sin(i / 7));
+    await started;
+    const run = (k: Kernels, apart: boolean): Float32Array => {
+      const cache = k.kvCache({ layers: 1, kvHeads, headDim: d, blockSize: bs, blocks: 4 });
+      const c = k.weight([P * half], "float32", cos), s = k.weight([P * half], "float32", sin);
+      const q = k.buffer(qs.length), kb = k.buffer(ks.length), vb = k.buffer(vs.length), out = k.buffer(qs.length);
+      k.write(q, qs);
+      k.write(kb, ks);
+      k.write(vb, vs);
+      for (let step = 0; step < 2; step++) {                 // twice: the first run may grow working memory
+        const batch = k.batch(cache, sequences);
+        k.rope(q, c, s, batch, heads, d, rot);
+        if (apart) k.read(q);
+        k.rope(kb, c, s, batch, kvHeads, d, rot);
+        if (apart) k.read(kb);
+        k.kvWrite(cache, 0, kb, vb, batch);
+        k.attention(out, q, cache, 0, batch, { heads, kvHeads, headDim: d, scale: 0.25 });
+      }
+      return Float32Array.of(...k.read(out), ...k.read(q), ...k.read(kb));
+    };
+    const together = run(ops, false), apart = run(ops, true), reference = run(ref, true);
+    expect(Array.from(together)).toEqual(Array.from(apart));
+    expect(worst(together, reference)).toBeLessThan(1e-5);
+  });
+
+  // What batching and prefix caching rest on: a row's attention gives the same bits whatever rows share its op (a
+  // prefill of 13 rows, then each row again alone as a decode over the same cache).
+  it("attention of a row is bit-identical in a prefill and alone", async () => {
+    const heads = 6, kvHeads = 2, d = 24, bs = 4, n = 13;
+    const ks = randomFloats(n * kvHeads * d, 41), vs = randomFloats(n * kvHeads * d, 42), qs = randomFloats(n * heads * d, 43, 2);
+    for (const window of [0, 5]) {
+      await started;
+      for (const k of [ops, ref]) {
+        const cache = k.kvCache({ layers: 1, kvHeads, headDim: d, blockSize: bs, blocks: 4 });
+        const blocks = [2, 0, 3, 1];
+        const kb = k.buffer(ks.length), vb = k.buffer(vs.length), q = k.buffer(qs.length), out = k.buffer(qs.length), one = k.buffer(heads * d);
+        k.write(kb, ks);
+        k.write(vb, vs);
+        k.write(q, qs);
+        const params = { heads, kvHeads, headDim: d, scale: 1 / Math.sqrt(d), window, softcap: 0 };
+        const prefill = k.batch(cache, [{ tokens: Array(n).fill(0), start: 0, blocks }]);
+        k.kvWrite(cache, 0, kb, vb, prefill);
+        k.attention(out, q, cache, 0, prefill, params);
+        const all = k.read(out);
+        for (let r = 0; r < n; r++) {
+          const alone = k.batch(cache, [{ tokens: [0], start: r, blocks }]);
+          k.attention(one, k.view(q, r * heads * d, heads * d), cache, 0, alone, params);
+          expect(Array.from(k.read(one)), `row ${r}, window ${window}`).toEqual(Array.from(all.subarray(r * heads * d, (r + 1) * heads * d)));
+        }
+      }
     }
   });
 

@@ -7,7 +7,7 @@
  */
 import {
   OPS, batchTables, checkLimits, checkRange,
-  type Activation, type AttentionParams, type Batch, type BatchSequence, type BatchTables, type Buffer, type KvCache, type KvCacheSpec,
+  type Activation, type AttentionParams, type Batch, type BatchSequence, type BatchTables, type Buffer, type KvCache, type KvCacheSpec, type KernelCounts,
   type Kernels, type Op, type Weight, type WeightFormat, type WeightSource, type WorkLimits,
 } from "@actorlm/tensor";
 import { CpuDevice } from "./cpu-device.js";
@@ -95,6 +95,8 @@ export class GpuKernels implements Kernels {
   /** Bytes of device buffers alive (retired ones included until they are destroyed), and the most so far. */
   #bytes = 0;
   #peak = 0;
+  /** Dispatches recorded since the backend started (see counts). */
+  #dispatched = 0;
   /** The longest buffer made (every op's output fits in it), and the KV pool the batch tables index. */
   #longestBuffer = 0;
   #kv = { blocks: 0, blockSize: 1 };
@@ -267,6 +269,7 @@ export class GpuKernels implements Kernels {
     this.#scratchBuffer("stats", 2 * rows);
     if (!this.#wgsl) this.#scratchBuffer("rope", this.#longestBuffer);
     this.#scratchBuffer("alias", this.#longestBuffer);
+    this.#scratchBuffer("product", this.#longestBuffer);      // a product added into its output (matmul's accumulate)
   }
 
   /** Bytes of device buffers alive (a grown scratch buffer's old one until the next run destroys it). */
@@ -276,6 +279,11 @@ export class GpuKernels implements Kernels {
 
   memoryHighWater(): number {
     return this.#peak;
+  }
+
+  /** Dispatches recorded so far; no barriers counted (WebGPU orders a step's dispatches itself). */
+  counts(): KernelCounts {
+    return { ops: this.#dispatched, barriers: 0 };
   }
 
   async dispose(): Promise<void> {
@@ -323,11 +331,19 @@ export class GpuKernels implements Kernels {
     this.#into(o, rows * D, [xb.id], (target) => this.#gpujs("layerApply", [D, rows, 1], target, [xb.id, st, v.id, bias.id], [xb.offset, D]));
   }
 
-  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight): void {
-    const m = matrix(w), o = buf(out), xb = buf(x), { N, K } = m;
+  /** With `accumulate`: the product into a scratch buffer, then added into `out` (composed from the two kernels). */
+  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight, accumulate = false): void {
+    const m = matrix(w), xb = buf(x), { N, K } = m;
     need(x, rows * K, "matmul input");
     need(out, rows * N, "matmul output");
     if (rows === 0) return;
+    if (accumulate) {
+      const product: GpuBuffer = { length: rows * N, id: this.#scratchBuffer("product", rows * N), offset: 0 };
+      this.matmul(product, x, w, rows, bias);
+      this.add(out, out, product, rows * N);
+      return;
+    }
+    const o = buf(out);
     const b = bias === undefined ? undefined : vector(bias);
     if (b !== undefined && b.K !== N) throw new RangeError(`matmul bias has ${b.K} values, the output rows ${N}`);
     const biasId = b?.id ?? this.#scratchBuffer("zero", 1), hasBias = b === undefined ? 0 : 1;
@@ -344,6 +360,13 @@ export class GpuKernels implements Kernels {
       }
       this.#gpujs("matmul", [N, rows, 1], target, [xb.id, m.id, biasId], [xb.offset, paddedK(K), K, hasBias]);
     });
+  }
+
+  /** Composed: the two products, then glu. */
+  gatedMatmul(out: Buffer, x: Buffer, gate: Weight, up: Weight, rows: number, act: Activation, scratch: Buffer): void {
+    this.matmul(out, x, gate, rows);
+    this.matmul(scratch, x, up, rows);
+    this.glu(out, out, scratch, rows * matrix(gate).N, act);
   }
 
   /**
@@ -495,6 +518,7 @@ export class GpuKernels implements Kernels {
   #gpujs(name: GpuJsKernelName, grid: [number, number, number], out: { id: number; offset: number }, arrays: number[], ints: number[], floats: number[] = []): void {
     if (grid[0] * grid[1] * grid[2] === 0) return;
     this.#tape.dispatch(this.#kernel("gpujs", name), grid, out.id, out.offset, arrays, ints, floats);
+    this.#dispatched++;
   }
 
   /** Records an elementwise WGSL kernel over n values (ints: the offsets, then n and the folded grid's width, then `extra`). */
@@ -508,6 +532,7 @@ export class GpuKernels implements Kernels {
     if (this.#device.mode !== "webgpu") throw new Error(`gpu backend: WGSL kernel ${name} needs WebGPU`);
     if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return;
     this.#tape.dispatch(this.#kernel("wgsl", name), workgroups, -1, 0, arrays, ints, floats);
+    this.#dispatched++;
   }
 
   #kernel(kind: "gpujs" | "wgsl", name: string): number {

@@ -1,6 +1,7 @@
 // Paged causal attention. The K and V pools of one layer are [blocks][kvHeads][blockSize][headDim]; a row's
 // sequence lists its blocks in position order (sequences[s] = first row, rows, block table offset, blocks).
-// Work comes in (row, KV head) pairs: the query heads sharing a KV head read each key and value once.
+// Work comes in (tile of rows, KV head) units: the rows of a tile and the query heads sharing a KV head read each
+// block of keys and values once. Every sequence of a step is in the one op: decode rows are tiles of one row.
 import { hsum, reduce4 } from "./common";
 import { expv } from "./math";
 
@@ -57,99 +58,124 @@ export function kvWrite(Kl: usize, Vl: usize, k: usize, v: usize, slots: usize, 
   return reduce4(a0, a1, a2, a3);
 }
 
+/** Query rows per tile (the recorder's ATTENTION_TILE): the rows of a tile share every key and value block they read. */
+export const TILE: i32 = 4;
+
 /**
- * For (row, KV head) pairs p0 .. p1, each query head h of the pair's group: out[r, h] = softmax(scale · q·k over
- * the row's visible positions, soft-capped when softcap > 0) · v. `scores` is this thread's scratch of at least
- * group · (max position + 1) floats.
+ * Flash-style causal attention over the paged cache, for units p0 .. p1 of (tile, KV head): a tile is up to TILE
+ * consecutive rows of one sequence (tiles[2t] = first row, tiles[2t + 1] = rows), and each of its rows' query heads
+ * in the KV head's group walks the keys one cache block at a time with an online softmax (running max and sum, the
+ * output accumulated and rescaled when the max grows): no row of scores over all positions is kept, and a block of
+ * keys and values is read once for the whole tile. A row's arithmetic depends only on its own position, window and
+ * the block size, never on the tile it shares, so a row gives the same bits in a prefill as decoded alone.
+ * `tmp`: this thread's scratch of at least TILE · group · (d + 2) + bs floats (+ 16 for alignment).
  */
 export function attention(
-  out: usize, q: usize, Kl: usize, Vl: usize, positions: usize, seqOf: usize, sequences: usize, tables: usize,
-  heads: i32, kvHeads: i32, d: i32, scale: f32, window: i32, softcap: f32, bs: i32, scores: usize, p0: i32, p1: i32,
+  out: usize, q: usize, Kl: usize, Vl: usize, positions: usize, seqOf: usize, sequences: usize, tables: usize, tiles: usize,
+  heads: i32, kvHeads: i32, d: i32, scale: f32, window: i32, softcap: f32, bs: i32, tmp: usize, p0: i32, p1: i32,
 ): void {
   const group = heads / kvHeads;
   const rowBytes = <usize>d << 2;
   const headStride = <usize>bs * rowBytes;                    // one KV head's part of a block
+  const acc0 = (tmp + 15) & ~(<usize>15);                     // [TILE · group][d] output sums
+  const stats = acc0 + <usize>(TILE * group) * rowBytes;      // [TILE · group][2]: running max, running sum
+  const sc = (stats + <usize>(TILE * group * 8) + 15) & ~(<usize>15);  // one block's scores (bs floats)
+  const sv = f32x4.splat(scale);
   for (let p = p0; p < p1; p++) {
-    const r = p / kvHeads, kvh = p % kvHeads;
-    const pos = load<i32>(positions + (<usize>r << 2));
-    const seq = load<i32>(seqOf + (<usize>r << 2));
+    const t = p / kvHeads, kvh = p % kvHeads;
+    const r0 = load<i32>(tiles + (<usize>(2 * t) << 2)), nr = load<i32>(tiles + (<usize>(2 * t + 1) << 2));
+    const seq = load<i32>(seqOf + (<usize>r0 << 2));
     const table = tables + (<usize>load<i32>(sequences + (<usize>(seq * 4 + 2) << 2)) << 2);
-    const from = window > 0 ? max(0, pos - window + 1) : 0;
-    const n = pos - from + 1;
-    const q0 = q + <usize>(r * heads + kvh * group) * rowBytes;  // the group's first query head
-    const o0 = out + <usize>(r * heads + kvh * group) * rowBytes;
-    const stride = <usize>n << 2;                               // scores: one row of n per query head
-    // scores[g][j − from] = scale · q_g · k_j, block by block
-    for (let j = from; j <= pos;) {
-      const block = load<i32>(table + (<usize>(j / bs) << 2));
-      const end = min(pos + 1, (j / bs + 1) * bs);
-      let k = Kl + <usize>(block * kvHeads + kvh) * headStride + <usize>(j % bs) * rowBytes;
-      if ((d & 3) == 0) {
-        const sv = f32x4.splat(scale);
-        for (; j + 4 <= end; j += 4, k += rowBytes << 2) {
-          for (let g = 0; g < group; g++) {
-            v128.store(scores + <usize>g * stride + (<usize>(j - from) << 2), f32x4.mul(dot4(q0 + <usize>g * rowBytes, k, d), sv));
+    const first = load<i32>(positions + (<usize>r0 << 2));   // the tile's rows hold positions first .. first + nr − 1
+    const nq = nr * group;
+    memory.fill(acc0, 0, <usize>nq * rowBytes);
+    for (let i = 0; i < nq; i++) {
+      store<f32>(stats + (<usize>i << 3), -Infinity);
+      store<f32>(stats + (<usize>i << 3) + 4, 0);
+    }
+    const lowest = window > 0 ? max(0, first - window + 1) : 0;
+    const last = first + nr - 1;
+    for (let b = lowest / bs; b <= last / bs; b++) {
+      const block = load<i32>(table + (<usize>b << 2));
+      const kb = Kl + <usize>(block * kvHeads + kvh) * headStride, vb = Vl + <usize>(block * kvHeads + kvh) * headStride;
+      const j0 = b * bs;
+      for (let r = 0; r < nr; r++) {
+        const pos = first + r;
+        const lo = max(j0, window > 0 ? max(0, pos - window + 1) : 0), hi = min(j0 + bs, pos + 1);
+        if (lo >= hi) continue;
+        const n = hi - lo;
+        for (let g = 0; g < group; g++) {
+          const qv = q + <usize>((r0 + r) * heads + kvh * group + g) * rowBytes;
+          const i = r * group + g;
+          const acc = acc0 + <usize>i * rowBytes, st = stats + (<usize>i << 3);
+          // scores of keys lo .. hi
+          let j = 0;
+          let k = kb + <usize>(lo - j0) * rowBytes;
+          if ((d & 3) == 0) for (; j + 4 <= n; j += 4, k += rowBytes << 2) v128.store(sc + (<usize>j << 2), f32x4.mul(dot4(qv, k, d), sv));
+          for (; j < n; j++, k += rowBytes) store<f32>(sc + (<usize>j << 2), dot(qv, k, d) * scale);
+          if (softcap > 0) for (j = 0; j < n; j++) store<f32>(sc + (<usize>j << 2), softcap * Mathf.tanh(load<f32>(sc + (<usize>j << 2)) / softcap));
+          // the running max; what was summed so far is rescaled when it grows
+          const old = load<f32>(st);
+          let m = old;
+          for (j = 0; j < n; j++) m = max(m, load<f32>(sc + (<usize>j << 2)));
+          let sum = load<f32>(st + 4);
+          if (m > old && old != -Infinity) {
+            const f = Mathf.exp(old - m), fv = f32x4.splat(f);
+            sum *= f;
+            let x = 0;
+            for (; x + 4 <= d; x += 4) v128.store(acc + (<usize>x << 2), f32x4.mul(v128.load(acc + (<usize>x << 2)), fv));
+            for (; x < d; x++) store<f32>(acc + (<usize>x << 2), load<f32>(acc + (<usize>x << 2)) * f);
+          }
+          store<f32>(st, m);
+          // p_j = exp(s_j − m), their sum, and acc += Σ p_j v_j
+          const mv = f32x4.splat(m);
+          let ev = f32x4.splat(0);
+          for (j = 0; j + 4 <= n; j += 4) {
+            const e = expv(f32x4.sub(v128.load(sc + (<usize>j << 2)), mv));
+            v128.store(sc + (<usize>j << 2), e);
+            ev = f32x4.add(ev, e);
+          }
+          let part = hsum(ev);
+          for (; j < n; j++) {
+            const e = Mathf.exp(load<f32>(sc + (<usize>j << 2)) - m);
+            store<f32>(sc + (<usize>j << 2), e);
+            part += e;
+          }
+          store<f32>(st + 4, sum + part);
+          const v0 = vb + <usize>(lo - j0) * rowBytes;
+          let x = 0;
+          for (; x + 16 <= d; x += 16) {                        // 16 sums in registers over the block's keys
+            const off = <usize>x << 2;
+            let a0 = v128.load(acc + off), a1 = v128.load(acc + off + 16), a2 = v128.load(acc + off + 32), a3 = v128.load(acc + off + 48);
+            let v = v0 + off;
+            for (j = 0; j < n; j++, v += rowBytes) {
+              const w = v128.load32_splat(sc + (<usize>j << 2));
+              a0 = f32x4.add(a0, f32x4.mul(w, v128.load(v)));
+              a1 = f32x4.add(a1, f32x4.mul(w, v128.load(v + 16)));
+              a2 = f32x4.add(a2, f32x4.mul(w, v128.load(v + 32)));
+              a3 = f32x4.add(a3, f32x4.mul(w, v128.load(v + 48)));
+            }
+            v128.store(acc + off, a0);
+            v128.store(acc + off + 16, a1);
+            v128.store(acc + off + 32, a2);
+            v128.store(acc + off + 48, a3);
+          }
+          if (x < d) {                                          // head sizes not a multiple of 16
+            let v = v0;
+            for (j = 0; j < n; j++, v += rowBytes) axpy(acc + (<usize>x << 2), v + (<usize>x << 2), load<f32>(sc + (<usize>j << 2)), d - x);
           }
         }
-      }
-      for (; j < end; j++, k += rowBytes) {
-        for (let g = 0; g < group; g++) store<f32>(scores + <usize>g * stride + (<usize>(j - from) << 2), dot(q0 + <usize>g * rowBytes, k, d) * scale);
       }
     }
-    // softmax of each head's scores, then out_g = Σ_j p_gj · v_j
-    for (let g = 0; g < group; g++) {
-      const sc = scores + <usize>g * stride;
-      if (softcap > 0) for (let j = 0; j < n; j++) store<f32>(sc + (<usize>j << 2), softcap * Mathf.tanh(load<f32>(sc + (<usize>j << 2)) / softcap));
-      let m: f32 = -Infinity;
-      for (let j = 0; j < n; j++) m = max(m, load<f32>(sc + (<usize>j << 2)));
-      const mv = f32x4.splat(m);
-      let sv = f32x4.splat(0);
-      let j = 0;
-      for (; j + 4 <= n; j += 4) {
-        const e = expv(f32x4.sub(v128.load(sc + (<usize>j << 2)), mv));
-        v128.store(sc + (<usize>j << 2), e);
-        sv = f32x4.add(sv, e);
-      }
-      let sum = hsum(sv);
-      for (; j < n; j++) {
-        const e = Mathf.exp(load<f32>(sc + (<usize>j << 2)) - m);
-        store<f32>(sc + (<usize>j << 2), e);
-        sum += e;
-      }
-      const inv: f32 = <f32>1 / sum;
-      const dst = o0 + <usize>g * rowBytes;
-      // out[i .. i+16) = Σ_j p_j v_j[i .. i+16), the 16 sums held in registers over all positions
-      let i = 0;
-      for (; i + 16 <= d; i += 16) {
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        const off = <usize>i << 2;
-        for (let jj = from; jj <= pos;) {
-          const block = load<i32>(table + (<usize>(jj / bs) << 2));
-          const end = min(pos + 1, (jj / bs + 1) * bs);
-          let v = Vl + <usize>(block * kvHeads + kvh) * headStride + <usize>(jj % bs) * rowBytes + off;
-          for (; jj < end; jj++, v += rowBytes) {
-            const w = v128.load32_splat(sc + (<usize>(jj - from) << 2));
-            a0 = f32x4.add(a0, f32x4.mul(w, v128.load(v)));
-            a1 = f32x4.add(a1, f32x4.mul(w, v128.load(v + 16)));
-            a2 = f32x4.add(a2, f32x4.mul(w, v128.load(v + 32)));
-            a3 = f32x4.add(a3, f32x4.mul(w, v128.load(v + 48)));
-          }
-        }
-        const iv = f32x4.splat(inv);
-        v128.store(dst + off, f32x4.mul(a0, iv));
-        v128.store(dst + off + 16, f32x4.mul(a1, iv));
-        v128.store(dst + off + 32, f32x4.mul(a2, iv));
-        v128.store(dst + off + 48, f32x4.mul(a3, iv));
-      }
-      if (i < d) {                                              // head sizes not a multiple of 16
-        const rest = d - i;
-        memory.fill(dst + (<usize>i << 2), 0, <usize>rest << 2);
-        for (let jj = from; jj <= pos;) {
-          const block = load<i32>(table + (<usize>(jj / bs) << 2));
-          const end = min(pos + 1, (jj / bs + 1) * bs);
-          let v = Vl + <usize>(block * kvHeads + kvh) * headStride + <usize>(jj % bs) * rowBytes + (<usize>i << 2);
-          for (; jj < end; jj++, v += rowBytes) axpy(dst + (<usize>i << 2), v, load<f32>(sc + (<usize>(jj - from) << 2)) * inv, rest);
-        }
+    // out = acc / sum
+    for (let r = 0; r < nr; r++) {
+      for (let g = 0; g < group; g++) {
+        const i = r * group + g;
+        const acc = acc0 + <usize>i * rowBytes, dst = out + <usize>((r0 + r) * heads + kvh * group + g) * rowBytes;
+        const inv: f32 = <f32>1 / load<f32>(stats + (<usize>i << 3) + 4), iv = f32x4.splat(inv);
+        let x = 0;
+        for (; x + 4 <= d; x += 4) v128.store(dst + (<usize>x << 2), f32x4.mul(v128.load(acc + (<usize>x << 2)), iv));
+        for (; x < d; x++) store<f32>(dst + (<usize>x << 2), load<f32>(acc + (<usize>x << 2)) * inv);
       }
     }
   }

@@ -54,10 +54,28 @@
   return loadPartial(bias + (<usize>n << 2), N - n);
 }
 
+/**
+ * Whether the product being run adds its outputs into what `out` holds (a residual add in its epilogue) instead of
+ * storing them. Set by the interpreter before each product op; a global of this thread's instance (each thread runs
+ * its own), so threads running different ops never see each other's.
+ */
+let accumulating: bool = false;
+
+/** Sets {@link accumulating} for the next product op. */
+export function setAccumulating(on: bool): void {
+  accumulating = on;
+}
+
 /** Stores the lanes of v for outputs n .. n+4 below N at out (outputs n, n+1, ... consecutive). */
 @inline export function storeOutputs(out: usize, v: v128, n: i32, N: i32): void {
   if (n + 4 <= N) {
-    v128.store(out, v);
+    v128.store(out, accumulating ? f32x4.add(v128.load(out), v) : v);
+    return;
+  }
+  if (accumulating) {
+    store<f32>(out, load<f32>(out) + f32x4.extract_lane(v, 0));
+    if (n + 1 < N) store<f32>(out + 4, load<f32>(out + 4) + f32x4.extract_lane(v, 1));
+    if (n + 2 < N) store<f32>(out + 8, load<f32>(out + 8) + f32x4.extract_lane(v, 2));
     return;
   }
   store<f32>(out, f32x4.extract_lane(v, 0));

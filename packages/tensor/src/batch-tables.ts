@@ -3,7 +3,23 @@
  * slot, which sequence it belongs to, the block tables, and the rows whose logits come back.
  */
 import type { BatchSequence, KvCacheSpec } from "./kernels.js";
-import type { BatchTables } from "./reference/ops.js";
+
+/** The rows of one uploaded batch, as every backend reads them. */
+export interface BatchTables {
+  readonly rows: number;
+  readonly tokens: Int32Array;
+  /** Position of each row. */
+  readonly positions: Int32Array;
+  /** KV slot (block · blockSize + offset) of each row. */
+  readonly slots: Int32Array;
+  /** Per row: the index of its sequence (a sequence's rows are consecutive). */
+  readonly seqOf: Int32Array;
+  /** Per sequence, flattened: first row, row count, block table offset into `blockTables`, block count. */
+  readonly sequences: Int32Array;
+  readonly blockTables: Int32Array;
+  /** Rows whose logits come back. */
+  readonly outputRows: Int32Array;
+}
 
 /** Builds the tables of `sequences`; throws RangeError naming the sequence when its blocks or ids do not fit. */
 export function batchTables(sequences: readonly BatchSequence[], blockSize: number, blocks: number): BatchTables {

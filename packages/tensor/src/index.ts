@@ -17,13 +17,12 @@ export {
 export {
   OPS,
   type Op, type Kernels, type KernelsName, type Buffer, type Weight, type KvCache, type KvCacheSpec, type Batch,
-  type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource, type TernarySource, type WorkLimits,
+  type BatchSequence, type LogitRows, type Activation, type AttentionParams, type WeightSource, type TernarySource, type WorkLimits, type KernelCounts,
 } from "./kernels.js";
 export { JsKernels } from "./reference/js-kernels.js";
 export { WasmKernels, type SimdPeak, type WasmOptions } from "./wasm/wasm-kernels.js";
 export type { SimdLevel } from "./wasm/module.js";
 export { createKernels, type CpuKernelsName, type KernelsOptions } from "./create.js";
-export { batchTables, kvElements } from "./batch-tables.js";
-// for backends in other packages (@actorlm/gpu): the reference's range check and batch tables
-export { checkLimits, checkRange } from "./reference/js-kernels.js";
-export type { BatchTables } from "./reference/ops.js";
+// for backends in other packages (@actorlm/gpu): the batch tables and the checks every backend makes
+export { batchTables, kvElements, type BatchTables } from "./batch-tables.js";
+export { checkLimits, checkRange, checkTernarySource } from "./kernel-checks.js";

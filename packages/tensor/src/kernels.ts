@@ -122,15 +122,29 @@ export interface WorkLimits {
   readonly queriesPerKvHead: number;
 }
 
+/** What a backend has run since it started (see {@link Kernels.counts}); a step's figures are the difference of two. */
+export interface KernelCounts {
+  /**
+   * Ops run: in the wasm backend the records of its command list (the activation preparations its products add
+   * included), in the gpu backend its dispatches, in the js backend the op calls.
+   */
+  readonly ops: number;
+  /**
+   * Barriers: the points where the threads running the ops wait for every earlier op to finish (the wasm backend's
+   * barrier flags). 0 where ops run one after another on one thread (js) or the device orders them (gpu).
+   */
+  readonly barriers: number;
+}
+
 /** The kernel operations (what `supports` answers about). */
 export type Op =
   | "embed" | "rmsnorm" | "layernorm" | "matmul" | "rope" | "kvWrite" | "attention"
-  | "glu" | "activation" | "add" | "scale" | "softcap" | "gather" | "addPositions";
+  | "glu" | "activation" | "add" | "scale" | "softcap" | "gather" | "addPositions" | "gatedMatmul";
 
 /** Every op, for backends and tests that go through them all. */
 export const OPS: readonly Op[] = [
   "embed", "rmsnorm", "layernorm", "matmul", "rope", "kvWrite", "attention", "glu", "activation", "add", "scale", "softcap", "gather",
-  "addPositions",
+  "addPositions", "gatedMatmul",
 ];
 
 /** A compute backend: memory it owns, and ops over handles to it. */
@@ -178,6 +192,8 @@ export interface Kernels {
   memoryBytes(): number;
   /** The high-water mark: the most bytes of backend memory held at once so far. */
   memoryHighWater(): number;
+  /** Ops and barriers run since the backend started. */
+  counts(): KernelCounts;
   /** Frees the memory and stops the backend's threads. */
   dispose(): Promise<void>;
 
@@ -188,8 +204,11 @@ export interface Kernels {
   rmsnorm(out: Buffer, x: Buffer, w: Weight, rows: number, eps: number): void;
   /** out[r] = (x[r] − mean) / √(var + eps) · w + b, rows of length D = w.shape[0]; out may alias x. */
   layernorm(out: Buffer, x: Buffer, w: Weight, b: Weight, rows: number, eps: number): void;
-  /** out[R, N] = x[R, K] · wᵀ (+ bias[N]) with w: [N, K]; out never aliases x. */
-  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight): void;
+  /**
+   * out[R, N] = x[R, K] · wᵀ (+ bias[N]) with w: [N, K]; with `accumulate`, out[R, N] += that instead (a residual
+   * add in the product's epilogue: out + (x · wᵀ + bias), rounded as a separate add would round it). out never aliases x.
+   */
+  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight, accumulate?: boolean): void;
   /**
    * Rotary embedding in place, rotate-half pairing (i, i + rotaryDim/2) over the first `rotaryDim` dims of each
    * head. x: [R, heads, headDim]; cos, sin: float32 [positions, rotaryDim/2]; row r uses its batch position.
@@ -202,6 +221,12 @@ export interface Kernels {
    * window): out, q: [R, heads, headDim]. kvWrite of the same rows must come first.
    */
   attention(out: Buffer, q: Buffer, cache: KvCache, layer: number, batch: Batch, params: AttentionParams): void;
+  /**
+   * The gated MLP's first half in one op: out[R, N] = act(x · gateᵀ) ⊙ (x · upᵀ) with gate, up: [N, K] in one format;
+   * `scratch` ([R, N]) receives x · upᵀ on the way. The same values as matmul, matmul, then glu; out aliases neither
+   * x nor scratch.
+   */
+  gatedMatmul(out: Buffer, x: Buffer, gate: Weight, up: Weight, rows: number, act: Activation, scratch: Buffer): void;
   /** out[i] = act(gate[i]) · up[i], i < n; out may alias gate or up. */
   glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void;
   /** out[i] = act(x[i]), i < n; out may alias x. */

@@ -25,6 +25,11 @@ export interface BenchmarkTimes {
   prefillMs: number[];
   /** Milliseconds of each run's decode (`genTokens` one-token forwards, each followed by an argmax). */
   decodeMs: number[];
+  /** Kernel ops and barriers (see `Kernels.counts`) of one run's prefill, and of one decode step (the run's mean). */
+  prefillOps: number;
+  prefillBarriers: number;
+  decodeOps: number;
+  decodeBarriers: number;
 }
 
 /** What a benchmark runs: `runs` times a prompt of `promptTokens` seeded random ids, then `genTokens` greedy tokens. */
@@ -95,22 +100,28 @@ export function benchmark(target: ProbeTarget, options: BenchmarkOptions): Bench
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state % vocab;
   });
-  const times: BenchmarkTimes = { prefillMs: [], decodeMs: [] };
+  const times: BenchmarkTimes = { prefillMs: [], decodeMs: [], prefillOps: 0, prefillBarriers: 0, decodeOps: 0, decodeBarriers: 0 };
+  const kernels = lm.kernels;
   try {
     for (let run = 0; run < runs; run++) {
-      const t0 = performance.now();
+      const c0 = kernels.counts(), t0 = performance.now();
       let logits: Float32Array<ArrayBufferLike> = new Float32Array(0);
       for (let from = 0; from < P; from += lm.maxBatchTokens) {
         const tokens = prompt.slice(from, from + lm.maxBatchTokens);
         logits = scheduler.forwardOutside([{ tokens, start: from, blocks: kv.blocks, logits: from + tokens.length === P ? "last" : "none" }]);
       }
-      const t1 = performance.now();
+      const t1 = performance.now(), c1 = kernels.counts();
       for (let g = 0; g < G; g++) {
         const next = argmax(logits.subarray(0, vocab));
         logits = scheduler.forwardOutside([{ tokens: [next], start: P + g, blocks: kv.blocks }]);
       }
       times.prefillMs.push(t1 - t0);
       times.decodeMs.push(performance.now() - t1);
+      const c2 = kernels.counts();
+      Object.assign(times, {
+        prefillOps: c1.ops - c0.ops, prefillBarriers: c1.barriers - c0.barriers,
+        decodeOps: (c2.ops - c1.ops) / G, decodeBarriers: (c2.barriers - c1.barriers) / G,
+      });
     }
   } finally {
     scheduler.giveBack(kv);

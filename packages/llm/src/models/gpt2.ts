@@ -3,7 +3,7 @@
  * without RoPE whose fused `c_attn` (and every other projection) is stored in Conv1D layout — [in, out], transposed at
  * load and cut into q, k and v — a tanh-GELU MLP with biases, and a head tied to the embedding.
  */
-import type { Activation, Kernels } from "@actorlm/tensor";
+import type { Activation, Buffer, Kernels } from "@actorlm/tensor";
 import { Attention, type AttentionSpecs } from "./blocks/attention.js";
 import type { DecoderBuffers, DecoderDims } from "./blocks/buffers.js";
 import { DecoderLayer } from "./blocks/decoder-layer.js";
@@ -60,12 +60,12 @@ type MlpKey = "wFc" | "bFc" | "wProj" | "bProj";
 class Gpt2Mlp implements FeedForward {
   constructor(private readonly ops: Kernels, private readonly c: Gpt2Config, private readonly w: Weights<MlpKey>) {}
 
-  /** s.proj = MLP(s.xb) over R rows. */
-  forward(s: DecoderBuffers, R: number): void {
+  /** out = MLP(s.xb) over R rows (out += MLP(s.xb) when `add`). */
+  forward(s: DecoderBuffers, R: number, out: Buffer, add: boolean): void {
     const { ops, w } = this;
     ops.matmul(s.gate, s.xb, w.wFc, R, w.bFc);                                       // h = x Wfcᵀ + b
     ops.activation(s.gate, s.gate, R * this.c.intermediateSize, this.c.activation);  // h = gelu(h)
-    ops.matmul(s.proj, s.gate, w.wProj, R, w.bProj);                                 // out = h Wprojᵀ + b
+    ops.matmul(out, s.gate, w.wProj, R, w.bProj, add);                               // out (+)= h Wprojᵀ + b
   }
 }
 

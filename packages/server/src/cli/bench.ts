@@ -57,6 +57,11 @@ export interface BenchReport {
   weight_mb_per_token: number;
   bandwidth_gb_per_s: number;
   bandwidth_fraction: number;
+  /** Kernel ops and barriers (threads waiting for earlier ops) of one decode step and of one prefill forward (`Kernels.counts`). */
+  ops_per_step: number;
+  barriers_per_step: number;
+  prefill_ops: number;
+  prefill_barriers: number;
   /** Kernel memory of the ternary matrices per value, in bits (BitNet, or dtype ternary); absent without any. */
   ternary_bits_per_weight?: number;
   /** wasm backend: one thread's SIMD arithmetic peak for the kind of product the weights run (GFLOP/s or GOP/s), its kind, and prefill's share of the threads' peak. */
@@ -333,6 +338,10 @@ async function runBench(flags: BenchFlags): Promise<void> {
       weight_mb_per_token: round(info.weightBytesPerToken / 2 ** 20),
       bandwidth_gb_per_s: round(bandwidth),
       bandwidth_fraction: round((info.weightBytesPerToken * decode) / 1e9 / bandwidth, 3),
+      ops_per_step: round(times.decodeOps),
+      barriers_per_step: round(times.decodeBarriers),
+      prefill_ops: round(times.prefillOps),
+      prefill_barriers: round(times.prefillBarriers),
     };
     const ternary = info.formats.ternary;
     if (ternary !== undefined) report.ternary_bits_per_weight = round((8 * ternary.bytes) / ternary.values, 3);
@@ -364,6 +373,8 @@ async function runBench(flags: BenchFlags): Promise<void> {
     ...(report.ternary_bits_per_weight === undefined ? [] : [["ternary matrices (bits per weight)", String(report.ternary_bits_per_weight)] as [string, string]]),
     ["memory bandwidth (GB/s)", String(report.bandwidth_gb_per_s)],
     ["fraction of the bandwidth limit", String(report.bandwidth_fraction)],
+    ["kernel ops / barriers per decode step", `${report.ops_per_step} / ${report.barriers_per_step}`],
+    ["kernel ops / barriers per prefill", `${report.prefill_ops} / ${report.prefill_barriers}`],
     ...(report.peak_per_thread === undefined ? [] : [
       [`SIMD peak per thread, ${report.peak_kind} products (${report.peak_kind === "int8" ? "GOP/s" : "GFLOP/s"})`, String(report.peak_per_thread)],
       ["prefill products (GFLOP/s) / fraction of the threads' peak", `${report.prefill_gflops} / ${report.prefill_peak_fraction}`],

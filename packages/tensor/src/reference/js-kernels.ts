@@ -1,14 +1,15 @@
 /**
  * The `js` backend: the reference kernels over plain typed arrays. Ops run at once; `read` copies.
  */
-import { batchTables, kvElements } from "../batch-tables.js";
+import { batchTables, kvElements, type BatchTables } from "../batch-tables.js";
 import { bf16ToF32, f16ToF32 } from "../dtype.js";
 import {
   encodeRows, encodeTernaryRows, matrixBytes, matrixViews, setTernaryScale, ternaryScalesOf, type MatrixBytes, type WeightFormat,
 } from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, KernelCounts, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
+import { checkLimits, checkRange, checkTernarySource } from "../kernel-checks.js";
 import * as ref from "./ops.js";
 
 /** A JS buffer: a Float32Array view. */
@@ -28,7 +29,7 @@ interface JsKvCache extends KvCache {
 }
 
 interface JsBatch extends Batch {
-  readonly tables: ref.BatchTables;
+  readonly tables: BatchTables;
 }
 
 /** Rows converted per call of a weight's row source while storing it. */
@@ -41,6 +42,7 @@ export class JsKernels implements Kernels {
   readonly simd = "none" as const;
   readonly memoryLimit = Infinity;
   #bytes = 0;
+  #ops = 0;
 
   /** True for every op and format. */
   supports(_op: Op, _format?: WeightFormat): boolean {
@@ -117,6 +119,11 @@ export class JsKernels implements Kernels {
   }
 
   /** Nothing to size: the reference ops take their working arrays per call, and the garbage collector takes them back. */
+  /** Op calls so far; no barriers (ops run one after another on the calling thread). */
+  counts(): KernelCounts {
+    return { ops: this.#ops, barriers: 0 };
+  }
+
   reserve(limits: WorkLimits): void {
     checkLimits(limits);
   }
@@ -135,75 +142,92 @@ export class JsKernels implements Kernels {
   async dispose(): Promise<void> {}
 
   embed(out: Buffer, table: Weight, batch: Batch): void {
+    this.#ops++;
     ref.embed(data(out), matrix(table), tables(batch));
   }
 
   rmsnorm(out: Buffer, x: Buffer, w: Weight, rows: number, eps: number): void {
+    this.#ops++;
     ref.rmsnorm(data(out), data(x), vector(w), rows, eps);
   }
 
   layernorm(out: Buffer, x: Buffer, w: Weight, b: Weight, rows: number, eps: number): void {
+    this.#ops++;
     ref.layernorm(data(out), data(x), vector(w), vector(b), rows, eps);
   }
 
-  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight): void {
-    ref.matmul(data(out), data(x), matrix(w), rows, bias === undefined ? undefined : vector(bias));
+  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight, accumulate = false): void {
+    this.#ops++;
+    const m = matrix(w), o = data(out), b = bias === undefined ? undefined : vector(bias);
+    if (!accumulate) return ref.matmul(o, data(x), m, rows, b);
+    const product = new Float32Array(rows * m.N);
+    ref.matmul(product, data(x), m, rows, b);
+    ref.add(o, o, product, rows * m.N);
+  }
+
+  gatedMatmul(out: Buffer, x: Buffer, gate: Weight, up: Weight, rows: number, act: Activation, scratch: Buffer): void {
+    this.#ops++;
+    const g = matrix(gate);
+    ref.matmul(data(out), data(x), g, rows);
+    ref.matmul(data(scratch), data(x), matrix(up), rows);
+    ref.glu(data(out), data(out), data(scratch), rows * g.N, act);
   }
 
   rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
+    this.#ops++;
     ref.rope(data(x), vector(cos), vector(sin), tables(batch), heads, headDim, rotaryDim);
   }
 
   kvWrite(cache: KvCache, layer: number, k: Buffer, v: Buffer, batch: Batch): void {
+    this.#ops++;
     const c = cache as JsKvCache;
     ref.kvWrite(c.K, c.V, c.spec, layer, data(k), data(v), tables(batch));
   }
 
   attention(out: Buffer, q: Buffer, cache: KvCache, layer: number, batch: Batch, p: AttentionParams): void {
+    this.#ops++;
     const c = cache as JsKvCache;
     ref.attention(data(out), data(q), c.K, c.V, c.spec, layer, tables(batch), p.heads, p.kvHeads, p.headDim, p.scale, p.window ?? 0, p.softcap ?? 0);
   }
 
   glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void {
+    this.#ops++;
     ref.glu(data(out), data(gate), data(up), n, act);
   }
 
   activation(out: Buffer, x: Buffer, n: number, act: Activation): void {
+    this.#ops++;
     ref.activation(data(out), data(x), n, act);
   }
 
   add(out: Buffer, a: Buffer, b: Buffer, n: number): void {
+    this.#ops++;
     ref.add(data(out), data(a), data(b), n);
   }
 
   scale(out: Buffer, x: Buffer, s: number, n: number): void {
+    this.#ops++;
     ref.scale(data(out), data(x), s, n);
   }
 
   softcap(out: Buffer, x: Buffer, cap: number, n: number): void {
+    this.#ops++;
     ref.softcap(data(out), data(x), cap, n);
   }
 
   gather(out: Buffer, x: Buffer, batch: Batch, width: number): void {
+    this.#ops++;
     ref.gather(data(out), data(x), tables(batch), width);
   }
 
   addPositions(x: Buffer, table: Weight, batch: Batch, width: number): void {
+    this.#ops++;
     const t = vector(table), b = tables(batch);
     for (let r = 0; r < b.rows; r++) {
       if ((b.positions[r] + 1) * width > t.length) throw new RangeError(`position ${b.positions[r]} is outside a table of ${t.length / width} positions`);
     }
     ref.addPositions(data(x), t, b, width);
   }
-}
-
-/**
- * RangeError unless a ternary source is stored as a `ternary` matrix with a finite, positive scale (the one check
- * every backend makes before storing it).
- */
-export function checkTernarySource(shape: readonly number[], format: WeightFormat, source: TernarySource): void {
-  if (format !== "ternary" || shape.length !== 2) throw new RangeError(`ternary values are stored only as a ternary matrix, not as ${format} [${shape.join(", ")}]`);
-  if (!Number.isFinite(source.scale) || source.scale <= 0) throw new RangeError(`a ternary matrix's scale must be finite and positive, got ${source.scale}`);
 }
 
 /** Writes ternary values, a chunk of rows at a time, and their scale; RangeError on a value outside {-1, 0, 1}. */
@@ -260,22 +284,7 @@ function vector(w: Weight): Float32Array {
   return v;
 }
 
-function tables(b: Batch): ref.BatchTables {
+function tables(b: Batch): BatchTables {
   return (b as JsBatch).tables;
 }
 
-/** The limits, checked: RangeError naming a field that is not an integer ≥ 1. */
-export function checkLimits(limits: WorkLimits): WorkLimits {
-  for (const key of ["rows", "positions", "queriesPerKvHead"] as const) {
-    const v = limits[key];
-    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`work limit ${key} must be an integer ≥ 1, got ${v}`);
-  }
-  return limits;
-}
-
-/** RangeError unless [offset, offset + length) lies within the buffer. */
-export function checkRange(buffer: Buffer, offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > buffer.length) {
-    throw new RangeError(`range [${offset}, ${offset + length}) outside a buffer of ${buffer.length} elements`);
-  }
-}

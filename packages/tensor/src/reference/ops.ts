@@ -6,6 +6,7 @@
 import {
   INT8_BLOCK, decodeRow, int8Row, matrixLayout, quantizeRow, ternaryRow, ternaryScales, type MatrixBytes, type WeightFormat,
 } from "../formats.js";
+import type { BatchTables } from "../batch-tables.js";
 import type { Activation } from "../kernels.js";
 
 /** A stored matrix: its format, shape and storage (the tiled layout of formats.ts). */
@@ -14,23 +15,6 @@ export interface StoredMatrix {
   readonly N: number;
   readonly K: number;
   readonly bytes: MatrixBytes;
-}
-
-/** The rows of one uploaded batch, as the reference kernels read them. */
-export interface BatchTables {
-  readonly rows: number;
-  readonly tokens: Int32Array;
-  /** Position of each row. */
-  readonly positions: Int32Array;
-  /** KV slot (block · blockSize + offset) of each row. */
-  readonly slots: Int32Array;
-  /** Per row: the index of its sequence (a sequence's rows are consecutive). */
-  readonly seqOf: Int32Array;
-  /** Per sequence, flattened: first row, row count, block table offset into `blockTables`, block count. */
-  readonly sequences: Int32Array;
-  readonly blockTables: Int32Array;
-  /** Rows whose logits come back. */
-  readonly outputRows: Int32Array;
 }
 
 /** out[R, N] = x[R, K] · wᵀ (+ bias). */

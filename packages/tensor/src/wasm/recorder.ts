@@ -6,16 +6,22 @@
  * (tagged with the list's generation) and chunks done.
  */
 import type { Arena } from "./arena.js";
+import { HEADER_WORDS, OP_TABLE, RECORD_WORDS, type OpArgs, type OpName, type OpSpec } from "./op-table.js";
 
-/** Opcodes, as `assembly/index.ts` numbers them. */
-export const OP = {
-  matmulF32: 1, matmulF16: 2, matmulBF16: 3, matmulI8: 4, quantize: 5, rmsnorm: 6, layernorm: 7, rope: 8,
-  kvWrite: 9, attention: 10, glu: 11, activation: 12, add: 13, scale: 14, softcap: 15, embed: 16, gather: 17, sum: 18,
-  prepareHalves: 19, prepareTernary: 20, matmulTernary: 21, embedTernary: 22, addPositions: 30,
-} as const;
-
-const WORDS = 32;
 const BARRIER = 1;
+
+/** One op's record as the recorder writes it: opcode, argument names in slot order, which slots hold floats. */
+interface Layout {
+  readonly code: number;
+  readonly names: readonly string[];
+  readonly floats: readonly boolean[];
+}
+
+const LAYOUTS = Object.fromEntries(Object.entries(OP_TABLE).map(([name, spec]: [string, OpSpec]) => {
+  const slots = Object.entries(spec.args);
+  const layout: Layout = { code: spec.code, names: slots.map(([slot]) => slot), floats: slots.map(([, type]) => type === "f32") };
+  return [name, layout];
+})) as Readonly<Record<OpName, Layout>>;
 
 /** A byte range [start, end) of wasm memory. */
 export type Range = readonly [start: number, end: number];
@@ -71,8 +77,8 @@ export function chunking(total: number, threads: number, align: number, min: num
 }
 
 /**
- * Records ops into a growable region of the arena, one at a time and without allocating: `begin`, the op's
- * arguments (`int`, `float`), the ranges it reads and writes, then `end`, which decides whether it needs a barrier.
+ * Records ops into a growable region of the arena, one at a time: `begin` with the op's arguments by name (the
+ * layout is op-table.ts's), the ranges it reads and writes, then `end`, which decides whether it needs a barrier.
  */
 export class Recorder {
   #list = 0;
@@ -80,13 +86,20 @@ export class Recorder {
   #capacity = 0;
   #count = 0;
   #at = 0;
-  #arg = 0;
+  /** The segment's ranges before the last op joined it, and whether that op started a segment (for `reopen`). */
+  #before = { reads: 0, writes: 0, barrier: false };
+  #forceBarrier = false;
   readonly #segmentReads = new Ranges();
   readonly #segmentWrites = new Ranges();
   readonly #reads = new Ranges();
   readonly #writes = new Ranges();
 
   constructor(private readonly arena: Arena) {}
+
+  /** Ops recorded since the recorder was made (every run's together). */
+  recorded = 0;
+  /** Of them, ops flagged with a barrier. */
+  barriers = 0;
 
   /** Ops recorded since the last `reset`. */
   get count(): number {
@@ -103,30 +116,51 @@ export class Recorder {
     return this.#counters;
   }
 
-  /** Starts recording op `opcode`, cut as `cut`. */
-  begin(opcode: number, cut: Chunking): this {
+  /** Starts recording op `op`, cut as `cut`, with its arguments (written into the record's slots by name). */
+  begin<N extends OpName>(op: N, cut: Chunking, args: OpArgs<N>): this {
     if (this.#count === this.#capacity) this.#grow();
-    this.#at = (this.#list >> 2) + this.#count * WORDS;
-    const i32 = this.arena.i32;
-    i32[this.#at] = opcode;
-    i32[this.#at + 2] = cut.chunks;
-    i32[this.#at + 3] = cut.size;
-    this.#arg = 4;
+    this.#write((this.#list >> 2) + this.#count * RECORD_WORDS, op, cut, args);
     this.#reads.length = 0;
     this.#writes.length = 0;
     return this;
   }
 
-  /** The next argument: an integer (an address or a count). */
-  int(value: number): this {
-    this.arena.i32[this.#at + this.#arg++] = value | 0;
+  /**
+   * Reopens the op recorded last (since the last `reset`) as `op`, cut as `cut`, with `args`, keeping the ranges it
+   * read and wrote: more may be added before `end` decides its barrier again (a fused op replacing the last one and
+   * the one that would follow it on the same rows).
+   */
+  reopen<N extends OpName>(op: N, cut: Chunking, args: OpArgs<N>): this {
+    if (this.#count === 0) throw new RangeError("no op to reopen");
+    const before = this.#before, sr = this.#segmentReads, sw = this.#segmentWrites;
+    this.#count--;
+    this.recorded--;
+    if (before.barrier) {                                  // it started a segment: it starts the same one again
+      this.barriers--;
+      sr.length = 0;
+      sw.length = 0;
+    } else {
+      sr.length = before.reads;
+      sw.length = before.writes;
+    }
+    this.#forceBarrier = before.barrier;
+    this.#write(this.#at, op, cut, args);
     return this;
   }
 
-  /** The next argument: a float. */
-  float(value: number): this {
-    this.arena.f32[this.#at + this.#arg++] = value;
-    return this;
+  /** Writes a record at word `at`: opcode, cut, arguments. */
+  #write<N extends OpName>(at: number, op: N, cut: Chunking, args: OpArgs<N>): void {
+    const { i32, f32 } = this.arena;
+    const layout = LAYOUTS[op], values = args as Readonly<Record<string, number>>;
+    i32[at] = layout.code;
+    i32[at + 2] = cut.chunks;
+    i32[at + 3] = cut.size;
+    for (let k = 0; k < layout.names.length; k++) {
+      const value = values[layout.names[k]];
+      if (layout.floats[k]) f32[at + HEADER_WORDS + k] = value;
+      else i32[at + HEADER_WORDS + k] = value | 0;
+    }
+    this.#at = at;
   }
 
   /** The op reads bytes [start, end). */
@@ -144,7 +178,12 @@ export class Recorder {
   /** Finishes the op: a barrier goes before it when it reads what the segment wrote, or writes what it touched. */
   end(): void {
     const sr = this.#segmentReads, sw = this.#segmentWrites;
-    const barrier = this.#count > 0 && (this.#reads.overlaps(sw) || this.#writes.overlaps(sw) || this.#writes.overlaps(sr));
+    const barrier = this.#forceBarrier || (this.#count > 0 && (this.#reads.overlaps(sw) || this.#writes.overlaps(sw) || this.#writes.overlaps(sr)));
+    const before = this.#before;
+    before.reads = sr.length;
+    before.writes = sw.length;
+    before.barrier = barrier;
+    this.#forceBarrier = false;
     if (barrier) {
       sr.length = 0;
       sw.length = 0;
@@ -153,6 +192,8 @@ export class Recorder {
     sw.addAll(this.#writes);
     this.arena.i32[this.#at + 1] = barrier ? BARRIER : 0;
     this.#count++;
+    this.recorded++;
+    if (barrier) this.barriers++;
   }
 
   /** True when the op being recorded writes bytes overlapping [start, end). */
@@ -185,8 +226,8 @@ export class Recorder {
    */
   #grow(): void {
     const capacity = Math.max(256, this.#capacity * 2);
-    const list = this.arena.alloc(capacity * WORDS * 4);
-    if (this.#count > 0) this.arena.u8.copyWithin(list, this.#list, this.#list + this.#count * WORDS * 4);
+    const list = this.arena.alloc(capacity * RECORD_WORDS * 4);
+    if (this.#count > 0) this.arena.u8.copyWithin(list, this.#list, this.#list + this.#count * RECORD_WORDS * 4);
     this.#list = list;
     this.#counters = this.arena.alloc(capacity * 8);
     this.#capacity = capacity;

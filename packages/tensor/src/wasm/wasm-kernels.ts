@@ -9,12 +9,13 @@ import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
 import { TILE_ROWS, matrixLayout, ternaryScalesOf, type TernaryScales, type WeightFormat } from "../formats.js";
 import type {
-  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
+  Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, KernelCounts, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
-import { checkLimits, checkRange, checkTernarySource } from "../reference/js-kernels.js";
+import { checkLimits, checkRange, checkTernarySource } from "../kernel-checks.js";
 import { Arena, MAX_PAGES } from "./arena.js";
 import { kernelModule, type SimdLevel } from "./module.js";
-import { OP, Recorder, chunking, type Chunking, type Range } from "./recorder.js";
+import type { OpArgs, OpName } from "./op-table.js";
+import { Recorder, chunking, type Chunking, type Range } from "./recorder.js";
 import type { HelperData } from "./thread.js";
 
 interface WasmBuffer extends Buffer {
@@ -47,6 +48,9 @@ interface WasmBatch extends Batch {
   readonly sequences: number;
   readonly blockTables: number;
   readonly outputRows: number;
+  /** Attention tiles: [first row, rows] each, up to ATTENTION_TILE consecutive rows of one sequence. */
+  readonly tiles: number;
+  readonly tileCount: number;
   readonly tableBytes: Range;
 }
 
@@ -77,8 +81,43 @@ const TERNARY_UNPACK_ROWS = 4;
 const HALF_UNPACK_ROWS = 4;
 /** Activation rows from which the int8 kernel widens each tile once into per-thread scratch (assembly/matmul-i8.ts). */
 const INT8_UNPACK_ROWS = 4;
+/** Query rows of one attention tile (assembly/attention.ts's TILE). */
+const ATTENTION_TILE = 4;
 /** Values converted per chunk of rows while storing a weight. */
 const VALUES_PER_CHUNK = 1 << 20;
+
+/** An rmsnorm or glu as recorded, for the preparation of its output to join it (rows: the norm's; width: D, or the glu's n). */
+interface LastOp {
+  readonly kind: "rmsnorm" | "glu";
+  /** The recorder's count of ops right after it. */
+  readonly stamp: number;
+  readonly out: number;
+  readonly rows: number;
+  readonly width: number;
+  readonly cut: Chunking;
+  readonly x: number;
+  readonly w: number;
+  readonly eps: number;
+  readonly gate: number;
+  readonly up: number;
+  readonly act: number;
+}
+
+/** A rope as recorded (kvHeads 0), or a ropeQk (k, kvHeads: the keys'), for the next rope or kvWrite to join it. */
+interface LastRope {
+  readonly stamp: number;
+  /** The batch it rotated by. */
+  readonly generation: number;
+  readonly q: number;
+  readonly k: number;
+  readonly cos: number;
+  readonly sin: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly rotaryDim: number;
+  readonly cut: Chunking;
+}
 
 /** One thread's SIMD arithmetic peak (see {@link WasmKernels.measurePeak}). */
 export interface SimdPeak {
@@ -129,7 +168,11 @@ export class WasmKernels implements Kernels {
   /** The longest rows stored so far of the formats whose products prepare activations (padded for int8 and ternary). */
   #widest = { int8: 0, ternary: 0, halves: 0 };
   /** The KV pool the batch tables index (its blocks and block size). */
-  #kv = { blocks: 0, blockSize: 1 };
+  #kv = { blocks: 0, blockSize: 1, headDim: 1 };
+  /** The last rope (or ropeQk) recorded, which the next rope or kvWrite of the same rows may join. */
+  #lastRope: LastRope | undefined;
+  /** The last rmsnorm or glu recorded (see {@link #fusable}). */
+  #last: LastOp | undefined;
   #broken: Error | undefined;
   #disposed = false;
 
@@ -191,7 +234,7 @@ export class WasmKernels implements Kernels {
       for (let i = 0; i < repeats; i++) {
         const t0 = performance.now();
         const cut = chunking(n, threads, 64, 1 << 16);
-        kernels.#begin(OP.sum, cut).int(out).int(data).int(n).reads(data, data + 4 * n).writes(out, out + 16 * cut.chunks);
+        kernels.#begin("sum", cut, { out, data, n }).reads(data, data + 4 * n).writes(out, out + 16 * cut.chunks);
         kernels.#end();
         kernels.#flush();
         best = Math.min(best, performance.now() - t0);
@@ -372,7 +415,7 @@ export class WasmKernels implements Kernels {
     this.#usable();
     const n = kvElements(spec);
     const K = this.#arena.alloc(4 * n), V = this.#arena.alloc(4 * n);
-    this.#kv = { blocks: Math.max(this.#kv.blocks, spec.blocks), blockSize: spec.blockSize };
+    this.#kv = { blocks: Math.max(this.#kv.blocks, spec.blocks), blockSize: spec.blockSize, headDim: Math.max(this.#kv.headDim, spec.headDim) };
     const made: WasmKvCache = { spec: { ...spec }, bytes: 8 * n, K, V, layerBytes: (4 * n) / spec.layers };
     return made;
   }
@@ -381,7 +424,7 @@ export class WasmKernels implements Kernels {
     this.#usable();
     this.#flush();                                          // the region is reused: nothing pending may read the old batch
     const t = batchTables(sequences, cache.spec.blockSize, cache.spec.blocks);
-    const parts = [t.tokens, t.positions, t.slots, t.seqOf, t.sequences, t.blockTables, t.outputRows];
+    const parts = [t.tokens, t.positions, t.slots, t.seqOf, t.sequences, t.blockTables, t.outputRows, attentionTiles(t.sequences)];
     this.#batchRegion = this.#fit(this.#batchRegion, parts.reduce((n, p) => n + 4 * p.length + 16, 0));
     const i32 = this.#arena.i32;
     let at = this.#batchRegion[0];
@@ -393,10 +436,10 @@ export class WasmKernels implements Kernels {
     });
     let maxPosition = 0;
     for (let r = 0; r < t.rows; r++) maxPosition = Math.max(maxPosition, t.positions[r]);
-    this.#ensureScratch(maxPosition + 1);
     const made: WasmBatch = {
       rows: t.rows, outputs: t.outputRows.length, generation: ++this.#batchGeneration, maxPosition,
       tokens: ptrs[0], positions: ptrs[1], slots: ptrs[2], seqOf: ptrs[3], sequences: ptrs[4], blockTables: ptrs[5], outputRows: ptrs[6],
+      tiles: ptrs[7], tileCount: parts[7].length / 2,
       tableBytes: [this.#batchRegion[0], at],
     };
     return made;
@@ -435,13 +478,13 @@ export class WasmKernels implements Kernels {
     const prepared = Math.max(4 * Math.min(rows, HALF_UNPACK_ROWS - 1) * w.halves, w.int8 && preparedBytes(rows, w.int8), w.ternary && preparedBytes(rows, w.ternary));
     this.#preparedRoom(prepared);
     this.#ensureScratch(Math.max(
-      queriesPerKvHead * positions,
+      attentionScratch(queriesPerKvHead, this.#kv.headDim, this.#kv.blockSize),
       w.ternary > 0 && rows >= TERNARY_UNPACK_ROWS ? 2 * w.ternary : 0,
       w.halves > 0 && rows >= HALF_UNPACK_ROWS ? 4 * align8(w.halves) : 0,
       w.int8 > 0 && rows >= INT8_UNPACK_ROWS ? (17 * w.int8) / 8 : 0,
     ));
     const blocks = Math.min(this.#kv.blocks, Math.ceil(positions / this.#kv.blockSize));
-    this.#batchRegion = this.#fit(this.#batchRegion, 4 * (9 * rows + rows * blocks) + 7 * 16);
+    this.#batchRegion = this.#fit(this.#batchRegion, 4 * (11 * rows + rows * blocks) + 8 * 16);
   }
 
   memoryBytes(): number {
@@ -450,6 +493,11 @@ export class WasmKernels implements Kernels {
 
   memoryHighWater(): number {
     return this.#arena.highWater;
+  }
+
+  /** Records of the command lists run so far, and how many of them waited at a barrier. */
+  counts(): KernelCounts {
+    return { ops: this.#recorder.recorded, barriers: this.#recorder.barriers };
   }
 
   async dispose(): Promise<void> {
@@ -468,132 +516,188 @@ export class WasmKernels implements Kernels {
     const w = table as WasmWeight, b = this.#batch(batch);
     const o = ptrOf(out);
     if (w.format === "ternary") {
-      this.#begin(OP.embedTernary, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
-        .int(o).int(w.ptr).int(b.tokens).int(b.rows).int(w.N).int(w.K)
+      this.#begin("embedTernary", this.#cut(b.rows, 1, Math.ceil(4096 / w.K)), { out: o, table: w.ptr, tokens: b.tokens, rows: b.rows, N: w.N, K: w.K })
         .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
       this.#end();
       return;
     }
-    this.#begin(OP.embed, this.#cut(b.rows, 1, Math.ceil(4096 / w.K)))
-      .int(o).int(w.ptr).int(b.tokens).int(b.rows).int(w.K).int(FORMAT_CODE[w.format])
+    this.#begin("embed", this.#cut(b.rows, 1, Math.ceil(4096 / w.K)), { out: o, table: w.ptr, tokens: b.tokens, rows: b.rows, K: w.K, format: FORMAT_CODE[w.format] })
       .reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.rows * w.K);
     this.#end();
   }
 
   rmsnorm(out: Buffer, x: Buffer, w: Weight, rows: number, eps: number): void {
     const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
-    this.#begin(OP.rmsnorm, this.#cut(rows, 1, Math.ceil(4096 / D)))
-      .int(o).int(i).int(ptrOf(w)).int(rows).int(D).float(eps).reads(i, i + n).writes(o, o + n);
+    const cut = this.#cut(rows, 1, Math.ceil(4096 / D));
+    this.#begin("rmsnorm", cut, { out: o, x: i, w: ptrOf(w), rows, D, eps }).reads(i, i + n).writes(o, o + n);
     this.#end();
+    this.#last = { kind: "rmsnorm", stamp: this.#recorder.recorded, out: o, rows, width: D, cut, x: i, w: ptrOf(w), eps, gate: 0, up: 0, act: 0 };
   }
 
   layernorm(out: Buffer, x: Buffer, w: Weight, b: Weight, rows: number, eps: number): void {
     const D = w.shape[0], o = ptrOf(out), i = ptrOf(x), n = 4 * rows * D;
-    this.#begin(OP.layernorm, this.#cut(rows, 1, Math.ceil(4096 / D)))
-      .int(o).int(i).int(ptrOf(w)).int(ptrOf(b)).int(rows).int(D).float(eps).reads(i, i + n).writes(o, o + n);
+    this.#begin("layernorm", this.#cut(rows, 1, Math.ceil(4096 / D)), { out: o, x: i, w: ptrOf(w), b: ptrOf(b), rows, D, eps }).reads(i, i + n).writes(o, o + n);
     this.#end();
   }
 
-  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight): void {
-    const m = w as WasmWeight;
-    const { N, K } = m;
-    const o = ptrOf(out), i = ptrOf(x), b = bias === undefined ? 0 : ptrOf(bias);
-    const cut = this.#cutWeights(N, N * K, rows);
-    if (m.format === "float32") {
-      this.#begin(OP.matmulF32, cut).int(o).int(i).int(m.ptr).int(rows).int(N).int(K).int(b)
-        .reads(i, i + 4 * rows * K).writes(o, o + 4 * rows * N);
-      this.#end();
-      return;
+  matmul(out: Buffer, x: Buffer, w: Weight, rows: number, bias?: Weight, accumulate = false): void {
+    const m = w as WasmWeight, { N, K, Kp } = m;
+    const o = ptrOf(out), b = bias === undefined ? 0 : ptrOf(bias), n = 4 * rows * N, add = accumulate ? 1 : 0;
+    const a = this.#productInput(x, rows, m), cut = this.#cutWeights(N, N * K, rows);
+    switch (m.format) {
+      case "float32":
+        this.#begin("matmulF32", cut, { out: o, x: a.x, w: m.ptr, rows, N, K, bias: b, accumulate: add });
+        break;
+      case "float16": case "bfloat16":
+        this.#begin(m.format === "float16" ? "matmulF16" : "matmulBF16", cut, { out: o, x: a.x, w: m.ptr, rows, N, K, bias: b, accumulate: add });
+        break;
+      case "int8":
+        this.#begin("matmulI8", cut, { out: o, x: a.x, scales: a.scales, w: m.ptr, rows, N, Kp, bias: b, accumulate: add });
+        break;
+      case "ternary":
+        this.#begin("matmulTernary", cut, { out: o, x: a.x, scales: a.scales, sums: a.sums, w: m.ptr, rows, N, Kp, bias: b, accumulate: add });
+        break;
     }
-    if (m.format === "ternary") {
-      if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * m.Kp);     // a tile's unpacked fields, 8·Kp bytes
-      const q = this.#prepareTernary(x, rows, K, m.Kp);
-      this.#begin(OP.matmulTernary, cut).int(o).int(q.ptr).int(q.scales).int(q.sums).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
-        .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).reads(q.sums, q.sums + 4 * rows).writes(o, o + 4 * rows * N);
-      this.#end();
-      return;
-    }
-    if (m.format !== "int8") {
-      if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * m.Kp);          // a tile widened to float32, 16·Kp bytes
-      const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
-      this.#begin(m.format === "float16" ? OP.matmulF16 : OP.matmulBF16, cut).int(o).int(xp).int(m.ptr).int(rows).int(N).int(K).int(b)
-        .reads(xp, xp + 4 * rows * K).writes(o, o + 4 * rows * N);
-      this.#end();
-      return;
-    }
-    if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * m.Kp) / 8);    // a tile widened to i16, 8.5·Kp bytes
-    const q = this.#quantize(x, rows, K, m.Kp);
-    this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
-      .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
+    const r = this.#recorder.reads(a.x, a.x + a.bytes).writes(o, o + n);
+    if (a.scales !== 0) r.reads(a.scales, a.scales + 4 * rows);
+    if (a.sums !== 0) r.reads(a.sums, a.sums + 4 * rows);
+    if (accumulate) r.reads(o, o + n);
     this.#end();
   }
 
+  /** Joins the rope just recorded when that rotated the queries of the same rows (one op: ropeQk). */
   rope(x: Buffer, cos: Weight, sin: Weight, batch: Batch, heads: number, headDim: number, rotaryDim: number): void {
-    const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * heads * headDim;
-    this.#begin(OP.rope, this.#cut(b.rows * heads, 1, Math.ceil(2048 / headDim)))
-      .int(i).int(ptrOf(cos)).int(ptrOf(sin)).int(b.positions).int(b.rows).int(heads).int(headDim).int(rotaryDim)
+    const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * heads * headDim, c = ptrOf(cos), s = ptrOf(sin);
+    const last = this.#lastRope, r = this.#recorder;
+    if (last !== undefined && last.stamp === r.recorded && r.count > 0 && last.kvHeads === 0 && last.generation === b.generation
+      && last.cos === c && last.sin === s && last.headDim === headDim && last.rotaryDim === rotaryDim && last.q !== i) {
+      const cut = this.#cut(b.rows * (last.heads + heads), 1, Math.ceil(2048 / headDim));
+      r.reopen("ropeQk", cut, { q: last.q, k: i, cos: c, sin: s, positions: b.positions, rows: b.rows, heads: last.heads, kvHeads: heads, headDim, rotaryDim })
+        .reads(i, i + n).writes(i, i + n);
+      this.#end();
+      this.#lastRope = { ...last, stamp: r.recorded, k: i, kvHeads: heads, cut };
+      return;
+    }
+    const cut = this.#cut(b.rows * heads, 1, Math.ceil(2048 / headDim));
+    this.#begin("rope", cut, { x: i, cos: c, sin: s, positions: b.positions, rows: b.rows, heads, headDim, rotaryDim })
       .reads(i, i + n).reads(b.tableBytes[0], b.tableBytes[1]).writes(i, i + n);
     this.#end();
+    this.#lastRope = { stamp: r.recorded, generation: b.generation, q: i, k: 0, cos: c, sin: s, heads, kvHeads: 0, headDim, rotaryDim, cut };
   }
 
+  /** Joins the ropeQk just recorded when it rotated these keys (one op: ropeKvWrite). */
   kvWrite(cache: KvCache, layer: number, k: Buffer, v: Buffer, batch: Batch): void {
     const c = cache as WasmKvCache, b = this.#batch(batch);
     const { kvHeads, headDim, blockSize } = c.spec;
     const n = 4 * b.rows * kvHeads * headDim;
     const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, kp = ptrOf(k), vp = ptrOf(v);
-    this.#begin(OP.kvWrite, this.#cut(b.rows * kvHeads, 1, 64))
-      .int(Kl).int(Vl).int(kp).int(vp).int(b.slots).int(b.rows).int(kvHeads).int(headDim).int(blockSize)
-      .reads(kp, kp + n).reads(vp, vp + n).reads(b.tableBytes[0], b.tableBytes[1])
-      .writes(Kl, Kl + c.layerBytes).writes(Vl, Vl + c.layerBytes);
+    const last = this.#lastRope, r = this.#recorder;
+    if (last !== undefined && last.stamp === r.recorded && r.count > 0 && last.k === kp && last.kvHeads === kvHeads && last.headDim === headDim
+      && last.generation === b.generation) {
+      r.reopen("ropeKvWrite", last.cut, {
+        q: last.q, k: kp, cos: last.cos, sin: last.sin, positions: b.positions, rows: b.rows, heads: last.heads, kvHeads, headDim,
+        rotaryDim: last.rotaryDim, K: Kl, V: Vl, v: vp, slots: b.slots, blockSize,
+      });
+    } else {
+      this.#begin("kvWrite", this.#cut(b.rows * kvHeads, 1, 64), { K: Kl, V: Vl, k: kp, v: vp, slots: b.slots, rows: b.rows, kvHeads, headDim, blockSize })
+        .reads(kp, kp + n).reads(b.tableBytes[0], b.tableBytes[1]);
+    }
+    r.reads(vp, vp + n).writes(Kl, Kl + c.layerBytes).writes(Vl, Vl + c.layerBytes);
     this.#end();
+    this.#lastRope = undefined;
   }
 
   attention(out: Buffer, q: Buffer, cache: KvCache, layer: number, batch: Batch, p: AttentionParams): void {
     const c = cache as WasmKvCache, b = this.#batch(batch);
     const n = 4 * b.rows * p.heads * p.headDim;
     const Kl = c.K + layer * c.layerBytes, Vl = c.V + layer * c.layerBytes, o = ptrOf(out), qp = ptrOf(q);
-    this.#ensureScratch((p.heads / p.kvHeads) * (b.maxPosition + 1));     // one row of scores per query head of a group
-    this.#begin(OP.attention, this.#cut(b.rows * p.kvHeads, 1, 1))
-      .int(o).int(qp).int(Kl).int(Vl).int(b.positions).int(b.seqOf).int(b.sequences).int(b.blockTables)
-      .int(b.rows).int(p.heads).int(p.kvHeads).int(p.headDim).float(p.scale).int(p.window ?? 0).float(p.softcap ?? 0).int(c.spec.blockSize)
+    this.#ensureScratch(attentionScratch(p.heads / p.kvHeads, p.headDim, c.spec.blockSize));
+    this.#begin("attention", this.#cut(b.tileCount * p.kvHeads, 1, 1), {
+      out: o, q: qp, K: Kl, V: Vl, positions: b.positions, seqOf: b.seqOf, sequences: b.sequences, tables: b.blockTables,
+      tiles: b.tiles, tileCount: b.tileCount, heads: p.heads, kvHeads: p.kvHeads, headDim: p.headDim, scale: p.scale, window: p.window ?? 0, softcap: p.softcap ?? 0,
+      blockSize: c.spec.blockSize,
+    })
       .reads(qp, qp + n).reads(Kl, Kl + c.layerBytes).reads(Vl, Vl + c.layerBytes).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + n);
     this.#end();
   }
 
   glu(out: Buffer, gate: Buffer, up: Buffer, n: number, act: Activation): void {
     const o = ptrOf(out), g = ptrOf(gate), u = ptrOf(up);
-    this.#begin(OP.glu, this.#cut(n, 16, 4096)).int(o).int(g).int(u).int(n).int(ACT_CODE[act])
+    const cut = this.#cut(n, 16, 4096);
+    this.#begin("glu", cut, { out: o, gate: g, up: u, n, act: ACT_CODE[act] })
       .reads(g, g + 4 * n).reads(u, u + 4 * n).writes(o, o + 4 * n);
     this.#end();
+    this.#last = { kind: "glu", stamp: this.#recorder.recorded, out: o, rows: 0, width: n, cut, x: 0, w: 0, eps: 0, gate: g, up: u, act: ACT_CODE[act] };
+  }
+
+  gatedMatmul(out: Buffer, x: Buffer, gate: Weight, up: Weight, rows: number, act: Activation, scratch: Buffer): void {
+    const g = gate as WasmWeight, u = up as WasmWeight, { N, K, format } = g;
+    if (u.N !== N || u.K !== K || u.format !== format) throw new RangeError(`gatedMatmul: gate [${N}, ${K}] ${format} and up [${u.N}, ${u.K}] ${u.format} differ`);
+    const o = ptrOf(out), s = ptrOf(scratch), n = 4 * rows * N;
+    const a = this.#productInput(x, rows, g);
+    this.#begin("gatedMatmul", this.#cutWeights(N, 2 * N * K, rows), {
+      out: o, up: s, x: a.x, scales: a.scales, sums: a.sums, wGate: g.ptr, wUp: u.ptr, rows, N, K, Kp: g.Kp, act: ACT_CODE[act], format: FORMAT_CODE[format],
+    }).reads(a.x, a.x + a.bytes).writes(o, o + n).writes(s, s + n);
+    if (a.scales !== 0) this.#recorder.reads(a.scales, a.scales + 4 * rows);
+    if (a.sums !== 0) this.#recorder.reads(a.sums, a.sums + 4 * rows);
+    this.#end();
+  }
+
+  /**
+   * The activations x ([rows, K]) as the product with `m` reads them: x itself (float32; 16-bit weights from
+   * HALF_UNPACK_ROWS rows on), reordered (16-bit weights below that), or quantized (int8, ternary; scales and sums
+   * beside), preparing them first where needed; `bytes`: the extent of the values.
+   */
+  #productInput(x: Buffer, rows: number, m: WasmWeight): { x: number; scales: number; sums: number; bytes: number } {
+    const { K, Kp } = m, i = ptrOf(x);
+    switch (m.format) {
+      case "float32":
+        return { x: i, scales: 0, sums: 0, bytes: 4 * rows * K };
+      case "float16": case "bfloat16": {
+        if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * Kp);              // a tile widened to float32, 16·Kp bytes
+        const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
+        return { x: xp, scales: 0, sums: 0, bytes: 4 * rows * K };
+      }
+      case "int8": {
+        if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * Kp) / 8);       // a tile widened to i16, 8.5·Kp bytes
+        const q = this.#quantize(x, rows, K, Kp);
+        return { x: q.ptr, scales: q.scales, sums: 0, bytes: 2 * rows * Kp };
+      }
+      case "ternary": {
+        if (rows >= TERNARY_UNPACK_ROWS) this.#ensureScratch(2 * Kp);           // a tile's unpacked fields, 8·Kp bytes
+        const q = this.#prepareTernary(x, rows, K, Kp);
+        return { x: q.ptr, scales: q.scales, sums: q.sums, bytes: 2 * rows * Kp };
+      }
+    }
   }
 
   activation(out: Buffer, x: Buffer, n: number, act: Activation): void {
     const o = ptrOf(out), i = ptrOf(x);
-    this.#begin(OP.activation, this.#cut(n, 16, 4096)).int(o).int(i).int(n).int(ACT_CODE[act]).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#begin("activation", this.#cut(n, 16, 4096), { out: o, x: i, n, act: ACT_CODE[act] }).reads(i, i + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   add(out: Buffer, a: Buffer, b: Buffer, n: number): void {
     const o = ptrOf(out), x = ptrOf(a), y = ptrOf(b);
-    this.#begin(OP.add, this.#cut(n, 16, 8192)).int(o).int(x).int(y).int(n).reads(x, x + 4 * n).reads(y, y + 4 * n).writes(o, o + 4 * n);
+    this.#begin("add", this.#cut(n, 16, 8192), { out: o, a: x, b: y, n }).reads(x, x + 4 * n).reads(y, y + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   scale(out: Buffer, x: Buffer, s: number, n: number): void {
     const o = ptrOf(out), i = ptrOf(x);
-    this.#begin(OP.scale, this.#cut(n, 16, 8192)).int(o).int(i).float(s).int(n).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#begin("scale", this.#cut(n, 16, 8192), { out: o, x: i, s, n }).reads(i, i + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   softcap(out: Buffer, x: Buffer, cap: number, n: number): void {
     const o = ptrOf(out), i = ptrOf(x);
-    this.#begin(OP.softcap, this.#cut(n, 16, 4096)).int(o).int(i).float(cap).int(n).reads(i, i + 4 * n).writes(o, o + 4 * n);
+    this.#begin("softcap", this.#cut(n, 16, 4096), { out: o, x: i, cap, n }).reads(i, i + 4 * n).writes(o, o + 4 * n);
     this.#end();
   }
 
   gather(out: Buffer, x: Buffer, batch: Batch, width: number): void {
     const b = this.#batch(batch), o = ptrOf(out), i = ptrOf(x);
-    this.#begin(OP.gather, this.#cut(b.outputs, 1, Math.ceil(4096 / width))).int(o).int(i).int(b.outputRows).int(b.outputs).int(width)
+    this.#begin("gather", this.#cut(b.outputs, 1, Math.ceil(4096 / width)), { out: o, x: i, outputRows: b.outputRows, outputs: b.outputs, width })
       .reads(i, i + 4 * b.rows * width).reads(b.tableBytes[0], b.tableBytes[1]).writes(o, o + 4 * b.outputs * width);
     this.#end();
   }
@@ -601,18 +705,17 @@ export class WasmKernels implements Kernels {
   addPositions(x: Buffer, table: Weight, batch: Batch, width: number): void {
     const b = this.#batch(batch), i = ptrOf(x), n = 4 * b.rows * width;
     if ((b.maxPosition + 1) * width > table.shape[0]) throw new RangeError(`position ${b.maxPosition} is outside a table of ${table.shape[0] / width} positions`);
-    this.#begin(OP.addPositions, this.#cut(b.rows, 1, Math.ceil(4096 / width)))
-      .int(i).int(ptrOf(table)).int(b.positions).int(b.rows).int(width)
+    this.#begin("addPositions", this.#cut(b.rows, 1, Math.ceil(4096 / width)), { x: i, table: ptrOf(table), positions: b.positions, rows: b.rows, width })
       .reads(i, i + n).reads(b.tableBytes[0], b.tableBytes[1]).writes(i, i + n);
     this.#end();
   }
 
   // ---- internals ----
 
-  /** Starts recording an op (after checking the backend is usable). */
-  #begin(opcode: number, cut: Chunking): Recorder {
+  /** Starts recording op `op` with its arguments (after checking the backend is usable). */
+  #begin<N extends OpName>(op: N, cut: Chunking, args: OpArgs<N>): Recorder {
     this.#usable();
-    return this.#recorder.begin(opcode, cut);
+    return this.#recorder.begin(op, cut, args);
   }
 
   /** Finishes the op; one that overwrites the prepared activations' source drops them. */
@@ -632,7 +735,7 @@ export class WasmKernels implements Kernels {
   #prepareHalves(x: Buffer, rows: number, K: number, format: "float16" | "bfloat16"): number {
     if (this.#isPrepared(format, x, rows, K)) return this.#preparedRegion[0];
     const xp = this.#preparedRoom(4 * rows * K), i = ptrOf(x);
-    this.#begin(OP.prepareHalves, this.#cut(rows, 1, Math.ceil(4096 / K))).int(xp).int(i).int(rows).int(K).float(format === "float16" ? 2 ** 56 : 1)
+    this.#begin("prepareHalves", this.#cut(rows, 1, Math.ceil(4096 / K)), { out: xp, x: i, rows, K, scale: format === "float16" ? 2 ** 56 : 1 })
       .reads(i, i + 4 * rows * K).writes(xp, xp + 4 * rows * K);
     this.#end();
     this.#prepared = { kind: format, x: i, rows, K };
@@ -661,9 +764,16 @@ export class WasmKernels implements Kernels {
     const ready = this.#isPrepared("int8", x, rows, K);
     const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
     if (ready) return q;
-    const i = ptrOf(x);
-    this.#begin(OP.quantize, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(i).int(rows).int(K).int(Kp)
-      .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows);
+    const i = ptrOf(x), last = this.#fusable(i, rows, K);
+    if (last?.kind === "rmsnorm") {                           // the norm that made x quantizes its rows as it goes
+      this.#recorder.reopen("rmsnormQuantize", last.cut, { out: i, x: last.x, w: last.w, rows, D: K, eps: last.eps, q: q.ptr, scales: q.scales, Kp });
+    } else if (last?.kind === "glu") {                        // so does the glu that made x, cut by rows instead
+      this.#recorder.reopen("gluQuantize", this.#cut(rows, 1, Math.ceil(4096 / K)),
+        { out: i, gate: last.gate, up: last.up, rows, width: K, act: last.act, q: q.ptr, scales: q.scales, Kp });
+    } else {
+      this.#begin("quantize", this.#cut(rows, 1, Math.ceil(4096 / K)), { q: q.ptr, scales: q.scales, x: i, rows, K, Kp }).reads(i, i + 4 * rows * K);
+    }
+    this.#recorder.writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows);
     this.#end();
     this.#prepared = { kind: "int8", x: i, rows, K };
     return q;
@@ -677,17 +787,33 @@ export class WasmKernels implements Kernels {
     const ready = this.#isPrepared("ternary", x, rows, K);
     const q = this.#locate(ready ? this.#preparedRegion[0] : this.#preparedRoom(preparedBytes(rows, Kp)), rows, Kp);
     if (ready) return q;
-    const i = ptrOf(x);
-    this.#begin(OP.prepareTernary, this.#cut(rows, 1, Math.ceil(4096 / K))).int(q.ptr).int(q.scales).int(q.sums).int(i).int(rows).int(K).int(Kp)
-      .reads(i, i + 4 * rows * K).writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows).writes(q.sums, q.sums + 4 * rows);
+    const i = ptrOf(x), last = this.#fusable(i, rows, K);
+    if (last?.kind === "rmsnorm") {                           // the norm that made x prepares its rows as it goes
+      this.#recorder.reopen("rmsnormTernary", last.cut, { out: i, x: last.x, w: last.w, rows, D: K, eps: last.eps, q: q.ptr, scales: q.scales, sums: q.sums, Kp });
+    } else {
+      this.#begin("prepareTernary", this.#cut(rows, 1, Math.ceil(4096 / K)), { q: q.ptr, scales: q.scales, sums: q.sums, x: i, rows, K, Kp })
+        .reads(i, i + 4 * rows * K);
+    }
+    this.#recorder.writes(q.ptr, q.ptr + 2 * rows * Kp).writes(q.scales, q.scales + 4 * rows).writes(q.sums, q.sums + 4 * rows);
     this.#end();
     this.#prepared = { kind: "ternary", x: i, rows, K };
     return q;
   }
 
-  /** Per-thread scratch for at least `positions` attention scores (and the elementwise tails). */
-  #ensureScratch(positions: number): void {
-    const floats = positions + 64;
+  /**
+   * The op recorded last, when it is the rmsnorm or glu that wrote exactly x ([rows, K]) and nothing was recorded or
+   * run since: the preparation of x for a product can join it as one fused op.
+   */
+  #fusable(x: number, rows: number, K: number): LastOp | undefined {
+    const last = this.#last;
+    if (last === undefined || last.stamp !== this.#recorder.recorded || this.#recorder.count === 0 || last.out !== x) return undefined;
+    if (last.kind === "rmsnorm" ? last.rows === rows && last.width === K : last.width === rows * K) return last;
+    return undefined;
+  }
+
+  /** Per-thread scratch of at least `wanted` floats (attention's running sums, a tile of weights widened, elementwise tails). */
+  #ensureScratch(wanted: number): void {
+    const floats = wanted + 64;
     if (floats <= this.#scratchFloats) return;
     const stride = Math.ceil((4 * Math.max(floats, 2 * this.#scratchFloats)) / 64) * 64;
     this.#scratch = this.#fit(this.#scratch, stride * this.threads);
@@ -763,6 +889,26 @@ export class WasmKernels implements Kernels {
     if (this.#broken !== undefined) throw new RangeError(`wasm kernels are unusable after a failure: ${this.#broken.message}`);
   }
 
+}
+
+/** Attention tiles of a batch: each sequence's rows cut into runs of up to ATTENTION_TILE, as [first row, rows] pairs. */
+function attentionTiles(sequences: Int32Array): Int32Array {
+  let count = 0;
+  for (let s = 0; s < sequences.length; s += 4) count += Math.ceil(sequences[s + 1] / ATTENTION_TILE);
+  const tiles = new Int32Array(2 * count);
+  let at = 0;
+  for (let s = 0; s < sequences.length; s += 4) {
+    for (let r = 0; r < sequences[s + 1]; r += ATTENTION_TILE) {
+      tiles[at++] = sequences[s] + r;
+      tiles[at++] = Math.min(ATTENTION_TILE, sequences[s + 1] - r);
+    }
+  }
+  return tiles;
+}
+
+/** Floats of per-thread scratch one attention unit needs (assembly/attention.ts): sums and stats per query, a block's scores. */
+function attentionScratch(group: number, headDim: number, blockSize: number): number {
+  return ATTENTION_TILE * group * (headDim + 2) + blockSize + 16;
 }
 
 /** Bytes of [rows, Kp] activations prepared for int8 or ternary weights: values (2·rows·Kp), row scales, row sums (ternary), 64-aligned each. */

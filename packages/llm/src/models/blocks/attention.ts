@@ -4,7 +4,7 @@
  * positions are learned), a sliding window and score soft-capping when a layer asks for them, a norm of the output
  * when the architecture has one (BitNet), the output projection.
  */
-import type { Batch, Kernels, KvCache } from "@actorlm/tensor";
+import type { Batch, Buffer, Kernels, KvCache } from "@actorlm/tensor";
 import type { WeightSpec, WeightSpecs, Weights } from "../weights.js";
 import type { DecoderBuffers, DecoderDims } from "./buffers.js";
 import { RmsNorm, type Norm } from "./norm.js";
@@ -87,8 +87,11 @@ export class Attention {
     return new Attention(ops, dims, layer, w, settings);
   }
 
-  /** s.proj = attention(s.xb) for the batch over this layer of the cache, which it extends with the batch's keys and values. */
-  forward(s: DecoderBuffers, batch: Batch, cache: KvCache): void {
+  /**
+   * out = attention(s.xb) for the batch over this layer of the cache, which it extends with the batch's keys and values
+   * (out += attention(s.xb) when `add`: a residual add in the output projection).
+   */
+  forward(s: DecoderBuffers, batch: Batch, cache: KvCache, out: Buffer, add: boolean): void {
     const { ops, w, settings: set } = this;
     const { numHeads: heads, numKvHeads: kvHeads, headDim } = this.dims;
     const R = batch.rows;
@@ -107,7 +110,7 @@ export class Attention {
       heads, kvHeads, headDim, scale: set.scale, window: set.window ?? 0, softcap: set.softcap ?? 0,
     });
     set.outputNorm?.forward(s.att, s.att, R);                              // att = norm(att) (BitNet)
-    ops.matmul(s.proj, s.att, w.wo, R, w.bo);                              // out = att Woᵀ (+ bo)
+    ops.matmul(out, s.att, w.wo, R, w.bo, add);                            // out (+)= att Woᵀ (+ bo)
   }
 }
 

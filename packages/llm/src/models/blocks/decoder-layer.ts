@@ -4,6 +4,8 @@
  * "sandwich" norms):
  *
  *     x += postNorm(attention(norm(x)));   x += postNorm(mlp(norm(x)))
+ *
+ * Without a post-norm the residual add is the last product's epilogue (one op and one thread barrier fewer).
  */
 import type { Batch, Kernels, KvCache } from "@actorlm/tensor";
 import type { Attention } from "./attention.js";
@@ -36,12 +38,18 @@ export class DecoderLayer {
     const R = batch.rows;
     const n = R * this.hiddenSize;
     p.attentionNorm.forward(s.xb, s.x, R);                                // xb = norm(x)
-    p.attention.forward(s, batch, cache);                                 // proj = attn(xb)
-    p.attentionPostNorm?.forward(s.proj, s.proj, R);                      // proj = postNorm(proj)
-    ops.add(s.x, s.x, s.proj, n);                                         // x += proj
+    if (p.attentionPostNorm === undefined) p.attention.forward(s, batch, cache, s.x, true);   // x += attn(xb)
+    else {
+      p.attention.forward(s, batch, cache, s.proj, false);                // proj = attn(xb)
+      p.attentionPostNorm.forward(s.proj, s.proj, R);                     // proj = postNorm(proj)
+      ops.add(s.x, s.x, s.proj, n);                                       // x += proj
+    }
     p.mlpNorm.forward(s.xb, s.x, R);                                      // xb = norm(x)
-    p.mlp.forward(s, R);                                                  // proj = mlp(xb)
-    p.mlpPostNorm?.forward(s.proj, s.proj, R);                            // proj = postNorm(proj)
-    ops.add(s.x, s.x, s.proj, n);                                         // x += proj
+    if (p.mlpPostNorm === undefined) p.mlp.forward(s, R, s.x, true);      // x += mlp(xb)
+    else {
+      p.mlp.forward(s, R, s.proj, false);                                 // proj = mlp(xb)
+      p.mlpPostNorm.forward(s.proj, s.proj, R);                           // proj = postNorm(proj)
+      ops.add(s.x, s.x, s.proj, n);                                       // x += proj
+    }
   }
 }

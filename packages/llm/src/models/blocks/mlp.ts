@@ -3,14 +3,14 @@
  * Phi-3), GeGLU with tanh-GELU (Gemma 3) and squared ReLU with a norm before down_proj (BitNet b1.58); GPT-2's plain
  * MLP lives beside its model.
  */
-import type { Activation, Kernels, Weight } from "@actorlm/tensor";
+import type { Activation, Buffer, Kernels, Weight } from "@actorlm/tensor";
 import type { WeightSpecs, Weights } from "../weights.js";
 import type { DecoderBuffers, DecoderDims } from "./buffers.js";
 import type { Norm } from "./norm.js";
 
-/** A feed-forward block: s.proj = FFN(s.xb) over `rows` rows. */
+/** A feed-forward block over `rows` rows: out = FFN(s.xb), or out += FFN(s.xb) when `add` (a residual add in the last product). */
 export interface FeedForward {
-  forward(s: DecoderBuffers, rows: number): void;
+  forward(s: DecoderBuffers, rows: number, out: Buffer, add: boolean): void;
 }
 
 /** The gated MLP's weights: gate and up [intermediate, hidden], down [hidden, intermediate]. */
@@ -43,13 +43,11 @@ export class GatedMlp implements FeedForward {
     return new GatedMlp(ops, dims, act, w.wGate, w.wUp, w.wDown, innerNorm);
   }
 
-  /** s.proj = MLP(s.xb) over R rows. */
-  forward(s: DecoderBuffers, R: number): void {
+  /** out = MLP(s.xb) over R rows (out += MLP(s.xb) when `add`). */
+  forward(s: DecoderBuffers, R: number, out: Buffer, add: boolean): void {
     const { ops } = this;
-    ops.matmul(s.gate, s.xb, this.wGate, R);                                      // g = x Wgᵀ
-    ops.matmul(s.up, s.xb, this.wUp, R);                                          // u = x Wuᵀ
-    ops.glu(s.gate, s.gate, s.up, R * this.dims.intermediateSize, this.act);      // g = act(g) · u
+    ops.gatedMatmul(s.gate, s.xb, this.wGate, this.wUp, R, this.act, s.up);       // g = act(x Wgᵀ) · (x Wuᵀ)
     this.innerNorm?.forward(s.gate, s.gate, R);                                   // g = norm(g) (BitNet)
-    ops.matmul(s.proj, s.gate, this.wDown, R);                                    // out = g Wdᵀ
+    ops.matmul(out, s.gate, this.wDown, R, undefined, add);                       // out (+)= g Wdᵀ
   }
 }
