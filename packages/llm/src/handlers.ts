@@ -3,6 +3,8 @@ import { Cancel, In, InferenceError, Model, Out, handler, type Inference, type M
 import { fitMaxTokens, validateRequest, type FinishReason, type GenerateRequest, type RequestLimits, type TokenOutput } from "./generation/request.js";
 import type { LlamaModel, ModelInfo, SequenceStart } from "./llama-model.js";
 import { encodeOffThread } from "./tokenize/encoder-pool.js";
+import { grammarOffThread } from "./grammar/grammar-pool.js";
+import { sampleSeed } from "./sampling/rng.js";
 
 /** Each accessor's model info, asked once (a model's info never changes, not even across a reset). */
 const infos = new WeakMap<object, Promise<ModelInfo>>();
@@ -29,12 +31,38 @@ function limitsOf(info: ModelInfo): RequestLimits {
  * their queues. Use it in handlers of your own; the caller frees the request (`release`) unless it finished.
  */
 export async function startSequence(model: ModelAccessor<LlamaModel>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart> {
+  return (await startSamples(model, request, signal))[0];
+}
+
+/**
+ * {@link startSequence} for the `n` samples of a request (one when it has no `n`): the prompt is tokenized once and a
+ * grammar converted to EBNF once, both on pool threads (the model worker only compiles the EBNF); sample i is
+ * submitted with seed `sampleSeed(seed, i)` (random seeds when the request has none), and the later samples attach
+ * the prompt's KV blocks the first one computes (prefix cache). If one submit fails, those already submitted are
+ * released.
+ */
+export async function startSamples(model: ModelAccessor<LlamaModel>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart[]> {
   const info = await infoOf(model);
   const limits = limitsOf(info);
   const normalized = validateRequest(request, limits);
   const ids = typeof normalized.prompt === "string" ? (await encodeOffThread(info.model, [normalized.prompt], signal))[0] : normalized.prompt;
   fitMaxTokens(ids.length, normalized.maxTokens, limits); // refused here rather than after a trip through the model's queue
-  return (signal === undefined ? model : model.withSignal(signal)).call("submit", request, Array.from(ids));
+  let submitted: GenerateRequest = { ...request, n: undefined };
+  if (normalized.grammar !== undefined && normalized.grammar.type !== "ebnf") {
+    submitted = { ...submitted, grammar: { type: "ebnf", grammar: await grammarOffThread(normalized.grammar, "grammar", signal) } };
+  }
+  const calls = signal === undefined ? model : model.withSignal(signal);
+  const starts: SequenceStart[] = [];
+  try {
+    for (let i = 0; i < (normalized.n ?? 1); i++) {
+      const seed = normalized.sampling.seed === undefined ? undefined : sampleSeed(normalized.sampling.seed, i);
+      starts.push(await calls.call("submit", { ...submitted, seed }, Array.from(ids)));
+    }
+  } catch (error) {
+    await Promise.all(starts.map((s) => model.call("release", s.id).catch(() => undefined)));
+    throw error;
+  }
+  return starts;
 }
 
 /**
@@ -47,24 +75,30 @@ export async function startSequence(model: ModelAccessor<LlamaModel>, request: G
 export const streamingHandler = handler(
   [In<GenerateRequest>(), Model<LlamaModel>(), Cancel(), Out<TokenOutput>()],
   async (request, model, cancel, out) => {
-    const { id } = await startSequence(model, request, cancel.signal);
+    const starts = await startSamples(model, request, cancel.signal);
     const calls = model.withSignal(cancel.signal);
-    let finished = false;
-    try {
-      for (let index = 0; !finished; ) {
+    const finished = starts.map(() => false);
+    const stream = async (id: number, choice: number) => {
+      for (let index = 0; !finished[choice]; ) {
         cancel.throwIfCancelled();
         for (const step of await calls.call("next", id)) {
-          finished = step.finishReason !== undefined;
+          finished[choice] = step.finishReason !== undefined;
           const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index: index++, special: step.special };
           if (step.finishReason) output.finishReason = step.finishReason;
+          if (step.logprob !== undefined) output.logprob = step.logprob;
+          if (step.topLogprobs !== undefined) output.topLogprobs = step.topLogprobs;
+          if (starts.length > 1) output.choice = choice;
           await out.emit(output);
         }
       }
+    };
+    try {
+      await Promise.all(starts.map((s, choice) => stream(s.id, choice)));
     } finally {
       // A finished request is forgotten by the worker; otherwise free it here (without the job's signal: a
       // cancelled job must still release). If the worker itself is gone there is nothing left to free, and the
       // job already fails with that error.
-      if (!finished) await model.call("release", id).catch(() => undefined);
+      await Promise.all(starts.map((s, choice) => (finished[choice] ? undefined : model.call("release", s.id).catch(() => undefined))));
     }
   },
 );
@@ -111,16 +145,27 @@ export interface Completion {
   text: string;
   tokenIds: number[];
   finishReason: FinishReason;
+  /** With `logprobs`: each generated token's log-probability. */
+  logprobs?: number[];
 }
 
 /** Joins streamed outputs into a {@link Completion}. */
 export function collectCompletion(outputs: readonly TokenOutput[]): Completion {
   const last = outputs.at(-1);
-  return {
+  const completion: Completion = {
     text: outputs.map((o) => o.token).join(""),
     tokenIds: outputs.map((o) => o.tokenId),
     finishReason: last?.finishReason ?? "length",
   };
+  if (outputs.length > 0 && outputs.every((o) => o.logprob !== undefined)) completion.logprobs = outputs.map((o) => o.logprob!);
+  return completion;
+}
+
+/** Joins the streamed outputs of a request with `n` samples into one {@link Completion} per sample, in `choice` order. */
+export function collectCompletions(outputs: readonly TokenOutput[]): Completion[] {
+  const byChoice: TokenOutput[][] = [];
+  for (const o of outputs) (byChoice[o.choice ?? 0] ??= []).push(o);
+  return Array.from(byChoice, (list) => collectCompletion(list ?? []));
 }
 
 /** Runs `request` to completion through an inference built from {@link streamingHandler}. */

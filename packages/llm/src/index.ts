@@ -5,6 +5,7 @@ export {
   REQUEST_FIELDS,
   fitMaxTokens,
   DEFAULT_SAMPLING,
+  MAX_SAMPLES,
   type GenerateRequest,
   type SamplingParams,
   type NormalizedRequest,
@@ -49,7 +50,7 @@ export {
 export { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, defaultKvTokens } from "./models/causal-lm.js";
 export type { CausalLM, CausalLMConfig, ModelLoadOptions } from "./models/causal-lm.js";
 export { readJsonFile, type ReadJsonOptions } from "./json-file.js";
-export { Sequence, type StepOutput } from "./generation/sequence.js";
+export { Sequence, type StepOutput, type SequenceOptions } from "./generation/sequence.js";
 export { Scheduler, type SchedulerLimits, type SchedulerOptions, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
 export { planStep, type PlanSequence, type PlannedRows, type StepLimits, type StepPlan } from "./generation/policy.js";
 export { StepCostModel, type ChunkPolicy, type StepCostOptions } from "./generation/chunking.js";
@@ -57,8 +58,12 @@ export { checkAdmission, type AdmissionLimits } from "./generation/admission.js"
 export { DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_QUEUED_REQUESTS } from "./model-args.js";
 export { LlamaModel, type EngineStats, type LlamaModelArgs, type ModelInfo, type SequenceStart, type WindowScore } from "./llama-model.js";
 export {
-  streamingHandler, perplexityHandler, startSequence, collectCompletion, generate, type Completion, type PerplexityResult,
+  streamingHandler, perplexityHandler, startSequence, startSamples, collectCompletion, collectCompletions, generate, type Completion, type PerplexityResult,
 } from "./handlers.js";
+export { checkGrammarSpec, checkJsonSchema, GRAMMAR_TYPES, type GrammarSpec, type JsonSchema } from "./grammar/spec.js";
+export { grammarToEbnf, structuralToEbnf, type StructuralFormat } from "./grammar/convert.js";
+export { grammarOffThread, structuralOffThread } from "./grammar/grammar-pool.js";
+export { GrammarEngine, SequenceGrammar, vocabType, type GrammarStats, type VocabType } from "./grammar/engine.js";
 export { encodeOffThread } from "./tokenize/encoder-pool.js";
 export { EMBEDDED_MODEL_DIR } from "./embedded-model.js";
 export { GPU_PACKAGE } from "./kernel-start.js";

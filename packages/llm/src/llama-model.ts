@@ -17,6 +17,7 @@ import { loadModel } from "./models/registry.js";
 import { logSumExp } from "./sampling/processors.js";
 import { Tokenizer } from "./tokenizer.js";
 import type { KvSequence } from "./generation/block-manager.js";
+import { GrammarEngine, type GrammarStats } from "./grammar/engine.js";
 
 /** Positions `score` runs through the model per forward pass: bounds its [rows, vocab] logits scratch. */
 const SCORE_CHUNK = 64;
@@ -124,6 +125,8 @@ export class LlamaModel {
   static readonly moduleUrl: string = import.meta.url;
 
   private readonly scheduler: Scheduler;
+  /** Compiled grammars and their matchers (constrained requests). */
+  private readonly grammars: GrammarEngine;
   /** Who submitted each live request (LoadContext.caller): a client that goes away gets its requests freed. */
   private readonly owners = new Map<number, number>();
   private nextId = 1;
@@ -139,6 +142,7 @@ export class LlamaModel {
     const { maxConcurrentRequests, maxQueuedRequests, prefixCaching } = info_;
     const limits = { maxConcurrentRequests, maxQueuedRequests, maxUnreadOutputs: MAX_UNREAD_OUTPUTS };
     this.scheduler = new Scheduler(lm, driver, limits, new StepCostModel(), { prefixCaching });
+    this.grammars = new GrammarEngine(info_.model, tokenizer, lm.config.vocabSize);
   }
 
   /** Checks load arguments on the caller's thread (the host runs it before starting a worker): VALIDATION naming the field. */
@@ -229,6 +233,11 @@ export class LlamaModel {
     return { ...s, ...this.kvUsage(), cachedBlocks, evictions, prefixHitRate };
   }
 
+  /** The grammar compile cache's counters: grammars compiled, the time that took, cache hits. */
+  grammarStats(): GrammarStats {
+    return this.grammars.stats();
+  }
+
   /** The scheduler's last steps (up to 1024, oldest first): when each ended, how long it took, its rows. */
   recentSteps(): StepRecord[] {
     return this.scheduler.recentSteps();
@@ -274,9 +283,16 @@ export class LlamaModel {
     const maxTokens = fitMaxTokens(ids.length, normalized.maxTokens, limits); // refuses a prompt too long before scanning it
     if (given !== undefined) checkIds(given, "prompt", 1, this.tokenizer.vocabSize);
     if (promptIds !== undefined) checkIds(ids, "promptIds", 1, this.tokenizer.vocabSize);
-    const sequence = new Sequence(this.tokenizer, normalized, ids, maxTokens, this.scheduler.blocks.sequence());
+    if (normalized.n !== undefined) throw new LlmError("VALIDATION", "n: submit runs one sample (the handlers run n)", { field: "n" });
+    const grammar = normalized.grammar === undefined ? undefined : this.grammars.start(normalized.grammar);
+    const sequence = new Sequence(this.tokenizer, normalized, ids, maxTokens, this.scheduler.blocks.sequence(), { grammar });
     const id = this.nextId;
-    this.scheduler.submit(id, sequence); // OVERLOADED when full: the id stays unused
+    try {
+      this.scheduler.submit(id, sequence); // OVERLOADED when full: the id stays unused
+    } catch (error) {
+      sequence.dispose();
+      throw error;
+    }
     this.nextId++;
     this.owners.set(id, this.ctx?.caller ?? 0);
     return { id, promptIds: ids, seed: sequence.seed };
