@@ -48,7 +48,7 @@ export async function startSamples(model: ModelAccessor<LlamaModel>, request: Ge
   const ids = typeof normalized.prompt === "string" ? (await encodeOffThread(info.model, [normalized.prompt], signal))[0] : normalized.prompt;
   fitMaxTokens(ids.length, normalized.maxTokens, limits); // refused here rather than after a trip through the model's queue
   let submitted: GenerateRequest = { ...request, n: undefined };
-  if (normalized.grammar !== undefined && normalized.grammar.type !== "ebnf") {
+  if (normalized.grammar !== undefined) {
     submitted = { ...submitted, grammar: { type: "ebnf", grammar: await grammarOffThread(normalized.grammar, "grammar", signal) } };
   }
   const calls = signal === undefined ? model : model.withSignal(signal);

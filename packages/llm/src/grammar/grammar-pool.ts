@@ -11,9 +11,12 @@ const CACHE_ENTRIES = 256;
 let pool: CpuPool<GrammarTask, string> | undefined;
 const cache = new Map<string, Promise<string>>();
 
-/** The EBNF text of `spec` (checked), converted on a pool thread and cached; VALIDATION naming `field` when refused. */
+/**
+ * The EBNF text of `spec` (checked), converted (EBNF: parsed and printed again) on a pool thread and cached;
+ * VALIDATION naming `field` when xgrammar refuses it, so a grammar that would make the wasm abort never reaches the
+ * model worker.
+ */
 export function grammarOffThread(spec: GrammarSpec, field = "grammar", signal?: AbortSignal): Promise<string> {
-  if (spec.type === "ebnf") return Promise.resolve(spec.grammar);
   return cached(`${field}\u0000${JSON.stringify(spec)}`, { spec, field }, signal);
 }
 

@@ -43,8 +43,11 @@ const UNSUPPORTED = new Set([
 
 const TYPES = new Set(["object", "array", "string", "number", "integer", "boolean", "null"]);
 
-/** String formats xgrammar builds a grammar for; any other format is refused (it would be ignored). */
-const FORMATS = new Set(["email", "date", "time", "date-time", "duration", "ipv4", "ipv6", "hostname", "uuid", "uri", "uri-reference", "uri-template", "json-pointer", "relative-json-pointer"]);
+/**
+ * String formats xgrammar builds a grammar for; any other format is refused (it would be ignored). `ipv4` is left
+ * out: xgrammar's grammar for it allows leading zeros ("155.000.44.44"), which the format forbids.
+ */
+const FORMATS = new Set(["email", "date", "time", "date-time", "duration", "ipv6", "hostname", "uuid", "uri", "uri-reference", "uri-template", "json-pointer", "relative-json-pointer"]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
