@@ -70,3 +70,9 @@ export { GPU_PACKAGE } from "./kernel-start.js";
 export { measureBandwidth, measureSimdPeak, type SimdPeak } from "./machine-probes.js";
 export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "./chat-template.js";
 export * from "./hub/index.js";
+export {
+  checkTools, checkToolChoice, parametersOf, toolCallId, toolGrammar, parseToolCalls, toolCallFormat, readJsonValue, ToolCallStream,
+  HERMES_FORMAT, LLAMA3_FORMAT, MISTRAL_FORMAT,
+  type ToolCall, type ToolChoice, type ToolDefinition, type ParsedCall, type ParsedCompletion, type ToolCallFormat, type FoundCalls,
+  type ToolCallDelta, type ToolStreamEvent,
+} from "./tools/index.js";
