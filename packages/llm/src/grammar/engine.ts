@@ -57,6 +57,27 @@ export interface GrammarStats {
   readonly compileMs: number;
   /** Requests whose grammar was found compiled. */
   readonly cacheHits: number;
+  /** Next-token masks computed so far. */
+  readonly masks: number;
+  /**
+   * How long the masks of one step held the model worker (every constrained request's, computed together after the
+   * step that sampled their tokens): median and 99th percentile over the last 4096 steps, ms.
+   */
+  readonly maskStepP50Ms: number;
+  readonly maskStepP99Ms: number;
+  /** Steps whose masks were timed so far, and the last 4096 of those times (ms, oldest first). */
+  readonly maskSteps: number;
+  readonly recentMaskStepMs: number[];
+}
+
+/** Mask timings kept for the percentiles. */
+const MASK_TIMES = 4096;
+
+/** The p-th percentile (nearest rank) of `values`; 0 when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 /**
@@ -66,7 +87,20 @@ export interface GrammarStats {
 export class GrammarEngine {
   #compiler: Promise<GrammarCompiler> | undefined;
   readonly #compiled = new Map<string, Promise<CompiledGrammar>>();
-  #stats = { compiled: 0, compileMs: 0, cacheHits: 0 };
+  #stats = { compiled: 0, compileMs: 0, cacheHits: 0, masks: 0, maskSteps: 0 };
+  readonly #maskTimes: number[] = [];
+  /** Masks being computed now, and when the first of them started. */
+  #inFlight = 0;
+  #batchStart = 0;
+  readonly #timing = {
+    started: () => {
+      if (this.#inFlight++ === 0) this.#batchStart = performance.now();
+    },
+    done: () => {
+      this.#stats.masks++;
+      if (--this.#inFlight === 0) this.#maskTimes[this.#stats.maskSteps++ % MASK_TIMES] = performance.now() - this.#batchStart;
+    },
+  };
 
   /** Grammars for the model in `dir` with `tokenizer`, whose logits rows have `logitsSize` entries. */
   constructor(
@@ -77,12 +111,15 @@ export class GrammarEngine {
 
   /** A matcher for `spec` (checked), ready once compiled; EBNF is compiled as is, any other spec converted here first. */
   start(spec: GrammarSpec): SequenceGrammar {
-    return new SequenceGrammar(this.compile(spec), this.tokenizer.eosIds);
+    return new SequenceGrammar(this.compile(spec), this.tokenizer.eosIds, this.#timing);
   }
 
-  /** Counters of the compile cache. */
+  /** Counters of the compile cache, and what the masks cost. */
   stats(): GrammarStats {
-    return { ...this.#stats };
+    const { compiled, compileMs, cacheHits, masks, maskSteps } = this.#stats;
+    const at = maskSteps % MASK_TIMES;
+    const recentMaskStepMs = this.#maskTimes.length < MASK_TIMES ? [...this.#maskTimes] : [...this.#maskTimes.slice(at), ...this.#maskTimes.slice(0, at)];
+    return { compiled, compileMs, cacheHits, masks, maskStepP50Ms: percentile(this.#maskTimes, 50), maskStepP99Ms: percentile(this.#maskTimes, 99), maskSteps, recentMaskStepMs };
   }
 
   /** The compiled grammar of `spec`, from the cache when its EBNF text was compiled before. */
@@ -148,7 +185,12 @@ export class SequenceGrammar {
   /** Called when a mask (or a failure) becomes available. */
   onReady: (() => void) | undefined;
 
-  constructor(compiled: Promise<CompiledGrammar>, stopIds: readonly number[]) {
+  /** A matcher once `compiled` is; `timing` is told when each mask starts and ends. */
+  constructor(
+    compiled: Promise<CompiledGrammar>,
+    stopIds: readonly number[],
+    private readonly timing: { started(): void; done(): void } = { started: () => undefined, done: () => undefined },
+  ) {
     const xg = xgrammar();
     compiled
       .then((grammar) => xg.GrammarMatcher.createGrammarMatcher(grammar, stopIds.length > 0 ? [...stopIds] : undefined))
@@ -197,15 +239,23 @@ export class SequenceGrammar {
     this.#matcher = undefined;
   }
 
+  /** Compute the next mask once the current task (the step) is done, timed with the other masks of that step. */
   #fill(matcher: GrammarMatcher): void {
-    matcher.getNextTokenBitmask().then(
-      (mask: Int32Array) => {
-        if (this.#disposed || this.#matcher !== matcher) return;
-        this.#mask = mask;
-        this.onReady?.();
-      },
-      (error: unknown) => this.#fail(error),
-    );
+    queueMicrotask(() => {
+      this.timing.started();
+      matcher.getNextTokenBitmask().then(
+        (mask: Int32Array) => {
+          this.timing.done();
+          if (this.#disposed || this.#matcher !== matcher) return;
+          this.#mask = mask;
+          this.onReady?.();
+        },
+        (error: unknown) => {
+          this.timing.done();
+          this.#fail(error);
+        },
+      );
+    });
   }
 
   #fail(error: unknown): void {
