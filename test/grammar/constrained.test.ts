@@ -120,3 +120,18 @@ describe("refusals", () => {
     expect(["yes", "no"]).toContain(text);
   });
 });
+
+describe("LlamaModel.submit directly", () => {
+  it("converts a JSON Schema in the model worker when no handler converted it first", async () => {
+    const schema = SCHEMAS[0].schema;
+    const { id } = await model.host.call("submit", { prompt: PROMPT, maxTokens: 60, temperature: 0, grammar: { type: "json_schema", schema } });
+    let text = "";
+    for (let done = false; !done; ) {
+      for (const step of await model.host.call("next", id)) {
+        text += step.text;
+        done = step.finishReason !== undefined;
+      }
+    }
+    expect(validates(text, schema)).toEqual({ ok: true });
+  });
+});
