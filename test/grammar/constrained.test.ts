@@ -35,6 +35,9 @@ describe("JSON Schema", () => {
       const results = await Promise.all(
         SCHEMAS.map(async ({ name, schema }) => ({ name, schema, outputs: await run({ prompt: PROMPT, maxTokens: 160, ...mode, grammar: { type: "json_schema", schema } }) })),
       );
+      const stats = await model.host.call("grammarStats");
+      expect(stats.compiled + stats.cacheHits).toBeGreaterThanOrEqual(SCHEMAS.length); // each compiled once, on the grammar thread
+      expect(stats.masks).toBeGreaterThan(0);
       for (const { name, schema, outputs } of results) {
         const { text, finishReason } = collectCompletion(outputs);
         expect(finishReason, `${name}: ${text}`).toBe("stop");

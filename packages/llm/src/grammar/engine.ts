@@ -1,22 +1,21 @@
-// Grammars in the model worker: the model's vocabulary as xgrammar sees it, a compile cache keyed by EBNF text, and one
-// matcher per constrained request. The matcher's next-token bitmask is computed as soon as a token is accepted (a
-// microtask after the step that sampled it), so it is ready when the next step samples; a request whose mask is
-// not ready yet sits that step out instead of holding the batch.
+// Grammars of one model, seen from the model worker: a grammar thread (grammar-thread.ts) holds xgrammar with the
+// model's vocabulary, compiles grammars and runs the matchers; each constrained request has a shared slot its masks
+// are written to. A request sits out of the steps until its grammar is compiled and its first mask written; after it
+// samples a token, its next mask is computed on the grammar thread while the model runs the next forward pass, and
+// read from the slot when that pass's logits are sampled (waiting only if the grammar thread is behind).
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { readJsonFile } from "../json-file.js";
 import { LlmError } from "../errors.js";
 import type { Tokenizer } from "../tokenizer.js";
-import { grammarToEbnf } from "./convert.js";
 import type { GrammarSpec } from "./spec.js";
-import type * as Xg from "@mlc-ai/web-xgrammar";
-import { xgCall, xgrammar } from "./xgrammar.js";
+import {
+  SLOT_MASK, SLOT_MASK_US, SLOT_STATUS, SLOT_VERSION, STATUS_FAILED, slotBytes,
+  type FromGrammarThread, type ToGrammarThread,
+} from "./protocol.js";
 
-type CompiledGrammar = Xg.CompiledGrammar;
-type GrammarCompiler = Xg.GrammarCompiler;
-type GrammarMatcher = Xg.GrammarMatcher;
-
-/** Compiled grammars kept per model (least recently used disposed first). */
-const COMPILED_ENTRIES = 64;
+/** Longest the model worker waits for a mask before failing the request (the grammar thread is stuck or gone). */
+const MASK_TIMEOUT_MS = 30_000;
 
 /** How xgrammar must decode the vocabulary strings of tokenizer.json into bytes. */
 export type VocabType = "byte_level" | "byte_fallback" | "raw";
@@ -52,22 +51,25 @@ function prependsSpace(tokenizerJson: unknown): boolean {
 
 /** The compile cache's counters (for benchmarks and tests). */
 export interface GrammarStats {
-  /** Grammars compiled against the vocabulary so far, and the milliseconds that took in all. */
+  /** Grammars compiled against the vocabulary so far (on the grammar thread), and the milliseconds that took in all. */
   readonly compiled: number;
   readonly compileMs: number;
   /** Requests whose grammar was found compiled. */
   readonly cacheHits: number;
-  /** Next-token masks computed so far. */
+  /** Next-token masks used so far. */
   readonly masks: number;
+  /** What a mask took on the grammar thread: median and 99th percentile of the last 4096, ms. */
+  readonly maskP50Ms: number;
+  readonly maskP99Ms: number;
   /**
-   * How long the masks of one step held the model worker (every constrained request's, computed together after the
-   * step that sampled their tokens): median and 99th percentile over the last 4096 steps, ms.
+   * How long the model worker waited for a mask the grammar thread had not written yet when the logits were
+   * sampled (0 when it was ready): median and 99th percentile of the last 4096, ms. This is what masks cost the batch.
    */
-  readonly maskStepP50Ms: number;
-  readonly maskStepP99Ms: number;
-  /** Steps whose masks were timed so far, and the last 4096 of those times (ms, oldest first). */
-  readonly maskSteps: number;
-  readonly recentMaskStepMs: number[];
+  readonly waitP50Ms: number;
+  readonly waitP99Ms: number;
+  /** The last 4096 masks' times and waits (ms, oldest first; `masks` says how many there were in all). */
+  readonly recentMaskMs: number[];
+  readonly recentWaitMs: number[];
 }
 
 /** Mask timings kept for the percentiles. */
@@ -80,27 +82,33 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** A ring of the last MASK_TIMES values, oldest first on read. */
+class Ring {
+  readonly #values: number[] = [];
+  #count = 0;
+  push(v: number): void {
+    this.#values[this.#count++ % MASK_TIMES] = v;
+  }
+  get count(): number {
+    return this.#count;
+  }
+  list(): number[] {
+    const at = this.#count % MASK_TIMES;
+    return this.#values.length < MASK_TIMES ? [...this.#values] : [...this.#values.slice(at), ...this.#values.slice(0, at)];
+  }
+}
+
 /**
- * The grammars of one model: the vocabulary prepared for xgrammar (on first use), compiled grammars by EBNF text,
+ * The grammars of one model: its grammar thread (started on first use, with the vocabulary as xgrammar must see it)
  * and a {@link SequenceGrammar} for each constrained request.
  */
 export class GrammarEngine {
-  #compiler: Promise<GrammarCompiler> | undefined;
-  readonly #compiled = new Map<string, Promise<CompiledGrammar>>();
-  #stats = { compiled: 0, compileMs: 0, cacheHits: 0, masks: 0, maskSteps: 0 };
-  readonly #maskTimes: number[] = [];
-  /** Masks being computed now, and when the first of them started. */
-  #inFlight = 0;
-  #batchStart = 0;
-  readonly #timing = {
-    started: () => {
-      if (this.#inFlight++ === 0) this.#batchStart = performance.now();
-    },
-    done: () => {
-      this.#stats.masks++;
-      if (--this.#inFlight === 0) this.#maskTimes[this.#stats.maskSteps++ % MASK_TIMES] = performance.now() - this.#batchStart;
-    },
-  };
+  #thread: Worker | undefined;
+  #nextId = 1;
+  readonly #live = new Map<number, SequenceGrammar>();
+  #stats = { compiled: 0, compileMs: 0, cacheHits: 0 };
+  readonly #maskMs = new Ring();
+  readonly #waitMs = new Ring();
 
   /** Grammars for the model in `dir` with `tokenizer`, whose logits rows have `logitsSize` entries. */
   constructor(
@@ -109,125 +117,154 @@ export class GrammarEngine {
     private readonly logitsSize: number,
   ) {}
 
-  /** A matcher for `spec` (checked), ready once compiled; EBNF is compiled as is, any other spec converted here first. */
+  /**
+   * A matcher for `spec` (checked): EBNF is compiled as is, any other spec converted on the grammar thread first. It
+   * is {@link SequenceGrammar.ready} once compiled and its first mask written.
+   */
   start(spec: GrammarSpec): SequenceGrammar {
-    return new SequenceGrammar(this.compile(spec), this.tokenizer.eosIds, this.#timing);
+    const id = this.#nextId++;
+    const slot = new SharedArrayBuffer(slotBytes(this.logitsSize));
+    const grammar = new SequenceGrammar(slot, this.tokenizer.eosIds, {
+      accept: (token) => this.#post({ type: "accept", id, token }),
+      dispose: () => {
+        this.#live.delete(id);
+        this.#post({ type: "dispose", id });
+      },
+      timed: (maskMs, waitMs) => {
+        this.#maskMs.push(maskMs);
+        this.#waitMs.push(waitMs);
+      },
+    });
+    this.#live.set(id, grammar);
+    const start = spec.type === "ebnf" ? { ebnf: spec.grammar } : { spec: JSON.stringify(spec) };
+    this.#post({ type: "start", id, slot, ...start });
+    return grammar;
   }
 
   /** Counters of the compile cache, and what the masks cost. */
   stats(): GrammarStats {
-    const { compiled, compileMs, cacheHits, masks, maskSteps } = this.#stats;
-    const at = maskSteps % MASK_TIMES;
-    const recentMaskStepMs = this.#maskTimes.length < MASK_TIMES ? [...this.#maskTimes] : [...this.#maskTimes.slice(at), ...this.#maskTimes.slice(0, at)];
-    return { compiled, compileMs, cacheHits, masks, maskStepP50Ms: percentile(this.#maskTimes, 50), maskStepP99Ms: percentile(this.#maskTimes, 99), maskSteps, recentMaskStepMs };
+    const masks = this.#maskMs.list();
+    const waits = this.#waitMs.list();
+    return {
+      ...this.#stats,
+      masks: this.#maskMs.count,
+      maskP50Ms: percentile(masks, 50),
+      maskP99Ms: percentile(masks, 99),
+      waitP50Ms: percentile(waits, 50),
+      waitP99Ms: percentile(waits, 99),
+      recentMaskMs: masks,
+      recentWaitMs: waits,
+    };
   }
 
-  /** The compiled grammar of `spec`, from the cache when its EBNF text was compiled before. */
-  private async compile(spec: GrammarSpec): Promise<CompiledGrammar> {
-    const ebnf = spec.type === "ebnf" ? spec.grammar : await grammarToEbnf(spec);
-    const hit = this.#compiled.get(ebnf);
-    if (hit !== undefined) {
-      this.#stats.cacheHits++;
-      this.#compiled.delete(ebnf);
-      this.#compiled.set(ebnf, hit);
-      return hit;
-    }
-    const compiled = this.compiler().then((compiler) => {
-      const t0 = performance.now();
-      return xgCall(() => compiler.compileGrammar(ebnf, "root")).then(
-        (grammar) => {
-          this.#stats.compiled++;
-          this.#stats.compileMs += performance.now() - t0;
-          return grammar;
-        },
-        (error: unknown) => {
-          throw new LlmError("VALIDATION", `grammar: ${error instanceof Error ? error.message : String(error)}`, { field: "grammar" }, { cause: error });
-        },
-      );
+  #post(message: ToGrammarThread): void {
+    if (this.#thread !== undefined) return this.#thread.postMessage(message); // at once: the next forward runs meanwhile
+    this.#threadOf().then((thread) => thread.postMessage(message), (error: unknown) => {
+      if (message.type === "start") this.#live.get(message.id)?.fail(error);
     });
-    this.#compiled.set(ebnf, compiled);
-    compiled.catch(() => this.#compiled.delete(ebnf));
-    if (this.#compiled.size > COMPILED_ENTRIES) {
-      const [oldest, evicted] = this.#compiled.entries().next().value as [string, Promise<CompiledGrammar>];
-      this.#compiled.delete(oldest);
-      evicted.then((g) => g.dispose(), () => undefined); // matchers made from it keep their own reference
-    }
-    return compiled;
   }
 
-  /** The compiler over this model's vocabulary, built on first use. */
-  private compiler(): Promise<GrammarCompiler> {
-    this.#compiler ??= (async () => {
+  #starting: Promise<Worker> | undefined;
+
+  /** The grammar thread, started (and given the vocabulary) on first use; unref'ed, so it never keeps a process alive. */
+  #threadOf(): Promise<Worker> {
+    this.#starting ??= (async () => {
       const json = await readJsonFile(join(this.dir, "tokenizer.json"));
-      const xg = xgrammar();
       const vocab: string[] = [];
       for (let id = 0; id < this.logitsSize; id++) {
         // special tokens (and ids past the tokenizer) are "": xgrammar never allows them inside the text, so
         // `<|im_start|>` cannot appear in a JSON string; eos is allowed where the grammar may end.
         vocab.push(this.tokenizer.isSpecial(id) || this.tokenizer.isEos(id) ? "" : this.tokenizer.idToToken(id) ?? "");
       }
-      const info = await xg.TokenizerInfo.createTokenizerInfo(vocab, vocabType(json), prependsSpace(json), this.logitsSize, [...this.tokenizer.eosIds]);
-      return xg.GrammarCompiler.createGrammarCompiler(info, false);
+      const thread = new Worker(new URL("./grammar-thread.js", import.meta.url), { name: "actorlm:grammar" });
+      thread.unref();
+      thread.on("message", (message: FromGrammarThread) => this.#onMessage(message));
+      thread.on("error", (error) => {
+        for (const grammar of this.#live.values()) grammar.fail(error);
+      });
+      thread.postMessage({ type: "init", vocab, vocabType: vocabType(json), prependSpace: prependsSpace(json), logitsSize: this.logitsSize, stopIds: [...this.tokenizer.eosIds] } satisfies ToGrammarThread);
+      this.#thread = thread;
+      return thread;
     })();
-    return this.#compiler;
+    return this.#starting;
+  }
+
+  #onMessage(message: FromGrammarThread): void {
+    const grammar = this.#live.get(message.id);
+    if (message.compileMs !== undefined) {
+      this.#stats.compiled++;
+      this.#stats.compileMs += message.compileMs;
+    } else if (message.error === undefined) this.#stats.cacheHits++;
+    if (grammar === undefined) return;
+    if (message.error !== undefined) grammar.fail(new LlmError("VALIDATION", message.error.message, { field: message.error.field ?? "grammar" }));
+    else grammar.started();
   }
 }
 
+/** What a {@link SequenceGrammar} tells its engine. */
+interface GrammarLink {
+  accept(token: number): void;
+  dispose(): void;
+  timed(maskMs: number, waitMs: number): void;
+}
+
 /**
- * One request's matcher: not {@link SequenceGrammar.ready} until its grammar is compiled and its first mask computed,
- * then again after each accepted token until the next mask is. `onReady` is called each time it becomes ready.
+ * One request's matcher, run on the grammar thread: {@link SequenceGrammar.ready} once its grammar is compiled and
+ * its first mask written (`onReady` is called then, or when it failed); from then on each mask is read from the
+ * shared slot when the logits are sampled.
  */
 export class SequenceGrammar {
-  #matcher: GrammarMatcher | undefined;
-  #mask: Int32Array | undefined;
+  readonly #view: Int32Array;
+  readonly #mask: Int32Array;
+  /** Masks the slot must hold before the next one may be read. */
+  #expected = 1;
+  #started = false;
   #failure: unknown;
   #disposed = false;
-  /** Called when a mask (or a failure) becomes available. */
+  /** Called when the first mask (or a failure) becomes available. */
   onReady: (() => void) | undefined;
 
-  /** A matcher once `compiled` is; `timing` is told when each mask starts and ends. */
-  constructor(
-    compiled: Promise<CompiledGrammar>,
-    stopIds: readonly number[],
-    private readonly timing: { started(): void; done(): void } = { started: () => undefined, done: () => undefined },
-  ) {
-    const xg = xgrammar();
-    compiled
-      .then((grammar) => xg.GrammarMatcher.createGrammarMatcher(grammar, stopIds.length > 0 ? [...stopIds] : undefined))
-      .then((matcher) => {
-        if (this.#disposed) return matcher.dispose();
-        this.#matcher = matcher;
-        this.#fill(matcher);
-      })
-      .catch((error: unknown) => this.#fail(error));
+  constructor(slot: SharedArrayBuffer, private readonly stopIds: readonly number[], private readonly link: GrammarLink) {
+    this.#view = new Int32Array(slot);
+    this.#mask = this.#view.subarray(SLOT_MASK);
   }
 
-  /** True when the next token's mask is known (or the grammar failed: then {@link SequenceGrammar.mask} throws). */
+  /** True once the first mask is written (or the grammar failed: then {@link SequenceGrammar.mask} throws). */
   get ready(): boolean {
-    return this.#mask !== undefined || this.#failure !== undefined;
+    return this.#started || this.#failure !== undefined;
   }
 
   /**
-   * The allowed next tokens: bit `id & 31` of word `id >> 5` set for each (bits past the vocabulary may be set: the
-   * caller reads only its logits row). Throws the grammar's failure (a refused grammar, an xgrammar error).
+   * The allowed next tokens: bit `id & 31` of word `id >> 5` set for each. Waits (blocking, bounded) when the grammar
+   * thread has not written it yet; throws the grammar's failure.
    */
   mask(): Int32Array {
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#mask === undefined) throw new LlmError("VALIDATION", "grammar mask requested before it was ready");
+    const t0 = performance.now();
+    for (;;) {
+      const version = Atomics.load(this.#view, SLOT_VERSION);
+      if (version >= this.#expected) break;
+      const left = MASK_TIMEOUT_MS - (performance.now() - t0);
+      if (left <= 0) throw new LlmError("VALIDATION", `grammar: no mask from the grammar thread within ${MASK_TIMEOUT_MS} ms`, { field: "grammar" });
+      Atomics.wait(this.#view, SLOT_VERSION, version, left);
+    }
+    const waited = performance.now() - t0;
+    if (Atomics.load(this.#view, SLOT_STATUS) === STATUS_FAILED) {
+      this.#failure ??= new LlmError("VALIDATION", "grammar: the matcher failed on the grammar thread", { field: "grammar" });
+      throw this.#failure;
+    }
+    this.link.timed(Atomics.load(this.#view, SLOT_MASK_US) / 1000, waited);
     return this.#mask;
   }
 
   /**
-   * Advance past `tokenId` (which the mask allowed) and start computing the next mask. Returns true when the grammar
-   * is complete: it accepted a stop token, or nothing may follow.
+   * Advance past `tokenId` (which the mask allowed): the grammar thread computes the next mask meanwhile. Returns
+   * true when the grammar is complete (it accepted a stop token).
    */
   accept(tokenId: number): boolean {
-    const matcher = this.#matcher;
-    if (matcher === undefined) throw new LlmError("VALIDATION", "grammar token accepted before the grammar was ready");
-    this.#mask = undefined;
-    if (!matcher.acceptToken(tokenId)) throw new LlmError("VALIDATION", `the grammar refused token ${tokenId}, which its mask allowed`);
-    if (matcher.isTerminated()) return true;
-    this.#fill(matcher);
+    if (this.stopIds.includes(tokenId)) return true;
+    this.#expected++;
+    this.link.accept(tokenId);
     return false;
   }
 
@@ -235,31 +272,18 @@ export class SequenceGrammar {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#matcher?.dispose();
-    this.#matcher = undefined;
+    this.link.dispose();
   }
 
-  /** Compute the next mask once the current task (the step) is done, timed with the other masks of that step. */
-  #fill(matcher: GrammarMatcher): void {
-    queueMicrotask(() => {
-      this.timing.started();
-      matcher.getNextTokenBitmask().then(
-        (mask: Int32Array) => {
-          this.timing.done();
-          if (this.#disposed || this.#matcher !== matcher) return;
-          this.#mask = mask;
-          this.onReady?.();
-        },
-        (error: unknown) => {
-          this.timing.done();
-          this.#fail(error);
-        },
-      );
-    });
+  /** The first mask is written (the engine saw the grammar thread's word). */
+  started(): void {
+    this.#started = true;
+    this.onReady?.();
   }
 
-  #fail(error: unknown): void {
-    this.#failure = error;
+  /** The grammar failed: the request fails when it samples next. */
+  fail(error: unknown): void {
+    this.#failure ??= error;
     this.onReady?.();
   }
 }

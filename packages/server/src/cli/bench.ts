@@ -172,7 +172,7 @@ async function runConstrained(flags: BenchFlags): Promise<void> {
       else {
         process.stdout.write(
           `C=${r.concurrency}: unconstrained ${r.unconstrained_tokens_per_s} tok/s, constrained ${r.constrained_tokens_per_s} tok/s (ratio ${r.ratio}); ` +
-            `schema → EBNF ${r.schema_to_ebnf_ms} ms, compile ${r.compile_ms} ms; masks per step p50 ${r.mask_step_p50_ms} ms, p99 ${r.mask_step_p99_ms} ms\n`,
+            `schema → EBNF ${r.schema_to_ebnf_ms} ms, compile ${r.compile_ms} ms; mask p50 ${r.mask_p50_ms} ms, p99 ${r.mask_p99_ms} ms (grammar thread); model worker waited p50 ${r.wait_p50_ms} ms, p99 ${r.wait_p99_ms} ms\n`,
         );
       }
     }

@@ -1,8 +1,8 @@
 // `actorlm bench --constrained`: what constrained decoding costs. At each concurrency (1 and 8 by default), C clients
 // generate G tokens through the request path unconstrained and under a JSON-records grammar, the two interleaved run
 // by run on one loaded model; reported: both aggregate decode rates and their ratio, the grammar's compile time
-// (first compile against the vocabulary; the schema → EBNF conversion on a pool thread is timed apart) and what each
-// next-token mask cost in the model worker.
+// (first compile against the vocabulary on the grammar thread; the schema → EBNF conversion on a pool thread is timed
+// apart), what each next-token mask took on the grammar thread and how long the model worker waited for one.
 import { performance } from "node:perf_hooks";
 import { grammarOffThread, type GrammarSpec } from "@actorlm/llm";
 import { loadTest, percentile } from "./load-test.js";
@@ -52,9 +52,12 @@ export interface ConstrainedReport {
   /** The bench schema's conversion to EBNF (pool thread) and its first compile against the vocabulary (model worker), ms. */
   schema_to_ebnf_ms: number;
   compile_ms: number;
-  /** How long one step's masks (every constrained client's) held the model worker, ms. */
-  mask_step_p50_ms: number;
-  mask_step_p99_ms: number;
+  /** What one mask took on the grammar thread, ms. */
+  mask_p50_ms: number;
+  mask_p99_ms: number;
+  /** How long the model worker waited for a mask the grammar thread had not written yet when it sampled (0: ready), ms. */
+  wait_p50_ms: number;
+  wait_p99_ms: number;
 }
 
 /** Runs the A/B at each concurrency in `levels` on `host`; `runs` interleaved pairs each, medians reported. */
@@ -78,7 +81,9 @@ export async function constrainedBench(host: ModelHost<LlamaModel>, levels: read
       constrained.push((await loadTest(host, { ...base, grammar: BENCH_STREAM_GRAMMAR })).aggregateDecodeTokensPerS);
     }
     const stats = await host.call("grammarStats");
-    const steps = stats.recentMaskStepMs.slice(-Math.min(stats.maskSteps - start.maskSteps, stats.recentMaskStepMs.length)); // this level's
+    const fresh = Math.min(stats.masks - start.masks, stats.recentMaskMs.length); // this level's masks
+    const masks = stats.recentMaskMs.slice(-fresh);
+    const waits = stats.recentWaitMs.slice(-fresh);
     reports.push({
       concurrency: C,
       prompt_tokens: promptTokens,
@@ -89,8 +94,10 @@ export async function constrainedBench(host: ModelHost<LlamaModel>, levels: read
       ratio: round(median(constrained) / median(free), 3),
       schema_to_ebnf_ms: round(toEbnf, 1),
       compile_ms: round(compileMs, 1),
-      mask_step_p50_ms: round(percentile(steps, 50), 3),
-      mask_step_p99_ms: round(percentile(steps, 99), 3),
+      mask_p50_ms: round(percentile(masks, 50), 3),
+      mask_p99_ms: round(percentile(masks, 99), 3),
+      wait_p50_ms: round(percentile(waits, 50), 3),
+      wait_p99_ms: round(percentile(waits, 99), 3),
     });
   }
   return reports;
