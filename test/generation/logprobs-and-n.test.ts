@@ -88,4 +88,14 @@ describe("n", () => {
     expect(samples[2].logprobs).toHaveLength(8);
     expect((await rejection(model.inference.infer({ prompt, n: 17 }).run(), "VALIDATION")).field).toBe("n");
   });
+
+  it("cancelling a job of n constrained samples frees every sample (and its matcher)", async () => {
+    const job = model.inference.infer({ prompt, maxTokens: 200, temperature: 1, seed: 5, n: 3, grammar: { type: "json_object" } }).spawn();
+    const iterator = job.stream[Symbol.asyncIterator]();
+    for (let i = 0; i < 6; i++) await iterator.next();
+    expect(await model.host.call("activeSequences")).toBe(3);
+    job.cancel();
+    await rejection(job.join(), "CANCELLED");
+    expect(await model.host.call("activeSequences")).toBe(0);
+  });
 });
