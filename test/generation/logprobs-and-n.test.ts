@@ -90,7 +90,7 @@ describe("n", () => {
   });
 
   it("cancelling a job of n constrained samples frees every sample (and its matcher)", async () => {
-    const job = model.inference.infer({ prompt, maxTokens: 200, temperature: 1, seed: 5, n: 3, grammar: { type: "json_object" } }).spawn();
+    const job = model.inference.infer({ prompt, maxTokens: 200, temperature: 1, seed: 5, n: 3, grammar: { type: "regex", pattern: "[a-z ]{40,80}" } }).spawn();
     const iterator = job.stream[Symbol.asyncIterator]();
     for (let i = 0; i < 6; i++) await iterator.next();
     expect(await model.host.call("activeSequences")).toBe(3);
