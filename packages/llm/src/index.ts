@@ -60,7 +60,7 @@ export { LlamaModel, type EngineStats, type LlamaModelArgs, type ModelInfo, type
 export {
   streamingHandler, perplexityHandler, startSequence, startSamples, collectCompletion, collectCompletions, generate, type Completion, type PerplexityResult,
 } from "./handlers.js";
-export { checkGrammarSpec, checkJsonSchema, GRAMMAR_TYPES, type GrammarSpec, type JsonSchema } from "./grammar/spec.js";
+export { checkGrammarSpec, checkJsonSchema, checkRegex, GRAMMAR_TYPES, type GrammarSpec, type JsonSchema } from "./grammar/spec.js";
 export { grammarToEbnf, structuralToEbnf, type StructuralFormat } from "./grammar/convert.js";
 export { grammarOffThread, structuralOffThread } from "./grammar/grammar-pool.js";
 export { GrammarEngine, SequenceGrammar, vocabType, type GrammarStats, type VocabType } from "./grammar/engine.js";

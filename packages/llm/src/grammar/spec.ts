@@ -98,8 +98,8 @@ export function checkGrammarSpec(value: unknown, field = "grammar"): GrammarSpec
   }
 }
 
-/** Refuse a pattern JavaScript cannot parse as a regular expression. */
-function checkRegex(pattern: string, path: string): void {
+/** Refuse (VALIDATION naming `path`) a pattern JavaScript cannot parse as a regular expression. */
+export function checkRegex(pattern: string, path: string): void {
   try {
     new RegExp(pattern, "u");
   } catch (error) {
