@@ -32,7 +32,7 @@ export function xgrammar(): XGrammar {
   const file = require.resolve("@mlc-ai/web-xgrammar");
   const source = readFileSync(file, "utf8");
   const module = { exports: {} as Record<string, unknown> };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the CommonJS wrapper, as Node's own loader builds it
+  // the CommonJS wrapper, as Node's own loader builds it, plus `console`
   const wrapper = new Function("exports", "require", "module", "__filename", "__dirname", "console", source) as (...args: unknown[]) => void;
   wrapper(module.exports, createRequire(file), module, file, dirname(file), captured);
   loaded = module.exports as unknown as XGrammar;
