@@ -83,7 +83,7 @@ describe("streaming", () => {
       content += last.content;
       deltas.push(...last.toolCalls);
       expect(content).toBe(whole.content ?? "");
-      const calls = whole.toolCalls.map((c, index) => ({
+      const calls = whole.toolCalls.map((_, index) => ({
         id: deltas.find((d) => d.index === index && d.id !== undefined)?.id,
         name: deltas.filter((d) => d.index === index).map((d) => d.function.name ?? "").join(""),
         arguments: deltas.filter((d) => d.index === index).map((d) => d.function.arguments).join(""),
