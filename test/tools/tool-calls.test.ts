@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ChatTemplate, checkTools, collectCompletion, HERMES_FORMAT, parseToolCalls, toolCallFormat, toolGrammar, type ChatMessage, type ToolChoice,
+  ChatTemplate, checkTools, collectCompletion, HERMES_FORMAT, parseToolCalls, toolCallFormat, toolGrammar, ToolCallStream, type ChatMessage, type ToolChoice,
 } from "@actorlm/llm";
 import { drain, hostModel, ROOT, type Hosted } from "../generation/helpers.js";
 import { validates } from "../grammar/validate.js";
@@ -69,6 +69,20 @@ for (const family of ["zoo-qwen3", "embedded"] as const) {
       const grammar = await toolGrammar(HERMES_FORMAT, tools, choice, parallel);
       const outputs = await drain(model.inference.infer({ prompt, ...(family === "zoo-qwen3" ? {} : { maxTokens: 120 }), ...mode, grammar }).spawn());
       const { text, finishReason } = collectCompletion(outputs);
+      // streamed token by token, the calls and text equal the parse of the whole completion
+      let n = 0;
+      const stream = new ToolCallStream(HERMES_FORMAT, () => `call_${n++}`);
+      const events = [...outputs.map((o) => stream.push(o.token)), stream.flush()];
+      const whole = parseToolCalls(HERMES_FORMAT, text, (() => { let k = 0; return () => `call_${k++}`; })());
+      expect(events.map((e) => e.content).join("")).toBe(whole.content ?? "");
+      const deltas = events.flatMap((e) => e.toolCalls);
+      expect(whole.toolCalls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }))).toEqual(
+        whole.toolCalls.map((_, i) => ({
+          id: deltas.find((d) => d.index === i && d.id !== undefined)?.id,
+          name: deltas.filter((d) => d.index === i).map((d) => d.function.name ?? "").join(""),
+          arguments: deltas.filter((d) => d.index === i).map((d) => d.function.arguments).join(""),
+        })),
+      );
       return { ...parseToolCalls(HERMES_FORMAT, text), text, finishReason };
     };
 
