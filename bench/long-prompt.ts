@@ -5,13 +5,13 @@
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { InferenceBuilder, InferenceError } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel, streamingHandler } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine, streamingHandler } from "@actorlm/llm";
 
 const { values: flags } = parseArgs({ options: { mb: { type: "string", default: "10" } } });
 const megabytes = Number(flags.mb);
 if (!(megabytes > 0)) throw new RangeError(`--mb must be a positive number, got ${flags.mb}`);
 
-await using inference = await new InferenceBuilder().init(LlamaModel, { model: EMBEDDED_MODEL_DIR }).build(streamingHandler);
+await using inference = await new InferenceBuilder().init(LlmEngine, { model: EMBEDDED_MODEL_DIR }).build(streamingHandler);
 const verse = "And God said, Let there be light: and there was light. ";
 const huge = verse.repeat(Math.ceil((megabytes * 2 ** 20) / verse.length));
 

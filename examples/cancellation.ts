@@ -1,9 +1,9 @@
 // Cancellation: stop a job from outside (cancel(), an AbortSignal) or by leaving the loop early.
 // Each way ends the stream, makes join() reject with CANCELLED and frees the request's KV slot.
 import { InferenceBuilder, InferenceError, ModelHost } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel, streamingHandler } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine, streamingHandler } from "@actorlm/llm";
 
-await using host = await ModelHost.start(LlamaModel, { model: EMBEDDED_MODEL_DIR });
+await using host = await ModelHost.start(LlmEngine, { model: EMBEDDED_MODEL_DIR });
 await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
 const request = { prompt: "And God said, Let there be", maxTokens: 500, temperature: 0 };
 

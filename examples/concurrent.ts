@@ -1,8 +1,8 @@
 // Concurrent jobs from several async tasks: one model worker batching them, each request its own KV blocks, results unchanged.
 import { InferenceBuilder } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel, generate, streamingHandler } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine, generate, streamingHandler } from "@actorlm/llm";
 
-await using inference = await new InferenceBuilder().init(LlamaModel, { model: EMBEDDED_MODEL_DIR }).build(streamingHandler);
+await using inference = await new InferenceBuilder().init(LlmEngine, { model: EMBEDDED_MODEL_DIR }).build(streamingHandler);
 
 const prompts = ["In the beginning", "Jesus wept.", "Blessed are the", "And God said, Let there be"];
 

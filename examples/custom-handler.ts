@@ -1,14 +1,14 @@
 // A handler of your own: declare what it needs and the runtime injects it — the request, the model,
 // the cancel token, the output stream, per-job state and a custom extractor.
 import { Cancel, In, InferenceBuilder, Model, Out, State, defineExtractor, handler } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel, startSequence } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine, startSequence } from "@actorlm/llm";
 
 /** A custom parameter: the job's start time, supplied by an extractor registered on the builder. */
 const StartedAt = defineExtractor<number>("startedAt");
 
 /** Continues a prompt greedily, one line of verse per output, until `lines` lines are done. */
 const versesHandler = handler(
-  [In<{ prompt: string; lines: number }>(), Model<LlamaModel>(), Cancel(), Out<string>(), State<{ label: string }>(), StartedAt],
+  [In<{ prompt: string; lines: number }>(), Model<LlmEngine>(), Cancel(), Out<string>(), State<{ label: string }>(), StartedAt],
   async (request, model, cancel, out, state, startedAt) => {
     // Validates the request and tokenizes the prompt off the model worker, then runs the "submit" operation (the
     // request joins the model's batch). The job's signal takes it off the worker's queue if the job is cancelled
@@ -39,7 +39,7 @@ const versesHandler = handler(
 );
 
 await using inference = await new InferenceBuilder()
-  .init(LlamaModel, { model: EMBEDDED_MODEL_DIR })
+  .init(LlmEngine, { model: EMBEDDED_MODEL_DIR })
   .extractor(StartedAt, () => performance.now())
   .build(versesHandler);
 

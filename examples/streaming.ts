@@ -1,9 +1,9 @@
 // Streaming: print each token as the model produces it.
 import { InferenceBuilder } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel, streamingHandler } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine, streamingHandler } from "@actorlm/llm";
 
 await using inference = await new InferenceBuilder()
-  .init(LlamaModel, { model: EMBEDDED_MODEL_DIR, dtype: "float32" })
+  .init(LlmEngine, { model: EMBEDDED_MODEL_DIR, dtype: "float32" })
   .build(streamingHandler);
 
 const job = inference.infer({ prompt: "In the beginning", maxTokens: 40, temperature: 0 }).spawn();

@@ -2,7 +2,7 @@
 // model host and hands each thread a port (host.connect()); the threads (a CpuPool, i.e. piscina) build inferences
 // on ModelClients and run 8 requests each concurrently. One copy of the weights, one FIFO, one KV slot per request.
 import { CpuPool, ModelHost } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine } from "@actorlm/llm";
 import type { MessagePort } from "node:worker_threads";
 
 interface Batch {
@@ -14,7 +14,7 @@ interface Handled {
   completions: string[];
 }
 
-await using host = await ModelHost.start(LlamaModel, { model: EMBEDDED_MODEL_DIR });
+await using host = await ModelHost.start(LlmEngine, { model: EMBEDDED_MODEL_DIR });
 await using threads = new CpuPool<Batch, Handled>({ filename: new URL("./threads-worker.mjs", import.meta.url), minThreads: 4, maxThreads: 4 });
 
 const verses = ["In the beginning", "Jesus wept.", "Blessed are the", "The LORD is my shepherd;", "And God said, Let there be", "Psalms 23\n\n", "Thou shalt not", "Ask, and it shall"];

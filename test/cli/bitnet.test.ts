@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ModelHost } from "@actorlm/runtime";
-import { LlamaModel } from "@actorlm/llm";
+import { LlmEngine, startSequence } from "@actorlm/llm";
 import { MODEL, ROOT, runCli } from "../generation/helpers.js";
 
 const BITNET = join(ROOT, "models/kjv-bitnet-packed");
@@ -38,7 +38,7 @@ describe("BitNet b1.58 from the CLI", () => {
 
 describe("info says how the weights are stored", () => {
   it("a BitNet checkpoint: ternary decoder linears (2 bits per weight), embeddings and head in the dtype asked (ternary: bfloat16)", async () => {
-    await using host = await ModelHost.start(LlamaModel, { model: BITNET, dtype: "ternary" });
+    await using host = await ModelHost.start(LlmEngine, { model: BITNET, dtype: "ternary" });
     const info = await host.call("info");
     expect(info).toMatchObject({ architecture: "bitnet", dtype: "ternary" });
     expect(info.weights).toMatch(/^ternary decoder linears \(BitNet b1\.58 offline checkpoint.*embeddings and LM head bfloat16$/);
@@ -47,19 +47,19 @@ describe("info says how the weights are stored", () => {
   });
 
   it("dtype ternary on a float Llama: post-training ternarization, labelled lossy", async () => {
-    await using host = await ModelHost.start(LlamaModel, { model: MODEL, dtype: "ternary" });
+    await using host = await ModelHost.start(LlmEngine, { model: MODEL, dtype: "ternary" });
     const info = await host.call("info");
     expect(info).toMatchObject({ architecture: "llama", dtype: "ternary" });
     expect(info.weights).toMatch(/post-training ternarization.*lossy/);
     expect(info.formats.ternary?.matrices).toBe(42);
-    const started = await host.call("start", { prompt: "In the beginning", maxTokens: 2, temperature: 0 });
+    const started = await startSequence(host, { prompt: "In the beginning", maxTokens: 2, temperature: 0 });
     expect((await host.call("step", started.id)).tokenId).toBeGreaterThanOrEqual(0);
   });
 });
 
 describe("where ternary weights cannot be stored", () => {
   it("the gpu backend refuses a BitNet checkpoint at load: MODEL_LOAD naming dtype ternary and the first ternary matrix", async () => {
-    const host = ModelHost.create(LlamaModel, { model: BITNET, backend: "gpu" });
+    const host = ModelHost.create(LlmEngine, { model: BITNET, backend: "gpu" });
     await expect(host.start()).rejects.toMatchObject({
       code: "MODEL_LOAD", field: "dtype", message: expect.stringMatching(/^dtype ternary: the gpu backend cannot store ternary weights \(model\.layers\.0\.self_attn\.q_proj\.weight\)/),
     });

@@ -1,13 +1,13 @@
 // Type-checked by test/consumer/run.mjs in a consumer project, strict, against the installed packages' .d.ts, with
 // skipLibCheck off and no @types/node of its own: the packages declare what their types need. Never run.
 import { InferenceBuilder, InferenceError, ModelHost, type ErrorCode } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel, generate, streamingHandler, type ModelInfo, type TokenOutput } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine, generate, streamingHandler, type ModelInfo, type TokenOutput } from "@actorlm/llm";
 import { createServer, type ServerOptions } from "@actorlm/server";
 import { WasmKernels, type Kernels } from "@actorlm/tensor";
 
 export async function library(): Promise<string> {
   const inference = await new InferenceBuilder()
-    .init(LlamaModel, { model: EMBEDDED_MODEL_DIR, dtype: "float32", device: "auto", verbose: false })
+    .init(LlmEngine, { model: EMBEDDED_MODEL_DIR, dtype: "float32", device: "auto", verbose: false })
     .build(streamingHandler);
   try {
     const job = inference.infer({ prompt: "In the beginning", maxTokens: 8, temperature: 0 }).spawn();
@@ -28,7 +28,7 @@ export async function library(): Promise<string> {
 }
 
 export async function host(): Promise<ModelInfo> {
-  const h = await ModelHost.start(LlamaModel, { model: EMBEDDED_MODEL_DIR });
+  const h = await ModelHost.start(LlmEngine, { model: EMBEDDED_MODEL_DIR });
   try {
     const info: ModelInfo = await h.call("info");
     const fallback: string | null = info.fallback;

@@ -7,7 +7,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { GenerateRequest, LlamaModelArgs, TokenOutput } from "@actorlm/llm";
+import type { GenerateRequest, LlmEngineArgs, TokenOutput } from "@actorlm/llm";
 import type { Job } from "@actorlm/runtime";
 import { CHAPTER0, alone, drain, hostModel, reader, rejection, staggered, type Hosted } from "./helpers.js";
 
@@ -21,7 +21,7 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 const words = (n: number) => CHAPTER0.split(" ").slice(0, n).join(" ");
 
 /** [backend, its settings, fewest requests per step on average (each arrives as the one before streams), requests]. */
-const BACKENDS: [string, Partial<LlamaModelArgs>, number, GenerateRequest[]][] = [
+const BACKENDS: [string, Partial<LlmEngineArgs>, number, GenerateRequest[]][] = [
   ["wasm", { backend: "wasm", threads: 2 }, 1.6, [
     { prompt: words(60), maxTokens: 24, temperature: 0 },
     { prompt: "In the beginning", maxTokens: 30, temperature: 0 },

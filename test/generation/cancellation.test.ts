@@ -4,7 +4,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { streamingHandler, type TokenOutput } from "@actorlm/llm";
+import { startSequence, streamingHandler, type TokenOutput } from "@actorlm/llm";
 import { InferenceBuilder, type Job } from "@actorlm/runtime";
 import { hostModel, REF, rejection, type Hosted } from "./helpers.js";
 
@@ -18,7 +18,7 @@ const REQUEST = { prompt: REF.prompts[1].prompt, maxTokens: 200, temperature: 0 
 
 /** How many sequences the model has ever started: ids are handed out in order, so a probe's id tells. */
 async function sequencesStarted(): Promise<number> {
-  const { id } = await model.host.call("start", { prompt: "A", maxTokens: 1 });
+  const { id } = await startSequence(model.host, { prompt: "A", maxTokens: 1 });
   await model.host.call("release", id);
   return id;
 }

@@ -4,7 +4,7 @@
  * Dawn prints while it looks for a GPU stays off the terminal unless --verbose.
  */
 import { InferenceError } from "@actorlm/runtime";
-import { LlamaModel } from "@actorlm/llm";
+import { LlmEngine } from "@actorlm/llm";
 import { describe, expect, it } from "vitest";
 import { MODEL, REF, drain, hostModel, runCli, summarize } from "./helpers.js";
 
@@ -50,13 +50,13 @@ describe("devices", () => {
   it("verbose must be a boolean: VALIDATION naming it", () => {
     const error = (() => {
       try {
-        LlamaModel.validateArgs({ model: MODEL, verbose: "yes" });
+        LlmEngine.validateArgs({ model: MODEL, verbose: "yes" });
       } catch (e) {
         return e;
       }
     })();
     expect(error).toBeInstanceOf(InferenceError);
     expect(error).toMatchObject({ code: "VALIDATION", field: "verbose" });
-    expect(() => LlamaModel.validateArgs({ model: MODEL, verbose: true })).not.toThrow();
+    expect(() => LlmEngine.validateArgs({ model: MODEL, verbose: true })).not.toThrow();
   });
 });

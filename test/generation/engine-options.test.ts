@@ -7,9 +7,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ModelHost } from "@actorlm/runtime";
-import { LlamaModel, generate } from "@actorlm/llm";
+import { LlamaModel, LlmEngine, generate } from "@actorlm/llm";
 import { describe, expect, it } from "vitest";
-import { REF, hostModel, rejection } from "./helpers.js";
+import { MODEL, REF, hostModel, rejection } from "./helpers.js";
 
 describe("engine options", () => {
   it.each([
@@ -42,6 +42,12 @@ describe("engine options", () => {
     }
   });
 
+  it("LlamaModel, the engine's old name (deprecated), is the same class and hosts the same worker", async () => {
+    expect(LlamaModel).toBe(LlmEngine);
+    await using host = await ModelHost.start(LlamaModel, { model: MODEL, threads: 1 });
+    expect((await host.call("info")).architecture).toBe("llama");
+  });
+
   it("dtype int8 generates through the worker", async () => {
     const hosted = await hostModel({ dtype: "int8" });
     try {
@@ -60,7 +66,7 @@ describe("engine options", () => {
       num_key_value_heads: 8, vocab_size: 128256, max_position_embeddings: 8192, tie_word_embeddings: false,
     }));
     writeFileSync(join(dir, "model.safetensors"), Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{}")]));
-    const host = ModelHost.create(LlamaModel, { model: dir });
+    const host = ModelHost.create(LlmEngine, { model: dir });
     const error = await rejection(host.start(), "MODEL_LOAD");
     expect(error.message).toMatch(/4 GiB/);
     expect(error.message).toMatch(/float32/);
@@ -74,7 +80,7 @@ describe("engine options", () => {
       num_key_value_heads: 8, vocab_size: 128256, max_position_embeddings: 8192,
     }));
     writeFileSync(join(dir, "model.safetensors"), Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{}")]));
-    const error = await rejection(LlamaModel.load({ model: dir, backend: "js" }), "MODEL_LOAD");
+    const error = await rejection(LlmEngine.load({ model: dir, backend: "js" }), "MODEL_LOAD");
     expect(error.message).toMatch(/model\.embed_tokens\.weight/);
   });
 });

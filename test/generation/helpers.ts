@@ -3,7 +3,7 @@ import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InferenceBuilder, ModelHost, type Inference, type Job } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel, streamingHandler, type GenerateRequest, type LlamaModelArgs, type TokenOutput } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine, streamingHandler, type GenerateRequest, type LlmEngineArgs, type TokenOutput } from "@actorlm/llm";
 import { expect } from "vitest";
 
 export const ROOT = join(import.meta.dirname, "../..");
@@ -63,14 +63,14 @@ export const CHAPTER0 = (JSON.parse(readFileSync(join(ROOT, "test/fixtures/heldo
 
 /** A model host plus a streaming inference over it. */
 export interface Hosted {
-  host: ModelHost<LlamaModel>;
+  host: ModelHost<LlmEngine>;
   inference: Inference<GenerateRequest, TokenOutput, never>;
   close(): Promise<void>;
 }
 
 /** Load the model (or `args`) in a real worker and build the streaming handler over it. */
-export async function hostModel(args: Partial<LlamaModelArgs> = {}): Promise<Hosted> {
-  const host = ModelHost.create(LlamaModel, { model: MODEL, ...args });
+export async function hostModel(args: Partial<LlmEngineArgs> = {}): Promise<Hosted> {
+  const host = ModelHost.create(LlmEngine, { model: MODEL, ...args });
   const inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   return {
     host,

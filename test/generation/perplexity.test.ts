@@ -4,13 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InferenceBuilder, ModelHost } from "@actorlm/runtime";
-import { LlamaModel, Tokenizer, logSumExp, perplexityHandler, type PerplexityResult } from "@actorlm/llm";
+import { LlmEngine, Tokenizer, logSumExp, perplexityHandler, type PerplexityResult } from "@actorlm/llm";
 import { loadLlama, session } from "../llm-model/helpers.js";
 import { CHAPTER0, MODEL, REF, rejection } from "./helpers.js";
 
 /** Perplexity of chapter 0 through perplexityHandler on a host of `args` (its own worker). */
 async function hostedPerplexity(args: { maxSequenceLength?: number }): Promise<PerplexityResult> {
-  const windowed = await ModelHost.start(LlamaModel, { model: MODEL, ...args });
+  const windowed = await ModelHost.start(LlmEngine, { model: MODEL, ...args });
   const inference = await new InferenceBuilder().withModel(windowed).build(perplexityHandler);
   try {
     const [result] = await inference.infer({ text: CHAPTER0 }).run();
@@ -21,9 +21,9 @@ async function hostedPerplexity(args: { maxSequenceLength?: number }): Promise<P
   }
 }
 
-let host: ModelHost<LlamaModel>;
+let host: ModelHost<LlmEngine>;
 beforeAll(async () => {
-  host = await ModelHost.start(LlamaModel, { model: MODEL });
+  host = await ModelHost.start(LlmEngine, { model: MODEL });
 });
 afterAll(() => host.close());
 

@@ -6,7 +6,7 @@
  * too. After every test no block is referenced: each is free or cached and unreferenced.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LlamaModel, Tokenizer, type GenerateRequest, type LlamaModelArgs } from "@actorlm/llm";
+import { LlmEngine, Tokenizer, type GenerateRequest, type LlmEngineArgs } from "@actorlm/llm";
 import { CHAPTER0, MODEL, alone, drain, hostModel, staggered, type Hosted } from "./helpers.js";
 
 /** Positions per KV block (the engine's default). */
@@ -26,7 +26,7 @@ function request(k: number, maxTokens: number, sampling: Partial<GenerateRequest
 const FRESH: GenerateRequest = { prompt: [chapter[0], ...chapter.slice(1, 201).reverse()], maxTokens: 4, temperature: 0 };
 
 /** [backend, its settings, requests]: the reference backend is slow (plain loops), so fewer and shorter there. */
-const BACKENDS: [string, Partial<LlamaModelArgs>, GenerateRequest[]][] = [
+const BACKENDS: [string, Partial<LlmEngineArgs>, GenerateRequest[]][] = [
   ["wasm", { backend: "wasm", threads: 2 }, [
     request(0, 12, {}),
     request(1, 10, { temperature: 0.9, seed: 3 }),
@@ -108,6 +108,6 @@ describe("prefixCaching: false", () => {
     } finally {
       await model.close();
     }
-    expect(() => LlamaModel.validateArgs({ model: MODEL, prefixCaching: "no" })).toThrow(expect.objectContaining({ code: "VALIDATION", field: "prefixCaching" }));
+    expect(() => LlmEngine.validateArgs({ model: MODEL, prefixCaching: "no" })).toThrow(expect.objectContaining({ code: "VALIDATION", field: "prefixCaching" }));
   });
 });

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelHost } from "@actorlm/runtime";
-import { LlamaModel } from "@actorlm/llm";
+import { LlmEngine, startSequence } from "@actorlm/llm";
 import { TestThread } from "../threads.js";
 import { MODEL, REF } from "./helpers.js";
 
@@ -14,15 +14,15 @@ const FIXTURE = new URL("../fixtures/threads/llama-client.mjs", import.meta.url)
 /** The weights as the engine holds them (float32): 5.8 M parameters × 4 bytes. */
 const WEIGHT_BYTES = 23e6;
 
-let host: ModelHost<LlamaModel>;
+let host: ModelHost<LlmEngine>;
 beforeAll(async () => {
-  host = await ModelHost.start(LlamaModel, { model: MODEL });
+  host = await ModelHost.start(LlmEngine, { model: MODEL });
 });
 afterAll(() => host.close());
 
 /** How many sequences the model has ever started: ids are handed out in order, so a probe's id tells. */
 async function sequencesStarted(): Promise<number> {
-  const { id } = await host.call("start", { prompt: "A", maxTokens: 1 });
+  const { id } = await startSequence(host, { prompt: "A", maxTokens: 1 });
   await host.call("release", id);
   return id;
 }
@@ -84,7 +84,7 @@ describe("application threads sharing one model worker", () => {
       expect(await thread.ask("close")).toBe(true);
       await noLiveSequence();
       expect(host.state).toBe("ready");
-      const { id } = await host.call("start", { prompt: REF.prompts[0].prompt, maxTokens: 1, temperature: 0 });
+      const { id } = await startSequence(host, { prompt: REF.prompts[0].prompt, maxTokens: 1, temperature: 0 });
       expect((await host.call("step", id)).tokenId).toBe(REF.prompts[0].greedy_ids[0]);
     } finally {
       await thread.stop();

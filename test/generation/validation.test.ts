@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
-import { LlmError, perplexityHandler, type GenerateRequest, type TokenOutput } from "@actorlm/llm";
+import { DEFAULT_SAMPLING, LlmError, perplexityHandler, type GenerateRequest, type TokenOutput, type TokenizedRequest } from "@actorlm/llm";
 import { CHAPTER0, drain, hostModel, REF, rejection, summarize, type Hosted } from "./helpers.js";
 
 const MAX_LEN = 64;
@@ -64,14 +64,17 @@ describe("validation", () => {
     expect(error.message).toContain("did you mean maxTokens?");
   });
 
-  it("the model operation itself refuses a bad request, and the field and class cross the worker boundary", async () => {
-    const empty = await rejection(model.host.call("start", { prompt: "" }), "VALIDATION");
-    expect(empty.field).toBe("prompt");
-    expect(empty).toBeInstanceOf(LlmError);
-    const unknown = await rejection(model.host.call("start", { prompt: "And", top_p: 0.5 } as GenerateRequest), "VALIDATION");
-    expect(unknown.field).toBe("top_p");
-    const ids = await rejection(model.host.call("start", { prompt: "And" }, [0, 99_999]), "VALIDATION");
-    expect(ids.field).toBe("promptIds");
+  it("the engine checks only the ids and the length of a tokenized request; field paths and class cross the worker boundary", async () => {
+    const request = (promptIds: readonly number[], maxTokens: number | null = 2) => ({ promptIds, maxTokens, stop: [], sampling: { ...DEFAULT_SAMPLING } });
+    const outside = await rejection(model.host.call("submit", request([0, 99_999])), "VALIDATION");
+    expect({ field: outside.field, path: outside.path }).toEqual({ field: "prompt", path: ["prompt"] });
+    expect(outside).toBeInstanceOf(LlmError);
+    const long = await rejection(model.host.call("submit", request(REF0.ids, MAX_LEN)), "VALIDATION");
+    expect(long.path).toEqual(["maxTokens"]);
+    expect(long.detail).toBe(`${MAX_LEN} new tokens after a prompt of ${REF0.ids.length} tokens exceed the max sequence length ${MAX_LEN}`);
+    // a request that was never validated and tokenized is refused as such, not run
+    const raw = await rejection(model.host.call("submit", { prompt: "And" } as unknown as TokenizedRequest), "VALIDATION");
+    expect(raw.path).toEqual(["request"]);
     expect(await model.host.call("activeSequences")).toBe(0);
   });
 
@@ -138,9 +141,11 @@ describe("a prompt far too long for the model", () => {
     for (let r = await it.next(); !r.done; r = await it.next()) outputs.push(r.value);
     await good.join();
     expect(summarize(outputs).ids).toEqual(REF0.greedy_ids);
-    // the model operation refuses it on its own too, without tokenizing it
-    const direct = await rejection(model.host.call("start", { prompt: huge }), "VALIDATION");
-    expect(direct.field).toBe("prompt");
+    // the engine refuses ids too many for the max sequence length by their count, before reading them
+    const ids = new Array<number>(100_000).fill(-1);
+    const direct = await rejection(model.host.call("submit", { promptIds: ids, maxTokens: null, stop: [], sampling: { ...DEFAULT_SAMPLING } }), "VALIDATION");
+    expect(direct.path).toEqual(["prompt"]);
+    expect(direct.detail).toContain("100000 tokens leave no room");
     expect(await model.host.call("activeSequences")).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
  * refused naming the path or the keyword.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { collectCompletion, type GenerateRequest, type TokenOutput } from "@actorlm/llm";
+import { collectCompletion, requestLimits, tokenizeRequest, validateRequest, type GenerateRequest, type TokenOutput } from "@actorlm/llm";
 import { drain, hostModel, rejection, type Hosted } from "../generation/helpers.js";
 import { SCHEMAS } from "./schemas.js";
 import { validates } from "./validate.js";
@@ -124,10 +124,12 @@ describe("refusals", () => {
   });
 });
 
-describe("LlamaModel.submit directly", () => {
+describe("LlmEngine.submit directly", () => {
   it("converts a JSON Schema in the model worker when no handler converted it first", async () => {
     const schema = SCHEMAS[0].schema;
-    const { id } = await model.host.call("submit", { prompt: PROMPT, maxTokens: 60, temperature: 0, grammar: { type: "json_schema", schema } });
+    const info = await model.host.call("info");
+    const request = await tokenizeRequest(validateRequest({ prompt: PROMPT, maxTokens: 60, temperature: 0, grammar: { type: "json_schema", schema } }, requestLimits(info)), info.model);
+    const { id } = await model.host.call("submit", request);
     let text = "";
     for (let done = false; !done; ) {
       for (const step of await model.host.call("next", id)) {

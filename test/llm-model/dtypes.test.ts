@@ -34,7 +34,7 @@ const BOUNDS: Record<Exclude<WeightFormat, "float32" | "ternary">, { logits: num
   int8: { logits: 1.5, ppl: 0.05, greedy: 10 },
 };
 
-/** Perplexity of held-out chapter 0 (the scoring LlamaModel does: chunks of 64 with every row's logits). */
+/** Perplexity of held-out chapter 0 (the scoring LlmEngine does: chunks of 64 with every row's logits). */
 function heldoutPpl(model: Llama): number {
   const tok = new Tokenizer(JSON.parse(readFileSync(join(MODEL, "tokenizer.json"), "utf8")), JSON.parse(readFileSync(join(MODEL, "tokenizer_config.json"), "utf8")));
   const text = (JSON.parse(readFileSync(join(ROOT, "test/fixtures/heldout-chapters.json"), "utf8")) as { chapters: string[] }).chapters[0];

@@ -1,4 +1,4 @@
-/** Loading a Llama the way LlamaModel does (through the registry, config.json read once), and running sequences on it. */
+/** Loading a Llama the way LlmEngine does (through the registry, config.json read once), and running sequences on it. */
 import { JsKernels, type Kernels, type ProgressCallback, type WeightFormat } from "@actorlm/tensor";
 import { BlockManager, type KvSequence } from "../../packages/llm/src/generation/block-manager.js";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
@@ -76,7 +76,7 @@ export function topK(row: Float32Array, k: number): number[] {
 }
 
 /**
- * Perplexity of `ids` teacher-forced through `model` the way LlamaModel scores a window: chunks of 64 positions,
+ * Perplexity of `ids` teacher-forced through `model` the way LlmEngine scores a window: chunks of 64 positions,
  * every row's logits; row r of a chunk predicts the id after it.
  */
 export function chunkedPerplexity(model: CausalLM, ids: readonly number[]): number {

@@ -1,5 +1,5 @@
 /**
- * Vocabulary sizes that disagree, on copies of kjv-llama (vocab_size 4096). LlamaModel.load refuses a tokenizer
+ * Vocabulary sizes that disagree, on copies of kjv-llama (vocab_size 4096). LlmEngine.load refuses a tokenizer
  * with ids the model has no embedding row for: a vocabulary larger than vocab_size (an added token past it) or an
  * eos id ≥ vocab_size. The other way round (an embedding padded past the tokenizer) loads, and the padding ids
  * are never sampled.
@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { GenerateRequest } from "../../packages/llm/src/generation/request.js";
-import { LlamaModel } from "../../packages/llm/src/llama-model.js";
+import { validateRequest, type GenerateRequest } from "../../packages/llm/src/generation/request.js";
+import { LlmEngine } from "../../packages/llm/src/engine/engine.js";
 import { argmax } from "../../packages/llm/src/sampling/processors.js";
 import { buildSafetensors, type Entry } from "../tensor/helpers.js";
 import { loadLlama, session } from "./helpers.js";
@@ -30,7 +30,7 @@ function withEdited(name: string, edit: (json: Record<string, unknown>) => void)
 }
 
 async function refusal(dir: string): Promise<Error & { code?: string; file?: string }> {
-  const error = await LlamaModel.load(dir).then(() => null, (e: unknown) => e);
+  const error = await LlmEngine.load(dir).then(() => null, (e: unknown) => e);
   expect(error).toMatchObject({ code: "MODEL_LOAD" });
   return error as Error;
 }
@@ -56,7 +56,7 @@ describe("tokenizer ids beyond the model's vocab_size", () => {
   });
 
   it("the unedited copy loads", async () => {
-    const model = await LlamaModel.load(withEdited("generation_config.json", () => {}));
+    const model = await LlmEngine.load(withEdited("generation_config.json", () => {}));
     expect(model.info()).toMatchObject({ vocabSize: 4096, bosId: 0, eosIds: [1] });
   });
 });
@@ -105,15 +105,16 @@ describe("an embedding padded past the tokenizer's vocabulary", () => {
   const ref = REF.prompts[0];
   let dir: string;
   let padded: number;
-  let model: LlamaModel;
+  let model: LlmEngine;
   beforeAll(async () => {
     ({ dir, padded } = paddedCopy(ref.greedy_ids));
-    model = await LlamaModel.load(dir);
+    model = await LlmEngine.load(dir);
   });
 
   /** Token ids of one run of `request` on the padded model. */
   function run(request: GenerateRequest): number[] {
-    const { id } = model.start(request);
+    const { prompt, ...rest } = validateRequest(request, { maxSequenceLength: model.info().maxSequenceLength, maxStopSequences: 4 });
+    const { id } = model.submit({ ...rest, promptIds: model.encode(prompt as string) });
     const ids: number[] = [];
     for (let finished = false; !finished; ) {
       const step = model.step(id);

@@ -64,7 +64,6 @@ describe("validateRequest", () => {
     ["maxTokens 0", { maxTokens: 0 }, "maxTokens"],
     ["maxTokens fractional", { maxTokens: 1.5 }, "maxTokens"],
     ["maxTokens string", { maxTokens: "10" }, "maxTokens"],
-    ["maxTokens ≥ context", { maxTokens: 1024 }, "maxTokens"],
     ["temperature < 0", { temperature: -0.1 }, "temperature"],
     ["temperature NaN", { temperature: NaN }, "temperature"],
     ["temperature Infinity", { temperature: Infinity }, "temperature"],
@@ -144,6 +143,10 @@ describe("fitMaxTokens", () => {
   const fit = { maxSequenceLength: 1024, maxStopSequences: 4 };
   it("accepts a request that exactly fills the context", () => {
     expect(fitMaxTokens(1000, 24, fit)).toBe(24);
+  });
+  it("refuses maxTokens that leave no room for any prompt (validateRequest leaves lengths to it)", () => {
+    expect(validateRequest({ prompt: "x", maxTokens: 1024 }, limits).maxTokens).toBe(1024);
+    expect(() => fitMaxTokens(1, 1024, fit)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "maxTokens", path: ["maxTokens"] }));
   });
   it("refuses one that does not fit, naming maxTokens or prompt", () => {
     expect(() => fitMaxTokens(1000, 25, fit)).toThrow(expect.objectContaining({ code: "VALIDATION", field: "maxTokens" }));

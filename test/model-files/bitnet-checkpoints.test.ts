@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ModelHost } from "@actorlm/runtime";
-import { LlamaModel } from "@actorlm/llm";
+import { LlmEngine } from "@actorlm/llm";
 import { JsKernels, SafetensorsFile, bf16BitsToF32, f32ToBf16Bits, ternarize, ternaryScalesOf, type TensorSource } from "@actorlm/tensor";
 import { BlockManager } from "../../packages/llm/src/generation/block-manager.js";
 import { loadModel } from "../../packages/llm/src/models/registry.js";
@@ -221,7 +221,7 @@ describe("broken packed tensors are refused with MODEL_LOAD naming the tensor", 
 
   it("through a model worker, the code and the tensor's name cross the thread", async () => {
     const dir = small("autobitlinear", (list) => (entry(list, "model.layers.0.self_attn.o_proj.weight").bytes[0] = 0xff));
-    const host = ModelHost.create(LlamaModel, { model: dir });
+    const host = ModelHost.create(LlmEngine, { model: dir });
     await expect(host.start()).rejects.toMatchObject({ code: "MODEL_LOAD", message: expect.stringContaining("model.layers.0.self_attn.o_proj.weight") });
     await host.close();
   });

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BackendConfig, BackendState, InferenceBuilder, ModelHost, type ErrorCode, type InferenceError } from "@actorlm/runtime";
-import { LlamaModel, streamingHandler, type LlamaModelArgs } from "@actorlm/llm";
+import { LlmEngine, streamingHandler, type LlmEngineArgs } from "@actorlm/llm";
 import { MODEL, REF, rejection } from "../generation/helpers.js";
 
 const dirs: string[] = [];
@@ -35,8 +35,8 @@ function editConfig(dir: string, edit: (config: Record<string, unknown>) => void
 }
 
 /** Builds a streaming inference over a host of `args`; expects `code`, checks the host ends in Error; returns the error. */
-async function refused(args: LlamaModelArgs, code: ErrorCode): Promise<InferenceError> {
-  const host = ModelHost.create(LlamaModel, args);
+async function refused(args: LlmEngineArgs, code: ErrorCode): Promise<InferenceError> {
+  const host = ModelHost.create(LlmEngine, args);
   const error = await rejection(new InferenceBuilder().withModel(host).build(streamingHandler), code);
   expect(host.state).toBe(BackendState.Error);
   expect(host.error?.code).toBe(code);
@@ -88,7 +88,7 @@ describe("load arguments and settings the engine cannot honour", () => {
   // One code for one fault, in-process and through a host alike: a setting the engine or the model cannot honour
   // is MODEL_LOAD naming it (as `field` and in the message); malformed arguments are VALIDATION, refused on the
   // caller's thread before any worker starts.
-  const UNSUPPORTED: [Partial<LlamaModelArgs>, string, RegExp][] = [
+  const UNSUPPORTED: [Partial<LlmEngineArgs>, string, RegExp][] = [
     [{ device: "gpu", dtype: "ternary" }, "dtype", /^dtype ternary: the gpu backend stores float32, float16 or bfloat16/],
     [{ device: "cuda:1" }, "device", /^device cuda:1: WebGPU exposes one high-performance adapter/],
     [{ device: "gpu", backend: "wasm" }, "backend", /^backend wasm: runs on the cpu, not on device "gpu"/],
@@ -100,7 +100,7 @@ describe("load arguments and settings the engine cannot honour", () => {
   ];
 
   it.each(UNSUPPORTED)("%o: MODEL_LOAD naming %s, in-process and through a host", async (args, field, message) => {
-    const direct = await rejection(LlamaModel.load({ model: MODEL, ...args }), "MODEL_LOAD");
+    const direct = await rejection(LlmEngine.load({ model: MODEL, ...args }), "MODEL_LOAD");
     expect(direct.field).toBe(field);
     expect(direct.message).toMatch(message);
     const hosted = await refused({ model: MODEL, ...args }, "MODEL_LOAD");
@@ -110,7 +110,7 @@ describe("load arguments and settings the engine cannot honour", () => {
 
   // Where there is no GPU (CI): a GPU device is MODEL_LOAD naming it, never a silent fall back to the cpu.
   it.skipIf(process.env.ACTORLM_TEST_WEBGPU !== undefined).each(["gpu", "cuda:0"] as const)("device %s with no WebGPU adapter: MODEL_LOAD naming the device", async (device) => {
-    const direct = await rejection(LlamaModel.load({ model: MODEL, device }), "MODEL_LOAD");
+    const direct = await rejection(LlmEngine.load({ model: MODEL, device }), "MODEL_LOAD");
     expect(direct.field).toBe("device");
     expect(direct.message).toMatch(new RegExp(`^device ${device}: (no WebGPU adapter|the only WebGPU adapter is a software one|the webgpu package)`));
   });
@@ -123,10 +123,10 @@ describe("load arguments and settings the engine cannot honour", () => {
     ["maxSequences 0", { model: MODEL, maxSequences: 0 }, "maxSequences"],
     ["an unknown field", { model: MODEL, max_sequences: 4 }, "max_sequences"],
   ])("%s: VALIDATION naming the field, in-process and at build() with no worker started", async (_what, args, field) => {
-    const direct = await rejection(LlamaModel.load(args as LlamaModelArgs), "VALIDATION");
+    const direct = await rejection(LlmEngine.load(args as LlmEngineArgs), "VALIDATION");
     expect(direct.field).toBe(field);
-    const host = ModelHost.create(LlamaModel, args as LlamaModelArgs);
-    const viaInit = await rejection(new InferenceBuilder().init(LlamaModel, args as LlamaModelArgs).build(streamingHandler), "VALIDATION");
+    const host = ModelHost.create(LlmEngine, args as LlmEngineArgs);
+    const viaInit = await rejection(new InferenceBuilder().init(LlmEngine, args as LlmEngineArgs).build(streamingHandler), "VALIDATION");
     expect(viaInit.field).toBe(field);
     const viaHost = await rejection(host.start(), "VALIDATION");
     expect(viaHost.field).toBe(field);
@@ -135,16 +135,16 @@ describe("load arguments and settings the engine cannot honour", () => {
   });
 
   it("an unknown field gets a hint when a known one is meant", async () => {
-    const error = await rejection(LlamaModel.load({ model: MODEL, max_sequence_length: 64 } as unknown as LlamaModelArgs), "VALIDATION");
+    const error = await rejection(LlmEngine.load({ model: MODEL, max_sequence_length: 64 } as unknown as LlmEngineArgs), "VALIDATION");
     expect(error.message).toBe("max_sequence_length: unknown field (did you mean maxSequenceLength?)");
   });
 
   it("a BackendConfig with nothing but the model directory loads: unset max sequence length is the model's", async () => {
-    const host = ModelHost.create(LlamaModel, new BackendConfig(MODEL));
+    const host = ModelHost.create(LlmEngine, new BackendConfig(MODEL));
     await host.start();
     expect((await host.call("info")).maxSequenceLength).toBe(1024);
     await host.close();
-    const shorter = await ModelHost.start(LlamaModel, new BackendConfig(MODEL).withMaxSequenceLength(64).withThreads(2));
+    const shorter = await ModelHost.start(LlmEngine, new BackendConfig(MODEL).withMaxSequenceLength(64).withThreads(2));
     expect((await shorter.call("info")).maxSequenceLength).toBe(64);
     await shorter.close();
   });
@@ -152,7 +152,7 @@ describe("load arguments and settings the engine cannot honour", () => {
 
 describe("after failed loads", () => {
   it("the process is fine and a good model host loads and generates the greedy tokens", async () => {
-    const host = ModelHost.create(LlamaModel, { model: MODEL });
+    const host = ModelHost.create(LlmEngine, { model: MODEL });
     const inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
     const [ref] = REF.prompts;
     const outputs = await inference.infer({ prompt: ref.prompt, maxTokens: 40, temperature: 0 }).run();
@@ -164,7 +164,7 @@ describe("after failed loads", () => {
 
   it("a host whose load failed loads once its files are repaired, after reset()", async () => {
     const dir = brokenCopy((d) => unlinkSync(join(d, "tokenizer.json")));
-    const host = ModelHost.create(LlamaModel, { model: dir });
+    const host = ModelHost.create(LlmEngine, { model: dir });
     await rejection(host.start(), "MODEL_LOAD");
     cpSync(join(MODEL, "tokenizer.json"), join(dir, "tokenizer.json"));
     await host.reset();

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BackendState, InferenceBuilder, ModelHost, type StateChange } from "@actorlm/runtime";
-import { LlamaModel, generate, streamingHandler } from "@actorlm/llm";
+import { LlmEngine, generate, streamingHandler } from "@actorlm/llm";
 import { MODEL, REF, rejection, runCli } from "../generation/helpers.js";
 import { post, startServer } from "../server/helpers.js";
 
@@ -52,7 +52,7 @@ const infEmbed = () => poisonedCopy(MODEL, EMBED, 2000 * 256 + 5, INF);
 
 describe("non-finite weights are refused at load", () => {
   it("a NaN in a matrix: MODEL_LOAD naming the tensor, the element and the value", async () => {
-    const host = ModelHost.create(LlamaModel, { model: nanDown() });
+    const host = ModelHost.create(LlmEngine, { model: nanDown() });
     const error = await rejection(host.start(), "MODEL_LOAD");
     expect(error.message).toMatch(new RegExp(`^weight "${DOWN}" holds NaN at \\[17, 300\\]`));
     expect(error.message).toContain("checkWeights: false");
@@ -62,27 +62,27 @@ describe("non-finite weights are refused at load", () => {
   });
 
   it("+inf in the embedding (in-process): MODEL_LOAD naming it", async () => {
-    const error = await rejection(LlamaModel.load({ model: infEmbed() }), "MODEL_LOAD");
+    const error = await rejection(LlmEngine.load({ model: infEmbed() }), "MODEL_LOAD");
     expect(error.message).toMatch(new RegExp(`^weight "${EMBED}" holds Infinity at \\[2000, 5\\]`));
   });
 
   it("a NaN in a weight read transposed (GPT-2's Conv1D layout): MODEL_LOAD naming it", async () => {
     // transformer.h.1.mlp.c_fc.weight is stored [in, out]; element 3 of its data is [0, 3] there (named as stored)
     const dir = poisonedCopy(GPT2, "transformer.h.1.mlp.c_fc.weight", 3, NAN);
-    const error = await rejection(LlamaModel.load({ model: dir }), "MODEL_LOAD");
+    const error = await rejection(LlmEngine.load({ model: dir }), "MODEL_LOAD");
     expect(error.message).toMatch(/^weight "transformer\.h\.1\.mlp\.c_fc\.weight" holds NaN at \[0, 3\]/);
     expect(error.file).toBe(join(dir, "model.safetensors"));
   });
 
   it("checkWeights must be a boolean (VALIDATION naming it, before any worker starts)", async () => {
-    const error = await rejection(LlamaModel.load({ model: MODEL, checkWeights: "no" as unknown as boolean }), "VALIDATION");
+    const error = await rejection(LlmEngine.load({ model: MODEL, checkWeights: "no" as unknown as boolean }), "VALIDATION");
     expect(error.field).toBe("checkWeights");
   });
 });
 
 describe("with the check skipped, non-finite logits fail the request", () => {
   it("NaN logits: NON_FINITE naming the position, never bos × n; the model stays Ready and frees the request's blocks", async () => {
-    const host = ModelHost.create(LlamaModel, { model: nanDown(), checkWeights: false });
+    const host = ModelHost.create(LlmEngine, { model: nanDown(), checkWeights: false });
     const inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
     const changes: StateChange[] = [];
     host.on("state", (change) => changes.push(change));

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import {
   ERROR_CODES,
+  formatFieldPath,
+  toFieldPath,
   ERROR_STATUS,
   InferenceError,
   InferenceBuilder,
@@ -55,6 +57,18 @@ describe("error catalogue", () => {
     expect(restored).toBeInstanceOf(PathError);
     expect({ code: restored.code, field: restored.field, file: restored.file, message: restored.message }).toEqual({ code: "MODEL_LOAD", field: "model", file: "/m/config.json", message: "bad file" });
     expect(new InferenceError("VALIDATION", "x", { field: "topP" }).toJSON()).toEqual({ code: "VALIDATION", status: 422, message: "x", field: "topP" });
+  });
+
+  it("a field is a path: written out as the library writes it, split from the message's detail, kept across a thread", () => {
+    const error = new InferenceError("VALIDATION", "messages[2].content: must be a string", { field: ["messages", 2, "content"] });
+    expect({ path: error.path, field: error.field, detail: error.detail }).toEqual({ path: ["messages", 2, "content"], field: "messages[2].content", detail: "must be a string" });
+    expect(new InferenceError("VALIDATION", "stop[1]: must not be empty", { field: "stop[1]" }).path).toEqual(["stop", 1]);
+    expect(new InferenceError("VALIDATION", "must not be empty", { field: "prompt" }).detail).toBe("must not be empty");
+    expect(new InferenceError("VALIDATION", "no field").detail).toBe("no field");
+    const back = deserializeError(structuredClone(serializeError(error))) as InferenceError;
+    expect({ path: back.path, field: back.field, detail: back.detail }).toEqual({ path: ["messages", 2, "content"], field: "messages[2].content", detail: "must be a string" });
+    expect(formatFieldPath(["parameters", "stop", 0])).toBe("parameters.stop[0]");
+    expect(toFieldPath("a.b[3].c")).toEqual(["a", "b", 3, "c"]);
   });
 
   it("serializes and rebuilds errors with code, message and cause", () => {

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cancel, In, InferenceBuilder, InferenceError, Model, ModelHost, Out, handler } from "@actorlm/runtime";
-import { EMBEDDED_MODEL_DIR, LlamaModel, generate, streamingHandler } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, LlmEngine, generate, streamingHandler } from "@actorlm/llm";
 import { createServer } from "@actorlm/server";
 import { Counter } from "../fixtures/runtime/counter.mjs";
 
@@ -95,7 +95,7 @@ await check("runtime: errors keep their codes across the thread", async () => {
 
 // ---- kjv-llama against transformers ----
 const prompts = REF.prompts.slice(0, 3);
-const host = await ModelHost.start(LlamaModel, { model: EMBEDDED_MODEL_DIR, threads: 2 });
+const host = await ModelHost.start(LlmEngine, { model: EMBEDDED_MODEL_DIR, threads: 2 });
 const inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
 await check("conformance: prompt token ids equal transformers'", async () => {
   for (const p of prompts) expectEqual(await host.call("encode", p.prompt), p.ids, `ids of ${JSON.stringify(p.prompt)}`);

@@ -7,7 +7,7 @@
  * restart backs off (its delay doubles).
  */
 import type { ModelClass, ModelHost } from "@actorlm/runtime";
-import type { LlamaModel, LlamaModelArgs } from "@actorlm/llm";
+import type { LlmEngine, LlmEngineArgs } from "@actorlm/llm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CrashableLlama } from "../fixtures/server/crashable-llama.mjs";
 import { REF } from "../generation/helpers.js";
@@ -17,7 +17,7 @@ const DELAY = 300;
 let running: Running;
 beforeAll(async () => {
   running = await startServer({
-    modelClass: CrashableLlama as unknown as ModelClass<LlamaModel, LlamaModelArgs>,
+    modelClass: CrashableLlama as unknown as ModelClass<LlmEngine, LlmEngineArgs>,
     restart: { initialDelayMs: DELAY },
   });
 });

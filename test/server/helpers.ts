@@ -88,10 +88,10 @@ export async function scrape(url: string): Promise<string> {
 
 /**
  * Resolves once the engine's counts of `model` (generations in its batch, and waiting to join it) satisfy `ok`:
- * asked again after each answer (every question is a round trip through the model worker's FIFO); fails after 10 s.
+ * asked again after each answer (every question is a round trip through the model worker's FIFO); fails after `timeoutMs`.
  */
-export async function admitted(model: ServedModel, ok: (active: number, queued: number) => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
+export async function admitted(model: ServedModel, ok: (active: number, queued: number) => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { active, queued } = await model.requests();
     if (ok(active, queued)) return;

@@ -4,7 +4,7 @@
  * after a backoff that doubles when it crashes again, and the same server serves again.
  */
 import type { ModelClass, ModelHost } from "@actorlm/runtime";
-import type { LlamaModel, LlamaModelArgs } from "@actorlm/llm";
+import type { LlmEngine, LlmEngineArgs } from "@actorlm/llm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CrashableLlama } from "../fixtures/server/crashable-llama.mjs";
 import { REF } from "../generation/helpers.js";
@@ -14,7 +14,7 @@ const DELAY = 300;
 let running: Running;
 beforeAll(async () => {
   running = await startServer({
-    modelClass: CrashableLlama as unknown as ModelClass<LlamaModel, LlamaModelArgs>,
+    modelClass: CrashableLlama as unknown as ModelClass<LlmEngine, LlmEngineArgs>,
     restart: { initialDelayMs: DELAY },
   });
 });
@@ -51,7 +51,10 @@ describe("a model worker that crashes", () => {
 
     const health = await fetch(url("/health"));
     expect(health.status).toBe(503);
-    expect(((await health.json()) as { models: Record<string, string> }).models[MODEL]).toMatch(/^(error|loading)$/);
+    const why = (await health.json()) as { error: string; models: Record<string, string> };
+    expect(why.models[MODEL]).toMatch(/^(error|loading)$/);
+    expect(why.error).toMatch(new RegExp(`^not ready: ${MODEL} is restarting after its worker failed`));
+    expect((await fetch(url("/livez"))).status).toBe(200); // liveness holds while the worker restarts
     const refused = await post(url("/v1/completions"), { ...long, max_tokens: 2 });
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("1");

@@ -177,15 +177,20 @@ describe("every validation rule names its field", () => {
 });
 
 describe("errors from the model worker name the route's field", () => {
-  it("a worker's camelCase field (declared, or leading its message) becomes the route's name, message included", () => {
-    const fields = { maxTokens: "max_tokens", prompt: "messages" };
-    const plain = ApiError.from(new InferenceError("VALIDATION", "maxTokens: prompt (9 tokens) + maxTokens (2000) exceeds 1024"), fields);
-    expect(plain.param).toBe("max_tokens");
-    expect(plain.message).toBe("max_tokens: messages (9 tokens) + max_tokens (2000) exceeds 1024");
-    expect(plain.status).toBe(422);
-    const declared = Object.assign(new InferenceError("VALIDATION", "must not be empty"), { field: "prompt" });
-    expect(ApiError.from(declared, fields).param).toBe("messages");
-    expect(ApiError.from(new InferenceError("OVERLOADED", "busy"), fields)).toMatchObject({ code: "OVERLOADED", status: 429, param: null });
+  it("a field path maps to the route's names, path and all; the message's own text is kept as it is", () => {
+    const chat = { maxTokens: "max_tokens", prompt: "messages" };
+    const fit = ApiError.from(new InferenceError("VALIDATION", "maxTokens: 2000 new tokens after a prompt of 9 tokens exceed the max sequence length 1024", { field: ["maxTokens"] }), chat);
+    expect(fit.param).toBe("max_tokens");
+    expect(fit.message).toBe("max_tokens: 2000 new tokens after a prompt of 9 tokens exceed the max sequence length 1024"); // "prompt" in the text stays
+    expect(fit.status).toBe(422);
+    const tgi = { stop: "parameters.stop", maxTokens: "parameters.max_new_tokens" };
+    const nested = ApiError.from(new InferenceError("VALIDATION", "stop[1]: must not be empty", { field: ["stop", 1] }), tgi);
+    expect({ param: nested.param, message: nested.message }).toEqual({ param: "parameters.stop[1]", message: "parameters.stop[1]: must not be empty" });
+    const declared = new InferenceError("VALIDATION", "must not be empty", { field: "prompt" });
+    expect(ApiError.from(declared, chat)).toMatchObject({ param: "messages", message: "messages: must not be empty" });
+    // no field path, no param: a message is never parsed for one
+    expect(ApiError.from(new InferenceError("VALIDATION", "maxTokens: too many"), chat)).toMatchObject({ param: null, message: "maxTokens: too many" });
+    expect(ApiError.from(new InferenceError("OVERLOADED", "busy"), chat)).toMatchObject({ code: "OVERLOADED", status: 429, param: null });
   });
 });
 

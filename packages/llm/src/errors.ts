@@ -1,4 +1,4 @@
-import { InferenceError, registerErrorClass } from "@actorlm/runtime";
+import { InferenceError, registerErrorClass, type FieldPath } from "@actorlm/runtime";
 
 /** Error codes raised by the llm package (a subset of the runtime's catalogue). */
 export type LlmErrorCode = "VALIDATION" | "MODEL_LOAD" | "NON_FINITE";
@@ -10,8 +10,8 @@ export type LlmErrorCode = "VALIDATION" | "MODEL_LOAD" | "NON_FINITE";
 export class LlmError extends InferenceError {
   override readonly name = "LlmError";
 
-  /** Build an error with a catalogue code; `where` names the request field or model file at fault. */
-  constructor(code: LlmErrorCode, message: string, where: { field?: string; file?: string } = {}, options?: { cause?: unknown }) {
+  /** Build an error with a catalogue code; `where` names the request field (a path, or written out) or model file at fault. */
+  constructor(code: LlmErrorCode, message: string, where: { field?: string | FieldPath; file?: string } = {}, options?: { cause?: unknown }) {
     super(code, message, { cause: options?.cause, field: where.field, file: where.file });
   }
 }

@@ -49,6 +49,6 @@ export function refuseUnknownFields(value: Record<string, unknown>, known: reado
   for (const name of Object.keys(value)) {
     if (known.includes(name)) continue;
     const hint = didYouMean(name, known);
-    throw new LlmError("VALIDATION", `${name}: unknown field${hint === undefined ? "" : ` (did you mean ${hint}?)`}`, { field: name });
+    throw new LlmError("VALIDATION", `${name}: unknown field${hint === undefined ? "" : ` (did you mean ${hint}?)`}`, { field: [name] });
   }
 }

@@ -1,8 +1,10 @@
 // The ready-made handlers: applications build an Inference from these and never write the generation loop.
-import { Cancel, In, InferenceError, Model, Out, handler, type Inference, type ModelAccessor } from "@actorlm/runtime";
-import { fitMaxTokens, validateRequest, type FinishReason, type GenerateRequest, type RequestLimits, type TokenOutput } from "./generation/request.js";
-import type { LlamaModel, ModelInfo, SequenceStart } from "./llama-model.js";
-import { encodeOffThread } from "./tokenize/encoder-pool.js";
+import { Cancel, In, InferenceError, Model, Out, handler, type CancelToken, type Inference, type ModelAccessor, type OutStream } from "@actorlm/runtime";
+import type { LlmEngine } from "./engine/engine.js";
+import { requestLimits, type ModelInfo } from "./engine/info.js";
+import type { SequenceStart } from "./engine/requests.js";
+import { validateRequest, type FinishReason, type GenerateRequest, type TokenOutput, type TokenizedRequest } from "./generation/request.js";
+import { encodeOffThread, tokenizeRequest } from "./tokenize/encoder-pool.js";
 import { grammarOffThread } from "./grammar/grammar-pool.js";
 import { sampleSeed } from "./sampling/rng.js";
 
@@ -10,7 +12,7 @@ import { sampleSeed } from "./sampling/rng.js";
 const infos = new WeakMap<object, Promise<ModelInfo>>();
 
 /** The model's info, from a cache per accessor (a failed call is not kept). */
-function infoOf(model: ModelAccessor<LlamaModel>): Promise<ModelInfo> {
+function infoOf(model: ModelAccessor<LlmEngine>): Promise<ModelInfo> {
   let info = infos.get(model);
   if (info === undefined) {
     info = model.call("info");
@@ -20,43 +22,43 @@ function infoOf(model: ModelAccessor<LlamaModel>): Promise<ModelInfo> {
   return info;
 }
 
-function limitsOf(info: ModelInfo): RequestLimits {
-  return { maxSequenceLength: info.maxSequenceLength, maxStopSequences: info.maxStopSequences, maxPromptBytes: info.maxPromptBytes };
+/**
+ * Submits `request` to the model's batch without tokenizing on the model actor: the request is validated once, on
+ * the calling thread (a prompt too long to fit is refused before anyone tokenizes it), its prompt is tokenized once,
+ * on a CPU pool thread, and `submit` gets the ids (the engine checks them against its vocabulary and the length
+ * against its max sequence length). `signal` (the job's) takes the tokenizing task and the queued `submit` off their
+ * queues. Use it in handlers of your own; the caller frees the request (`release`) unless it finished.
+ */
+export async function startSequence(model: ModelAccessor<LlmEngine>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart> {
+  const starts = await startSamples(model, { ...request, n: undefined }, signal);
+  return starts[0];
 }
 
 /**
- * Submits `request` to the model's batch without tokenizing on the model actor: the request is validated on the
- * calling thread (a prompt too long to fit is refused before anyone tokenizes it), the prompt is tokenized on a CPU
- * pool thread, and `submit` gets the ids. `signal` (the job's) takes the tokenizing task and the queued `submit` off
- * their queues. Use it in handlers of your own; the caller frees the request (`release`) unless it finished.
+ * {@link startSequence} for the `n` samples of a request (one when it has no `n`): validated and tokenized once,
+ * then submitted as {@link submitSamples} does.
  */
-export async function startSequence(model: ModelAccessor<LlamaModel>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart> {
-  return (await startSamples(model, request, signal))[0];
-}
-
-/**
- * {@link startSequence} for the `n` samples of a request (one when it has no `n`): the prompt is tokenized once and a
- * grammar converted to EBNF once, both on pool threads (the model worker only compiles the EBNF); sample i is
- * submitted with seed `sampleSeed(seed, i)` (random seeds when the request has none), and the later samples attach
- * the prompt's KV blocks the first one computes (prefix cache). If one submit fails, those already submitted are
- * released.
- */
-export async function startSamples(model: ModelAccessor<LlamaModel>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart[]> {
+export async function startSamples(model: ModelAccessor<LlmEngine>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart[]> {
   const info = await infoOf(model);
-  const limits = limitsOf(info);
-  const normalized = validateRequest(request, limits);
-  const ids = typeof normalized.prompt === "string" ? (await encodeOffThread(info.model, [normalized.prompt], signal))[0] : normalized.prompt;
-  fitMaxTokens(ids.length, normalized.maxTokens, limits); // refused here rather than after a trip through the model's queue
-  let submitted: GenerateRequest = { ...request, n: undefined };
-  if (normalized.grammar !== undefined) {
-    submitted = { ...submitted, grammar: { type: "ebnf", grammar: await grammarOffThread(normalized.grammar, "grammar", signal) } };
-  }
+  const tokenized = await tokenizeRequest(validateRequest(request, requestLimits(info)), info.model, signal);
+  return submitSamples(model, tokenized, signal);
+}
+
+/**
+ * Submits the `n` samples of a tokenized request (one when it has no `n`): a grammar is converted to EBNF once, on
+ * a pool thread (the model's grammar thread only compiles it); sample i is submitted with seed `sampleSeed(seed, i)`
+ * (random seeds when the request has none), and the later samples attach the prompt's KV blocks the first one
+ * computes (prefix cache). If one submit fails, those already submitted are released.
+ */
+export async function submitSamples(model: ModelAccessor<LlmEngine>, request: TokenizedRequest, signal?: AbortSignal): Promise<SequenceStart[]> {
+  let submitted: TokenizedRequest = { ...request, n: undefined };
+  if (request.grammar !== undefined) submitted = { ...submitted, grammar: { type: "ebnf", grammar: await grammarOffThread(request.grammar, "grammar", signal) } };
   const calls = signal === undefined ? model : model.withSignal(signal);
   const starts: SequenceStart[] = [];
   try {
-    for (let i = 0; i < (normalized.n ?? 1); i++) {
-      const seed = normalized.sampling.seed === undefined ? undefined : sampleSeed(normalized.sampling.seed, i);
-      starts.push(await calls.call("submit", { ...submitted, seed }, Array.from(ids)));
+    for (let i = 0; i < (request.n ?? 1); i++) {
+      const seed = request.sampling.seed === undefined ? undefined : sampleSeed(request.sampling.seed, i);
+      starts.push(await calls.call("submit", { ...submitted, sampling: { ...submitted.sampling, seed } }));
     }
   } catch (error) {
     await Promise.all(starts.map((s) => model.call("release", s.id).catch(() => undefined)));
@@ -66,40 +68,62 @@ export async function startSamples(model: ModelAccessor<LlamaModel>, request: Ge
 }
 
 /**
+ * Emits the outputs of the requests `ids` (the samples of one request) to `out` as `next` hands them over, until
+ * the last one of each; with several, each output names its `choice`. Releases those that did not finish (the job
+ * failed or was cancelled).
+ */
+async function streamOutputs(ids: readonly number[], model: ModelAccessor<LlmEngine>, cancel: CancelToken, out: OutStream<TokenOutput>): Promise<void> {
+  const calls = model.withSignal(cancel.signal);
+  const finished = ids.map(() => false);
+  const stream = async (id: number, choice: number) => {
+    for (let index = 0; !finished[choice]; ) {
+      cancel.throwIfCancelled();
+      for (const step of await calls.call("next", id)) {
+        finished[choice] = step.finishReason !== undefined;
+        const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index: index++, special: step.special };
+        if (step.finishReason) output.finishReason = step.finishReason;
+        if (step.logprob !== undefined) output.logprob = step.logprob;
+        if (step.topLogprobs !== undefined) output.topLogprobs = step.topLogprobs;
+        if (ids.length > 1) output.choice = choice;
+        await out.emit(output);
+      }
+    }
+  };
+  try {
+    await Promise.all(ids.map((id, choice) => stream(id, choice)));
+  } finally {
+    // A finished request is forgotten by the worker; otherwise free it here (without the job's signal: a
+    // cancelled job must still release). If the worker itself is gone there is nothing left to free, and the
+    // job already fails with that error.
+    await Promise.all(ids.map((id, choice) => (finished[choice] ? undefined : model.call("release", id).catch(() => undefined))));
+  }
+}
+
+/**
  * Streams a completion token by token. Each output is `{ token, tokenId, index, special }`; the last one also
- * carries `finishReason`. The prompt is tokenized off the model actor; the request joins the model's batch, and
- * each `next` hands over the outputs its steps produced since the last one. Its KV blocks are freed when it
- * finishes, fails or is cancelled; a cancelled request leaves the batch at the next step, and one cancelled while
- * it waits to join never runs.
+ * carries `finishReason`. The request is validated and its prompt tokenized off the model actor (`startSequence`);
+ * it joins the model's batch, and each `next` hands over the outputs its steps produced since the last one. Its KV
+ * blocks are freed when it finishes, fails or is cancelled; a cancelled request leaves the batch at the next step,
+ * and one cancelled while it waits to join never runs.
  */
 export const streamingHandler = handler(
-  [In<GenerateRequest>(), Model<LlamaModel>(), Cancel(), Out<TokenOutput>()],
+  [In<GenerateRequest>(), Model<LlmEngine>(), Cancel(), Out<TokenOutput>()],
   async (request, model, cancel, out) => {
     const starts = await startSamples(model, request, cancel.signal);
-    const calls = model.withSignal(cancel.signal);
-    const finished = starts.map(() => false);
-    const stream = async (id: number, choice: number) => {
-      for (let index = 0; !finished[choice]; ) {
-        cancel.throwIfCancelled();
-        for (const step of await calls.call("next", id)) {
-          finished[choice] = step.finishReason !== undefined;
-          const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index: index++, special: step.special };
-          if (step.finishReason) output.finishReason = step.finishReason;
-          if (step.logprob !== undefined) output.logprob = step.logprob;
-          if (step.topLogprobs !== undefined) output.topLogprobs = step.topLogprobs;
-          if (starts.length > 1) output.choice = choice;
-          await out.emit(output);
-        }
-      }
-    };
-    try {
-      await Promise.all(starts.map((s, choice) => stream(s.id, choice)));
-    } finally {
-      // A finished request is forgotten by the worker; otherwise free it here (without the job's signal: a
-      // cancelled job must still release). If the worker itself is gone there is nothing left to free, and the
-      // job already fails with that error.
-      await Promise.all(starts.map((s, choice) => (finished[choice] ? undefined : model.call("release", s.id).catch(() => undefined))));
-    }
+    await streamOutputs(starts.map((s) => s.id), model, cancel, out);
+  },
+);
+
+/**
+ * {@link streamingHandler} for a request validated and tokenized already (a server's route parses its body into a
+ * normalized request, tokenizes it with `tokenizeRequest` and counts its ids): nothing is checked or tokenized
+ * again; the engine checks the ids and the length when it takes the request.
+ */
+export const tokenizedStreamingHandler = handler(
+  [In<TokenizedRequest>(), Model<LlmEngine>(), Cancel(), Out<TokenOutput>()],
+  async (request, model, cancel, out) => {
+    const starts = await submitSamples(model, request, cancel.signal);
+    await streamOutputs(starts.map((s) => s.id), model, cancel, out);
   },
 );
 
@@ -117,7 +141,7 @@ export interface PerplexityResult {
  * as context. A cancelled job's queued windows never run.
  */
 export const perplexityHandler = handler(
-  [In<{ text: string }>(), Model<LlamaModel>(), Cancel()],
+  [In<{ text: string }>(), Model<LlmEngine>(), Cancel()],
   async (request, model, cancel): Promise<PerplexityResult> => {
     const text: unknown = request?.text; // a null or non-object request is a bad request, not a handler failure
     if (typeof text !== "string" || text.length === 0) {

@@ -9,6 +9,7 @@ export {
   type GenerateRequest,
   type SamplingParams,
   type NormalizedRequest,
+  type TokenizedRequest,
   type RequestLimits,
   type TokenOutput,
   type FinishReason,
@@ -55,18 +56,22 @@ export { Scheduler, type SchedulerLimits, type SchedulerOptions, type SchedulerS
 export { planStep, type PlanSequence, type PlannedRows, type StepLimits, type StepPlan } from "./generation/policy.js";
 export { StepCostModel, type ChunkPolicy, type StepCostOptions } from "./generation/chunking.js";
 export { checkAdmission, type AdmissionLimits } from "./generation/admission.js";
-export { DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_QUEUED_REQUESTS } from "./model-args.js";
-export { LlamaModel, type EngineStats, type LlamaModelArgs, type ModelInfo, type SequenceStart, type WindowScore } from "./llama-model.js";
+export { DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_QUEUED_REQUESTS, type LlmEngineArgs, type LlamaModelArgs } from "./engine/args.js";
+export { LlmEngine, LlamaModel } from "./engine/engine.js";
+export { requestLimits, type EngineStats, type ModelInfo } from "./engine/info.js";
+export type { SequenceStart } from "./engine/requests.js";
+export type { BenchmarkOptions, BenchmarkTimes, WindowScore } from "./engine/probes.js";
 export {
-  streamingHandler, perplexityHandler, startSequence, startSamples, collectCompletion, collectCompletions, generate, type Completion, type PerplexityResult,
+  streamingHandler, tokenizedStreamingHandler, perplexityHandler, startSequence, startSamples, submitSamples, collectCompletion, collectCompletions, generate,
+  type Completion, type PerplexityResult,
 } from "./handlers.js";
 export { checkGrammarSpec, checkJsonSchema, checkRegex, GRAMMAR_TYPES, type GrammarSpec, type JsonSchema } from "./grammar/spec.js";
 export { grammarToEbnf, structuralToEbnf, type StructuralFormat } from "./grammar/convert.js";
 export { grammarOffThread, structuralOffThread } from "./grammar/grammar-pool.js";
 export { GrammarEngine, SequenceGrammar, vocabType, type GrammarStats, type VocabType } from "./grammar/engine.js";
-export { encodeOffThread } from "./tokenize/encoder-pool.js";
+export { encodeOffThread, tokenizeRequest } from "./tokenize/encoder-pool.js";
 export { EMBEDDED_MODEL_DIR } from "./embedded-model.js";
-export { GPU_PACKAGE } from "./kernel-start.js";
+export { GPU_PACKAGE } from "./engine/start-kernels.js";
 export { measureBandwidth, measureSimdPeak, type SimdPeak } from "./machine-probes.js";
 export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "./chat-template.js";
 export * from "./hub/index.js";

@@ -2,7 +2,7 @@
 // arithmetic peak. `actorlm bench` reports its figures against these, through this package (the server never sees
 // the tensor package).
 import { WasmKernels, type SimdPeak } from "@actorlm/tensor";
-import { measureGpuBandwidth } from "./kernel-start.js";
+import { measureGpuBandwidth } from "./engine/start-kernels.js";
 
 export type { SimdPeak };
 

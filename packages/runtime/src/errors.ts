@@ -48,12 +48,38 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
 }
 
+/**
+ * Where in a request or an options object the fault is: keys and array indexes from the top, e.g. `["maxTokens"]`,
+ * `["stop", 1]`, `["messages", 2, "content"]`. Each API names the keys its own way (see `formatFieldPath`).
+ */
+export type FieldPath = readonly (string | number)[];
+
+/** A field path as the library writes it: `maxTokens`, `stop[1]`, `messages[2].content`. */
+export function formatFieldPath(path: FieldPath): string {
+  return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out === "" ? key : `${out}.${key}`), "");
+}
+
+/** A field written as text (`stop[1]`, `a.b`) as a path; a path as it is. */
+export function toFieldPath(field: string | FieldPath): FieldPath {
+  if (typeof field !== "string") return Object.freeze([...field]);
+  const path: (string | number)[] = [];
+  for (const part of field.split(".")) {
+    const [name, ...indexes] = part.split("[");
+    if (name !== "") path.push(name);
+    for (const index of indexes) path.push(Number.parseInt(index, 10));
+  }
+  return Object.freeze(path);
+}
+
 /** What an {@link InferenceError} may say besides its message: the cause, and where the fault is. */
 export interface InferenceErrorOptions {
   /** The error that caused this one. */
   cause?: unknown;
-  /** The request field or option at fault (e.g. `prompt`, `maxTokens`, `device`). */
-  field?: string;
+  /**
+   * The request field or option at fault, as a path (`["stop", 1]`) or written out (`"stop[1]"`, `"maxTokens"`). The
+   * message then starts with the field as the library writes it (`stop[1]: must not be empty`).
+   */
+  field?: string | FieldPath;
   /** The file at fault (e.g. a model's `config.json`). */
   file?: string;
 }
@@ -62,7 +88,9 @@ export interface InferenceErrorOptions {
 export class InferenceError extends Error {
   /** The catalogue code. */
   readonly code: ErrorCode;
-  /** The request field or option at fault, when one is. */
+  /** The request field or option at fault as a path (`["messages", 2, "content"]`), when one is. */
+  readonly path: FieldPath | undefined;
+  /** The same field as the library writes it (`messages[2].content`), when one is. */
   readonly field: string | undefined;
   /** The file at fault, when one is. */
   readonly file: string | undefined;
@@ -72,8 +100,18 @@ export class InferenceError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "InferenceError";
     this.code = code;
-    this.field = options.field;
+    this.path = options.field === undefined ? undefined : toFieldPath(options.field);
+    this.field = this.path === undefined ? undefined : formatFieldPath(this.path);
     this.file = options.file;
+  }
+
+  /**
+   * What the message says about its field, without the field it starts with (`must be ≥ 1` for `maxTokens: must be ≥
+   * 1`): an API that names the field its own way writes its name, then this. The whole message when no field is set.
+   */
+  get detail(): string {
+    const lead = this.field === undefined ? undefined : `${this.field}: `;
+    return lead !== undefined && this.message.startsWith(lead) ? this.message.slice(lead.length) : this.message;
   }
 
   /** The HTTP status of this error's code. */
@@ -101,6 +139,8 @@ export interface SerializedError {
   message: string;
   code?: ErrorCode;
   field?: string;
+  /** The field as a path (keys that hold `.` or `[` survive only here). */
+  path?: (string | number)[];
   file?: string;
   stack?: string;
   cause?: SerializedError;
@@ -128,9 +168,10 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
     return { name: "Error", message: String(error) };
   }
   const out: SerializedError = { name: error.name, message: error.message };
-  const { code, field, file } = error as { code?: unknown; field?: unknown; file?: unknown };
+  const { code, field, path, file } = error as { code?: unknown; field?: unknown; path?: unknown; file?: unknown };
   if (isErrorCode(code)) out.code = code;
   if (typeof field === "string") out.field = field;
+  if (Array.isArray(path)) out.path = [...(path as (string | number)[])];
   if (typeof file === "string") out.file = file;
   if (error.stack !== undefined) out.stack = error.stack;
   if (error.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeError(error.cause, depth + 1);
@@ -145,7 +186,7 @@ export function deserializeError(data: SerializedError): Error {
   const cause = data.cause === undefined ? undefined : deserializeError(data.cause);
   let error: Error;
   if (data.code !== undefined) {
-    const options: InferenceErrorOptions = { cause, field: data.field, file: data.file };
+    const options: InferenceErrorOptions = { cause, field: data.path ?? data.field, file: data.file };
     const restore = RESTORERS.get(data.name);
     error = restore !== undefined ? restore(data.code, data.message, options) : new InferenceError(data.code, data.message, options);
     error.name = data.name;

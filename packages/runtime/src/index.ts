@@ -1,8 +1,9 @@
 /** @actorlm/runtime — builder, handler injection, jobs, the model-worker host, errors, backend config and lifecycle. */
 export {
   ERROR_CODES, ERROR_STATUS, InferenceError, isErrorCode, serializeError, deserializeError, registerErrorClass, cancelledError,
+  formatFieldPath, toFieldPath,
 } from "./errors.js";
-export type { ErrorCode, ErrorRestorer, InferenceErrorOptions, SerializedError } from "./errors.js";
+export type { ErrorCode, ErrorRestorer, FieldPath, InferenceErrorOptions, SerializedError } from "./errors.js";
 export { DATA_TYPE_NAMES } from "./dtype.js";
 export type { DataTypeName, DataTypeLike } from "./dtype.js";
 export { BackendConfig, isDevice, isKernelBackend } from "./config.js";

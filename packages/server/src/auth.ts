@@ -3,8 +3,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ApiError } from "./http-errors.js";
 
-/** Paths anyone may read without a key: the playground page and its assets, and the health check. */
-export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/playground.js", "/playground.css", "/health"]);
+/** Paths anyone may read without a key: the playground page and its assets, and the readiness and liveness checks. */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/playground.js", "/playground.css", "/health", "/livez"]);
 
 const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
 

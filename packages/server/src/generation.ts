@@ -1,10 +1,11 @@
-// One generation as the HTTP routes run it: count the prompt's tokens off the model actor (for usage and an early
-// refusal of what cannot fit), start the streaming job (the engine admits it to its batch, queues it, or refuses it
-// with OVERLOADED) and wait for its first output — so a request the model refuses still gets a plain error response
-// with its status — then hand out the outputs, timing them for the metrics. Whatever way the consumer leaves, the
-// job is cancelled, which frees its KV blocks.
+// One generation as the HTTP routes run it: tokenize the route's normalized request once, off the model actor (its
+// ids are the usage's prompt tokens and travel with the request to the engine), start the streaming job (the engine
+// checks the ids and the length, then admits the request to its batch, queues it, or refuses it with OVERLOADED) and
+// wait for its first output — so a request the model refuses still gets a plain error response with its status —
+// then hand out the outputs, timing them for the metrics. Whatever way the consumer leaves, the job is cancelled,
+// which frees its KV blocks.
 import { performance } from "node:perf_hooks";
-import { fitMaxTokens, encodeOffThread, type FinishReason, type GenerateRequest, type TokenOutput } from "@actorlm/llm";
+import { tokenizeRequest, type FinishReason, type NormalizedRequest, type TokenOutput } from "@actorlm/llm";
 import { InferenceError, type Job } from "@actorlm/runtime";
 import type { ServerMetrics } from "./metrics.js";
 import type { ServedModel } from "./models.js";
@@ -12,7 +13,8 @@ import type { ServedModel } from "./models.js";
 /** What a generation needs from its route. */
 export interface GenerationContext {
   model: ServedModel;
-  request: GenerateRequest;
+  /** The route's body, parsed and checked (once) into the request the engine runs. */
+  request: NormalizedRequest;
   /** Aborts when the client disconnects or the server shuts down: the job is cancelled at once. */
   signal: AbortSignal;
   /** `performance.now()` when the request arrived (time to first token counts from it). */
@@ -22,7 +24,7 @@ export interface GenerationContext {
 
 /** A generation whose first output has arrived. */
 export class Generation {
-  /** Tokens of the prompt (bos included), as the model counts them. */
+  /** Tokens of the prompt (bos included): the ids the request was tokenized into. */
   readonly promptTokens: number;
   /** Outputs handed out so far. */
   completionTokens = 0;
@@ -48,18 +50,17 @@ export class Generation {
 
   /**
    * Starts a generation and resolves once its first output arrived. Rejects with the InferenceError that stopped
-   * it before then: NOT_READY, VALIDATION (from the model, naming the field), OVERLOADED (the queue is full),
-   * CANCELLED (the signal aborted), WORKER_CRASHED.
+   * it before then: NOT_READY, VALIDATION (from the engine, its field path naming `prompt` or `maxTokens`),
+   * OVERLOADED (the queue is full), CANCELLED (the signal aborted), WORKER_CRASHED.
    */
   static async start(ctx: GenerationContext): Promise<Generation> {
     const { model, request, signal } = ctx;
     model.requireReady();
-    const ids = typeof request.prompt === "string" ? (await encodeOffThread(model.info.model, [request.prompt], signal))[0] : request.prompt; // the resolved directory (an id's snapshot)
-    const { maxSequenceLength, maxStopSequences } = model.info;
-    fitMaxTokens(ids.length, request.maxTokens ?? null, { maxSequenceLength, maxStopSequences });
+    const tokenized = await tokenizeRequest(request, model.info.model, signal); // the resolved directory (an id's snapshot)
+    const promptTokens = tokenized.promptIds.length;
     let job: Job<TokenOutput> | undefined;
     try {
-      job = model.spawn(request, signal);
+      job = model.spawn(tokenized, signal);
       const outputs = job.stream[Symbol.asyncIterator]();
       const first = await outputs.next();
       if (first.done === true) {
@@ -67,7 +68,7 @@ export class Generation {
         throw new InferenceError("HANDLER_FAILED", "the generation ended without any output");
       }
       ctx.metrics.timeToFirstToken.observe({ model: model.name }, (performance.now() - ctx.receivedAt) / 1000);
-      return new Generation(ctx, ids.length, job, outputs, first.value);
+      return new Generation(ctx, promptTokens, job, outputs, first.value);
     } catch (error) {
       job?.cancel();
       await job?.join().catch(() => undefined);

@@ -1,6 +1,6 @@
 // The server's error catalogue: every failure an HTTP client sees has a code, a status and, for a bad request, the
 // request field at fault; it is rendered in the shape of the API the route belongs to (OpenAI or TGI).
-import { ERROR_STATUS, InferenceError, isErrorCode, type ErrorCode } from "@actorlm/runtime";
+import { ERROR_STATUS, InferenceError, isErrorCode, type ErrorCode, type FieldPath } from "@actorlm/runtime";
 
 /** Codes only the HTTP layer raises, beside the runtime's catalogue. */
 export const HTTP_ERROR_CODES = [
@@ -28,8 +28,22 @@ export const HTTP_ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = Object
   INTERNAL: 500,
 });
 
-/** How a runtime-side field (GenerateRequest's camelCase names) is called in one route's request body. */
+/**
+ * How one route's request body names the library's request fields (the camelCase keys of `GenerateRequest`, which
+ * start the field paths of the engine's errors): `maxTokens` is `max_tokens` on /v1/completions,
+ * `parameters.max_new_tokens` on /generate.
+ */
 export type FieldNames = Readonly<Record<string, string>>;
+
+/**
+ * A field path in a route's names: its first key through `fields` (`["stop", 1]` → `parameters.stop[1]` on TGI), the
+ * rest as they are; a key the route does not rename keeps the library's name.
+ */
+export function apiField(path: FieldPath, fields: FieldNames): string {
+  const [head, ...rest] = path;
+  const name = typeof head === "number" ? `[${head}]` : (fields[head] ?? head);
+  return name + rest.map((key) => (typeof key === "number" ? `[${key}]` : `.${key}`)).join("");
+}
 
 /** An error as a client sees it: code, status, message, and the request field at fault (`param`) if any. */
 export class ApiError extends Error {
@@ -50,9 +64,9 @@ export class ApiError extends Error {
   }
 
   /**
-   * Any thrown value as an ApiError. An InferenceError keeps its code; its field (the error's `field`, else the
-   * `field:` its message starts with, when that is a field of the route) is renamed through `fields` to the route's
-   * name for it, in the message too.
+   * Any thrown value as an ApiError. An InferenceError keeps its code; when it names a field (its `path`), `param` is
+   * that field in the route's names (`fields`, see {@link apiField}) and the message is `param: ` and the error's
+   * `detail`, whose text is kept as it is. An error without a field keeps its message and has no `param`.
    * Fastify's own errors (schema validation, a bad URL, body limit and length, media type) get their codes here; bodies
    * are parsed by json-body.ts, which throws ApiErrors itself.
    */
@@ -133,22 +147,9 @@ export function errorBodyFor(path: string): (error: ApiError) => object {
 }
 
 function fromInference(error: InferenceError, fields: FieldNames): ApiError {
-  const declared = (error as { field?: unknown }).field;
-  const lead = /^([A-Za-z_]+)(\[\d+\])?:/.exec(error.message);
-  const named = lead !== null && (lead[1] in fields || Object.values(fields).includes(lead[1]));
-  const field = typeof declared === "string" ? declared : named ? `${lead[1]}${lead[2] ?? ""}` : undefined;
-  const message = renameFields(error.message, fields);
-  const param = field === undefined ? null : renameFields(field, fields);
-  return new ApiError(error.code, message, param, { cause: error });
-}
-
-/** `text` with every whole-word runtime field name replaced by the route's name for it. */
-function renameFields(text: string, fields: FieldNames): string {
-  let out = text;
-  for (const [from, to] of Object.entries(fields)) {
-    if (from !== to) out = out.replace(new RegExp(`(?<![\\w.])${from}(?![\\w])`, "g"), to);
-  }
-  return out;
+  if (error.path === undefined || error.path.length === 0) return new ApiError(error.code, error.message, null, { cause: error });
+  const param = apiField(error.path, fields);
+  return new ApiError(error.code, `${param}: ${error.detail}`, param, { cause: error });
 }
 
 /** What an Ajv error carries (the parts read here). */

@@ -13,8 +13,8 @@ import {
   type StateChange,
 } from "@actorlm/runtime";
 import {
-  ChatTemplate, LlamaModel, encodeOffThread, parseModelId, streamingHandler,
-  type GenerateRequest, type LlamaModelArgs, type ModelInfo, type TokenOutput,
+  ChatTemplate, encodeOffThread, parseModelId, tokenizedStreamingHandler,
+  type LlmEngine, type LlmEngineArgs, type ModelInfo, type TokenizedRequest, type TokenOutput,
 } from "@actorlm/llm";
 import { ApiError } from "./http-errors.js";
 import { Supervisor, type RestartPolicy } from "./supervisor.js";
@@ -23,7 +23,7 @@ import { Supervisor, type RestartPolicy } from "./supervisor.js";
  * Engine settings shared by every served model (the CLI's engine flags); the server sets the request limits
  * (`maxConcurrent`, `maxQueued`) and the stop limit itself.
  */
-export type EngineOptions = Omit<LlamaModelArgs, "model" | "maxSequences" | "maxStopSequences" | "maxConcurrentRequests" | "maxQueuedRequests">;
+export type EngineOptions = Omit<LlmEngineArgs, "model" | "maxSequences" | "maxStopSequences" | "maxConcurrentRequests" | "maxQueuedRequests">;
 
 /** A model to serve: the name requests use, and its directory or Hugging Face id (resolved from the local cache). */
 export interface ModelSource {
@@ -41,8 +41,8 @@ export interface ServedModelOptions {
   /** Most stop strings a request may give. */
   maxStopSequences: number;
   restart: RestartPolicy;
-  /** The model class hosted in the worker (LlamaModel; tests wrap it). */
-  modelClass: ModelClass<LlamaModel, LlamaModelArgs>;
+  /** The model class hosted in the worker (LlmEngine; tests wrap it). */
+  modelClass: ModelClass<LlmEngine, LlmEngineArgs>;
 }
 
 /** Events of a served model. */
@@ -86,39 +86,50 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
   /** The model as given: a directory or a Hugging Face id (`info.model` is the directory it resolved to). */
   readonly dir: string;
   /** The model worker. */
-  readonly host: ModelHost<LlamaModel>;
+  readonly host: ModelHost<LlmEngine>;
   /** Generations in the batch at once, and waiting to join it, at most (the engine enforces them). */
   readonly limits: { readonly maxActive: number; readonly maxQueued: number };
-  #inference: Inference<GenerateRequest, TokenOutput, never> | undefined;
+  #inference: Inference<TokenizedRequest, TokenOutput, never> | undefined;
   #info: ModelInfo | undefined;
   #template: ChatTemplate | undefined;
   #supervisor: Supervisor | undefined;
   readonly #options: ServedModelOptions;
   #restarts = 0;
   #loadedAt: Date | undefined;
+  #loadError: InferenceError | undefined;
 
-  /** Creates the host (not started). */
+  /** Creates the host (not started); VALIDATION naming the setting when the engine would refuse its arguments. */
   constructor(source: ModelSource, options: ServedModelOptions) {
     super();
     this.name = source.name;
     this.dir = source.dir;
     this.#options = options;
     this.limits = { maxActive: options.maxActive, maxQueued: options.maxQueued };
-    const args: LlamaModelArgs = {
+    const args: LlmEngineArgs = {
       model: source.dir,
       ...definedOnly(options.engine),
       maxConcurrentRequests: options.maxActive,
       maxQueuedRequests: options.maxQueued,
       maxStopSequences: options.maxStopSequences,
     };
+    options.modelClass.validateArgs?.(args);
     this.host = ModelHost.create(options.modelClass, args, { name: `actorlm:${source.name}` });
     this.host.on("state", (change) => this.emit("state", change)).on("progress", (p) => this.emit("progress", p));
   }
 
-  /** Loads the model, builds its inference, reads its info and chat template, and starts supervising it. */
+  /**
+   * Loads the model, builds its inference, reads its info and chat template, and starts supervising it. A model that
+   * fails to load keeps its error ({@link loadError}) and stays unready.
+   */
   async start(): Promise<void> {
-    await this.host.start();
-    this.#inference = await new InferenceBuilder().withModel(this.host).build(streamingHandler);
+    try {
+      await this.host.start();
+    } catch (error) {
+      this.#loadError = InferenceError.is(error) ? error : new InferenceError("MODEL_LOAD", String(error), { cause: error });
+      throw error;
+    }
+    this.#loadError = undefined;
+    this.#inference = await new InferenceBuilder().withModel(this.host).build(tokenizedStreamingHandler);
     this.#info = await this.host.call("info");
     this.#template = await chatTemplateOf(this.host);
     await encodeOffThread(this.#info.model, ["warm up"]); // loads the tokenizer on a pool thread now, not at the first request
@@ -161,6 +172,26 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     return this.#template;
   }
 
+  /** Why the model failed to load, when its last start() did. */
+  get loadError(): InferenceError | undefined {
+    return this.#loadError;
+  }
+
+  /**
+   * Why the model does not serve now, in words (`kjv is loading`, `kjv failed to load: MODEL_LOAD: …`, `kjv is
+   * restarting after its worker failed: …`); undefined when it is ready.
+   */
+  notReadyReason(): string | undefined {
+    const state = this.host.state;
+    if (state === BackendState.Ready) return undefined;
+    if (this.#loadError !== undefined) return `${this.name} failed to load: ${this.#loadError.code}: ${this.#loadError.message}`;
+    if (state === BackendState.Error || (state === BackendState.Loading && this.#supervisor !== undefined)) {
+      const cause = this.host.error;
+      return `${this.name} is restarting after its worker failed${cause === undefined ? "" : `: ${cause.message}`}`;
+    }
+    return `${this.name} is ${state}`;
+  }
+
   /** Throws NOT_READY naming the model and its state unless it is Ready to serve. */
   requireReady(): void {
     if (this.#inference === undefined || this.host.state !== BackendState.Ready) {
@@ -186,13 +217,8 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
     return { active, queued, promptTokens, cachedPromptTokens, prefixHitRate, evictions, cachedBlocks };
   }
 
-  /** Refuses (NOT_READY, `reason`) every generation still waiting to join the batch; running ones go on. */
-  async refuseWaiting(reason: string): Promise<void> {
-    if (this.host.state === BackendState.Ready) await this.host.call("refuseWaiting", reason).catch(() => undefined);
-  }
-
-  /** Starts a streaming generation job (cancelled when `signal` aborts). */
-  spawn(request: GenerateRequest, signal: AbortSignal): Job<TokenOutput> {
+  /** Starts a streaming generation job for a tokenized request (cancelled when `signal` aborts). */
+  spawn(request: TokenizedRequest, signal: AbortSignal): Job<TokenOutput> {
     this.requireReady();
     return this.#inference!.infer(request).withSignal(signal).spawn();
   }
@@ -206,7 +232,7 @@ export class ServedModel extends EventEmitter<ServedModelEvents> {
 }
 
 /** The chat template of the model `host` runs (from its directory; knowing whether its tokenizer prepends bos itself). */
-export async function chatTemplateOf(host: ModelHost<LlamaModel>): Promise<ChatTemplate> {
+export async function chatTemplateOf(host: ModelHost<LlmEngine>): Promise<ChatTemplate> {
   const { bosId, model: dir } = await host.call("info");
   const probe = await host.call("encode", "a");
   return ChatTemplate.fromModelDir(dir, bosId !== null && probe[0] === bosId);

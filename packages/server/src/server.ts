@@ -1,6 +1,6 @@
 // The HTTP server: wires the models, metrics, auth, error shapes and routes into one fastify instance, follows each
 // request to its end (its connection included), holds clients to the connection timeouts and limit, listens before
-// the models load (so /health answers 503 meanwhile), and shuts down gracefully.
+// the models load (so /health answers 503 meanwhile), and shuts down gracefully (lifecycle.ts: drain, then refuse).
 import { setMaxListeners } from "node:events";
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -8,11 +8,13 @@ import { performance } from "node:perf_hooks";
 import { EventEmitter } from "eventemitter3";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { InferenceError, type LoadProgress, type ModelClass, type StateChange } from "@actorlm/runtime";
-import { LlamaModel, type LlamaModelArgs } from "@actorlm/llm";
+import { LlmEngine, type LlmEngineArgs } from "@actorlm/llm";
 import { version } from "../package.json";
 import { ApiKeyCheck, PUBLIC_PATHS } from "./auth.js";
 import { whenClosed } from "./connection.js";
 import { ConnectionLimit } from "./connection-limit.js";
+import { healthRoutes } from "./health.js";
+import { Lifecycle, LIFECYCLE_PATHS, type Phase } from "./lifecycle.js";
 import { parseJsonBody } from "./json-body.js";
 import type { RequestLog, RequestRecord, ServerContext, ServerEvents } from "./context.js";
 import { ApiError, errorBodyFor, type FieldNames } from "./http-errors.js";
@@ -45,8 +47,16 @@ export interface ServerOptions {
   maxPromptChars?: number;
   /** Most stop strings per request. Default 4. */
   maxStopSequences?: number;
-  /** How long in-flight requests may run on after close() began before they are cancelled (ms). Default 10 000. */
+  /**
+   * How long the requests that arrived before new ones were refused may run on before they are cancelled (ms),
+   * counted from the end of the drain delay. Default 10 000.
+   */
   shutdownGraceMs?: number;
+  /**
+   * How long close() keeps serving after it turned /health to 503, before it refuses new requests (ms): time for a
+   * load balancer that polls /health to stop sending. Default 0 (refuse at once).
+   */
+  drainDelay?: number;
   /** How long a client may take to send a request's headers (ms); then 408 and the connection is closed. Default 30 000. */
   headersTimeout?: number;
   /** How long a client may take to send a whole request, body included (ms); then 408, closed. ≥ headersTimeout. Default 60 000. */
@@ -61,8 +71,8 @@ export interface ServerOptions {
   maxConnections?: number;
   /** Restart timing for crashed model workers. */
   restart?: RestartPolicy;
-  /** The model class hosted in each worker. Default LlamaModel. */
-  modelClass?: ModelClass<LlamaModel, LlamaModelArgs>;
+  /** The model class hosted in each worker. Default LlmEngine. */
+  modelClass?: ModelClass<LlmEngine, LlmEngineArgs>;
 }
 
 /** What a server reports besides finished requests: model state changes, load progress, restarts. */
@@ -94,6 +104,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   readonly metrics: ServerMetrics;
   readonly #options: ServerOptions;
   readonly #shutdown = new AbortController();
+  readonly #lifecycle = new Lifecycle();
   readonly #inflight = new Set<Promise<void>>();
   /**
    * The request each connection is reading, until its response closed (a request timeout on that connection
@@ -110,6 +121,8 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     setMaxListeners(0, this.#shutdown.signal); // every in-flight request listens to it
     const maxConcurrent = positive("maxConcurrent", options.maxConcurrent ?? 16);
     const maxQueued = positive("maxQueued", options.maxQueued ?? 64, 0);
+    positive("drainDelay", options.drainDelay ?? 0, 0);
+    positive("shutdownGraceMs", options.shutdownGraceMs ?? 10_000, 0);
     const limits = {
       maxPromptChars: positive("maxPromptChars", options.maxPromptChars ?? 65_536),
       maxStopSequences: positive("maxStopSequences", options.maxStopSequences ?? 4),
@@ -121,7 +134,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
       maxQueued,
       maxStopSequences: limits.maxStopSequences,
       restart: options.restart ?? {},
-      modelClass: options.modelClass ?? LlamaModel,
+      modelClass: options.modelClass ?? LlmEngine,
     });
     this.metrics = new ServerMetrics(() => this.models.list());
     for (const model of this.models.list()) this.#follow(model);
@@ -158,9 +171,9 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     this.app.decorateRequest("actorlm", null as unknown as RequestRecord);
     this.app.addHook("onRequest", async (request, reply) => {
       this.#watch(request, reply, limit);
-      if (this.#closing !== undefined) {
+      if (this.#lifecycle.refusing) {
         reply.header("connection", "close");
-        throw new InferenceError("NOT_READY", "the server is shutting down");
+        if (!LIFECYCLE_PATHS.has(pathOf(request.url))) throw new InferenceError("NOT_READY", "the server is shutting down");
       }
       const read = request.method === "GET" || request.method === "HEAD"; // HEAD is GET without the body
       if (auth !== undefined && !(read && PUBLIC_PATHS.has(pathOf(request.url)))) auth.check(request.headers.authorization);
@@ -170,6 +183,7 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
       this.#sendError(new ApiError("ROUTE_NOT_FOUND", `no route ${request.method} ${pathOf(request.url)}`), request, reply),
     );
     this.app.get("/metrics", async (_request, reply) => reply.type(this.metrics.contentType).send(await this.metrics.text()));
+    healthRoutes(this.app, this.models, this.#lifecycle);
     openAiRoutes(this.app, ctx);
     tgiRoutes(this.app, ctx);
     playgroundRoutes(this.app);
@@ -203,13 +217,20 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
   }
 
   /**
-   * Graceful shutdown: stops accepting connections, refuses queued requests (503), lets running ones finish for
-   * `graceMs` (default: the shutdownGraceMs option), then cancels what still runs (a stream gets an error event;
-   * a connection still open 2 s later is closed), closes the connections and terminates the model workers. Idempotent.
+   * Graceful shutdown: turns /health to 503 at once; after the drainDelay option (served normally meanwhile),
+   * answers every new request 503 with Retry-After and Connection: close (/health and /livez still answer); lets the
+   * requests that arrived before — running or queued — finish for `graceMs` (default: the shutdownGraceMs option),
+   * then cancels what still runs (a stream gets an error event; a connection still open 2 s later is closed); then
+   * stops listening, closes the connections and terminates the model workers. Idempotent.
    */
   close(graceMs = this.#options.shutdownGraceMs ?? 10_000): Promise<void> {
     this.#closing ??= this.#close(graceMs);
     return this.#closing;
+  }
+
+  /** serving, draining (/health 503, still serving) or refusing (new requests 503): see {@link close}. */
+  get phase(): Phase {
+    return this.#lifecycle.phase;
   }
 
   /** Same as {@link close} with the default grace period. */
@@ -217,24 +238,28 @@ export class ActorlmServer extends EventEmitter<ActorlmServerEvents> {
     await this.close();
   }
 
-  /** Cancels every in-flight generation now (e.g. on a second Ctrl-C during shutdown). */
+  /** Cancels every in-flight generation now, and ends a drain delay (e.g. on a second Ctrl-C during shutdown). */
   cancelInFlight(): void {
+    this.#lifecycle.hurry();
     if (!this.#shutdown.signal.aborted) this.#shutdown.abort(new InferenceError("NOT_READY", "the server is shutting down"));
   }
 
   async #close(graceMs: number): Promise<void> {
-    const stopped = this.app.close();
-    await Promise.all(this.models.list().map((model) => model.refuseWaiting("the server is shutting down")));
+    await this.#lifecycle.drain(this.#options.drainDelay ?? 0);
+    // what arrived before refusing began; what arrives later is answered 503 at once and waited for below
+    const admitted = [...this.#inflight];
     const cancel = setTimeout(() => this.cancelInFlight(), graceMs);
     // a client that stopped reading keeps its response open even after its generation ended: cut it off
     const force = setTimeout(() => this.app.server.closeAllConnections(), graceMs + FORCE_CLOSE_MS);
     try {
-      while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
+      await Promise.all(admitted);
     } finally {
       clearTimeout(cancel);
       clearTimeout(force);
     }
+    const stopped = this.app.close();
     this.app.server.closeAllConnections();
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
     await stopped;
     await Promise.all(this.models.list().map((m) => m.close()));
   }

@@ -1,4 +1,5 @@
 // Generation requests: the caller-facing shape, its validation, and the normalized sampling parameters.
+import { formatFieldPath, type FieldPath } from "@actorlm/runtime";
 import { LlmError } from "../errors.js";
 import { refuseUnknownFields } from "../fields.js";
 import { isObject } from "../json-file.js";
@@ -81,8 +82,12 @@ export interface SamplingParams {
   seed: number | undefined;
 }
 
-/** A validated request: what to generate and how to sample it. */
+/**
+ * A validated request: what to generate and how to sample it. The library makes one with {@link validateRequest};
+ * the server's routes make one from their own parsed bodies. Either way it is checked once, where it enters.
+ */
 export interface NormalizedRequest {
+  /** The text to continue, or its token ids (used as given). */
   prompt: string | readonly number[];
   /** As given, or null: as many as fit, up to the default (see {@link fitMaxTokens}). */
   maxTokens: number | null;
@@ -96,6 +101,15 @@ export interface NormalizedRequest {
   topLogprobs?: number;
   /** Samples of the prompt, when more than one. */
   n?: number;
+}
+
+/**
+ * A normalized request whose prompt was tokenized (once, off the model worker: see `tokenizeRequest`): what the
+ * engine's `submit` takes. Its ids travel with it, so whoever tokenized it counts them without tokenizing again.
+ */
+export interface TokenizedRequest extends Omit<NormalizedRequest, "prompt"> {
+  /** The prompt's token ids: its text's encoding (bos included), or the ids given as the prompt. */
+  promptIds: readonly number[];
 }
 
 /** One generated token as streamed to the caller. */
@@ -147,9 +161,11 @@ export const DEFAULT_SAMPLING: Readonly<SamplingParams> = Object.freeze({
   seed: undefined,
 });
 
-const fail = (field: string, message: string): never => {
-  throw new LlmError("VALIDATION", `${field}: ${message}`, { field });
+/** VALIDATION at `path`: the message is the field as the library writes it, then `detail`. */
+const failAt = (path: FieldPath, detail: string): never => {
+  throw new LlmError("VALIDATION", `${formatFieldPath(path)}: ${detail}`, { field: path });
 };
+const fail = (field: string, detail: string): never => failAt([field], detail);
 
 /** Read an optional numeric field: undefined / null → undefined; non-numbers and non-finite values fail. */
 function num(req: Record<string, unknown>, field: string): number | undefined {
@@ -168,9 +184,11 @@ function int(req: Record<string, unknown>, field: string): number | undefined {
 }
 
 /**
- * Check a request and fill in defaults; throws LlmError("VALIDATION") naming the first bad field. An unknown
- * field is refused with a hint (`max_tokens: unknown field (did you mean maxTokens?)`); a prompt longer than
- * `limits.maxPromptBytes` bytes is refused without being tokenized.
+ * The library's one normalizer: checks a request and fills in defaults; throws LlmError("VALIDATION") naming the
+ * first bad field. An unknown field is refused with a hint (`max_tokens: unknown field (did you mean maxTokens?)`); a
+ * prompt longer than `limits.maxPromptBytes` bytes is refused without being tokenized. What needs the prompt's
+ * tokens — its ids against the vocabulary, its length with maxTokens against the max sequence length — the engine
+ * checks when the request is submitted ({@link fitMaxTokens}).
  */
 export function validateRequest(req: unknown, limits: RequestLimits): NormalizedRequest {
   if (!isObject(req)) fail("request", "must be an object");
@@ -192,9 +210,6 @@ export function validateRequest(req: unknown, limits: RequestLimits): Normalized
 
   const maxTokens = int(r, "maxTokens") ?? null;
   if (maxTokens !== null && maxTokens < 1) fail("maxTokens", `must be ≥ 1, got ${maxTokens}`);
-  if (maxTokens !== null && maxTokens >= limits.maxSequenceLength) {
-    fail("maxTokens", `${maxTokens} leaves no room for the prompt (max sequence length ${limits.maxSequenceLength})`);
-  }
 
   const s = { ...DEFAULT_SAMPLING };
   const temperature = num(r, "temperature");
@@ -239,22 +254,23 @@ function stopList(v: unknown, max: number): string[] {
   const list = v as unknown[];
   if (list.length > max) fail("stop", `at most ${max} stop sequences, got ${list.length}`);
   list.forEach((x, i) => {
-    if (typeof x !== "string") fail(`stop[${i}]`, `must be a string, got ${typeof x}`);
-    if ((x as string).length === 0) fail(`stop[${i}]`, "must not be empty");
+    if (typeof x !== "string") failAt(["stop", i], `must be a string, got ${typeof x}`);
+    if ((x as string).length === 0) failAt(["stop", i], "must not be empty");
   });
   return [...(list as string[])];
 }
 
 /**
- * The number of new tokens a request may generate once its prompt is tokenized: the requested maxTokens if
- * prompt + maxTokens fits the max sequence length, or — when none was requested — the default (256) shrunk to
- * the room the prompt leaves. Throws VALIDATION naming `prompt` or `maxTokens` when it does not fit.
+ * The number of new tokens a request may generate once its prompt is tokenized (the engine's check of a request's
+ * length against the model): the requested maxTokens if prompt + maxTokens fits the max sequence length, or — when
+ * none was requested — the default (256) shrunk to the room the prompt leaves. Throws VALIDATION naming `prompt` or
+ * `maxTokens` when it does not fit; the message names no other field, so every API can put its own name first.
  */
-export function fitMaxTokens(promptTokens: number, maxTokens: number | null, limits: RequestLimits): number {
+export function fitMaxTokens(promptTokens: number, maxTokens: number | null, limits: Pick<RequestLimits, "maxSequenceLength" | "defaultMaxTokens">): number {
   const max = limits.maxSequenceLength;
-  if (promptTokens >= max) fail("prompt", `prompt (${promptTokens} tokens) leaves no room to generate within the max sequence length ${max}`);
+  if (promptTokens >= max) fail("prompt", `${promptTokens} tokens leave no room to generate within the max sequence length ${max}`);
   const room = max - promptTokens;
   if (maxTokens === null) return Math.min(limits.defaultMaxTokens ?? 256, room);
-  if (maxTokens > room) fail("maxTokens", `prompt (${promptTokens} tokens) + maxTokens (${maxTokens}) exceeds the max sequence length ${max}`);
+  if (maxTokens > room) fail("maxTokens", `${maxTokens} new tokens after a prompt of ${promptTokens} tokens exceed the max sequence length ${max}`);
   return maxTokens;
 }

@@ -219,13 +219,6 @@ export class Scheduler {
     return true;
   }
 
-  /** Fails every request that never started (waiting, nothing generated) with `error`; returns how many. */
-  refuseWaiting(error: InferenceError): number {
-    const refused = this.#waiting.filter((e) => e.sequence.generated === 0);
-    for (const entry of refused) this.#end(entry, error);
-    return refused.length;
-  }
-
   /**
    * Frees at least `blocks` KV blocks if the pool can: running requests give theirs back (latest admitted first)
    * and return to the queue's head, to run their tokens again later. False when even that is not enough.
@@ -298,7 +291,7 @@ export class Scheduler {
 
   /**
    * Runs one step (admissions, one forward, sampling, publishing); false when nothing could run. Called by the
-   * queued step task, and by callers that need outputs now (`LlamaModel.step`). A forward pass that fails in the
+   * queued step task, and by callers that need outputs now (`LlmEngine.step`). A forward pass that fails in the
    * backend makes the model unusable (see {@link Scheduler.forwardOutside}): this throws WORKER_CRASHED then.
    */
   step(): boolean {

@@ -54,7 +54,7 @@ export class Sequence {
   /** A sequence for `request` over `promptIds`, generating at most `maxTokens` tokens into `kv` (empty so far). */
   constructor(
     private readonly tokenizer: Tokenizer,
-    request: NormalizedRequest,
+    request: Pick<NormalizedRequest, "sampling" | "stop" | "ignoreEos" | "topLogprobs">,
     readonly promptIds: readonly number[],
     private readonly maxTokens: number,
     readonly kv: KvSequence,

@@ -2,6 +2,7 @@
 // book inside it would stall every other request's decode steps. A shared piscina pool does it instead.
 import { availableParallelism } from "node:os";
 import { CpuPool } from "@actorlm/runtime";
+import type { NormalizedRequest, TokenizedRequest } from "../generation/request.js";
 import type { EncodeTask } from "./encode-task.js";
 
 let pool: CpuPool<EncodeTask, Int32Array> | undefined;
@@ -16,4 +17,14 @@ export async function encodeOffThread(dir: string, texts: readonly string[], sig
   });
   const shared = pool;
   return Promise.all(texts.map((text) => shared.run({ dir, text }, { signal })));
+}
+
+/**
+ * `request` with its prompt tokenized: a text once, on a pool thread, with the tokenizer in `dir` (bos included);
+ * token ids given as the prompt as they are. The one tokenization a request gets: its ids travel with it to the engine.
+ */
+export async function tokenizeRequest(request: NormalizedRequest, dir: string, signal?: AbortSignal): Promise<TokenizedRequest> {
+  const { prompt, ...rest } = request;
+  const promptIds = typeof prompt === "string" ? Array.from((await encodeOffThread(dir, [prompt], signal))[0]) : [...prompt];
+  return { ...rest, promptIds };
 }

@@ -8,7 +8,7 @@ import { grammarOffThread, type GrammarSpec } from "@actorlm/llm";
 import { loadTest, percentile } from "./load-test.js";
 import { median, round } from "./prefix-bench.js";
 import type { ModelHost } from "@actorlm/runtime";
-import type { LlamaModel } from "@actorlm/llm";
+import type { LlmEngine } from "@actorlm/llm";
 
 /** A typical schema: its conversion and compile times are reported. */
 export const BENCH_SCHEMA: GrammarSpec = {
@@ -61,7 +61,7 @@ export interface ConstrainedReport {
 }
 
 /** Runs the A/B at each concurrency in `levels` on `host`; `runs` interleaved pairs each, medians reported. */
-export async function constrainedBench(host: ModelHost<LlamaModel>, levels: readonly number[], promptTokens: number, genTokens: number, runs: number): Promise<ConstrainedReport[]> {
+export async function constrainedBench(host: ModelHost<LlmEngine>, levels: readonly number[], promptTokens: number, genTokens: number, runs: number): Promise<ConstrainedReport[]> {
   await grammarOffThread({ type: "regex", pattern: "warm-up" }); // the pool thread started, xgrammar loaded there
   const t0 = performance.now();
   await grammarOffThread(BENCH_SCHEMA); // converted once, then cached

@@ -2,7 +2,7 @@
 // when stderr is a terminal, one summary line there (tokens, time, tokens/s).
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder } from "@actorlm/runtime";
-import { streamingHandler, type GenerateRequest } from "@actorlm/llm";
+import { requestLimits, tokenizeRequest, tokenizedStreamingHandler, validateRequest, type GenerateRequest } from "@actorlm/llm";
 import { Command } from "commander";
 import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js";
 import { addSamplingOptions, samplingOf, type SamplingFlags } from "./options.js";
@@ -27,10 +27,13 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
   const request: GenerateRequest = { prompt: flags.prompt, ...samplingOf(flags) };
   const t0 = performance.now();
   await using host = await startModel(modelArgs(flags), true, flags.download);
-  await using inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
+  await using inference = await new InferenceBuilder().withModel(host).build(tokenizedStreamingHandler);
   const loaded = performance.now();
 
-  const job = inference.infer(request).spawn();
+  // validated and tokenized once, here: the ids go to the engine and into --json's prompt_ids
+  const info = await host.call("info");
+  const tokenized = await tokenizeRequest(validateRequest(request, requestLimits(info)), info.model);
+  const job = inference.infer(tokenized).spawn();
   const ids: number[] = [];
   let text = "";
   let finishReason = "length";
@@ -53,8 +56,7 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
     tokens_per_second: ids.length > 1 ? round(((ids.length - 1) * 1000) / decodeMs) : null,
   };
   if (flags.json) {
-    const promptIds = await host.call("encode", flags.prompt);
-    process.stdout.write(`${JSON.stringify({ prompt_ids: promptIds, ids, text, finish_reason: finishReason, timings })}\n`);
+    process.stdout.write(`${JSON.stringify({ prompt_ids: tokenized.promptIds, ids, text, finish_reason: finishReason, timings })}\n`);
   } else {
     process.stdout.write("\n");
   }

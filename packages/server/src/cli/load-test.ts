@@ -4,7 +4,7 @@
 // inter-token latency. Timing is what the clients see: when each output reaches them.
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder, type ModelHost } from "@actorlm/runtime";
-import { streamingHandler, type GenerateRequest, type GrammarSpec, type LlamaModel, type StepRecord, type TokenOutput } from "@actorlm/llm";
+import { streamingHandler, type GenerateRequest, type GrammarSpec, type LlmEngine, type StepRecord, type TokenOutput } from "@actorlm/llm";
 
 /** What one load test measured. */
 export interface LoadReport {
@@ -52,7 +52,7 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** A prompt of about `tokens` tokens: seeded random ids decoded to text and cut to length once re-tokenized. */
-async function promptOf(host: ModelHost<LlamaModel>, tokens: number, seed: number): Promise<string> {
+async function promptOf(host: ModelHost<LlmEngine>, tokens: number, seed: number): Promise<string> {
   const { vocabSize } = await host.call("info");
   let state = seed >>> 0 || 1;
   const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
@@ -63,7 +63,7 @@ async function promptOf(host: ModelHost<LlamaModel>, tokens: number, seed: numbe
 }
 
 /** Runs one load test on `host` (a loaded model). */
-export async function loadTest(host: ModelHost<LlamaModel>, options: LoadOptions): Promise<LoadReport> {
+export async function loadTest(host: ModelHost<LlmEngine>, options: LoadOptions): Promise<LoadReport> {
   const { concurrency: C, genTokens: G } = options;
   const inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   try {

@@ -72,5 +72,5 @@ function hint(command: Command): string {
 /** The message of a VALIDATION error, naming the flag (`--max-tokens: …`) when its field is one of `command`'s. */
 function inFlagTerms(error: InferenceError, command: Command): string {
   const option = command.options.find((o) => o.long !== undefined && o.attributeName() === error.field);
-  return option !== undefined && error.message.startsWith(`${error.field}:`) ? `${option.long}${error.message.slice(error.field!.length)}` : error.message;
+  return option !== undefined ? `${option.long}: ${error.detail}` : error.message;
 }

@@ -1,5 +1,5 @@
 // The engine options every command that loads a model takes, with the library config's names in kebab case.
-import { EMBEDDED_MODEL_DIR, type LlamaModelArgs } from "@actorlm/llm";
+import { EMBEDDED_MODEL_DIR, type LlmEngineArgs } from "@actorlm/llm";
 import { DATA_TYPE_NAMES, isDevice, isKernelBackend, type DataTypeName, type Device, type KernelBackend } from "@actorlm/runtime";
 import { InvalidArgumentError, type Command } from "commander";
 import { integer } from "./options.js";
@@ -60,13 +60,13 @@ export function addEngineOptions(command: Command): Command {
 }
 
 /** The model's load arguments from parsed flags. */
-export function modelArgs(flags: ModelFlags): LlamaModelArgs {
+export function modelArgs(flags: ModelFlags): LlmEngineArgs {
   return { model: flags.model, ...engineArgs(flags) };
 }
 
 /** The engine settings from parsed flags (unset flags left out, so the engine's defaults apply). */
-export function engineArgs(flags: EngineFlags): Omit<LlamaModelArgs, "model"> {
-  const args: Omit<LlamaModelArgs, "model"> = {};
+export function engineArgs(flags: EngineFlags): Omit<LlmEngineArgs, "model"> {
+  const args: Omit<LlmEngineArgs, "model"> = {};
   if (flags.dtype !== undefined) args.dtype = flags.dtype as DataTypeName;
   if (flags.device !== undefined) args.device = flags.device as Device;
   if (flags.backend !== undefined) args.backend = flags.backend as KernelBackend;

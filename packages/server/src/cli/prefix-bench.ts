@@ -3,7 +3,7 @@
 // as ids (no re-tokenization between turns). Time to first token is what the client sees: submit to first output.
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder, type Inference, type ModelHost } from "@actorlm/runtime";
-import { streamingHandler, type GenerateRequest, type LlamaModel, type TokenOutput } from "@actorlm/llm";
+import { streamingHandler, type GenerateRequest, type LlmEngine, type TokenOutput } from "@actorlm/llm";
 
 /** A request with a cached prefix against the same request cold (medians over runs). */
 export interface CachedPrefixReport {
@@ -55,14 +55,14 @@ async function timed(inference: Inference<GenerateRequest, TokenOutput, never>, 
 }
 
 /** Prompt tokens found cached while `run` ran. */
-async function cachedDuring<T>(host: ModelHost<LlamaModel>, run: () => Promise<T>): Promise<{ result: T; cached: number }> {
+async function cachedDuring<T>(host: ModelHost<LlmEngine>, run: () => Promise<T>): Promise<{ result: T; cached: number }> {
   const before = (await host.call("stats")).cachedPromptTokens;
   const result = await run();
   return { result, cached: (await host.call("stats")).cachedPromptTokens - before };
 }
 
 /** The model's bos id as a prompt start, and how many ids random prompts may draw from. */
-async function promptBasics(host: ModelHost<LlamaModel>): Promise<{ head: number[]; vocab: number }> {
+async function promptBasics(host: ModelHost<LlmEngine>): Promise<{ head: number[]; vocab: number }> {
   const info = await host.call("info");
   return { head: info.bosId === null ? [] : [info.bosId], vocab: Math.min(info.vocabSize, 4096) };
 }
@@ -71,7 +71,7 @@ async function promptBasics(host: ModelHost<LlamaModel>): Promise<{ head: number
  * `runs` times: a prompt of `prefix` + `suffix` tokens with a fresh prefix (cold: nothing cached), then the same
  * prefix with another suffix (its prefix's full blocks cached). One token each; one warm-up pair first.
  */
-export async function cachedPrefixBench(host: ModelHost<LlamaModel>, prefix: number, suffix: number, runs: number): Promise<CachedPrefixReport> {
+export async function cachedPrefixBench(host: ModelHost<LlmEngine>, prefix: number, suffix: number, runs: number): Promise<CachedPrefixReport> {
   const inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   try {
     const { head, vocab } = await promptBasics(host);
@@ -100,7 +100,7 @@ export async function cachedPrefixBench(host: ModelHost<LlamaModel>, prefix: num
  * A chat of `turns` turns: the first prompt has `first` tokens; each turn generates `reply` tokens, and the next
  * prompt is the whole history plus `user` new tokens.
  */
-export async function chatBench(host: ModelHost<LlamaModel>, turns: number, first: number, reply: number, user: number): Promise<ChatTurnReport[]> {
+export async function chatBench(host: ModelHost<LlmEngine>, turns: number, first: number, reply: number, user: number): Promise<ChatTurnReport[]> {
   const inference = await new InferenceBuilder().withModel(host).build(streamingHandler);
   try {
     const { head, vocab } = await promptBasics(host);

@@ -1,7 +1,10 @@
-// `actorlm serve`: the HTTP server. Prints its URL, shows a progress bar per model while loading, logs one line
-// per request, restarts crashed model workers, and on SIGINT/SIGTERM stops accepting, lets in-flight requests
-// finish within the grace period (a second signal cancels them) and exits 0.
-import { EMBEDDED_MODEL_DIR } from "@actorlm/llm";
+// `actorlm serve`: the HTTP server. Checks every flag before it binds (a bad one exits 2), prints its URL, shows a
+// progress bar per model while loading (a model that cannot load leaves the server up but unready, saying why on
+// stderr and in /health), logs one line per request, restarts crashed model workers, and on SIGINT/SIGTERM drains:
+// /health 503 at once, new requests refused after the drain delay, in-flight ones finished within the grace period
+// (a second signal cancels them), then exits 0.
+import { EMBEDDED_MODEL_DIR, resolveModelDir } from "@actorlm/llm";
+import { existsSync } from "node:fs";
 import { InferenceError } from "@actorlm/runtime";
 import { Command, InvalidArgumentError } from "commander";
 import type { RequestLog } from "../context.js";
@@ -24,6 +27,7 @@ interface ServeFlags extends EngineFlags {
   maxPromptChars: number;
   maxStopSequences: number;
   shutdownGrace: number;
+  drainDelay: number;
   headersTimeout: number;
   requestTimeout: number;
   keepAliveTimeout: number;
@@ -54,7 +58,8 @@ export function serveCommand(): Command {
     .option("--body-limit <bytes>", "largest request body before 413", integer, 1024 * 1024)
     .option("--max-prompt-chars <n>", "longest prompt in characters", integer, 65_536)
     .option("--max-stop-sequences <n>", "most stop strings per request", integer, 4)
-    .option("--shutdown-grace <ms>", "how long in-flight requests may finish after SIGINT/SIGTERM", integer, 10_000)
+    .option("--shutdown-grace <ms>", "how long in-flight requests may finish once new ones are refused (after SIGINT/SIGTERM and the drain delay)", integer, 10_000)
+    .option("--drain-delay <ms>", "after SIGINT/SIGTERM, how long to keep serving with /health at 503 before refusing new requests (for load balancers that poll /health)", integer, 0)
     .option("--headers-timeout <ms>", "how long a client may take to send a request's headers (then 408, closed)", integer, CONNECTION_DEFAULTS.headersTimeout)
     .option("--request-timeout <ms>", "how long a client may take to send a whole request, body included (then 408, closed)", integer, CONNECTION_DEFAULTS.requestTimeout)
     .option("--keep-alive-timeout <ms>", "how long an idle keep-alive connection stays open", integer, CONNECTION_DEFAULTS.keepAliveTimeout)
@@ -83,6 +88,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const { maxConcurrentRequests, maxQueuedRequests, ...engine } = engineArgs(flags);
   const models = flags.model ?? [{ name: modelNameOf(EMBEDDED_MODEL_DIR), dir: EMBEDDED_MODEL_DIR }];
   if (flags.download) for (const model of models) await fetchIfMissing(model.dir);
+  for (const model of models) requireModelDir(model.dir);
   const server = createServer({
     models,
     engine,
@@ -95,6 +101,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     maxPromptChars: flags.maxPromptChars,
     maxStopSequences: flags.maxStopSequences,
     shutdownGraceMs: flags.shutdownGrace,
+    drainDelay: flags.drainDelay,
     headersTimeout: flags.headersTimeout,
     requestTimeout: flags.requestTimeout,
     keepAliveTimeout: flags.keepAliveTimeout,
@@ -113,7 +120,8 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
-      say(`${signal}: shutting down; in-flight requests have ${flags.shutdownGrace} ms (send it again to cancel them)`);
+      const drain = flags.drainDelay > 0 ? `/health answers 503, new requests are refused in ${flags.drainDelay} ms, then ` : "";
+      say(`${signal}: shutting down; ${drain}in-flight requests have ${flags.shutdownGrace} ms (send it again to cancel them)`);
       void server.close().then(
         () => {
           say("stopped");
@@ -139,11 +147,28 @@ async function runServe(flags: ServeFlags): Promise<void> {
       await model.start();
     } catch (error) {
       bar.stop();
-      await server.close(0);
-      throw error;
+      if (server.phase !== "serving") return; // shut down while it loaded
+      // the replica stays up, unready: /health says why (503), /livez 200, until someone fixes the model and restarts it
+      const why = model.loadError === undefined ? String(error) : `${model.loadError.code}: ${model.loadError.message}`;
+      process.stderr.write(`actorlm: model ${model.name} failed to load: ${why}; /health answers 503 (not ready) until it is fixed and the server restarted\n`);
+      continue;
     }
     bar.stop();
     if (model.info.fallback !== null) say(`model ${model.name}: ${model.info.fallback}`);
     say(`model ${model.name} ready (${model.dir}, ${Date.now() - t0} ms)`);
   }
+}
+
+/**
+ * Refuses, before the server binds, a --model that names neither a directory nor a Hugging Face id in the local
+ * cache (VALIDATION naming --model; exit 2): a typo should not start a replica that can never become ready.
+ */
+function requireModelDir(model: string): void {
+  let dir: string;
+  try {
+    dir = resolveModelDir(model);
+  } catch (error) {
+    throw new InferenceError("VALIDATION", `model: ${(error as Error).message}`, { field: "model" });
+  }
+  if (!existsSync(dir)) throw new InferenceError("VALIDATION", `model: "${model}" is not a directory nor a Hugging Face id (org/name)`, { field: "model" });
 }

@@ -1,6 +1,6 @@
 // Load a model for a CLI command: a started model host, with a progress bar while it loads.
 import { ModelHost } from "@actorlm/runtime";
-import { LlamaModel, type LlamaModelArgs } from "@actorlm/llm";
+import { LlmEngine, type LlmEngineArgs } from "@actorlm/llm";
 import { fetchIfMissing } from "./download.js";
 import { showLoadProgress } from "./progress.js";
 
@@ -8,9 +8,9 @@ import { showLoadProgress } from "./progress.js";
  * Start a model worker for `args`; `progress` shows a load bar on stderr (when it is a terminal); `download` first
  * fetches a Hugging Face id that is not in the local cache. Device `auto` that fell back to the cpu says so on stderr.
  */
-export async function startModel(args: LlamaModelArgs, progress: boolean, download = false): Promise<ModelHost<LlamaModel>> {
+export async function startModel(args: LlmEngineArgs, progress: boolean, download = false): Promise<ModelHost<LlmEngine>> {
   if (download) await fetchIfMissing(args.model);
-  const host = ModelHost.create(LlamaModel, args);
+  const host = ModelHost.create(LlmEngine, args);
   const bar = progress ? showLoadProgress(host) : undefined;
   try {
     await host.start();

@@ -2,7 +2,7 @@
 // GET /v1/models and GET /v1/models/:id.
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ChatMessage, FinishReason, GenerateRequest } from "@actorlm/llm";
+import { DEFAULT_SAMPLING, type ChatMessage, type FinishReason, type NormalizedRequest } from "@actorlm/llm";
 import { inStream, modelFor, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
 import { Generation } from "../generation.js";
 import { ApiError, openAiErrorBody, type FieldNames } from "../http-errors.js";
@@ -10,7 +10,7 @@ import type { ServedModel } from "../models.js";
 import { chatSchema, completionSchema, type ChatBody, type CompletionBody, type OpenAiSampling } from "../schemas.js";
 import { SseStream } from "../sse.js";
 
-/** GenerateRequest's fields as /v1/completions names them. */
+/** The library's request fields (the heads of the engine's error paths) as /v1/completions names them. */
 export const COMPLETION_FIELDS: FieldNames = Object.freeze({
   prompt: "prompt",
   maxTokens: "max_tokens",
@@ -25,7 +25,7 @@ export const COMPLETION_FIELDS: FieldNames = Object.freeze({
   stop: "stop",
 });
 
-/** GenerateRequest's fields as /v1/chat/completions names them (the prompt is the rendered messages). */
+/** The library's request fields as /v1/chat/completions names them (the prompt is the rendered messages). */
 export const CHAT_FIELDS: FieldNames = Object.freeze({ ...COMPLETION_FIELDS, prompt: "messages" });
 
 /** The OpenAI `usage` object. */
@@ -39,7 +39,7 @@ interface Usage {
 interface Shape {
   /** Prefix of response ids. */
   idPrefix: string;
-  /** The route's names for GenerateRequest's fields (errors name them). */
+  /** The route's names for the library's request fields (errors name them). */
   fields: FieldNames;
   object: string;
   chunkObject: string;
@@ -80,8 +80,8 @@ export function openAiRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: CompletionBody }>("/v1/completions", { schema: { body: completionSchema(ctx.limits) }, config: { fields: COMPLETION_FIELDS } }, (request, reply) => {
     const body = request.body;
     const model = pick(ctx, request, body.model);
-    const prompt = promptOf(body.prompt, model, ctx.limits.maxPromptChars);
-    return track(request, serve(ctx, request, reply, model, { prompt, ...samplingOf(body, body.max_tokens) }, COMPLETION_SHAPE, body));
+    const prompt = promptOf(body.prompt, ctx.limits.maxPromptChars);
+    return track(request, serve(ctx, request, reply, model, normalizedOf(prompt, body, body.max_tokens), COMPLETION_SHAPE, body));
   });
 
   app.post<{ Body: ChatBody }>("/v1/chat/completions", { schema: { body: chatSchema(ctx.limits) }, config: { fields: CHAT_FIELDS } }, (request, reply) => {
@@ -102,7 +102,7 @@ export function openAiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     model.requireReady();
     const prompt = model.template.render(messages);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens;
-    return track(request, serve(ctx, request, reply, model, { prompt, ...samplingOf(body, maxTokens) }, CHAT_SHAPE, body));
+    return track(request, serve(ctx, request, reply, model, normalizedOf(prompt, body, maxTokens), CHAT_SHAPE, body));
   });
 }
 
@@ -117,19 +117,19 @@ const isTokenId = (value: unknown): value is number => Number.isSafeInteger(valu
 
 /**
  * The prompt of a /v1/completions body: a string, or one of OpenAI's array forms — `[text]`, `[id, …]` or
- * `[[id, …]]` (token ids are used as given, no bos added, and must lie in the model's vocabulary). VALIDATION naming
- * `prompt` otherwise (several prompts in one request are not supported).
+ * `[[id, …]]` (token ids are used as given, no bos added; the engine checks them against its vocabulary, naming
+ * `prompt`). VALIDATION naming `prompt` otherwise (several prompts in one request are not supported).
  */
-function promptOf(prompt: CompletionBody["prompt"], model: ServedModel, maxChars: number): string | number[] {
+function promptOf(prompt: CompletionBody["prompt"], maxChars: number): string | number[] {
   if (typeof prompt === "string") return prompt;
   const [first] = prompt;
-  if (prompt.every(isTokenId)) return inVocabulary(prompt, model);
+  if (prompt.every(isTokenId)) return prompt;
   if (prompt.length === 1 && typeof first === "string") {
     if (first.length === 0) throw new ApiError("VALIDATION", "prompt[0]: must not be empty", "prompt[0]");
     if (first.length > maxChars) throw new ApiError("VALIDATION", `prompt[0]: must have at most ${maxChars} characters`, "prompt[0]");
     return first;
   }
-  if (prompt.length === 1 && Array.isArray(first) && first.length > 0 && first.every(isTokenId)) return inVocabulary(first, model);
+  if (prompt.length === 1 && Array.isArray(first) && first.length > 0 && first.every(isTokenId)) return first;
   const batch = prompt.every((p) => typeof p === "string") || prompt.every((p) => Array.isArray(p));
   throw new ApiError(
     "VALIDATION",
@@ -138,15 +138,6 @@ function promptOf(prompt: CompletionBody["prompt"], model: ServedModel, maxChars
       : "prompt: must be a string, an array of token ids, or an array holding one string or one array of token ids",
     "prompt",
   );
-}
-
-/** `ids` when each is a token id of `model`'s vocabulary; VALIDATION naming `prompt` otherwise. */
-function inVocabulary(ids: number[], model: ServedModel): number[] {
-  model.requireReady();
-  const size = model.info.vocabSize;
-  const bad = ids.findIndex((id) => id < 0 || id >= size);
-  if (bad >= 0) throw new ApiError("VALIDATION", `prompt: token id ${ids[bad]} at ${bad} is outside the vocabulary 0 .. ${size - 1}`, "prompt");
-  return ids;
 }
 
 function modelObject(model: ServedModel): object {
@@ -159,20 +150,27 @@ function messageOf(m: ChatBody["messages"][number]): ChatMessage {
   return m.name === undefined ? { role: m.role, content } : { role: m.role, content, name: m.name };
 }
 
-/** The sampling part of a GenerateRequest from an OpenAI body (absent fields left out). */
-function samplingOf(body: OpenAiSampling, maxTokens: number | null | undefined): Omit<GenerateRequest, "prompt"> {
-  const out: Omit<GenerateRequest, "prompt"> = {};
-  if (maxTokens != null) out.maxTokens = maxTokens;
-  if (body.temperature != null) out.temperature = body.temperature;
-  if (body.top_p != null) out.topP = body.top_p;
-  if (body.top_k != null) out.topK = body.top_k;
-  if (body.min_p != null) out.minP = body.min_p;
-  if (body.repetition_penalty != null) out.repetitionPenalty = body.repetition_penalty;
-  if (body.frequency_penalty != null) out.frequencyPenalty = body.frequency_penalty;
-  if (body.presence_penalty != null) out.presencePenalty = body.presence_penalty;
-  if (body.seed != null) out.seed = body.seed;
-  if (body.stop != null) out.stop = typeof body.stop === "string" ? [body.stop] : body.stop;
-  return out;
+/**
+ * The normalized request of an OpenAI body (checked by its schema and the route already): absent fields take the
+ * library's defaults. Nothing checks it again before the engine, which checks only the ids and the length.
+ */
+function normalizedOf(prompt: string | number[], body: OpenAiSampling, maxTokens: number | null | undefined): NormalizedRequest {
+  const d = DEFAULT_SAMPLING;
+  return {
+    prompt,
+    maxTokens: maxTokens ?? null,
+    stop: body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : [...body.stop],
+    sampling: {
+      temperature: body.temperature ?? d.temperature,
+      topK: body.top_k ?? d.topK,
+      topP: body.top_p ?? d.topP,
+      minP: body.min_p ?? d.minP,
+      repetitionPenalty: body.repetition_penalty ?? d.repetitionPenalty,
+      frequencyPenalty: body.frequency_penalty ?? d.frequencyPenalty,
+      presencePenalty: body.presence_penalty ?? d.presencePenalty,
+      seed: body.seed ?? undefined,
+    },
+  };
 }
 
 /** Runs one generation and answers with one JSON object, or with SSE chunks when `body.stream`. */
@@ -181,7 +179,7 @@ async function serve(
   request: FastifyRequest,
   reply: FastifyReply,
   model: ServedModel,
-  generate: GenerateRequest,
+  generate: NormalizedRequest,
   shape: Shape,
   body: OpenAiSampling,
 ): Promise<unknown> {

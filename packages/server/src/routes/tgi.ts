@@ -1,14 +1,14 @@
-// The TGI-compatible routes: POST /generate, POST /generate_stream, POST / (either, by `stream`), GET /info and
-// GET /health (503 until every model is ready, and while one recovers from a crash).
+// The TGI-compatible routes: POST /generate, POST /generate_stream, POST / (either, by `stream`), GET /info
+// (/health, readiness, is health.ts's).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { GenerateRequest, TokenOutput } from "@actorlm/llm";
+import { DEFAULT_SAMPLING, type NormalizedRequest, type TokenOutput } from "@actorlm/llm";
 import { inStream, modelFor, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
 import { Generation } from "../generation.js";
 import { ApiError, tgiErrorBody, type FieldNames } from "../http-errors.js";
 import { tgiSchema, type TgiBody } from "../schemas.js";
 import { SseStream } from "../sse.js";
 
-/** GenerateRequest's fields as the TGI routes name them. */
+/** The library's request fields (the heads of the engine's error paths) as the TGI routes name them. */
 export const TGI_FIELDS: FieldNames = Object.freeze({
   prompt: "inputs",
   maxTokens: "parameters.max_new_tokens",
@@ -64,30 +64,30 @@ export function tgiRoutes(app: FastifyInstance, ctx: ServerContext): void {
       models,
     };
   });
-
-  app.get("/health", async (_request, reply) => {
-    const states = Object.fromEntries(ctx.models.list().map((m) => [m.name, m.state]));
-    if (ctx.models.ready && !ctx.shutdown.aborted) return { status: "ok", models: states };
-    const waiting = Object.entries(states).filter(([, s]) => s !== "ready").map(([n, s]) => `${n} is ${s}`);
-    const why = waiting.length > 0 ? waiting.join(", ") : "the server is shutting down";
-    return reply.code(503).header("retry-after", "1").send({ error: `not ready: ${why}`, error_type: "unhealthy", code: "NOT_READY", models: states });
-  });
 }
 
-/** The GenerateRequest of a TGI body: greedy unless `do_sample` or a sampling parameter asks otherwise (as TGI). */
-function requestOf(body: TgiBody): GenerateRequest {
+/**
+ * The normalized request of a TGI body (checked by its schema already): greedy unless `do_sample` or a sampling
+ * parameter asks otherwise (as TGI); absent fields take the library's defaults.
+ */
+function requestOf(body: TgiBody): NormalizedRequest {
   const p = body.parameters ?? {};
-  const out: GenerateRequest = { prompt: body.inputs };
-  if (p.max_new_tokens != null) out.maxTokens = p.max_new_tokens;
+  const d = DEFAULT_SAMPLING;
   const samples = p.do_sample === true || (p.temperature != null && p.temperature !== 1) || p.top_k != null || (p.top_p != null && p.top_p < 1);
-  out.temperature = samples ? (p.temperature ?? 1) : 0;
-  if (p.top_p != null) out.topP = p.top_p;
-  if (p.top_k != null) out.topK = p.top_k;
-  if (p.repetition_penalty != null) out.repetitionPenalty = p.repetition_penalty;
-  if (p.frequency_penalty != null) out.frequencyPenalty = p.frequency_penalty;
-  if (p.seed != null) out.seed = p.seed;
-  if (p.stop != null) out.stop = p.stop;
-  return out;
+  return {
+    prompt: body.inputs,
+    maxTokens: p.max_new_tokens ?? null,
+    stop: p.stop == null ? [] : [...p.stop],
+    sampling: {
+      ...d,
+      temperature: samples ? (p.temperature ?? d.temperature) : 0,
+      topK: p.top_k ?? d.topK,
+      topP: p.top_p ?? d.topP,
+      repetitionPenalty: p.repetition_penalty ?? d.repetitionPenalty,
+      frequencyPenalty: p.frequency_penalty ?? d.frequencyPenalty,
+      seed: p.seed ?? undefined,
+    },
+  };
 }
 
 function tokenOf(out: TokenOutput): object {
@@ -109,7 +109,7 @@ async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiB
   const record = request.actorlm;
   record.promptTokens = generation.promptTokens;
   const fullText = () => (params.return_full_text === true ? body.inputs : "") + generation.text;
-  const details = () => ({ finish_reason: finishOf(generation), generated_tokens: generation.completionTokens, seed: generateRequest.seed ?? null, input_length: generation.promptTokens });
+  const details = () => ({ finish_reason: finishOf(generation), generated_tokens: generation.completionTokens, seed: generateRequest.sampling.seed ?? null, input_length: generation.promptTokens });
 
   if (!stream) {
     const tokens: object[] = [];

@@ -3,8 +3,8 @@
 // no adapter — is MODEL_LOAD naming the device, never a silent fall back to the cpu; `auto` falls back and says why.
 import { availableParallelism } from "node:os";
 import { createKernels, type Kernels } from "@actorlm/tensor";
-import { LlmError } from "./errors.js";
-import type { KernelPlan } from "./model-args.js";
+import { LlmError } from "../errors.js";
+import type { KernelPlan } from "./args.js";
 
 /** The package that holds the gpu backend, installed beside @actorlm/llm only by those who want it. */
 export const GPU_PACKAGE = "@actorlm/gpu";

@@ -1,13 +1,13 @@
-// LlamaModel's load arguments: checked on the caller's thread before any worker starts (VALIDATION naming the
+// The engine's load arguments: checked on the caller's thread before any worker starts (VALIDATION naming the
 // field), then settings the engine cannot honour yet are refused by name at load (MODEL_LOAD).
 import { BackendConfig, integerSetting, type BackendConfigInit, type KernelBackend } from "@actorlm/runtime";
 import { WEIGHT_FORMATS, isWeightFormat, type WeightFormat } from "@actorlm/tensor";
-import { LlmError } from "./errors.js";
-import { refuseUnknownFields } from "./fields.js";
-import { isObject } from "./json-file.js";
+import { LlmError } from "../errors.js";
+import { refuseUnknownFields } from "../fields.js";
+import { isObject } from "../json-file.js";
 
 /** How to load a model: the backend config, plus the worker's own limits. */
-export interface LlamaModelArgs extends BackendConfigInit {
+export interface LlmEngineArgs extends BackendConfigInit {
   /**
    * Deprecated: use maxConcurrentRequests and maxQueuedRequests. When given alone, it is maxConcurrentRequests
    * with no queue (the old meaning: at most this many requests at once, the next one refused with OVERLOADED).
@@ -53,7 +53,10 @@ export interface LoadSettings {
   readonly verbose: boolean;
 }
 
-const FIELDS: readonly (keyof LlamaModelArgs)[] = [
+/** @deprecated The old name of {@link LlmEngineArgs}; removed in the next release. */
+export type LlamaModelArgs = LlmEngineArgs;
+
+const FIELDS: readonly (keyof LlmEngineArgs)[] = [
   "model", "device", "dtype", "maxSequenceLength", "flashAttention", "threads", "backend", "maxSequences", "maxStopSequences",
   "kvCacheTokens", "maxBatchTokens", "maxConcurrentRequests", "maxQueuedRequests", "prefixCaching", "checkWeights", "verbose",
 ];
@@ -64,14 +67,14 @@ export const DEFAULT_MAX_CONCURRENT_REQUESTS = 16;
 export const DEFAULT_MAX_QUEUED_REQUESTS = 64;
 
 /**
- * Checks LlamaModel's load arguments (a model directory, or {@link LlamaModelArgs}); throws VALIDATION naming the
+ * Checks the engine's load arguments (a model directory, or {@link LlmEngineArgs}); throws VALIDATION naming the
  * bad field (an unknown one with a hint; `args` itself when it is neither a string nor an object).
  */
-export function parseModelArgs(args: unknown): LoadSettings {
+export function parseEngineArgs(args: unknown): LoadSettings {
   const plain = typeof args === "string" ? { model: args } : args;
   if (!isObject(plain)) {
     const got = plain === null ? "null" : plain === undefined ? "nothing" : typeof plain;
-    throw new LlmError("VALIDATION", `args: LlamaModel needs a model directory or { model: directory, ... }, got ${got}`, { field: "args" });
+    throw new LlmError("VALIDATION", `args: the engine needs a model directory or { model: directory, ... }, got ${got}`, { field: "args" });
   }
   refuseUnknownFields(plain, FIELDS);
   for (const field of ["checkWeights", "verbose", "prefixCaching"] as const) {
