@@ -88,6 +88,11 @@ export class LlmEngine {
     return this.tokenizer.decode(ids);
   }
 
+  /** Each id's own text (special tokens written out): what logprobs report as a token. */
+  tokenTexts(ids: number[]): string[] {
+    return ids.map((id) => this.tokenizer.decode([id], { skipSpecialTokens: false, cleanUpSpaces: false }));
+  }
+
   /**
    * Queues a validated, tokenized request for the batch (`startSequence` makes one and calls this): it joins when
    * the KV pool and the limits allow, and its outputs come from {@link LlmEngine.next}. The engine checks only what
