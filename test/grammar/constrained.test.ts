@@ -140,3 +140,10 @@ describe("LlmEngine.submit directly", () => {
     expect(validates(text, schema)).toEqual({ ok: true });
   });
 });
+
+describe("paths with any key", () => {
+  it("a property name with a space or a dot is one key of the path", async () => {
+    const error = await rejection(run({ prompt: PROMPT, maxTokens: 8, grammar: { type: "json_schema", schema: { type: "object", properties: { "first name.x": { type: "strin" } } } } }), "VALIDATION");
+    expect(error.path).toEqual(["grammar", "schema", "properties", "first name.x", "type"]);
+  });
+});

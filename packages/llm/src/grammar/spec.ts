@@ -2,6 +2,7 @@
 // the spec, and for a JSON Schema every keyword of the subset xgrammar enforces, naming the path inside the schema of
 // the first fault (`grammar.schema.properties.age.type`). Keywords xgrammar would silently ignore (so the output
 // might not validate) are refused by name instead.
+import { formatFieldPath, toFieldPath, type FieldPath } from "@actorlm/runtime";
 import { LlmError } from "../errors.js";
 
 /** A JSON Schema: an object, or `true` / `false`. */
@@ -52,21 +53,21 @@ const FORMATS = new Set(["email", "date", "time", "date-time", "duration", "ipv6
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Refuse (VALIDATION naming `path`) with `message`. */
-function fail(path: string, message: string): never {
-  throw new LlmError("VALIDATION", `${path}: ${message}`, { field: path });
+function fail(path: FieldPath, message: string): never {
+  throw new LlmError("VALIDATION", `${formatFieldPath(path)}: ${message}`, { field: path });
 }
 
-/** `base.key` for identifier-like keys, `base["key"]` otherwise. */
-function child(base: string, key: string | number): string {
-  if (typeof key === "number") return `${base}[${key}]`;
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
+/** The path of `key` under `base`. */
+function child(base: FieldPath, key: string | number): FieldPath {
+  return [...base, key];
 }
 
 /**
  * Check a grammar spec (the request's `field`): its shape, and for a JSON Schema every keyword. Returns it as a
  * plain object of the right type; throws VALIDATION naming the path of the first fault.
  */
-export function checkGrammarSpec(value: unknown, field = "grammar"): GrammarSpec {
+export function checkGrammarSpec(value: unknown, at: string | FieldPath = "grammar"): GrammarSpec {
+  const field = toFieldPath(at);
   if (!isObject(value)) fail(field, `must be an object with a type (${GRAMMAR_TYPES.join(", ")})`);
   const spec = value as Record<string, unknown>;
   const only = (allowed: string[]) => {
@@ -99,7 +100,8 @@ export function checkGrammarSpec(value: unknown, field = "grammar"): GrammarSpec
 }
 
 /** Refuse (VALIDATION naming `path`) a pattern JavaScript cannot parse as a regular expression. */
-export function checkRegex(pattern: string, path: string): void {
+export function checkRegex(pattern: string, at: string | FieldPath): void {
+  const path = toFieldPath(at);
   try {
     new RegExp(pattern, "u");
   } catch (error) {
@@ -112,15 +114,16 @@ export function checkRegex(pattern: string, path: string): void {
  * `$ref`s that do not resolve are VALIDATION naming the path; keywords it cannot enforce are VALIDATION naming the
  * keyword. Annotations (title, description, default, ...) and keywords of no JSON Schema draft pass.
  */
-export function checkJsonSchema(schema: unknown, path = "schema"): void {
+export function checkJsonSchema(schema: unknown, at: string | FieldPath = "schema"): void {
+  const path = toFieldPath(at);
   new SchemaChecker(schema, path).check(schema, path);
 }
 
 /** One walk over a schema: keeps the root, to resolve `$ref`s against it. */
 class SchemaChecker {
-  constructor(private readonly root: unknown, private readonly rootPath: string) {}
+  constructor(private readonly root: unknown, private readonly rootPath: FieldPath) {}
 
-  check(schema: unknown, path: string): void {
+  check(schema: unknown, path: FieldPath): void {
     if (typeof schema === "boolean") return;
     if (!isObject(schema)) fail(path, "must be a schema (an object or a boolean)");
     for (const [key, v] of Object.entries(schema)) {
@@ -131,7 +134,7 @@ class SchemaChecker {
     }
   }
 
-  private keyword(key: string, v: unknown, at: string, schema: Record<string, unknown>): void {
+  private keyword(key: string, v: unknown, at: FieldPath, schema: Record<string, unknown>): void {
     const schemas = (list: unknown, min: number) => {
       if (!Array.isArray(list) || list.length < min) fail(at, `must be an array of at least ${min} schema${min === 1 ? "" : "s"}`);
       (list as unknown[]).forEach((s, i) => this.check(s, child(at, i)));
@@ -223,7 +226,7 @@ class SchemaChecker {
   }
 
   /** Resolve a local `$ref` (`#`, `#/$defs/x`, `#/definitions/x`, any JSON pointer into the root); VALIDATION at `at` otherwise. */
-  private resolve(ref: string, at: string): void {
+  private resolve(ref: string, at: FieldPath): void {
     if (!ref.startsWith("#")) fail(at, `only local references ("#/$defs/name") are supported, got ${JSON.stringify(ref)}`);
     let node: unknown = this.root;
     const pointer = ref.slice(1);
@@ -231,14 +234,14 @@ class SchemaChecker {
     if (!pointer.startsWith("/")) fail(at, `${JSON.stringify(ref)} is not a JSON pointer`);
     for (const raw of pointer.slice(1).split("/")) {
       const key = decodeURIComponent(raw).replace(/~1/g, "/").replace(/~0/g, "~");
-      if (!isObject(node) || !(key in node)) fail(at, `${JSON.stringify(ref)} does not resolve inside ${this.rootPath}`);
+      if (!isObject(node) || !(key in node)) fail(at, `${JSON.stringify(ref)} does not resolve inside ${formatFieldPath(this.rootPath)}`);
       node = (node as Record<string, unknown>)[key];
     }
   }
 }
 
 /** Refuse a min keyword above its max (minItems 3 with maxItems 2): nothing could satisfy it. */
-function checkRange(schema: Record<string, unknown>, key: string, at: string): void {
+function checkRange(schema: Record<string, unknown>, key: string, at: FieldPath): void {
   const pairs: Record<string, string> = { minItems: "maxItems", minLength: "maxLength", minProperties: "maxProperties" };
   const max = pairs[key];
   if (max !== undefined && typeof schema[max] === "number" && (schema[key] as number) > (schema[max] as number)) {
