@@ -116,6 +116,15 @@ describe("logprobs and n", () => {
     });
   });
 
+  it("streamed chat logprobs: one entry per token, equal to the non-streamed ones", async () => {
+    const request = { model: MODEL, messages: ASK, max_tokens: 8, temperature: 0, logprobs: true, top_logprobs: 2 };
+    const whole = await client.chat.completions.create(request);
+    const stream = await client.chat.completions.create({ ...request, stream: true });
+    const entries: OpenAI.ChatCompletionTokenLogprob[] = [];
+    for await (const chunk of stream) entries.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    expect(entries).toEqual(whole.choices[0].logprobs!.content);
+  });
+
   it("n: that many choices with their index, usage counting every completion; streamed chunks carry index", async () => {
     const res = await client.chat.completions.create({ model: MODEL, messages: ASK, max_tokens: 10, temperature: 1, seed: 3, n: 3 });
     expect(res.choices.map((c) => c.index)).toEqual([0, 1, 2]);
