@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   DEFAULT_SAMPLING, parseToolCalls, toolCallFormat, ToolCallStream, toolGrammar, toolCallId,
-  type ChatMessage, type FinishReason, type GrammarSpec, type NormalizedRequest, type ToolCall, type ToolCallDelta, type ToolCallFormat, type TokenOutput,
+  type ChatMessage, type NormalizedRequest, type ToolCall, type ToolCallDelta, type ToolCallFormat, type TokenOutput,
 } from "@actorlm/llm";
 import { inStream, modelFor, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
 import { Generation } from "../generation.js";
