@@ -9,6 +9,7 @@ import { zodResponseFormat } from "openai/helpers/zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { validates } from "../grammar/validate.js";
+import { SCHEMAS } from "../grammar/schemas.js";
 import { MODEL, referenceModel, startServer, type Reference, type Running } from "./helpers.js";
 
 let running: Running;
@@ -32,6 +33,22 @@ describe("structured output", () => {
       expect(Verse.parse(message.parsed)).toEqual(message.parsed);
     }
   });
+
+  it("every one of the 53 schemas as response_format json_schema: each answer parses and validates", async () => {
+    const answers = await Promise.all(
+      SCHEMAS.map(async ({ name, schema }, i) => {
+        const res = await client.chat.completions.create({
+          model: MODEL, messages: ASK, max_tokens: 160, temperature: i % 2 === 0 ? 0 : 1, seed: i,
+          response_format: { type: "json_schema", json_schema: { name: `s${i}`, strict: true, schema } },
+        });
+        return { name, schema, text: res.choices[0].message.content ?? "", finish: res.choices[0].finish_reason };
+      }),
+    );
+    for (const { name, schema, text, finish } of answers) {
+      expect(finish, `${name}: ${text}`).toBe("stop");
+      expect(validates(text, schema), `${name}: ${text}`).toEqual({ ok: true });
+    }
+  }, 240_000);
 
   it("json_object: a JSON object", async () => {
     const res = await client.chat.completions.create({ model: MODEL, messages: ASK, max_tokens: 120, temperature: 0, response_format: { type: "json_object" } });
