@@ -41,6 +41,10 @@ export function applyTokenMask(logits: Float32Array, allowed: Int32Array): void 
     if (bits === -1) continue; // all 32 allowed
     const base = w * 32;
     const end = Math.min(base + 32, n);
+    if (bits === 0) {
+      logits.fill(-Infinity, base, end); // none allowed: most words of a grammar's mask
+      continue;
+    }
     for (let i = base; i < end; i++) if (((bits >>> (i - base)) & 1) === 0) logits[i] = -Infinity;
   }
   if (words * 32 < n) logits.fill(-Infinity, words * 32);
