@@ -133,6 +133,12 @@ describe("logprobs and n", () => {
     });
   });
 
+  it("an answer ended by eos: its logprobs tokens join to its text (the eos token is not among them)", async () => {
+    const res = await client.chat.completions.create({ model: MODEL, messages: ASK, max_tokens: 40, temperature: 0, logprobs: true, response_format: { type: "json_schema", json_schema: { name: "yn", schema: { enum: ["yea", "nay"] } } } });
+    expect(res.choices[0].finish_reason).toBe("stop");
+    expect(res.choices[0].logprobs!.content!.map((c) => c.token).join("")).toBe(res.choices[0].message.content);
+  });
+
   it("streamed chat logprobs: one entry per token, equal to the non-streamed ones", async () => {
     const request = { model: MODEL, messages: ASK, max_tokens: 8, temperature: 0, logprobs: true, top_logprobs: 2 };
     const whole = await client.chat.completions.create(request);

@@ -284,8 +284,10 @@ async function serve(
     completion_tokens: generation.completionTokens,
     total_tokens: generation.promptTokens + generation.completionTokens,
   });
+  // the eos token that ended a choice is not part of its text, nor of its log-probabilities (as OpenAI reports them)
+  const scored = (outputs: readonly TokenOutput[]) => outputs.filter((o) => !(o.special && o.finishReason !== undefined));
   const logprobsOf = (outputs: readonly TokenOutput[], text: (id: number) => string): object | null =>
-    extras.logprobs === "chat" ? chatLogprobs(outputs, text) : extras.logprobs === "completions" ? completionLogprobs(outputs, text) : null;
+    extras.logprobs === "chat" ? chatLogprobs(scored(outputs), text) : extras.logprobs === "completions" ? completionLogprobs(scored(outputs), text) : null;
 
   if (body.stream !== true) {
     try {
@@ -314,7 +316,7 @@ async function serve(
     for await (const out of generation.outputs()) {
       const index = out.choice ?? 0;
       const state = (states[index] ??= { first: true, calls: extras.tools === undefined ? undefined : new ToolCallStream(extras.tools.format, toolCallId) });
-      const logprobs = extras.logprobs === undefined ? null : logprobsOf([out], await tokenTexts(model, [out]));
+      const logprobs = extras.logprobs === undefined || scored([out]).length === 0 ? null : logprobsOf([out], await tokenTexts(model, [out]));
       const event = state.calls === undefined ? { content: out.token, toolCalls: [] } : state.calls.push(out.token);
       if (out.finishReason !== undefined && state.calls !== undefined) {
         const rest = state.calls.flush();
