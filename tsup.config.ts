@@ -44,7 +44,12 @@ const all = [
   pkg("gpu", { index: "packages/gpu/src/index.ts", "gpu-thread": "packages/gpu/src/gpu-thread.ts", "gpu-probe": "packages/gpu/src/probe.ts" }, {
     banner: ({ format }) => (format === "esm" ? { js: 'import { createRequire as __actorlmRequire } from "node:module"; const require = __actorlmRequire(import.meta.url);' } : {}),
   }),
-  pkg("llm", { index: "packages/llm/src/index.ts", "encode-task": "packages/llm/src/tokenize/encode-task.ts" }),
+  pkg("llm", {
+    index: "packages/llm/src/index.ts",
+    "encode-task": "packages/llm/src/tokenize/encode-task.ts",
+    "grammar-task": "packages/llm/src/grammar/grammar-task.ts",
+    "grammar-thread": "packages/llm/src/grammar/grammar-thread.ts",
+  }),
   pkg("server", { index: "packages/server/src/index.ts", cli: "packages/server/src/cli/main.ts" }),
 ];
 

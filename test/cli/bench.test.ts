@@ -74,6 +74,20 @@ describe("actorlm bench", () => {
     }
   });
 
+  it("--constrained reports constrained against free decoding per concurrency, compile time and mask cost", async () => {
+    const run = await cli("bench", "--constrained", "--concurrency", "1,2", "--prompt-tokens", "8", "--gen-tokens", "8", "--runs", "1", "--json");
+    expect(run.code, run.stderr).toBe(0);
+    const reports = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, number | string>);
+    expect(reports.map((r) => r.concurrency)).toEqual([1, 2]);
+    for (const report of reports) {
+      for (const key of ["unconstrained_tokens_per_s", "constrained_tokens_per_s", "ratio", "schema_to_ebnf_ms", "compile_ms", "mask_p50_ms", "mask_p99_ms"]) {
+        expect(typeof report[key], key).toBe("number");
+        expect(report[key] as number, key).toBeGreaterThan(0);
+      }
+      expect(report.wait_p99_ms as number).toBeGreaterThanOrEqual(report.wait_p50_ms as number);
+    }
+  });
+
   it("the js backend reports itself", async () => {
     const run = await cli("bench", "--backend", "js", "--prompt-tokens", "4", "--gen-tokens", "2", "--runs", "1", "--json");
     expect(run.code, run.stderr).toBe(0);

@@ -106,9 +106,9 @@ describe("validateRequest", () => {
   });
 
   it("refuses an unknown field unlike any known one without a hint", () => {
-    const e = errorOf({ prompt: "In the beginning", logprobs: true });
-    expect(e.field).toBe("logprobs");
-    expect(e.message).toBe("logprobs: unknown field");
+    const e = errorOf({ prompt: "In the beginning", echo: true });
+    expect(e.field).toBe("echo");
+    expect(e.message).toBe("echo: unknown field");
   });
 
   it("accepts fields present but undefined (as an object spread or a CLI leaves them)", () => {

@@ -7,11 +7,15 @@ import { Template } from "@huggingface/jinja";
 import { LlmError } from "./errors.js";
 import { readJsonFile } from "./json-file.js";
 
-/** One chat message: a role (`system`, `developer`, `user` or `assistant`) and its text. */
+/** One chat message: a role (`system`, `developer`, `user`, `assistant` or `tool`) and its text. */
 export interface ChatMessage {
   role: string;
   content: string;
   name?: string;
+  /** An assistant message's calls, as transformers passes them to templates (`function.arguments` an object or JSON text). */
+  tool_calls?: readonly { id?: string; type?: string; function: { name: string; arguments: unknown } }[];
+  /** A `tool` message: the call it answers. */
+  tool_call_id?: string;
 }
 
 /**
@@ -33,6 +37,11 @@ export type ChatTemplateSource = "model" | "plain";
 export interface RenderOptions {
   /** End with the assistant's turn opened, so the model answers (transformers' `add_generation_prompt`). Default true. */
   addGenerationPrompt?: boolean;
+  /**
+   * Tools the model may call, passed to the template as its `tools` variable exactly as transformers passes them
+   * (`[{type: "function", function: {name, description, parameters}}]`); a template without tool support ignores them.
+   */
+  tools?: readonly unknown[];
 }
 
 type Json = Record<string, unknown>;
@@ -110,13 +119,14 @@ export class ChatTemplate {
    * The prompt text for `messages`. A template that raises (e.g. `raise_exception("roles must alternate")`) or
    * fails while rendering is refused with VALIDATION naming `messages`.
    */
-  render(messages: readonly ChatMessage[], { addGenerationPrompt = true }: RenderOptions = {}): string {
+  render(messages: readonly ChatMessage[], { addGenerationPrompt = true, tools }: RenderOptions = {}): string {
     let text: string;
     try {
       text = this.#template.render({
         ...this.#specials,
         messages: messages.map((m) => ({ ...m })),
         add_generation_prompt: addGenerationPrompt,
+        ...(tools !== undefined && tools.length > 0 ? { tools: tools.map((t) => structuredClone(t)) } : {}),
       });
     } catch (cause) {
       throw new LlmError("VALIDATION", `messages: the chat template refused them: ${(cause as Error).message}`, { field: "messages" }, { cause });

@@ -5,6 +5,8 @@ import { requestLimits, type ModelInfo } from "./engine/info.js";
 import type { SequenceStart } from "./engine/requests.js";
 import { validateRequest, type FinishReason, type GenerateRequest, type TokenOutput, type TokenizedRequest } from "./generation/request.js";
 import { encodeOffThread, tokenizeRequest } from "./tokenize/encoder-pool.js";
+import { grammarOffThread } from "./grammar/grammar-pool.js";
+import { sampleSeed } from "./sampling/rng.js";
 
 /** Each accessor's model info, asked once (a model's info never changes, not even across a reset). */
 const infos = new WeakMap<object, Promise<ModelInfo>>();
@@ -28,33 +30,72 @@ function infoOf(model: ModelAccessor<LlmEngine>): Promise<ModelInfo> {
  * queues. Use it in handlers of your own; the caller frees the request (`release`) unless it finished.
  */
 export async function startSequence(model: ModelAccessor<LlmEngine>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart> {
-  const info = await infoOf(model);
-  const tokenized = await tokenizeRequest(validateRequest(request, requestLimits(info)), info.model, signal);
-  return (signal === undefined ? model : model.withSignal(signal)).call("submit", tokenized);
+  const starts = await startSamples(model, { ...request, n: undefined }, signal);
+  return starts[0];
 }
 
 /**
- * Emits request `id`'s outputs to `out` as `next` hands them over, until the last one; releases the request when it
- * did not finish (the job failed or was cancelled).
+ * {@link startSequence} for the `n` samples of a request (one when it has no `n`): validated and tokenized once,
+ * then submitted as {@link submitSamples} does.
  */
-async function streamOutputs(id: number, model: ModelAccessor<LlmEngine>, cancel: CancelToken, out: OutStream<TokenOutput>): Promise<void> {
-  const calls = model.withSignal(cancel.signal);
-  let finished = false;
+export async function startSamples(model: ModelAccessor<LlmEngine>, request: GenerateRequest, signal?: AbortSignal): Promise<SequenceStart[]> {
+  const info = await infoOf(model);
+  const tokenized = await tokenizeRequest(validateRequest(request, requestLimits(info)), info.model, signal);
+  return submitSamples(model, tokenized, signal);
+}
+
+/**
+ * Submits the `n` samples of a tokenized request (one when it has no `n`): a grammar is converted to EBNF once, on
+ * a pool thread (the model's grammar thread only compiles it); sample i is submitted with seed `sampleSeed(seed, i)`
+ * (random seeds when the request has none), and the later samples attach the prompt's KV blocks the first one
+ * computes (prefix cache). If one submit fails, those already submitted are released.
+ */
+export async function submitSamples(model: ModelAccessor<LlmEngine>, request: TokenizedRequest, signal?: AbortSignal): Promise<SequenceStart[]> {
+  let submitted: TokenizedRequest = { ...request, n: undefined };
+  if (request.grammar !== undefined) submitted = { ...submitted, grammar: { type: "ebnf", grammar: await grammarOffThread(request.grammar, "grammar", signal) } };
+  const calls = signal === undefined ? model : model.withSignal(signal);
+  const starts: SequenceStart[] = [];
   try {
-    for (let index = 0; !finished; ) {
+    for (let i = 0; i < (request.n ?? 1); i++) {
+      const seed = request.sampling.seed === undefined ? undefined : sampleSeed(request.sampling.seed, i);
+      starts.push(await calls.call("submit", { ...submitted, sampling: { ...submitted.sampling, seed } }));
+    }
+  } catch (error) {
+    await Promise.all(starts.map((s) => model.call("release", s.id).catch(() => undefined)));
+    throw error;
+  }
+  return starts;
+}
+
+/**
+ * Emits the outputs of the requests `ids` (the samples of one request) to `out` as `next` hands them over, until
+ * the last one of each; with several, each output names its `choice`. Releases those that did not finish (the job
+ * failed or was cancelled).
+ */
+async function streamOutputs(ids: readonly number[], model: ModelAccessor<LlmEngine>, cancel: CancelToken, out: OutStream<TokenOutput>): Promise<void> {
+  const calls = model.withSignal(cancel.signal);
+  const finished = ids.map(() => false);
+  const stream = async (id: number, choice: number) => {
+    for (let index = 0; !finished[choice]; ) {
       cancel.throwIfCancelled();
       for (const step of await calls.call("next", id)) {
-        finished = step.finishReason !== undefined;
+        finished[choice] = step.finishReason !== undefined;
         const output: TokenOutput = { token: step.text, tokenId: step.tokenId, index: index++, special: step.special };
         if (step.finishReason) output.finishReason = step.finishReason;
+        if (step.logprob !== undefined) output.logprob = step.logprob;
+        if (step.topLogprobs !== undefined) output.topLogprobs = step.topLogprobs;
+        if (ids.length > 1) output.choice = choice;
         await out.emit(output);
       }
     }
+  };
+  try {
+    await Promise.all(ids.map((id, choice) => stream(id, choice)));
   } finally {
     // A finished request is forgotten by the worker; otherwise free it here (without the job's signal: a
     // cancelled job must still release). If the worker itself is gone there is nothing left to free, and the
     // job already fails with that error.
-    if (!finished) await model.call("release", id).catch(() => undefined);
+    await Promise.all(ids.map((id, choice) => (finished[choice] ? undefined : model.call("release", id).catch(() => undefined))));
   }
 }
 
@@ -68,8 +109,8 @@ async function streamOutputs(id: number, model: ModelAccessor<LlmEngine>, cancel
 export const streamingHandler = handler(
   [In<GenerateRequest>(), Model<LlmEngine>(), Cancel(), Out<TokenOutput>()],
   async (request, model, cancel, out) => {
-    const { id } = await startSequence(model, request, cancel.signal);
-    await streamOutputs(id, model, cancel, out);
+    const starts = await startSamples(model, request, cancel.signal);
+    await streamOutputs(starts.map((s) => s.id), model, cancel, out);
   },
 );
 
@@ -81,8 +122,8 @@ export const streamingHandler = handler(
 export const tokenizedStreamingHandler = handler(
   [In<TokenizedRequest>(), Model<LlmEngine>(), Cancel(), Out<TokenOutput>()],
   async (request, model, cancel, out) => {
-    const { id } = await model.withSignal(cancel.signal).call("submit", request);
-    await streamOutputs(id, model, cancel, out);
+    const starts = await submitSamples(model, request, cancel.signal);
+    await streamOutputs(starts.map((s) => s.id), model, cancel, out);
   },
 );
 
@@ -128,16 +169,27 @@ export interface Completion {
   text: string;
   tokenIds: number[];
   finishReason: FinishReason;
+  /** With `logprobs`: each generated token's log-probability. */
+  logprobs?: number[];
 }
 
 /** Joins streamed outputs into a {@link Completion}. */
 export function collectCompletion(outputs: readonly TokenOutput[]): Completion {
   const last = outputs.at(-1);
-  return {
+  const completion: Completion = {
     text: outputs.map((o) => o.token).join(""),
     tokenIds: outputs.map((o) => o.tokenId),
     finishReason: last?.finishReason ?? "length",
   };
+  if (outputs.length > 0 && outputs.every((o) => o.logprob !== undefined)) completion.logprobs = outputs.map((o) => o.logprob!);
+  return completion;
+}
+
+/** Joins the streamed outputs of a request with `n` samples into one {@link Completion} per sample, in `choice` order. */
+export function collectCompletions(outputs: readonly TokenOutput[]): Completion[] {
+  const byChoice: TokenOutput[][] = [];
+  for (const o of outputs) (byChoice[o.choice ?? 0] ??= []).push(o);
+  return Array.from(byChoice, (list) => collectCompletion(list ?? []));
 }
 
 /** Runs `request` to completion through an inference built from {@link streamingHandler}. */

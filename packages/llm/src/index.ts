@@ -5,6 +5,7 @@ export {
   REQUEST_FIELDS,
   fitMaxTokens,
   DEFAULT_SAMPLING,
+  MAX_SAMPLES,
   type GenerateRequest,
   type SamplingParams,
   type NormalizedRequest,
@@ -50,7 +51,7 @@ export {
 export { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_LOGIT_ROWS, defaultKvTokens } from "./models/causal-lm.js";
 export type { CausalLM, CausalLMConfig, ModelLoadOptions } from "./models/causal-lm.js";
 export { readJsonFile, type ReadJsonOptions } from "./json-file.js";
-export { Sequence, type StepOutput } from "./generation/sequence.js";
+export { Sequence, type StepOutput, type SequenceOptions } from "./generation/sequence.js";
 export { Scheduler, type SchedulerLimits, type SchedulerOptions, type SchedulerStats, type StepDriver, type StepRecord } from "./generation/scheduler.js";
 export { planStep, type PlanSequence, type PlannedRows, type StepLimits, type StepPlan } from "./generation/policy.js";
 export { StepCostModel, type ChunkPolicy, type StepCostOptions } from "./generation/chunking.js";
@@ -61,11 +62,22 @@ export { requestLimits, type EngineStats, type ModelInfo } from "./engine/info.j
 export type { SequenceStart } from "./engine/requests.js";
 export type { BenchmarkOptions, BenchmarkTimes, WindowScore } from "./engine/probes.js";
 export {
-  streamingHandler, tokenizedStreamingHandler, perplexityHandler, startSequence, collectCompletion, generate, type Completion, type PerplexityResult,
+  streamingHandler, tokenizedStreamingHandler, perplexityHandler, startSequence, startSamples, submitSamples, collectCompletion, collectCompletions, generate,
+  type Completion, type PerplexityResult,
 } from "./handlers.js";
+export { checkGrammarSpec, checkJsonSchema, checkRegex, GRAMMAR_TYPES, type GrammarSpec, type JsonSchema } from "./grammar/spec.js";
+export { grammarToEbnf, structuralToEbnf, type StructuralFormat } from "./grammar/convert.js";
+export { grammarOffThread, structuralOffThread } from "./grammar/grammar-pool.js";
+export { GrammarEngine, SequenceGrammar, vocabType, type GrammarStats, type VocabType } from "./grammar/engine.js";
 export { encodeOffThread, tokenizeRequest } from "./tokenize/encoder-pool.js";
 export { EMBEDDED_MODEL_DIR } from "./embedded-model.js";
 export { GPU_PACKAGE } from "./engine/start-kernels.js";
 export { measureBandwidth, measureSimdPeak, type SimdPeak } from "./machine-probes.js";
 export { ChatTemplate, PLAIN_CHAT_TEMPLATE, type ChatMessage, type ChatTemplateSource, type RenderOptions } from "./chat-template.js";
 export * from "./hub/index.js";
+export {
+  checkTools, checkToolChoice, parametersOf, toolCallId, toolGrammar, parseToolCalls, toolCallFormat, readJsonValue, ToolCallStream,
+  HERMES_FORMAT, LLAMA3_FORMAT, MISTRAL_FORMAT,
+  type ToolCall, type ToolChoice, type ToolDefinition, type ParsedCall, type ParsedCompletion, type ToolCallFormat, type FoundCalls,
+  type ToolCallDelta, type ToolStreamEvent,
+} from "./tools/index.js";

@@ -22,6 +22,14 @@ export interface GenerationContext {
   metrics: ServerMetrics;
 }
 
+/** One sample of a generation (a request with `n` has n): its text, outputs and why it ended. */
+export interface GenerationChoice {
+  text: string;
+  outputs: TokenOutput[];
+  finishReason: FinishReason | undefined;
+  eos: boolean;
+}
+
 /** A generation whose first output has arrived. */
 export class Generation {
   /** Tokens of the prompt (bos included): the ids the request was tokenized into. */
@@ -32,8 +40,10 @@ export class Generation {
   finishReason: FinishReason | undefined;
   /** True when it ended on an eos token (rather than a stop string). */
   eos = false;
-  /** Every output's text so far, joined. */
+  /** Every output's text so far, joined (of the first sample, when there are several). */
   text = "";
+  /** Each sample's text, outputs and end, by `choice`. */
+  readonly choices: GenerationChoice[] = [];
   readonly #job: Job<TokenOutput>;
   readonly #outputs: AsyncIterator<TokenOutput>;
   readonly #first: TokenOutput;
@@ -119,6 +129,15 @@ export class Generation {
 
   #account(out: TokenOutput): void {
     this.completionTokens++;
+    const index = out.choice ?? 0;
+    const choice = (this.choices[index] ??= { text: "", outputs: [], finishReason: undefined, eos: false });
+    choice.text += out.token;
+    choice.outputs.push(out);
+    if (out.finishReason !== undefined) {
+      choice.finishReason = out.finishReason;
+      choice.eos = out.special;
+    }
+    if (index !== 0) return;
     this.text += out.token;
     if (out.finishReason !== undefined) {
       this.finishReason = out.finishReason;

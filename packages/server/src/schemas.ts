@@ -1,6 +1,7 @@
 // JSON schemas of the request bodies (checked by fastify's Ajv before a route runs) and the TypeScript shapes they
-// guarantee. Unknown fields are refused by name; features actorlm does not implement (n > 1, logprobs, echo, tools …)
-// accept only their neutral value, so a client never silently gets less than it asked for.
+// guarantee. Unknown fields are refused by name; features actorlm does not implement (echo, suffix, logit_bias …)
+// accept only their neutral value, so a client never silently gets less than it asked for. Grammars, tools and their
+// schemas are checked by structured.ts (naming the path inside them), not here.
 
 /** Limits the schemas enforce. */
 export interface SchemaLimits {
@@ -31,7 +32,7 @@ function openAiSampling(limits: SchemaLimits): Schema {
     presence_penalty: nullableNumber({ minimum: -2, maximum: 2 }),
     seed: nullableInt({ minimum: -SAFE, maximum: SAFE }),
     stop: { type: ["string", "array", "null"], minLength: 1, items: { type: "string", minLength: 1 }, maxItems: limits.maxStopSequences },
-    n: only(1, null),
+    n: nullableInt({ minimum: 1, maximum: 16 }),
     stream: { type: ["boolean", "null"] },
     stream_options: {
       type: ["object", "null"],
@@ -61,9 +62,9 @@ export function completionSchema(limits: SchemaLimits): Schema {
         minItems: 1,
       },
       echo: only(false, null),
-      logprobs: only(null), // even 0 asks for the sampled tokens' log-probabilities
+      logprobs: nullableInt({ minimum: 0, maximum: 20 }), // even 0 asks for the sampled tokens' log-probabilities
       suffix: only("", null),
-      best_of: only(1, null),
+      best_of: nullableInt({ minimum: 1, maximum: 16 }),
     },
   };
 }
@@ -83,11 +84,11 @@ export function chatSchema(limits: SchemaLimits): Schema {
         items: {
           type: "object",
           additionalProperties: false,
-          required: ["role", "content"],
+          required: ["role"],
           properties: {
-            role: { enum: ["system", "developer", "user", "assistant"] },
+            role: { enum: ["system", "developer", "user", "assistant", "tool"] },
             content: {
-              type: ["string", "array"],
+              type: ["string", "array", "null"],
               items: {
                 type: "object",
                 additionalProperties: false,
@@ -96,12 +97,28 @@ export function chatSchema(limits: SchemaLimits): Schema {
               },
             },
             name: { type: "string", maxLength: 256 },
+            tool_calls: {
+              type: ["array", "null"],
+              items: {
+                type: "object",
+                required: ["function"],
+                properties: {
+                  id: { type: "string" },
+                  type: { const: "function" },
+                  function: { type: "object", required: ["name", "arguments"], properties: { name: { type: "string" }, arguments: { type: "string" } } },
+                },
+              },
+            },
+            tool_call_id: { type: "string" },
           },
         },
       },
       max_completion_tokens: nullableInt({ minimum: 1 }),
-      logprobs: only(false, null),
-      top_logprobs: only(0, null),
+      logprobs: { type: ["boolean", "null"] },
+      top_logprobs: nullableInt({ minimum: 0, maximum: 20 }),
+      tools: { type: ["array", "null"], items: { type: "object" } },
+      tool_choice: { type: ["string", "object", "null"] },
+      parallel_tool_calls: { type: ["boolean", "null"] },
       // every OpenAI form is known, so a structured-output request is refused as such (in routes/openai.ts), never as an unknown field
       response_format: {
         type: ["object", "null"],
@@ -143,8 +160,8 @@ export function tgiSchema(limits: SchemaLimits): Schema {
           truncate: only(null),
           watermark: only(false, null),
           best_of: only(1, null),
-          top_n_tokens: only(0, null),
-          grammar: only(null),
+          top_n_tokens: nullableInt({ minimum: 0, maximum: 20 }),
+          grammar: { type: ["object", "null"] },
           adapter_id: only(null),
         },
       },
@@ -167,18 +184,23 @@ export interface OpenAiSampling {
   stop?: string | string[] | null;
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean | null } | null;
+  n?: number | null;
 }
 
 /** A POST /v1/completions body (the prompt's array forms are checked by the route). */
 export interface CompletionBody extends OpenAiSampling {
   prompt: string | (string | number | unknown[])[];
+  logprobs?: number | null;
+  best_of?: number | null;
 }
 
 /** One message of a POST /v1/chat/completions body. */
 export interface ChatMessageBody {
-  role: "system" | "developer" | "user" | "assistant";
-  content: string | { type: "text"; text: string }[];
+  role: "system" | "developer" | "user" | "assistant" | "tool";
+  content?: string | { type: "text"; text: string }[] | null;
   name?: string;
+  tool_calls?: { id?: string; type?: "function"; function: { name: string; arguments: string } }[] | null;
+  tool_call_id?: string;
 }
 
 /** A POST /v1/chat/completions body. */
@@ -186,6 +208,11 @@ export interface ChatBody extends OpenAiSampling {
   messages: ChatMessageBody[];
   max_completion_tokens?: number | null;
   response_format?: { type: "text" | "json_object" | "json_schema"; json_schema?: object } | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  tools?: object[] | null;
+  tool_choice?: string | object | null;
+  parallel_tool_calls?: boolean | null;
 }
 
 /** A TGI request body. */
@@ -205,5 +232,7 @@ export interface TgiBody {
     do_sample?: boolean | null;
     details?: boolean | null;
     return_full_text?: boolean | null;
+    top_n_tokens?: number | null;
+    grammar?: object | null;
   } | null;
 }

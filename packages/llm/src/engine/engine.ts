@@ -15,6 +15,7 @@ import type { EngineStats, ModelInfo } from "./info.js";
 import { loadEngine } from "./load.js";
 import { benchmark, scoreWindow, type BenchmarkOptions, type BenchmarkTimes, type ProbeTarget, type WindowScore } from "./probes.js";
 import { Requests, type SequenceStart } from "./requests.js";
+import { GrammarEngine, type GrammarStats } from "../grammar/engine.js";
 
 /**
  * Outputs a running request may have produced and not handed out yet: past it, it sits out of the steps (keeping
@@ -29,6 +30,8 @@ export class LlmEngine {
   private readonly scheduler: Scheduler;
   private readonly requests: Requests;
   private readonly probes: ProbeTarget;
+  /** Compiled grammars and their matchers (constrained requests), on the model's grammar thread. */
+  private readonly grammars: GrammarEngine;
 
   private constructor(
     private readonly lm: CausalLM,
@@ -41,7 +44,8 @@ export class LlmEngine {
     const { maxConcurrentRequests, maxQueuedRequests, prefixCaching, maxSequenceLength } = info_;
     const limits = { maxConcurrentRequests, maxQueuedRequests, maxUnreadOutputs: MAX_UNREAD_OUTPUTS };
     this.scheduler = new Scheduler(lm, driver, limits, new StepCostModel(), { prefixCaching });
-    this.requests = new Requests(this.scheduler, tokenizer, maxSequenceLength, ctx);
+    this.grammars = new GrammarEngine(info_.model, tokenizer, lm.config.vocabSize);
+    this.requests = new Requests(this.scheduler, tokenizer, maxSequenceLength, ctx, this.grammars);
     this.probes = { lm, scheduler: this.scheduler, maxSequenceLength, sampleVocab: Math.min(tokenizer.vocabSize, info_.vocabSize) };
   }
 
@@ -82,6 +86,11 @@ export class LlmEngine {
   /** Text of `ids` (special tokens skipped). */
   decode(ids: number[]): string {
     return this.tokenizer.decode(ids);
+  }
+
+  /** Each id's own text (special tokens written out): what logprobs report as a token. */
+  tokenTexts(ids: number[]): string[] {
+    return ids.map((id) => this.tokenizer.decode([id], { skipSpecialTokens: false, cleanUpSpaces: false }));
   }
 
   /**
@@ -129,6 +138,11 @@ export class LlmEngine {
     const { cachedBlocks, evictions } = this.scheduler.blockStats();
     const prefixHitRate = s.promptTokens === 0 ? 0 : s.cachedPromptTokens / s.promptTokens;
     return { ...s, ...this.kvUsage(), cachedBlocks, evictions, prefixHitRate };
+  }
+
+  /** The grammars' counters: compiles and their time, cache hits, what masks took and how long the model waited for them. */
+  grammarStats(): GrammarStats {
+    return this.grammars.stats();
   }
 
   /** The scheduler's last steps (up to 1024, oldest first): when each ended, how long it took, its rows. */

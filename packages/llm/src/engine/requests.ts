@@ -8,6 +8,7 @@ import { fitMaxTokens, type TokenizedRequest } from "../generation/request.js";
 import type { Scheduler } from "../generation/scheduler.js";
 import { Sequence, type StepOutput } from "../generation/sequence.js";
 import type { Tokenizer } from "../tokenizer.js";
+import type { GrammarEngine } from "../grammar/engine.js";
 
 /** A submitted request: its id and the sampler seed in use. */
 export interface SequenceStart {
@@ -27,6 +28,7 @@ export class Requests {
     private readonly tokenizer: Tokenizer,
     private readonly maxSequenceLength: number,
     private readonly ctx: LoadContext | undefined,
+    private readonly grammars: GrammarEngine,
   ) {
     // A client thread that closes or exits mid-request frees its requests' KV blocks (the model itself stays).
     ctx?.onDisconnect((caller) => {
@@ -48,9 +50,16 @@ export class Requests {
     if (!Array.isArray(ids) || ids.length === 0) throw new LlmError("VALIDATION", "prompt: must be a non-empty array of token ids", { field: ["prompt"] });
     const maxTokens = fitMaxTokens(ids.length, request.maxTokens, { maxSequenceLength: this.maxSequenceLength });
     checkIds(ids, "prompt", 1, this.tokenizer.vocabSize);
-    const sequence = new Sequence(this.tokenizer, request, ids as number[], maxTokens, this.scheduler.blocks.sequence());
+    if (request.n !== undefined && request.n !== 1) throw new LlmError("VALIDATION", "n: submit runs one sample (startSamples and the handlers run n)", { field: ["n"] });
+    const grammar = request.grammar === undefined ? undefined : this.grammars.start(request.grammar);
+    const sequence = new Sequence(this.tokenizer, request, ids as number[], maxTokens, this.scheduler.blocks.sequence(), { grammar });
     const id = this.nextId;
-    this.scheduler.submit(id, sequence); // OVERLOADED when full: the id stays unused
+    try {
+      this.scheduler.submit(id, sequence); // OVERLOADED when full: the id stays unused
+    } catch (error) {
+      sequence.dispose();
+      throw error;
+    }
     this.nextId++;
     this.owners.set(id, this.ctx?.caller ?? 0);
     return { id, seed: sequence.seed };

@@ -3,6 +3,11 @@ import { formatFieldPath, type FieldPath } from "@actorlm/runtime";
 import { LlmError } from "../errors.js";
 import { refuseUnknownFields } from "../fields.js";
 import { isObject } from "../json-file.js";
+import { checkGrammarSpec, type GrammarSpec } from "../grammar/spec.js";
+import { MAX_TOP_LOGPROBS, type TokenLogprob } from "../sampling/logprobs.js";
+
+/** Most samples one request may ask for (`n`). */
+export const MAX_SAMPLES = 16;
 
 /** A text-generation request as a caller writes it (camelCase; absent or null fields take defaults). */
 export interface GenerateRequest {
@@ -33,12 +38,28 @@ export interface GenerateRequest {
    * like any other special token (`special: true`, no text) and only maxTokens or a stop string ends generation.
    */
   ignoreEos?: boolean | null;
+  /**
+   * A grammar the output must follow: a JSON Schema, any JSON object, a regular expression or an EBNF grammar
+   * (see `GrammarSpec`). Masked tokens are never chosen, greedy or sampled; generation ends with "stop" when the
+   * grammar is complete, "length" when maxTokens ends it first.
+   */
+  grammar?: GrammarSpec | null;
+  /** Report each generated token's log-probability (the model's log-softmax, before any sampling processor). */
+  logprobs?: boolean | null;
+  /** With logprobs: also the most likely alternatives at each step (0 .. 20). Default 0. */
+  topLogprobs?: number | null;
+  /**
+   * Independent samples of the prompt (1 .. 16), each with its own seed stream (`seed`, then seeds derived from it);
+   * they share the prompt's KV blocks through the prefix cache. Taken by the handlers (`streamingHandler`
+   * interleaves them, each output naming its `choice`); `LlamaModel.submit` runs one sample. Default 1.
+   */
+  n?: number | null;
 }
 
 /** Every field a {@link GenerateRequest} may have; any other is refused by name. */
 export const REQUEST_FIELDS: readonly (keyof GenerateRequest)[] = Object.freeze([
   "prompt", "maxTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty", "frequencyPenalty", "presencePenalty", "seed", "stop",
-  "ignoreEos",
+  "ignoreEos", "grammar", "logprobs", "topLogprobs", "n",
 ] as const);
 
 /** Sampling parameters with every default filled in (the neutral value turns a step off). */
@@ -74,6 +95,12 @@ export interface NormalizedRequest {
   sampling: SamplingParams;
   /** True: generation goes on past eos tokens (absent otherwise). */
   ignoreEos?: boolean;
+  /** The checked grammar, when the request gives one. */
+  grammar?: GrammarSpec;
+  /** With logprobs: how many alternatives each step reports (0 .. 20); absent without logprobs. */
+  topLogprobs?: number;
+  /** Samples of the prompt, when more than one. */
+  n?: number;
 }
 
 /**
@@ -96,6 +123,12 @@ export interface TokenOutput {
   special: boolean;
   /** Why generation ended; present on the last output only. */
   finishReason?: FinishReason;
+  /** With `logprobs`: this token's log-probability under the model. */
+  logprob?: number;
+  /** With `topLogprobs` > 0: the most likely tokens at this step, most likely first. */
+  topLogprobs?: TokenLogprob[];
+  /** With `n` > 1: which sample (0-based) this output belongs to. */
+  choice?: number;
 }
 
 /** Why generation ended: an eos token or stop string ("stop"), or maxTokens / the context limit ("length"). */
@@ -198,8 +231,19 @@ export function validateRequest(req: unknown, limits: RequestLimits): Normalized
   const ignoreEos = r.ignoreEos ?? false;
   if (typeof ignoreEos !== "boolean") fail("ignoreEos", `must be a boolean, got ${typeof ignoreEos}`);
 
+  const logprobs = r.logprobs ?? false;
+  if (typeof logprobs !== "boolean") fail("logprobs", `must be a boolean, got ${typeof logprobs}`);
+  const top = int(r, "topLogprobs");
+  if (top !== undefined && (top < 0 || top > MAX_TOP_LOGPROBS)) fail("topLogprobs", `must be in 0 .. ${MAX_TOP_LOGPROBS}, got ${top}`);
+  if (top !== undefined && top > 0 && logprobs !== true) fail("topLogprobs", "needs logprobs: true");
+  const n = int(r, "n") ?? 1;
+  if (n < 1 || n > MAX_SAMPLES) fail("n", `must be in 1 .. ${MAX_SAMPLES}, got ${n}`);
+
   const normalized: NormalizedRequest = { prompt: prompt as string | readonly number[], maxTokens, stop: stopList(r.stop, limits.maxStopSequences), sampling: s };
   if (ignoreEos === true) normalized.ignoreEos = true;
+  if (n > 1) normalized.n = n;
+  if (r.grammar !== undefined && r.grammar !== null) normalized.grammar = checkGrammarSpec(r.grammar, "grammar");
+  if (logprobs === true) normalized.topLogprobs = top ?? 0;
   return normalized;
 }
 

@@ -142,6 +142,7 @@ export class Scheduler {
     if (sequence.kv.manager !== this.blocks || sequence.kv.blocks.length > 0) throw new InferenceError("VALIDATION", `request ${id} must start with an empty block table of this scheduler's (blocks.sequence())`);
     checkAdmission(this.#running.length, this.#waiting.length, this.limits);
     const entry: Entry = { id, sequence, outbox: new Outbox(), phase: "waiting", started: false };
+    sequence.onReady(() => this.#kick()); // a constrained request whose mask was not ready sat out; it may run now
     this.#entries.set(id, entry);
     this.#waiting.push(entry);
     this.#kick();
@@ -383,9 +384,9 @@ export class Scheduler {
     return this.chunks.prefillRows(decoding, waiting);
   }
 
-  /** True while `entry` sits out of the steps: too many of its outputs are not taken yet. */
+  /** True while `entry` sits out of the steps: too many of its outputs are not taken yet, or its grammar's mask is not. */
   #paused(entry: Entry): boolean {
-    return entry.outbox.unread >= this.limits.maxUnreadOutputs;
+    return entry.outbox.unread >= this.limits.maxUnreadOutputs || !entry.sequence.ready;
   }
 
   /**
@@ -493,6 +494,7 @@ export class Scheduler {
     else if (entry.phase === "waiting") this.#waiting.splice(this.#waiting.indexOf(entry), 1);
     entry.phase = "done";
     entry.sequence.kv.free();
+    entry.sequence.dispose();
   }
 
   #finish(entry: Entry): void {

@@ -8,6 +8,8 @@ import { Sampler } from "../sampling/sampler.js";
 import type { Tokenizer } from "../tokenizer.js";
 import { StreamingDetokenizer } from "./detokenizer.js";
 import type { FinishReason, NormalizedRequest } from "./request.js";
+import type { SequenceGrammar } from "../grammar/engine.js";
+import { stepLogprobs, type TokenLogprob } from "../sampling/logprobs.js";
 import { StopMatcher } from "./stop.js";
 
 /** What one decode step produced: the sampled token, the text it releases, and why generation ended (if it did). */
@@ -19,6 +21,15 @@ export interface StepOutput {
   special: boolean;
   /** Set on the last step only. */
   finishReason?: FinishReason;
+  /** With logprobs: the token's log-probability under the model (before any sampling processor). */
+  logprob?: number;
+  /** With topLogprobs > 0: the most likely tokens at this step, most likely first. */
+  topLogprobs?: TokenLogprob[];
+}
+
+/** What a sequence has beyond its request: the grammar's matcher (constrained requests). */
+export interface SequenceOptions {
+  grammar?: SequenceGrammar;
 }
 
 /**
@@ -35,19 +46,24 @@ export class Sequence {
   private readonly detokenizer: StreamingDetokenizer;
   private readonly stops: StopMatcher;
   private readonly ignoreEos: boolean;
+  private readonly grammar: SequenceGrammar | undefined;
+  private readonly topLogprobs: number | undefined;
   private generatedCount = 0;
   private done = false;
 
   /** A sequence for `request` over `promptIds`, generating at most `maxTokens` tokens into `kv` (empty so far). */
   constructor(
     private readonly tokenizer: Tokenizer,
-    request: Pick<NormalizedRequest, "sampling" | "stop" | "ignoreEos">,
+    request: Pick<NormalizedRequest, "sampling" | "stop" | "ignoreEos" | "topLogprobs">,
     readonly promptIds: readonly number[],
     private readonly maxTokens: number,
     readonly kv: KvSequence,
+    options: SequenceOptions = {},
   ) {
     this.tokens = [...promptIds];
     this.sampler = new Sampler(request.sampling, promptIds, { vocabSize: tokenizer.vocabSize }); // never an id the tokenizer lacks
+    this.grammar = options.grammar;
+    this.topLogprobs = request.topLogprobs;
     this.detokenizer = new StreamingDetokenizer(tokenizer, { context: promptIds });
     this.stops = new StopMatcher(request.stop);
     this.ignoreEos = request.ignoreEos === true;
@@ -56,6 +72,21 @@ export class Sequence {
   /** The sampler's seed (the request's, or the random one it drew). */
   get seed(): number {
     return this.sampler.seed;
+  }
+
+  /** False while a constrained request's next-token mask is being computed: it cannot sample yet. */
+  get ready(): boolean {
+    return this.grammar === undefined || this.grammar.ready;
+  }
+
+  /** Calls `listener` whenever the sequence becomes {@link Sequence.ready} again. */
+  onReady(listener: () => void): void {
+    if (this.grammar !== undefined) this.grammar.onReady = listener;
+  }
+
+  /** Frees what the sequence holds outside the KV cache (its grammar matcher); called when it leaves the scheduler. */
+  dispose(): void {
+    this.grammar?.dispose();
   }
 
   /** Positions in the KV cache. */
@@ -99,19 +130,29 @@ export class Sequence {
     if (this.pending !== 0) throw new LlmError("VALIDATION", `sample() with ${this.pending} tokens not yet run through the model`);
     const bad = firstNonFinite(logits);
     if (bad >= 0) throw nonFiniteLogits(logits[bad], bad, this.cached - 1);
-    const tokenId = this.sampler.sample(logits);
+    const tokenId = this.sampler.sample(logits, this.grammar?.mask());
     this.sampler.accept(tokenId);
     this.generatedCount++;
+    const complete = this.grammar?.accept(tokenId) ?? false; // the next mask is computed from here on
+    const scores = this.topLogprobs === undefined ? undefined : stepLogprobs(logits, tokenId, this.topLogprobs);
+    const out = (text: string, special: boolean): StepOutput => {
+      const output: StepOutput = { tokenId, text, special };
+      if (scores !== undefined) {
+        output.logprob = scores.logprob;
+        if (this.topLogprobs! > 0) output.topLogprobs = scores.top;
+      }
+      return output;
+    };
 
-    if (!this.ignoreEos && this.tokenizer.isEos(tokenId)) return this.finish({ tokenId, text: this.flush(), special: true }, "stop");
+    if (!this.ignoreEos && this.tokenizer.isEos(tokenId)) return this.finish(out(this.flush(), true), "stop");
 
     const { emit, stopped } = this.stops.push(this.detokenizer.push(tokenId));
     const special = this.tokenizer.isSpecial(tokenId);
-    if (stopped) return this.finish({ tokenId, text: emit, special }, "stop");
-    if (this.generatedCount >= this.maxTokens) return this.finish({ tokenId, text: emit + this.flush(), special }, "length");
+    if (stopped || complete) return this.finish(out(emit + (complete ? this.flush() : ""), special), "stop");
+    if (this.generatedCount >= this.maxTokens) return this.finish(out(emit + this.flush(), special), "length");
 
     this.tokens.push(tokenId);
-    return { tokenId, text: emit, special };
+    return out(emit, special);
   }
 
   /** Release everything still held back (end of stream without a stop string). */
@@ -121,6 +162,7 @@ export class Sequence {
 
   private finish(output: StepOutput, reason: FinishReason): StepOutput {
     this.done = true;
+    this.dispose();
     return { ...output, finishReason: reason };
   }
 }

@@ -29,6 +29,27 @@ export function applyFrequencyPresencePenalty(
   }
 }
 
+/**
+ * Set to -Infinity every logit whose bit is clear in `allowed` (a grammar's next-token bitmask: bit `id & 31` of word
+ * `id >> 5`). Ids past the bitmask are masked too; bits past the logits are ignored.
+ */
+export function applyTokenMask(logits: Float32Array, allowed: Int32Array): void {
+  const n = logits.length;
+  const words = Math.min(allowed.length, Math.ceil(n / 32));
+  for (let w = 0; w < words; w++) {
+    const bits = allowed[w];
+    if (bits === -1) continue; // all 32 allowed
+    const base = w * 32;
+    const end = Math.min(base + 32, n);
+    if (bits === 0) {
+      logits.fill(-Infinity, base, end); // none allowed: most words of a grammar's mask
+      continue;
+    }
+    for (let i = base; i < end; i++) if (((bits >>> (i - base)) & 1) === 0) logits[i] = -Infinity;
+  }
+  if (words * 32 < n) logits.fill(-Infinity, words * 32);
+}
+
 /** Index of the largest value, lowest index on ties; NaN never wins; 0 when nothing is larger than -Infinity. */
 export function argmax(values: ArrayLike<number>): number {
   let best = 0;

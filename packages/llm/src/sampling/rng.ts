@@ -15,6 +15,17 @@ export function randomSeed(): number {
   return randomInt(0, 2 ** 47) * 64 + randomInt(0, 64);
 }
 
+/**
+ * The seed of sample `index` of a request seeded with `seed` (n > 1 samples, each its own stream): sample 0 keeps
+ * `seed`, so n = 1 draws what it always did; later ones get a well-mixed safe integer of (seed, index).
+ */
+export function sampleSeed(seed: number, index: number): number {
+  if (index === 0) return seed;
+  const rng = new Rng(seed);
+  for (let i = 0; i < index; i++) rng.nextU32();
+  return (rng.nextU32() >>> 11) * 2 ** 32 + rng.nextU32(); // 53 bits
+}
+
 /** Deterministic pseudo-random numbers from a safe-integer seed (xoshiro128**). */
 export class Rng {
   private readonly s = new Uint32Array(4);

@@ -7,6 +7,7 @@ import {
   applyTemperature,
   applyTopK,
   applyTopP,
+  applyTokenMask,
   argmax,
   sampleIndex,
   softmax,
@@ -70,15 +71,15 @@ export class Sampler {
 
   /**
    * The next token id for `logits` (one row, length = vocabulary), given the prompt and every token passed to
-   * {@link Sampler.accept} so far. `logits` is not modified. The sampler does not record the id itself: call
+   * {@link Sampler.accept} so far. `allowed` (a grammar's bitmask, see `applyTokenMask`) leaves the other ids out. `logits` is not modified. The sampler does not record the id itself: call
    * `accept` with the token actually appended.
    */
-  sample(logits: Float32Array): number {
+  sample(logits: Float32Array, allowed?: Int32Array): number {
     const p = this.params;
     const n = logits.length;
     if (n === 0) throw new RangeError("logits must not be empty");
     this.ensure(n);
-    const work = this.penalize(logits);
+    const work = this.penalize(logits, allowed);
     if (p.temperature === 0) return argmax(work);
 
     applyTemperature(work, p.temperature); // shifted so the largest is 0: a tiny temperature cannot overflow
@@ -86,11 +87,11 @@ export class Sampler {
     const probs = this.probs;
     // Greedy on the penalized logits when nothing is left to draw from (every logit -Infinity / NaN, or a
     // +Infinity one at temperature 1, which leaves softmax NaN).
-    if (!softmax(work, probs)) return argmax(this.penalize(logits));
+    if (!softmax(work, probs)) return argmax(this.penalize(logits, allowed));
     if (p.topP < 1) applyTopP(probs, p.topP, this.heap);
     if (p.minP > 0) applyMinP(probs, p.minP);
     const id = sampleIndex(probs, this.rng.nextFloat());
-    return id >= 0 ? id : argmax(this.penalize(logits));
+    return id >= 0 ? id : argmax(this.penalize(logits, allowed));
   }
 
   /** Record `tokenId` as generated (once per step, after {@link Sampler.sample}): later steps penalize it. */
@@ -100,12 +101,16 @@ export class Sampler {
     if (this.frequencyPresence) this.generated = increment(this.generated, tokenId);
   }
 
-  /** Copy `logits` into the work buffer, mask ids past the vocabulary and apply the penalties there; returns the work buffer. */
-  private penalize(logits: Float32Array): Float32Array {
+  /**
+   * Copy `logits` into the work buffer, mask ids past the vocabulary and those `allowed` leaves out, and apply the
+   * penalties there; returns the work buffer.
+   */
+  private penalize(logits: Float32Array, allowed: Int32Array | undefined): Float32Array {
     const p = this.params;
     const work = this.work;
     work.set(logits);
     if (this.vocabSize < work.length) work.fill(-Infinity, this.vocabSize);
+    if (allowed !== undefined) applyTokenMask(work, allowed);
     if (this.repetition) applyRepetitionPenalty(work, this.seen, p.repetitionPenalty);
     if (this.frequencyPresence) applyFrequencyPresencePenalty(work, this.generated, p.frequencyPenalty, p.presencePenalty);
     return work;

@@ -15,6 +15,7 @@ import { addModelOptions, modelArgs, type ModelFlags } from "./model-options.js"
 import { integer } from "./options.js";
 import { cachedPrefixBench, chatBench, median, round } from "./prefix-bench.js";
 import { startModel } from "./start-model.js";
+import { constrainedBench } from "./constrained-bench.js";
 
 interface BenchFlags extends ModelFlags {
   promptTokens: number;
@@ -24,6 +25,7 @@ interface BenchFlags extends ModelFlags {
   admitTokens?: number;
   cachedPrefix?: number;
   chatTurns?: number;
+  constrained?: boolean;
   json?: boolean;
 }
 
@@ -155,11 +157,33 @@ export function benchCommand(): Command {
     .option("--admit-tokens <n>", "with --concurrency: submit one prompt of n tokens once every client decodes, and report its effect", integer)
     .option("--cached-prefix <n>", `time to first token of a request whose n-token prefix is cached (${SUFFIX_TOKENS} more tokens after it) against the same request cold, median of --runs`, integer)
     .option("--chat-turns <n>", `a chat of n turns, the whole history sent each turn (first prompt P tokens, replies G tokens, ${USER_TOKENS} new user tokens a turn): what each turn found cached and prefilled`, integer)
+    .option("--constrained", "constrained decoding against free decoding: C clients (--concurrency, default 1,8) under a JSON Schema grammar and without, interleaved; grammar compile time and mask cost")
     .option("--json", "print one JSON object (one per line with a --concurrency list or --chat-turns)")
     .action((flags: BenchFlags) => {
+      if (flags.constrained === true) return runConstrained(flags);
       if (flags.cachedPrefix !== undefined || flags.chatTurns !== undefined) return runPrefixBench(flags);
       return flags.concurrency === undefined ? runBench(flags) : runConcurrency(flags, flags.concurrency);
     });
+}
+
+/** `--constrained`: constrained against free decoding at each concurrency, grammar compile time, mask cost. */
+async function runConstrained(flags: BenchFlags): Promise<void> {
+  const host = await startModel(modelArgs(flags), !flags.json, flags.download);
+  try {
+    const info = await host.call("info");
+    if (!flags.json) process.stdout.write(`constrained decoding: ${info.model} (${info.backend}, ${info.dtype}), prompt ${flags.promptTokens}, gen ${flags.genTokens}, ${flags.runs} interleaved runs\n`);
+    for (const r of await constrainedBench(host, flags.concurrency ?? [1, 8], flags.promptTokens, flags.genTokens, flags.runs)) {
+      if (flags.json) process.stdout.write(`${JSON.stringify({ model: info.model, backend: info.backend, dtype: info.dtype, ...r })}\n`);
+      else {
+        process.stdout.write(
+          `C=${r.concurrency}: unconstrained ${r.unconstrained_tokens_per_s} tok/s, constrained ${r.constrained_tokens_per_s} tok/s (ratio ${r.ratio}); ` +
+            `schema → EBNF ${r.schema_to_ebnf_ms} ms, compile ${r.compile_ms} ms; mask p50 ${r.mask_p50_ms} ms, p99 ${r.mask_p99_ms} ms (grammar thread); model worker waited p50 ${r.wait_p50_ms} ms, p99 ${r.wait_p99_ms} ms\n`,
+        );
+      }
+    }
+  } finally {
+    await host.close();
+  }
 }
 
 /** `--cached-prefix` and `--chat-turns`: what the prefix cache saves, through the request path. */

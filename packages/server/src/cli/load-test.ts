@@ -4,7 +4,7 @@
 // inter-token latency. Timing is what the clients see: when each output reaches them.
 import { performance } from "node:perf_hooks";
 import { InferenceBuilder, type ModelHost } from "@actorlm/runtime";
-import { streamingHandler, type GenerateRequest, type LlmEngine, type StepRecord, type TokenOutput } from "@actorlm/llm";
+import { streamingHandler, type GenerateRequest, type GrammarSpec, type LlmEngine, type StepRecord, type TokenOutput } from "@actorlm/llm";
 
 /** What one load test measured. */
 export interface LoadReport {
@@ -40,6 +40,8 @@ export interface LoadOptions {
   admitTokens: number;
   /** Seeds the prompts (random token ids, decoded to text). */
   seed: number;
+  /** A grammar every client's output follows (constrained decoding); none by default. */
+  grammar?: GrammarSpec;
 }
 
 /** The p-th percentile (0..100) of `values` (nearest rank); NaN when empty. */
@@ -72,7 +74,7 @@ export async function loadTest(host: ModelHost<LlmEngine>, options: LoadOptions)
     let admit: Promise<{ submitted: number; first: number }> | undefined;
     const started = performance.now();
     const clients = prompts.map(async (prompt, i) => {
-      const request: GenerateRequest = { prompt, maxTokens: G, temperature: 0, ignoreEos: true };
+      const request: GenerateRequest = { prompt, maxTokens: G, temperature: 0, ignoreEos: true, grammar: options.grammar };
       for await (const _ of inference.infer(request).spawn().stream) {
         arrivals[i].push(performance.now());
         if (arrivals[i].length === 2 && ++decoding === C && longPrompt !== undefined) admit = admitOne(inference, longPrompt);

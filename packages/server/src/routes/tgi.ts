@@ -5,8 +5,10 @@ import { DEFAULT_SAMPLING, type NormalizedRequest, type TokenOutput } from "@act
 import { inStream, modelFor, outcomeOfError, requestSignal, track, type ServerContext } from "../context.js";
 import { Generation } from "../generation.js";
 import { ApiError, tgiErrorBody, type FieldNames } from "../http-errors.js";
+import type { ServedModel } from "../models.js";
 import { tgiSchema, type TgiBody } from "../schemas.js";
 import { SseStream } from "../sse.js";
+import { tgiGrammar } from "../structured.js";
 
 /** The library's request fields (the heads of the engine's error paths) as the TGI routes name them. */
 export const TGI_FIELDS: FieldNames = Object.freeze({
@@ -19,6 +21,8 @@ export const TGI_FIELDS: FieldNames = Object.freeze({
   frequencyPenalty: "parameters.frequency_penalty",
   seed: "parameters.seed",
   stop: "parameters.stop",
+  grammar: "parameters.grammar",
+  topLogprobs: "parameters.top_n_tokens",
 });
 
 /** TGI's finish reasons. */
@@ -74,7 +78,12 @@ function requestOf(body: TgiBody): NormalizedRequest {
   const p = body.parameters ?? {};
   const d = DEFAULT_SAMPLING;
   const samples = p.do_sample === true || (p.temperature != null && p.temperature !== 1) || p.top_k != null || (p.top_p != null && p.top_p < 1);
+  const grammar = tgiGrammar(p.grammar);
+  // details report each token's log-probability; top_n_tokens its alternatives too
+  const scored = p.details === true || (p.top_n_tokens ?? 0) > 0;
   return {
+    ...(grammar === undefined ? {} : { grammar }),
+    ...(scored ? { topLogprobs: p.top_n_tokens ?? 0 } : {}),
     prompt: body.inputs,
     maxTokens: p.max_new_tokens ?? null,
     stop: p.stop == null ? [] : [...p.stop],
@@ -91,7 +100,15 @@ function requestOf(body: TgiBody): NormalizedRequest {
 }
 
 function tokenOf(out: TokenOutput): object {
-  return { id: out.tokenId, text: out.token, logprob: null, special: out.special };
+  return { id: out.tokenId, text: out.token, logprob: out.logprob ?? null, special: out.special };
+}
+
+/** The alternatives of a token (top_n_tokens) in TGI's shape, each with its own text. */
+async function topTokensOf(model: ServedModel, out: TokenOutput): Promise<object[]> {
+  const top = out.topLogprobs ?? [];
+  if (top.length === 0) return [];
+  const texts = await model.host.call("tokenTexts", top.map((t) => t.tokenId));
+  return top.map((t, i) => ({ id: t.tokenId, text: texts[i], logprob: t.logprob, special: false }));
 }
 
 function finishOf(generation: Generation): TgiFinish {
@@ -111,15 +128,22 @@ async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiB
   const fullText = () => (params.return_full_text === true ? body.inputs : "") + generation.text;
   const details = () => ({ finish_reason: finishOf(generation), generated_tokens: generation.completionTokens, seed: generateRequest.sampling.seed ?? null, input_length: generation.promptTokens });
 
+  const topN = params.top_n_tokens ?? 0;
   if (!stream) {
     const tokens: object[] = [];
+    const topTokens: object[][] = [];
     try {
-      for await (const out of generation.outputs()) if (params.details === true) tokens.push(tokenOf(out));
+      for await (const out of generation.outputs()) {
+        if (params.details !== true) continue;
+        tokens.push(tokenOf(out));
+        if (topN > 0) topTokens.push(await topTokensOf(model, out));
+      }
     } finally {
       record.completionTokens = generation.completionTokens;
     }
     record.outcome = "success";
-    return params.details === true ? { generated_text: fullText(), details: { ...details(), prefill: [], tokens } } : { generated_text: fullText() };
+    if (params.details !== true) return { generated_text: fullText() };
+    return { generated_text: fullText(), details: { ...details(), prefill: [], tokens, ...(topN > 0 ? { top_tokens: topTokens } : {}) } };
   }
 
   const sse = SseStream.open(reply, request.actorlm.gone);
@@ -128,7 +152,8 @@ async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: TgiB
     for await (const out of generation.outputs()) {
       index++;
       const last = out.finishReason !== undefined;
-      await sse.send({ index, token: tokenOf(out), top_tokens: null, generated_text: last ? fullText() : null, details: last ? details() : null });
+      const top = topN > 0 ? await topTokensOf(model, out) : null;
+      await sse.send({ index, token: tokenOf(out), top_tokens: top, generated_text: last ? fullText() : null, details: last ? details() : null });
     }
     record.outcome = "success";
   } catch (error) {
