@@ -2,7 +2,7 @@
 // architecture), its tokenizer and the scheduler that batches every request's steps over the paged KV cache, and
 // exposes them as named operations. Loading (load.ts), request handling (requests.ts) and the probes that run the
 // model outside the batch (probes.ts) are modules of their own; this class wires them and is the operations' list.
-import { InferenceError, type LoadContext } from "@actorlm/runtime";
+import type { LoadContext } from "@actorlm/runtime";
 import { LlmError } from "../errors.js";
 import { StepCostModel } from "../generation/chunking.js";
 import type { TokenizedRequest } from "../generation/request.js";
