@@ -46,6 +46,8 @@ export interface ModelInfo {
   simd: string;
   /** Storage format of the weight matrices. */
   dtype: string;
+  /** For a GGUF file: its `general.architecture` and how many matrices of each tensor type it holds (converted to `dtype` at load). */
+  gguf?: { architecture: string; tensorTypes: Partial<Record<string, number>> };
   /** How the weights are stored, in words: which matrices are ternary (BitNet) and whether storing them so was lossy. */
   weights: string;
   /** The weight matrices by storage format: how many, their values, and the kernel memory they take (padding and scales included). */
@@ -163,7 +165,9 @@ export class LlamaModel {
     try {
       // every running request may want its logits in the same step
       const maxLogitRows = Math.max(DEFAULT_MAX_LOGIT_ROWS, maxConcurrentRequests);
-      loaded = await loadModel(dir, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens, maxLogitRows, checkWeights });
+      // a GGUF file given no dtype keeps the format nearest to its own tensor types
+      const asked = typeof args === "string" || args.dtype === undefined ? undefined : format;
+      loaded = await loadModel(dir, { kernels, format: asked, onProgress, kvCacheTokens, maxBatchTokens, maxLogitRows, checkWeights });
       tokenizer = await Tokenizer.fromDir(dir, { modelConfig: loaded.rawConfig });
       checkVocabulary(tokenizer, loaded.model.config.vocabSize, dir);
       maxSequenceLength = checkLimits(loaded.model, config.maxSequenceLength, maxConcurrentRequests);
@@ -182,8 +186,9 @@ export class LlamaModel {
       backend: kernels.name,
       threads: kernels.threads,
       simd: kernels.simd,
-      dtype: format,
-      weights: lm.storage ?? format,
+      dtype: loaded.format,
+      weights: lm.storage ?? loaded.format,
+      ...(loaded.gguf === undefined ? {} : { gguf: loaded.gguf }),
       formats: { ...lm.formats },
       kvCacheTokens: lm.kv.capacityTokens,
       prefixCaching,

@@ -27,3 +27,5 @@ export { batchTables, kvElements } from "./batch-tables.js";
 // for backends in other packages (@actorlm/gpu): the reference's range check and batch tables
 export { checkLimits, checkRange } from "./reference/js-kernels.js";
 export type { BatchTables } from "./reference/ops.js";
+export { GgufFile, GgufError, isGgufFile, type GgufFault, type GgufValue, type GgufTensorInfo, type GgufOpenOptions } from "./gguf.js";
+export { dequantize, ggmlType, ggmlTypeById, ggmlTypeName, ggmlBytes, type GgmlType, type GgmlTypeName } from "./ggml-types.js";

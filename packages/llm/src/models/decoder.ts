@@ -189,6 +189,7 @@ export async function loadDecoder<C extends DecoderDims, S extends SpecsObject>(
   dir: string, config: C, options: ModelLoadOptions, recipe: DecoderRecipe<C, S>,
 ): Promise<DecoderParts<C>> {
   requireKernels(options);
+  if (options.source !== undefined) return decoderParts(config, options.source, options, recipe);   // a GGUF file, opened by the caller
   const source = await openSafetensors(dir, { onProgress: options.onProgress });
   try {
     return decoderParts(config, source, options, recipe);

@@ -1,0 +1,114 @@
+/**
+ * GGUF conformance on kjv-llama, converted in the test the way llama.cpp's converter does it (test/gguf/writer.ts):
+ * an F32 file gives exactly the safetensors model's logits in float32, an F16 one exactly the safetensors model
+ * stored as float16 (both round the same bf16 weights to the nearest half); the tokenizer rebuilt from the metadata
+ * gives the same ids; Q8_0 and Q4_0 files, stored as int8 (the default for them), give the greedy text and the top
+ * logits of the same quantized weights dequantized to float32, within the stated tolerances.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsKernels, WasmKernels, type WeightFormat } from "@actorlm/tensor";
+import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
+import { loadModel } from "../../packages/llm/src/models/registry.js";
+import { Tokenizer } from "../../packages/llm/src/tokenizer.js";
+import { MODEL, REF } from "../generation/helpers.js";
+import { argmax, session } from "../llm-model/helpers.js";
+import { convertLlama, type WriteType } from "./writer.js";
+
+const dir = mkdtempSync(join(tmpdir(), "actorlm-gguf-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const files: Partial<Record<WriteType | "F16-unpermuted", string>> = {};
+
+beforeAll(async () => {
+  for (const type of ["F32", "F16", "Q8_0", "Q4_0"] as const) {
+    files[type] = join(dir, `kjv-${type}.gguf`);
+    await convertLlama(MODEL, files[type]!, { matrices: type });
+  }
+  files["F16-unpermuted"] = join(dir, "kjv-unpermuted.gguf");
+  await convertLlama(MODEL, files["F16-unpermuted"]!, { matrices: "F16", noPermute: true });
+});
+
+async function load(path: string, format?: WeightFormat, wasm = false): Promise<{ model: CausalLM; format: WeightFormat }> {
+  const kernels = wasm ? await WasmKernels.create({ threads: 1 }) : new JsKernels();
+  const { model, format: stored } = await loadModel(path, { kernels, format, kvCacheTokens: 256 });
+  return { model, format: stored };
+}
+
+/** Logits of every prompt's last position. */
+function lastLogits(model: CausalLM): Float32Array[] {
+  return REF.prompts.map((p) => {
+    const s = session(model, 128);
+    const out = s.forward(p.ids);
+    s.free();
+    return out;
+  });
+}
+
+/** Greedy continuation of prompt `i` for `n` tokens. */
+function greedy(model: CausalLM, ids: readonly number[], n: number): number[] {
+  const s = session(model, ids.length + n + 1);
+  let logits = s.forward(ids);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const next = argmax(logits);
+    out.push(next);
+    logits = s.forward([next]);
+  }
+  s.free();
+  return out;
+}
+
+describe("GGUF files of kjv-llama", () => {
+  it("F32 gives exactly the safetensors logits in float32, F16 exactly the safetensors model stored as float16", async () => {
+    for (const [type, format] of [["F32", "float32"], ["F16", "float16"]] as const) {
+      const gguf = await load(files[type]!);
+      expect(gguf.format).toBe(format);
+      const st = await load(MODEL, format);
+      const a = lastLogits(gguf.model), b = lastLogits(st.model);
+      for (let i = 0; i < a.length; i++) expect(a[i]).toEqual(b[i]);
+      await gguf.model.dispose();
+      await st.model.dispose();
+    }
+  });
+
+  it("without undoing the converter's q/k interleaving the logits differ (the permutation is exercised)", async () => {
+    const wrong = await load(files["F16-unpermuted"]!, "float16");
+    const right = await load(files.F16!, "float16");
+    expect(lastLogits(wrong.model)[0]).not.toEqual(lastLogits(right.model)[0]);
+    await wrong.model.dispose();
+    await right.model.dispose();
+  });
+
+  it("the tokenizer rebuilt from the metadata gives the reference ids and text", async () => {
+    const fromGguf = await Tokenizer.fromDir(files.F16!);
+    const fromDir = await Tokenizer.fromDir(MODEL);
+    for (const p of REF.prompts) expect(fromGguf.encode(p.prompt)).toEqual(p.ids);
+    for (const text of ["In the beginning God created the heaven and the earth.", "  spaces\tand\nlines  ", "<|end_of_text|> literal", "ünïcödé 😀 123456"]) {
+      expect(fromGguf.encode(text)).toEqual(fromDir.encode(text));
+      expect(fromGguf.decode(fromGguf.encode(text))).toBe(fromDir.decode(fromDir.encode(text)));
+    }
+    expect(fromGguf.bosId).toBe(fromDir.bosId);
+    expect([...fromGguf.eosIds]).toEqual([...fromDir.eosIds]);
+  });
+
+  // Tolerances: stored as int8, a Q8_0 block is exactly the file's (llama.cpp's quantizer gives each block a value of
+  // ±127), so Q8_0 differs from its float32 dequantization only by the int8 activations; Q4_0's 16 levels land on
+  // int8 steps up to 1/32 of their own, so it differs a little more.
+  it.each([["Q8_0", 0.6, 8], ["Q4_0", 0.8, 8]] as const)("%s stored as int8 follows its own weights dequantized to float32 (top logit within %f, the same greedy start)", async (type, tol, agree) => {
+    const q = await load(files[type]!, undefined, true);
+    expect(q.format).toBe("int8");
+    const f = await load(files[type]!, "float32");
+    const a = lastLogits(q.model), b = lastLogits(f.model);
+    for (let i = 0; i < a.length; i++) {
+      const top = argmax(b[i]);
+      expect(Math.abs(a[i][top] - b[i][top])).toBeLessThan(tol);
+    }
+    const ids = REF.prompts[1].ids;
+    const ga = greedy(q.model, ids, agree), gb = greedy(f.model, ids, agree);
+    expect(ga[0]).toBe(gb[0]);
+    await q.model.dispose();
+    await f.model.dispose();
+  });
+});
