@@ -3,11 +3,11 @@
  * and its tokenizer files. The loading path asks {@link isGgufModel} and comes here instead of reading config.json
  * and safetensors from a directory; everything after (recipes, weight checks, formats) is shared.
  */
-import { GgufFile, isGgufFile, type GgmlTypeName, type GgufValue, type ProgressCallback, type WeightFormat } from "@actorlm/tensor";
+import { GgufError, GgufFile, isGgufFile, type GgmlTypeName, type GgufValue, type ProgressCallback, type WeightFormat } from "@actorlm/tensor";
 import { statSync } from "node:fs";
 import { LlmError } from "../errors.js";
 import { ggufArchitecture, MetadataReader, type Metadata } from "./architectures.js";
-import { MappedGgufSource } from "./source.js";
+import { ggufLoadError, MappedGgufSource } from "./source.js";
 import { ggufTokenizerFiles, type TokenizerFiles } from "./tokenizer-files.js";
 
 /** True when `path` is a GGUF file: a file named `*.gguf`, or any file that starts with GGUF's magic. */
@@ -32,7 +32,7 @@ export interface GgufModel {
 
 /** Open `path` and map it (MODEL_LOAD naming the key or tensor the engine cannot use). */
 export function openGgufModel(path: string, onProgress?: ProgressCallback): GgufModel {
-  const file = GgufFile.open(path, { onProgress });
+  const file = openFile(path, onProgress);
   try {
     const meta = metadataOf(file);
     const { name, arch } = ggufArchitecture(meta);
@@ -53,7 +53,7 @@ export function openGgufModel(path: string, onProgress?: ProgressCallback): Gguf
 
 /** The tokenizer files of the GGUF model at `path` (reads its header only). */
 export function ggufModelTokenizer(path: string): TokenizerFiles {
-  const file = GgufFile.open(path);
+  const file = openFile(path);
   try {
     return ggufTokenizerFiles(metadataOf(file));
   } finally {
@@ -74,6 +74,15 @@ export function ggufDefaultFormat(tensorTypes: Readonly<Partial<Record<GgmlTypeN
     case "F16": return "float16";
     case "BF16": return "bfloat16";
     default: return "int8";
+  }
+}
+
+/** Opens and validates `path`; the reader's errors as MODEL_LOAD LlmErrors. */
+function openFile(path: string, onProgress?: ProgressCallback): GgufFile {
+  try {
+    return GgufFile.open(path, { onProgress });
+  } catch (e) {
+    throw e instanceof GgufError ? ggufLoadError(e) : e;
   }
 }
 

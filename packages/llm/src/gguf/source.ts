@@ -3,7 +3,8 @@
  * the architecture's recipe reads — the converter's q/k row interleaving undone, Gemma's 1 + w norms given back as
  * w, GPT-2's Conv1D weights transposed back — while rows are still read a few at a time from the file.
  */
-import type { GgufFile, Tensor, TensorInfo, TensorSource } from "@actorlm/tensor";
+import { GgufError, type GgufFile, type Tensor, type TensorInfo, type TensorSource } from "@actorlm/tensor";
+import { LlmError } from "../errors.js";
 import type { TensorMapping } from "./architectures.js";
 
 /** Checkpoint names over a GGUF file's tensors. */
@@ -82,6 +83,20 @@ export class MappedGgufSource implements TensorSource {
     }
   }
 
+  /**
+   * `error` with each checkpoint tensor it names (`weight "model.norm.weight"`, as the weight loader names them) also
+   * named as the GGUF tensor and file it came from; other errors as they are.
+   */
+  nameTensors(error: unknown): unknown {
+    if (error instanceof GgufError) return ggufLoadError(error);
+    if (!(error instanceof LlmError) || error.code !== "MODEL_LOAD") return error;
+    const message = error.message.replace(/weight "([^"]+)"/g, (all, name: string) => {
+      const m = this.map.get(name);
+      return m === undefined ? all : `${all} (GGUF tensor "${m.gguf}" of ${this.file.path})`;
+    });
+    return message === error.message ? error : new LlmError("MODEL_LOAD", message, { field: error.field, file: error.file ?? this.file.path }, { cause: error });
+  }
+
   /** Closes the file. */
   close(): void {
     this.file.close();
@@ -92,4 +107,9 @@ export class MappedGgufSource implements TensorSource {
     if (m === undefined) return { gguf: name };                // the file's own error names it as missing
     return m;
   }
+}
+
+/** A reader's GgufError as the LlmError the engine's errors are (MODEL_LOAD, the file named, the reader's as cause). */
+export function ggufLoadError(error: GgufError): LlmError {
+  return new LlmError("MODEL_LOAD", error.message, { file: error.file }, { cause: error });
 }

@@ -86,7 +86,9 @@ export async function loadModel(dir: string, options: Omit<ModelLoadOptions, "fo
       const architecture = architectureFor(gguf.rawConfig.model_type, dir);
       const config = architecture.parseConfig(gguf.rawConfig, dir);
       const format = options.format ?? ggufDefaultFormat(gguf.tensorTypes);
-      const model = await architecture.load(dir, config, { ...options, format, source: gguf.source });
+      const model = await architecture.load(dir, config, { ...options, format, source: gguf.source }).catch((e: unknown) => {
+        throw gguf.source.nameTensors(e);
+      });
       return { architecture, rawConfig: gguf.rawConfig, model, format, gguf: { architecture: gguf.architecture, tensorTypes: gguf.tensorTypes } };
     } finally {
       gguf.source.close();
