@@ -7,6 +7,7 @@ import { activation, add, glu, scale, softcap, sum } from "./elementwise";
 import { matmulBF16, matmulF16, prepareHalves } from "./matmul-half";
 import { matmulF32 } from "./matmul-f32";
 import { matmulI8, quantizeRows } from "./matmul-i8";
+import { matmulQ4 } from "./matmul-q4";
 import { layernorm, rmsnorm } from "./norm";
 import { addPositions } from "./positions";
 import { rope } from "./rope";
@@ -155,6 +156,11 @@ function execute(op: usize, c: i32, tmp: usize): void {
     case 4: {                                                     // matmul int8
       const N = arg(op, 5);
       matmulI8(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), arg(op, 4), N, arg(op, 6), ptr(op, 7), tmp, from(c, size), upto(c, size, N));
+      break;
+    }
+    case 31: {                                                    // matmul q4 (activations as for int8)
+      const N = arg(op, 5);
+      matmulQ4(ptr(op, 0), ptr(op, 1), ptr(op, 2), ptr(op, 3), arg(op, 4), N, arg(op, 6), ptr(op, 7), tmp, from(c, size), upto(c, size, N));
       break;
     }
     case 5:                                                       // quantize rows to int8 (as i16)

@@ -10,7 +10,7 @@ export {
 } from "./safetensors.js";
 export {
   WEIGHT_FORMATS, INT8_BLOCK, TILE_ROWS, isWeightFormat, matrixLayout, matrixBytes, matrixViews, encodeRows, decodeRow, int8Row,
-  quantizeRow, roundHalfEven, f32ToF16Bits, f32ToBf16Bits,
+  quantizeRow, roundHalfEven, f32ToF16Bits, f32ToBf16Bits, Q4_BLOCK, q4Row,
   TERNARY_CHUNK, ternaryScalesOf, ternarize, setTernaryScale, ternaryScales, encodeTernaryRows, ternaryRow,
   type WeightFormat, type MatrixLayout, type MatrixBytes, type TernaryScales,
 } from "./formats.js";

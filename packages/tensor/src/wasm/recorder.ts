@@ -11,7 +11,7 @@ import type { Arena } from "./arena.js";
 export const OP = {
   matmulF32: 1, matmulF16: 2, matmulBF16: 3, matmulI8: 4, quantize: 5, rmsnorm: 6, layernorm: 7, rope: 8,
   kvWrite: 9, attention: 10, glu: 11, activation: 12, add: 13, scale: 14, softcap: 15, embed: 16, gather: 17, sum: 18,
-  prepareHalves: 19, prepareTernary: 20, matmulTernary: 21, embedTernary: 22, addPositions: 30,
+  prepareHalves: 19, prepareTernary: 20, matmulTernary: 21, embedTernary: 22, addPositions: 30, matmulQ4: 31,
 } as const;
 
 const WORDS = 32;

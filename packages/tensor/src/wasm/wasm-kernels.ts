@@ -7,7 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
-import { TILE_ROWS, matrixLayout, ternaryScalesOf, type TernaryScales, type WeightFormat } from "../formats.js";
+import { TILE_ROWS, encodeRows, matrixLayout, matrixViews, ternaryScalesOf, type TernaryScales, type WeightFormat } from "../formats.js";
 import type {
   Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
@@ -69,7 +69,7 @@ interface Probes {
 
 /** Control block words (see assembly/index.ts). */
 const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
-const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3, ternary: 4 };
+const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3, ternary: 4, q4: 5 };
 const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
 /** Activation rows from which the ternary kernel unpacks each tile once into per-thread scratch (assembly/ternary.ts). */
 const TERNARY_UNPACK_ROWS = 4;
@@ -264,7 +264,7 @@ export class WasmKernels implements Kernels {
     const rows = rowsPerChunk(K);
     const source = sourceOf(values, K);
     const scales = format === "ternary" ? this.#ternaryScales(source, N, K, ptr) : undefined;
-    for (let r = 0; r < N; r += rows) this.#store(format, source, Math.min(N, r + rows) - r, K, ptr, r, scales);
+    for (let r = 0; r < N; r += rows) this.#store(format, source, Math.min(N, r + rows) - r, N, K, ptr, r, scales);
     const made: WasmWeight = { shape: [...shape], format, bytes: layout.bytes, ptr, N, K, Kp: layout.chunks * layout.chunk };
     this.#widen(made);
     return made;
@@ -295,7 +295,7 @@ export class WasmKernels implements Kernels {
   /** Notes a stored matrix's row length where its products prepare activations (what {@link reserve} sizes for). */
   #widen(m: WasmWeight): void {
     const w = this.#widest;
-    if (m.format === "int8") w.int8 = Math.max(w.int8, m.Kp);
+    if (m.format === "int8" || m.format === "q4") w.int8 = Math.max(w.int8, m.Kp);   // q4 prepares int8's activations
     else if (m.format === "ternary") w.ternary = Math.max(w.ternary, m.Kp);
     else if (m.format !== "float32") w.halves = Math.max(w.halves, m.K);
   }
@@ -332,7 +332,7 @@ export class WasmKernels implements Kernels {
   }
 
   /** Stores rows r0 .. r0 + n of `source` into the tiled matrix at ptr, through the staging area. */
-  #store(format: WeightFormat, source: WeightSource, n: number, K: number, ptr: number, r0: number, scales?: TernaryScales): void {
+  #store(format: WeightFormat, source: WeightSource, n: number, N: number, K: number, ptr: number, r0: number, scales?: TernaryScales): void {
     if (scales !== undefined) return this.#convert.ternarizeRows(ptr, this.#readFloats(source, n, K, r0), n, K, r0, scales.inverse);
     const count = n * K, a = this.#arena, type = source.type, c = this.#convert;
     const st = this.#stage(count);
@@ -343,6 +343,9 @@ export class WasmKernels implements Kernels {
     if (type !== "F32") c.widenHalves(st.f32, st.u16, count, type === "BF16" ? 1 : 0);
     if (format === "float32") return c.packRows(ptr, st.f32, n, K, 4, r0);
     if (format === "int8") return c.quantizeWeights(ptr, st.f32, n, K, r0);
+    if (format === "q4") {                                    // encoded by the JS encoder, straight into wasm memory
+      return encodeRows("q4", new Float32Array(a.buffer, st.f32, count), n, N, K, matrixViews(a.buffer, ptr, matrixLayout("q4", N, K).bytes), r0);
+    }
     c.narrowToHalves(st.u16, st.f32, count, format === "bfloat16" ? 1 : 0);
     c.packRows(ptr, st.u16, n, K, 2, r0);
   }
@@ -513,7 +516,7 @@ export class WasmKernels implements Kernels {
       this.#end();
       return;
     }
-    if (m.format !== "int8") {
+    if (m.format !== "int8" && m.format !== "q4") {
       if (rows >= HALF_UNPACK_ROWS) this.#ensureScratch(4 * m.Kp);          // a tile widened to float32, 16·Kp bytes
       const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
       this.#begin(m.format === "float16" ? OP.matmulF16 : OP.matmulBF16, cut).int(o).int(xp).int(m.ptr).int(rows).int(N).int(K).int(b)
@@ -523,7 +526,7 @@ export class WasmKernels implements Kernels {
     }
     if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * m.Kp) / 8);    // a tile widened to i16, 8.5·Kp bytes
     const q = this.#quantize(x, rows, K, m.Kp);
-    this.#begin(OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
+    this.#begin(m.format === "q4" ? OP.matmulQ4 : OP.matmulI8, cut).int(o).int(q.ptr).int(q.scales).int(m.ptr).int(rows).int(N).int(m.Kp).int(b)
       .reads(q.ptr, q.ptr + 2 * rows * m.Kp).reads(q.scales, q.scales + 4 * rows).writes(o, o + 4 * rows * N);
     this.#end();
   }
