@@ -26,12 +26,12 @@ export function embed(out: usize, table: usize, tokens: usize, D: i32, format: i
         const scale = load<f32>(g + (<usize>row << 2));
         const q = g + 16 + (<usize>row << 5);
         for (let i = 0; i < n; i++) store<f32>(d + (<usize>i << 2), <f32>load<i8>(q + i) * scale);
-      } else if (format == Q4) {                                // nibbles: value i in byte i & 15, high nibble from 16 on
+      } else if (format == Q4) {                                // signed nibbles: value i in u16 lane i & 7, bits 4·(i >> 3)
         const scale = halfToFloat(<u32>load<u16>(g + (<usize>row << 1)));
         const q = g + 8 + (<usize>row << 4);
         for (let i = 0; i < n; i++) {
-          const byte = <i32>load<u8>(q + <usize>(i & 15));
-          store<f32>(d + (<usize>i << 2), <f32>((i < 16 ? byte & 15 : byte >> 4) - 8) * scale);
+          const lane = <i32>load<u16>(q + (<usize>(i & 7) << 1));
+          store<f32>(d + (<usize>i << 2), <f32>(((lane << (28 - 4 * (i >> 3))) >> 28)) * scale);
         }
       } else {
         const piece = g + (<usize>row << 4);

@@ -23,8 +23,9 @@
  * - `q4`       4-bit blocks (ggml's Q4_0 numbers): blocks of 32 values q ∈ [-8, 7] with one IEEE half scale d each
  *              (w = q · d; from float weights d = −m / 8 where m is the block's value of largest magnitude, q =
  *              round(w / d) clamped, round to nearest even); per (tile, block) the 4 rows' scales (8 bytes), then the 4
- *              rows' 16 bytes of nibbles — byte j holds q + 8 of value j in its low nibble and of value j + 16 in its
- *              high one: 72 bytes, 4.5 bits per weight. Matrix products quantize their activations to int8 per row and
+ *              rows' 16 bytes of nibbles, seen as eight little-endian u16 lanes: lane i holds values i, 8 + i, 16 + i
+ *              and 24 + i in its bits 0–3, 4–7, 8–11 and 12–15, each a 4-bit two's complement, so a kernel gets 8
+ *              consecutive values as i16 lanes with at most two 16-bit shifts: 72 bytes, 4.5 bits per weight. Matrix products quantize their activations to int8 per row and
  *              accumulate in i32, as for int8.
  * A vector (norm weights, biases) is always float32, plain.
  */
@@ -251,10 +252,16 @@ export function q4Row(src: MatrixBytes, n: number, N: number, K: number, q: Int8
   }
 }
 
+/** Byte (from the piece's start) and bit shift of value c (< 32) of a q4 piece: lane c & 7, nibble c >> 3. */
+function q4Nibble(c: number): { byte: number; shift: number } {
+  const nibble = c >> 3;
+  return { byte: 2 * (c & 7) + (nibble >> 1), shift: 4 * (nibble & 1) };
+}
+
 /** The value q ∈ [-8, 7] at offset c (< 32) of the q4 piece (16 bytes of nibbles) at byte `at`. */
 function q4At(i8: Int8Array, at: number, c: number): number {
-  const byte = i8[at + (c & 15)] & 0xff;
-  return (c < 16 ? byte & 15 : byte >> 4) - 8;
+  const { byte, shift } = q4Nibble(c);
+  return (i8[at + byte] << (28 - shift)) >> 28;
 }
 
 /**
@@ -273,8 +280,12 @@ function quantizeQ4Block(values: Float32Array, i8: Int8Array, at: number): numbe
   }
   const bits = f32ToF16Bits(Math.fround(max / -8)), d = f16BitsToF32(bits);
   const inv = d === 0 ? 0 : Math.fround(1 / d);
-  const q = (k: number) => (k < values.length ? Math.max(-8, Math.min(7, roundHalfEven(Math.fround(values[k] * inv)))) : 0) + 8;
-  for (let c = 0; c < 16; c++) i8[at + c] = q(c) | (q(c + 16) << 4);
+  i8.fill(0, at, at + 16);
+  for (let c = 0; c < 32; c++) {
+    const q = c < values.length ? Math.max(-8, Math.min(7, roundHalfEven(Math.fround(values[c] * inv)))) : 0;
+    const { byte, shift } = q4Nibble(c);
+    i8[at + byte] |= (q & 15) << shift;
+  }
   return bits;
 }
 
