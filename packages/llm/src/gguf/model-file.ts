@@ -63,8 +63,9 @@ export function ggufModelTokenizer(path: string): TokenizerFiles {
 
 /**
  * The storage format a GGUF model's matrices load as when `dtype` is not given: the one that holds its most common
- * matrix type without loss where one does — F32 float32, F16 float16, BF16 bfloat16, Q8_0 int8 (exactly) — and int8
- * for the 4- and 5-bit types (their values fit in int8 blocks with a small rounding of the scale; see README).
+ * matrix type without loss where one does — F32 float32, F16 float16, BF16 bfloat16, Q8_0 int8 and Q4_0 q4 (each
+ * block exactly, for blocks as llama.cpp's quantizers write them) — and int8 for the other 4-, 5- and 6-bit types
+ * (their values land on int8 steps up to 1/254 of a block's largest; see README).
  */
 export function ggufDefaultFormat(tensorTypes: Readonly<Partial<Record<GgmlTypeName, number>>>): WeightFormat {
   let best: GgmlTypeName = "F32", most = 0;
@@ -73,6 +74,7 @@ export function ggufDefaultFormat(tensorTypes: Readonly<Partial<Record<GgmlTypeN
     case "F32": return "float32";
     case "F16": return "float16";
     case "BF16": return "bfloat16";
+    case "Q4_0": return "q4";
     default: return "int8";
   }
 }
