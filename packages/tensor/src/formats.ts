@@ -252,16 +252,14 @@ export function q4Row(src: MatrixBytes, n: number, N: number, K: number, q: Int8
   }
 }
 
-/** Byte (from the piece's start) and bit shift of value c (< 32) of a q4 piece: lane c & 7, nibble c >> 3. */
-function q4Nibble(c: number): { byte: number; shift: number } {
-  const nibble = c >> 3;
-  return { byte: 2 * (c & 7) + (nibble >> 1), shift: 4 * (nibble & 1) };
-}
+/** Byte (from the piece's start) of value c (< 32) of a q4 piece: lane c & 7, nibble c >> 3 (two per byte). */
+const q4Byte = (c: number): number => 2 * (c & 7) + (c >> 4);
+/** Bit shift of value c within its byte. */
+const q4Shift = (c: number): number => (c & 8) >> 1;
 
 /** The value q ∈ [-8, 7] at offset c (< 32) of the q4 piece (16 bytes of nibbles) at byte `at`. */
 function q4At(i8: Int8Array, at: number, c: number): number {
-  const { byte, shift } = q4Nibble(c);
-  return (i8[at + byte] << (28 - shift)) >> 28;
+  return (i8[at + q4Byte(c)] << (28 - q4Shift(c))) >> 28;
 }
 
 /**
@@ -283,8 +281,7 @@ function quantizeQ4Block(values: Float32Array, i8: Int8Array, at: number): numbe
   i8.fill(0, at, at + 16);
   for (let c = 0; c < 32; c++) {
     const q = c < values.length ? Math.max(-8, Math.min(7, roundHalfEven(Math.fround(values[c] * inv)))) : 0;
-    const { byte, shift } = q4Nibble(c);
-    i8[at + byte] |= (q & 15) << shift;
+    i8[at + q4Byte(c)] |= (q & 15) << q4Shift(c);
   }
   return bits;
 }

@@ -74,9 +74,9 @@ export function tableFormat(format: WeightFormat): WeightFormat {
 
 /** How a model of any float architecture loaded with `format` stores its weights, in words. */
 export function describeStorage(format: WeightFormat): string {
-  return format === "ternary"
-    ? "ternary decoder linears (post-training ternarization of float weights, BitNet b1.58's scheme: lossy), embeddings and LM head bfloat16"
-    : format;
+  if (format === "ternary") return "ternary decoder linears (post-training ternarization of float weights, BitNet b1.58's scheme: lossy), embeddings and LM head bfloat16";
+  if (format === "q4") return "q4 (4-bit blocks of 32 with a half scale each: float weights rounded to nearest, lossy; a GGUF Q4_0 block is kept exactly)";
+  return format;
 }
 
 /** The parts of a loaded decoder. */
