@@ -158,9 +158,14 @@ export async function convertLlama(dir: string, out: string, options: ConvertOpt
   const hidden = config.hidden_size as number, headDim = (config.head_dim as number) ?? hidden / heads;
   const rope = (config.rope_parameters ?? {}) as { rope_theta?: number };
   const vocabSize = config.vocab_size as number;
-  const tokens: string[] = new Array<string>(vocabSize).fill("");
-  const types: number[] = new Array<number>(vocabSize).fill(1);
-  for (const [t, id] of Object.entries(tok.model.vocab)) tokens[id] = t;
+  // ids the tokenizer does not use (an embedding wider than the vocabulary) become unused placeholders, as llama.cpp's
+  // converter writes them
+  const tokens: string[] = Array.from({ length: vocabSize }, (_, i) => `[PAD${i}]`);
+  const types: number[] = new Array<number>(vocabSize).fill(5);
+  for (const [t, id] of Object.entries(tok.model.vocab)) {
+    tokens[id] = t;
+    types[id] = 1;
+  }
   for (const a of tok.added_tokens) {
     tokens[a.id] = a.content;
     types[a.id] = a.special ? 3 : 4;
