@@ -6,7 +6,7 @@
  * exactly), give the greedy text and the top logits of the same quantized weights dequantized to float32, within the
  * stated tolerances (the int8 activations are all that differs).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,7 @@ import { loadModel } from "../../packages/llm/src/models/registry.js";
 import { Tokenizer } from "../../packages/llm/src/tokenizer.js";
 import { MODEL, REF } from "../generation/helpers.js";
 import { argmax, session } from "../llm-model/helpers.js";
-import { convertLlama, type WriteType } from "./writer.js";
+import { convertLlama, convertModel, type WriteType } from "./writer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "actorlm-gguf-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -117,5 +117,33 @@ describe("GGUF files of kjv-llama", () => {
     expect(same[0]).toBeGreaterThan(0);
     await q.model.dispose();
     await f.model.dispose();
+  });
+});
+
+/**
+ * Other architectures: the zoo models (test/fixtures/models) converted to F32 GGUF files as llama.cpp's converter does
+ * for each give exactly the logits of their safetensors folders in float32 (so the mapping of keys, names, fused and
+ * transposed tensors is the recipe's own), and the greedy tokens transformers computed.
+ */
+describe.each(["qwen2", "qwen3", "phi3", "gpt2"] as const)("a GGUF file of zoo-%s", (arch) => {
+  const zoo = join(import.meta.dirname, "../fixtures/models", `zoo-${arch}`);
+  const ref = JSON.parse(readFileSync(join(import.meta.dirname, `../fixtures/zoo-${arch}.json`), "utf8")) as { prompts: { ids: number[]; greedy_ids: number[] }[] };
+  const path = join(dir, `zoo-${arch}.gguf`);
+  beforeAll(() => convertModel(zoo, path, { matrices: "F32" }));
+
+  it("maps onto the architecture, gives exactly the safetensors logits and the reference greedy tokens", async () => {
+    const gguf = await load(path, undefined, true);
+    const st = await load(zoo, "float32", true);
+    expect(gguf.format).toBe("float32");
+    for (const p of ref.prompts) {
+      const a = session(gguf.model, 64), b = session(st.model, 64);
+      expect(a.forward(p.ids)).toEqual(b.forward(p.ids));
+      a.free();
+      b.free();
+    }
+    const p = ref.prompts[0];
+    expect(greedy(gguf.model, p.ids, p.greedy_ids.length)).toEqual(p.greedy_ids);
+    await gguf.model.dispose();
+    await st.model.dispose();
   });
 });

@@ -147,16 +147,28 @@ export interface ConvertOptions {
   edit?: (metadata: Record<string, MetaValue>, tensors: RawTensor[]) => void;
 }
 
-/** Converts the Llama-family folder `dir` (model_type llama, byte-level BPE tokenizer) to a GGUF file at `out`. */
+/** Converts the Llama folder `dir` (model_type llama, byte-level BPE tokenizer) to a GGUF file at `out`. */
 export async function convertLlama(dir: string, out: string, options: ConvertOptions): Promise<void> {
-  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, number | boolean | Record<string, unknown>>;
+  await convertModel(dir, out, options);
+}
+
+/**
+ * Converts the folder `dir` — model_type llama, qwen2, qwen3, phi3 or gpt2, with a byte-level BPE tokenizer — to a
+ * GGUF file at `out`, as llama.cpp's converter does for each (architecture keys, tensor names, the Llama's q/k
+ * interleaving, GPT-2's Conv1D weights transposed and its head written as a copy of the embedding).
+ */
+export async function convertModel(dir: string, out: string, options: ConvertOptions): Promise<void> {
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, number | boolean | Record<string, unknown> | null>;
   const tok = JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8")) as {
     model: { vocab: Record<string, number>; merges: (string | string[])[] };
     added_tokens: { id: number; content: string; special: boolean }[];
   };
-  const heads = config.num_attention_heads as number, kvHeads = config.num_key_value_heads as number;
-  const hidden = config.hidden_size as number, headDim = (config.head_dim as number) ?? hidden / heads;
-  const rope = (config.rope_parameters ?? {}) as { rope_theta?: number };
+  const arch = String(config.model_type);
+  const gpt2 = arch === "gpt2";
+  const heads = (gpt2 ? config.n_head : config.num_attention_heads) as number;
+  const kvHeads = gpt2 ? heads : (config.num_key_value_heads as number);
+  const hidden = (gpt2 ? config.n_embd : config.hidden_size) as number, headDim = (config.head_dim as number) ?? hidden / heads;
+  const rope = (config.rope_parameters ?? {}) as { rope_theta?: number; partial_rotary_factor?: number };
   const vocabSize = config.vocab_size as number;
   // ids the tokenizer does not use (an embedding wider than the vocabulary) become unused placeholders, as llama.cpp's
   // converter writes them
@@ -170,42 +182,56 @@ export async function convertLlama(dir: string, out: string, options: ConvertOpt
     tokens[a.id] = a.content;
     types[a.id] = a.special ? 3 : 4;
   }
+  const u32 = (value: number): MetaValue => ({ type: "u32", value });
+  const f32 = (value: number): MetaValue => ({ type: "f32", value });
   const metadata: Record<string, MetaValue> = {
-    "general.architecture": { type: "string", value: "llama" },
+    "general.architecture": { type: "string", value: arch },
     "general.name": { type: "string", value: "test conversion" },
-    "llama.context_length": { type: "u32", value: config.max_position_embeddings as number },
-    "llama.embedding_length": { type: "u32", value: hidden },
-    "llama.block_count": { type: "u32", value: config.num_hidden_layers as number },
-    "llama.feed_forward_length": { type: "u32", value: config.intermediate_size as number },
-    "llama.attention.head_count": { type: "u32", value: heads },
-    "llama.attention.head_count_kv": { type: "u32", value: kvHeads },
-    "llama.attention.key_length": { type: "u32", value: headDim },
-    "llama.attention.value_length": { type: "u32", value: headDim },
-    "llama.rope.freq_base": { type: "f32", value: rope.rope_theta ?? 10000 },
-    "llama.rope.dimension_count": { type: "u32", value: headDim },
-    "llama.attention.layer_norm_rms_epsilon": { type: "f32", value: config.rms_norm_eps as number },
-    "llama.vocab_size": { type: "u32", value: vocabSize },
+    [`${arch}.context_length`]: u32((gpt2 ? config.n_positions : config.max_position_embeddings) as number),
+    [`${arch}.embedding_length`]: u32(hidden),
+    [`${arch}.block_count`]: u32((gpt2 ? config.n_layer : config.num_hidden_layers) as number),
+    [`${arch}.feed_forward_length`]: u32(gpt2 ? ((config.n_inner as number | null) ?? 4 * hidden) : (config.intermediate_size as number)),
+    [`${arch}.attention.head_count`]: u32(heads),
+    ...(gpt2 ? { [`${arch}.attention.layer_norm_epsilon`]: f32(config.layer_norm_epsilon as number) } : {
+      [`${arch}.attention.head_count_kv`]: u32(kvHeads),
+      [`${arch}.rope.freq_base`]: f32(rope.rope_theta ?? 10000),
+      [`${arch}.rope.dimension_count`]: u32(Math.floor(headDim * (rope.partial_rotary_factor ?? 1))),
+      [`${arch}.attention.layer_norm_rms_epsilon`]: f32(config.rms_norm_eps as number),
+    }),
+    ...(arch === "qwen3" || arch === "llama" ? { [`${arch}.attention.key_length`]: u32(headDim), [`${arch}.attention.value_length`]: u32(headDim) } : {}),
+    ...(arch === "llama" ? { "llama.vocab_size": u32(vocabSize) } : {}),
     "tokenizer.ggml.model": { type: "string", value: "gpt2" },
     "tokenizer.ggml.pre": { type: "string", value: "gpt-2" },
     "tokenizer.ggml.tokens": { type: "array", of: "string", value: tokens },
     "tokenizer.ggml.token_type": { type: "array", of: "i32", value: types },
     "tokenizer.ggml.merges": { type: "array", of: "string", value: tok.model.merges.map((m) => (Array.isArray(m) ? m.join(" ") : m)) },
-    "tokenizer.ggml.bos_token_id": { type: "u32", value: config.bos_token_id as number },
-    "tokenizer.ggml.eos_token_id": { type: "u32", value: config.eos_token_id as number },
+    "tokenizer.ggml.bos_token_id": u32(config.bos_token_id as number),
+    "tokenizer.ggml.eos_token_id": u32(config.eos_token_id as number),
     "tokenizer.ggml.add_bos_token": { type: "bool", value: true },
     "tokenizer.chat_template": { type: "string", value: "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}" },
   };
   const source = await openSafetensors(dir);
   const tensors: RawTensor[] = [];
+  const add = (name: string, shape: readonly number[], values: Float32Array) => {
+    const type: WriteType = shape.length === 2 ? options.matrices : "F32";
+    tensors.push({ name, dims: [...shape].reverse(), typeId: TYPE_IDS[type], data: encodeTensor(type, values) });
+  };
   try {
     for (const name of source.names) {
       const info = source.info(name);
       let values = source.toFloat32(name);
-      const gguf = ggufName(name);
-      const permute = !options.noPermute && /\.(q_proj|k_proj)\.weight$/.test(name);
-      if (permute) values = interleave(values, info.shape[0] / headDim, headDim, info.shape[1]);
-      const type: WriteType = info.shape.length === 2 ? options.matrices : "F32";
-      tensors.push({ name: gguf, dims: [...info.shape].reverse(), typeId: TYPE_IDS[type], data: encodeTensor(type, values) });
+      let shape = info.shape;
+      const gguf = gpt2 ? gpt2Name(name) : ggufName(name);
+      if (gguf === null) continue;                                  // GPT-2's attention masks
+      if (arch === "llama" && !options.noPermute && /\.(q_proj|k_proj)\.weight$/.test(name)) {
+        values = interleave(values, info.shape[0] / headDim, headDim, info.shape[1]);
+      }
+      if (gpt2 && /(c_attn|c_proj|c_fc)\.weight$/.test(name)) {  // Conv1D [in, out] → Linear [out, in]
+        values = transpose(values, shape[0], shape[1]);
+        shape = [shape[1], shape[0]];
+      }
+      add(gguf, shape, values);
+      if (gpt2 && gguf === "token_embd.weight") add("output.weight", shape, values);
     }
   } finally {
     source.close();
@@ -214,20 +240,38 @@ export async function convertLlama(dir: string, out: string, options: ConvertOpt
   writeFileSync(out, ggufBytes(metadata, tensors));
 }
 
-/** llama.cpp's name for a checkpoint tensor of the Llama layout. */
+/** llama.cpp's name for a checkpoint tensor of the Llama layout (Qwen2, Qwen3 and Phi-3's too). */
 function ggufName(name: string): string {
   const outer: Record<string, string> = { "model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight", "lm_head.weight": "output.weight" };
   if (outer[name] !== undefined) return outer[name];
-  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
+  const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
   if (m === null) throw new Error(`no GGUF name for ${name}`);
   const layer: Record<string, string> = {
-    "input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
-    "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight", "self_attn.v_proj.weight": "attn_v.weight",
-    "self_attn.o_proj.weight": "attn_output.weight", "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
-    "mlp.down_proj.weight": "ffn_down.weight",
+    input_layernorm: "attn_norm", post_attention_layernorm: "ffn_norm",
+    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+    "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm", "self_attn.qkv_proj": "attn_qkv",
+    "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down", "mlp.gate_up_proj": "ffn_up",
   };
   if (layer[m[2]] === undefined) throw new Error(`no GGUF name for ${name}`);
-  return `blk.${m[1]}.${layer[m[2]]}`;
+  return `blk.${m[1]}.${layer[m[2]]}.${m[3]}`;
+}
+
+/** llama.cpp's name for a GPT-2 checkpoint tensor (null for the attention masks it drops). */
+function gpt2Name(name: string): string | null {
+  const bare = name.replace(/^transformer\./, "");
+  const outer: Record<string, string> = { "wte.weight": "token_embd.weight", "wpe.weight": "position_embd.weight", "ln_f.weight": "output_norm.weight", "ln_f.bias": "output_norm.bias" };
+  if (outer[bare] !== undefined) return outer[bare];
+  const m = /^h\.(\d+)\.(.+)\.(weight|bias)$/.exec(bare);
+  if (m === null) return null;
+  const layer: Record<string, string> = { ln_1: "attn_norm", "attn.c_attn": "attn_qkv", "attn.c_proj": "attn_output", ln_2: "ffn_norm", "mlp.c_fc": "ffn_up", "mlp.c_proj": "ffn_down" };
+  return layer[m[2]] === undefined ? null : `blk.${m[1]}.${layer[m[2]]}.${m[3]}`;
+}
+
+/** The transpose of a [rows, cols] matrix. */
+function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
+  return out;
 }
 
 /** convert_hf_to_gguf's `permute`: each head's rows [2, d/2] → [d/2, 2] (rotate-half order → interleaved pairs). */
