@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GpuKernels } from "@actorlm/gpu";
 import { JsKernels, WasmKernels, type WeightFormat } from "@actorlm/tensor";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
 import { loadModel } from "../../packages/llm/src/models/registry.js";
@@ -62,6 +63,13 @@ function greedy(model: CausalLM, ids: readonly number[], n: number): number[] {
 }
 
 describe("GGUF files of kjv-llama", () => {
+  it("on kernels that store float formats only (the gpu backend, gpu.js cpu mode), a Q4_0 file given no dtype loads as float16", async () => {
+    const { model, format } = await loadModel(files.Q4_0!, { kernels: await GpuKernels.create({ mode: "cpu" }), kvCacheTokens: 64 });
+    expect(format).toBe("float16");
+    expect(model.formats?.float16?.matrices).toBe(43);
+    await model.dispose();
+  });
+
   it("F32 gives exactly the safetensors logits in float32, F16 exactly the safetensors model stored as float16", async () => {
     for (const [type, format] of [["F32", "float32"], ["F16", "float16"]] as const) {
       const gguf = await load(files[type]!);

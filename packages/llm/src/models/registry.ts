@@ -85,7 +85,9 @@ export async function loadModel(dir: string, options: Omit<ModelLoadOptions, "fo
     try {
       const architecture = architectureFor(gguf.rawConfig.model_type, dir);
       const config = architecture.parseConfig(gguf.rawConfig, dir);
-      const format = options.format ?? ggufDefaultFormat(gguf.tensorTypes);
+      let format = options.format ?? ggufDefaultFormat(gguf.tensorTypes);
+      // kernels that store only float formats (the gpu backend) get the file's quantized blocks as float16
+      if (options.format === undefined && !options.kernels.supports("matmul", format)) format = "float16";
       const model = await architecture.load(dir, config, { ...options, format, source: gguf.source }).catch((e: unknown) => {
         throw gguf.source.nameTensors(e);
       });
