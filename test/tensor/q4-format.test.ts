@@ -5,7 +5,7 @@
  * N not of 4.
  */
 import { describe, expect, it } from "vitest";
-import { decodeRow, dequantize, encodeRows, ggmlType, matrixBytes, matrixViews } from "@actorlm/tensor";
+import { JsKernels, WasmKernels, decodeRow, dequantize, encodeRows, ggmlType, matrixBytes, matrixViews, type Kernels } from "@actorlm/tensor";
 import { seededUniform } from "../seeded.js";
 import { encodeTensor } from "../gguf/writer.js";
 
@@ -43,5 +43,31 @@ describe("q4 format", () => {
     const values = new Float32Array(N * K);
     dequantize(ggmlType("Q4_0"), q40, (N * K) / 32, values);
     expect(stored(values, N, K)).toEqual(values);
+  });
+
+  it("the wasm backend's encoder (run at load) stores exactly what the JS encoder does: every row embedded equal", async () => {
+    const random = seededUniform(6);
+    const N = 9, K = 200;
+    const w = Float32Array.from({ length: N * K }, () => (random() - 0.5) * (random() < 0.05 ? 4 : 1));
+    // Q4_0 values (rows of 224 cut to 200: the last block partial)
+    const wide = new Float32Array(N * 224);
+    dequantize(ggmlType("Q4_0"), encodeTensor("Q4_0", Float32Array.from({ length: N * 224 }, () => random() - 0.5)), (N * 224) / 32, wide);
+    const q40 = new Float32Array(N * K);
+    for (let n = 0; n < N; n++) q40.set(wide.subarray(n * 224, n * 224 + K), n * K);
+    const rows = async (k: Kernels, values: Float32Array): Promise<Float32Array> => {
+      const t = k.weight([N, K], "q4", values);
+      const cache = k.kvCache({ layers: 1, kvHeads: 1, headDim: 4, blockSize: 16, blocks: 1 });
+      const batch = k.batch(cache, [{ tokens: Array.from({ length: N }, (_, i) => i), start: 0, blocks: [0] }]);
+      const x = k.buffer(N * K);
+      k.embed(x, t, batch);
+      const out = k.read(x);
+      await k.dispose();
+      return out;
+    };
+    for (const values of [w, q40]) {
+      const want = await rows(new JsKernels(), values);
+      expect(await rows(await WasmKernels.create({ threads: 1 }), values)).toEqual(want);
+      expect(want).toEqual(stored(values, N, K));
+    }
   });
 });

@@ -230,5 +230,6 @@ function execute(op: usize, c: i32, tmp: usize): void {
 }
 
 export { narrowToHalves, packRows, quantizeWeights, widenHalves } from "./convert";
+export { quantizeQ4Weights } from "./convert-q4";
 export { packTernary, ternarizeRows, ternaryAbsSum } from "./ternary";
 export { peakF32, peakI16 } from "./peak";

@@ -7,7 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { batchTables, kvElements } from "../batch-tables.js";
-import { TILE_ROWS, encodeRows, matrixLayout, matrixViews, ternaryScalesOf, type TernaryScales, type WeightFormat } from "../formats.js";
+import { TILE_ROWS, matrixLayout, ternaryScalesOf, type TernaryScales, type WeightFormat } from "../formats.js";
 import type {
   Activation, AttentionParams, Batch, BatchSequence, Buffer, KvCache, KvCacheSpec, Kernels, Op, TernarySource, Weight, WeightSource, WorkLimits,
 } from "../kernels.js";
@@ -56,6 +56,7 @@ interface Conversions {
   narrowToHalves(dst: number, src: number, n: number, bf: number): void;
   packRows(dst: number, src: number, rows: number, K: number, bytes: number, row0: number): void;
   quantizeWeights(q: number, src: number, rows: number, K: number, row0: number): void;
+  quantizeQ4Weights(q: number, src: number, rows: number, K: number, row0: number): void;
   ternaryAbsSum(src: number, n: number, acc: number): number;
   ternarizeRows(dst: number, src: number, rows: number, K: number, row0: number, inverse: number): void;
   packTernary(dst: number, src: number, rows: number, K: number, row0: number): number;
@@ -264,7 +265,7 @@ export class WasmKernels implements Kernels {
     const rows = rowsPerChunk(K);
     const source = sourceOf(values, K);
     const scales = format === "ternary" ? this.#ternaryScales(source, N, K, ptr) : undefined;
-    for (let r = 0; r < N; r += rows) this.#store(format, source, Math.min(N, r + rows) - r, N, K, ptr, r, scales);
+    for (let r = 0; r < N; r += rows) this.#store(format, source, Math.min(N, r + rows) - r, K, ptr, r, scales);
     const made: WasmWeight = { shape: [...shape], format, bytes: layout.bytes, ptr, N, K, Kp: layout.chunks * layout.chunk };
     this.#widen(made);
     return made;
@@ -332,7 +333,7 @@ export class WasmKernels implements Kernels {
   }
 
   /** Stores rows r0 .. r0 + n of `source` into the tiled matrix at ptr, through the staging area. */
-  #store(format: WeightFormat, source: WeightSource, n: number, N: number, K: number, ptr: number, r0: number, scales?: TernaryScales): void {
+  #store(format: WeightFormat, source: WeightSource, n: number, K: number, ptr: number, r0: number, scales?: TernaryScales): void {
     if (scales !== undefined) return this.#convert.ternarizeRows(ptr, this.#readFloats(source, n, K, r0), n, K, r0, scales.inverse);
     const count = n * K, a = this.#arena, type = source.type, c = this.#convert;
     const st = this.#stage(count);
@@ -343,9 +344,7 @@ export class WasmKernels implements Kernels {
     if (type !== "F32") c.widenHalves(st.f32, st.u16, count, type === "BF16" ? 1 : 0);
     if (format === "float32") return c.packRows(ptr, st.f32, n, K, 4, r0);
     if (format === "int8") return c.quantizeWeights(ptr, st.f32, n, K, r0);
-    if (format === "q4") {                                    // encoded by the JS encoder, straight into wasm memory
-      return encodeRows("q4", new Float32Array(a.buffer, st.f32, count), n, N, K, matrixViews(a.buffer, ptr, matrixLayout("q4", N, K).bytes), r0);
-    }
+    if (format === "q4") return c.quantizeQ4Weights(ptr, st.f32, n, K, r0);
     c.narrowToHalves(st.u16, st.f32, count, format === "bfloat16" ? 1 : 0);
     c.packRows(ptr, st.u16, n, K, 2, r0);
   }
