@@ -2,15 +2,18 @@
  * GGUF files named by Hugging Face id (`org/name[@revision]:TAG`), resolved from a Hugging Face cache laid out as
  * huggingface_hub writes it: a quantization label matched case-insensitively as a whole word (Q4_K does not match
  * Q4_K_M), or a file name; a missing repository, revision or file, and an ambiguous label, refused with MODEL_LOAD
- * naming what is cached. A cached id loads through LlamaModel like a path.
+ * naming what is cached. A cached id loads through LlamaModel like a path. A file named by id downloads into the cache
+ * from a loopback stand-in for the Hub (test/llm/hub-server.ts).
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LlamaModel } from "@actorlm/llm";
 import { parseGgufModelId } from "../../packages/llm/src/hub/gguf-id.js";
 import { resolveModelDir } from "../../packages/llm/src/hub/cache.js";
+import { downloadModel } from "../../packages/llm/src/hub/download.js";
+import { COMMIT as HUB_COMMIT, FakeHub } from "../llm/hub-server.js";
 import { MODEL } from "../generation/helpers.js";
 import { convertLlama } from "./writer.js";
 
@@ -77,6 +80,50 @@ describe("GGUF files by Hugging Face id", () => {
     } finally {
       if (before === undefined) delete process.env.HF_HUB_CACHE;
       else process.env.HF_HUB_CACHE = before;
+    }
+  });
+});
+
+describe("downloading a GGUF file by id", () => {
+  let hub: FakeHub;
+  let served: string;
+  beforeAll(async () => {
+    served = mkdtempSync(join(tmpdir(), "actorlm-gguf-served-"));
+    copyFileSync(join(snapshot, "tiny-Q4_0.gguf"), join(served, "tiny-Q4_0.gguf"));
+    hub = await FakeHub.start({ "org/tiny-GGUF": served });
+  });
+  afterAll(async () => {
+    await hub.close();
+    rmSync(served, { recursive: true, force: true });
+  });
+
+  it("fetches the named file into the cache (LFS redirect, refs, snapshot link); the label then resolves to it", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), "actorlm-gguf-dl-"));
+    try {
+      const result = await downloadModel("org/tiny-GGUF:tiny-Q4_0.gguf", { endpoint: hub.url, cacheDir });
+      const folder = join(cacheDir, "models--org--tiny-GGUF");
+      expect(result.dir).toBe(join(folder, "snapshots", HUB_COMMIT, "tiny-Q4_0.gguf"));
+      expect(readFileSync(join(folder, "refs", "main"), "utf8")).toBe(HUB_COMMIT);
+      expect(readFileSync(result.dir).equals(readFileSync(join(served, "tiny-Q4_0.gguf")))).toBe(true);
+      expect(result.bytesDownloaded).toBe(statSync(join(served, "tiny-Q4_0.gguf")).size);
+      expect(resolveModelDir("org/tiny-GGUF:Q4_0", cacheDir)).toBe(result.dir);
+      expect((await downloadModel("org/tiny-GGUF:tiny-Q4_0.gguf", { endpoint: hub.url, cacheDir })).bytesDownloaded).toBe(0);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a label cannot be downloaded (VALIDATION asking for the file name); a missing file is MODEL_LOAD naming it", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), "actorlm-gguf-dl-"));
+    try {
+      const label = await downloadModel("org/tiny-GGUF:Q4_0", { endpoint: hub.url, cacheDir }).catch((e: unknown) => e as Error & { code: string });
+      expect(label).toMatchObject({ code: "VALIDATION", field: "model" });
+      expect((label as Error).message).toMatch(/name the file \(org\/tiny-GGUF:<file>\.gguf\)/);
+      const missing = await downloadModel("org/tiny-GGUF:tiny-Q8_0.gguf", { endpoint: hub.url, cacheDir }).catch((e: unknown) => e as Error & { code: string });
+      expect(missing).toMatchObject({ code: "MODEL_LOAD" });
+      expect((missing as Error).message).toMatch(/org\/tiny-GGUF has no tiny-Q8_0\.gguf/);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
     }
   });
 });
