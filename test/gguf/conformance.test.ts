@@ -11,13 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GpuKernels } from "@actorlm/gpu";
-import { JsKernels, WasmKernels, type WeightFormat } from "@actorlm/tensor";
+import { JsKernels, WasmKernels, dequantize, ggmlType, type WeightFormat } from "@actorlm/tensor";
 import type { CausalLM } from "../../packages/llm/src/models/causal-lm.js";
 import { loadModel } from "../../packages/llm/src/models/registry.js";
 import { Tokenizer } from "../../packages/llm/src/tokenizer.js";
 import { MODEL, REF } from "../generation/helpers.js";
 import { argmax, session } from "../llm-model/helpers.js";
-import { convertLlama, convertModel, type WriteType } from "./writer.js";
+import { convertLlama, convertModel, encodeTensor, type WriteType } from "./writer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "actorlm-gguf-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,6 +80,35 @@ describe("GGUF files of kjv-llama", () => {
       await gguf.model.dispose();
       await st.model.dispose();
     }
+  });
+
+  it("given no dtype, each matrix keeps the format nearest its type: a Q8_0 head beside Q4_0 layers is int8", async () => {
+    const path = join(dir, "kjv-Q4_0-head-Q8_0.gguf");
+    await convertLlama(MODEL, path, {
+      matrices: "Q4_0",
+      edit: (_, tensors) => {
+        const embd = tensors.find((t) => t.name === "token_embd.weight")!;
+        const values = new Float32Array(embd.dims[0] * embd.dims[1]);
+        dequantize(ggmlType("Q4_0"), embd.data, values.length / 32, values);
+        tensors.push({ name: "output.weight", dims: embd.dims, typeId: 8, data: encodeTensor("Q8_0", values) });
+      },
+    });
+    const untied = await load(path, undefined, true), tied = await load(files.Q4_0!, undefined, true);
+    expect(untied.format).toBe("q4");
+    expect(untied.model.formats?.q4?.matrices).toBe(43);
+    expect(untied.model.formats?.int8?.matrices).toBe(1);
+    // the head is the embedding's Q4_0 values rounded again to Q8_0's 255 levels: the logits move little, the top
+    // token not at all
+    const a = lastLogits(untied.model), b = lastLogits(tied.model);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) {
+      for (let v = 0; v < a[i].length; v++) worst = Math.max(worst, Math.abs(a[i][v] - b[i][v]));
+      expect(argmax(a[i])).toBe(argmax(b[i]));
+    }
+    console.log(`Q8_0 head beside Q4_0 layers: largest logit change ${worst.toFixed(3)}`);
+    expect(worst).toBeLessThan(0.2);
+    await untied.model.dispose();
+    await tied.model.dispose();
   });
 
   it("without undoing the converter's q/k interleaving the logits differ (the permutation is exercised)", async () => {

@@ -70,7 +70,12 @@ export function ggufModelTokenizer(path: string): TokenizerFiles {
 export function ggufDefaultFormat(tensorTypes: Readonly<Partial<Record<GgmlTypeName, number>>>): WeightFormat {
   let best: GgmlTypeName = "F32", most = 0;
   for (const [type, n] of Object.entries(tensorTypes) as [GgmlTypeName, number][]) if (n > most) [best, most] = [type, n];
-  switch (best) {
+  return ggufNearestFormat(best);
+}
+
+/** The storage format nearest to a tensor type (see {@link ggufDefaultFormat}). */
+export function ggufNearestFormat(type: GgmlTypeName): WeightFormat {
+  switch (type) {
     case "F32": return "float32";
     case "F16": return "float16";
     case "BF16": return "bfloat16";

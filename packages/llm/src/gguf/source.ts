@@ -3,7 +3,7 @@
  * the architecture's recipe reads — the converter's q/k row interleaving undone, Gemma's 1 + w norms given back as
  * w, GPT-2's Conv1D weights transposed back — while rows are still read a few at a time from the file.
  */
-import { GgufError, type GgufFile, type Tensor, type TensorInfo, type TensorSource } from "@actorlm/tensor";
+import { GgufError, type GgmlTypeName, type GgufFile, type Tensor, type TensorInfo, type TensorSource } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 import type { TensorMapping } from "./architectures.js";
 
@@ -19,6 +19,12 @@ export class MappedGgufSource implements TensorSource {
   has(name: string): boolean {
     const m = this.map.get(name);
     return m !== undefined && this.file.has(m.gguf);
+  }
+
+  /** The ggml type of the tensor a checkpoint name stands for, or undefined when the file lacks it. */
+  ggufType(name: string): GgmlTypeName | undefined {
+    const m = this.map.get(name);
+    return m === undefined || !this.file.has(m.gguf) ? undefined : this.file.ggufInfo(m.gguf).type.name;
   }
 
   /** The tensor's info under its checkpoint name (F32 for quantized and remapped tensors). */

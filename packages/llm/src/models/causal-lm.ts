@@ -60,6 +60,8 @@ export interface ModelLoadOptions {
   readonly checkWeights?: boolean;
   /** Read the weights from this source (the caller's to close) instead of the directory's safetensors: a GGUF file. */
   readonly source?: TensorSource;
+  /** A matrix's storage format where it should differ from `format` (a GGUF file's matrices each in the format nearest their type). */
+  readonly formatOf?: (name: string) => WeightFormat | undefined;
 }
 
 /** Default rows per forward. */

@@ -212,7 +212,7 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   const headSpec = recipe.headWeight(config, has);
   const head: WeightSpecs<"lmHead"> | null = headSpec === null ? null : { lmHead: table(headSpec) };
   const layerWeights = Array.from({ length: config.numLayers }, (_, i) => recipe.layerWeights(i, config, has));
-  const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress, options.checkWeights ?? true);
+  const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress, options.checkWeights ?? true, options.formatOf);
   const positions = config.maxPositionEmbeddings;
   const invFreqs = recipe.rotary(config);
   const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 4;

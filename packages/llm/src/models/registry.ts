@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { GgmlTypeName, WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
-import { ggufDefaultFormat, isGgufModel, openGgufModel } from "../gguf/model-file.js";
+import { ggufDefaultFormat, ggufNearestFormat, isGgufModel, openGgufModel } from "../gguf/model-file.js";
 import { readJsonFile } from "../json-file.js";
 import { bitnetArchitecture } from "./bitnet/model.js";
 import type { CausalLM, ModelLoadOptions } from "./causal-lm.js";
@@ -88,7 +88,13 @@ export async function loadModel(dir: string, options: Omit<ModelLoadOptions, "fo
       let format = options.format ?? ggufDefaultFormat(gguf.tensorTypes);
       // kernels that store only float formats (the gpu backend) get the file's quantized blocks as float16
       if (options.format === undefined && !options.kernels.supports("matmul", format)) format = "float16";
-      const model = await architecture.load(dir, config, { ...options, format, source: gguf.source }).catch((e: unknown) => {
+      // given no format, each matrix keeps the one nearest its own type (a Q6_K head beside Q4_0 layers: int8)
+      const formatOf = (name: string): WeightFormat | undefined => {
+        const type = gguf.source.ggufType(name);
+        const nearest = type === undefined ? undefined : ggufNearestFormat(type);
+        return nearest !== undefined && options.format === undefined && options.kernels.supports("matmul", nearest) ? nearest : undefined;
+      };
+      const model = await architecture.load(dir, config, { ...options, format, source: gguf.source, formatOf }).catch((e: unknown) => {
         throw gguf.source.nameTensors(e);
       });
       return { architecture, rawConfig: gguf.rawConfig, model, format, gguf: { architecture: gguf.architecture, tensorTypes: gguf.tensorTypes } };
