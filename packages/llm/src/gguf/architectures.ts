@@ -76,6 +76,11 @@ export class MetadataReader {
     return typeof v === "string" ? v : undefined;
   }
 
+  /** Refuses (MODEL_LOAD naming the file and `{arch}.{key}`) a value this engine cannot use. */
+  refuse(key: string, why: string): never {
+    throw new LlmError("MODEL_LOAD", `${this.m.path}: metadata key "${this.arch}.${key}" ${why}`, { file: this.m.path });
+  }
+
   /** The value at `{arch}.{key}` is present. */
   has(key: string): boolean {
     return this.m.get(`${this.arch}.${key}`) !== undefined;
@@ -98,9 +103,7 @@ function llamaDims(m: MetadataReader, vocabSize: number): Record<string, unknown
     rms_norm_eps: m.number("attention.layer_norm_rms_epsilon"),
   };
   const keyLength = config.head_dim as number;
-  if (m.int("attention.value_length", keyLength) !== keyLength) {
-    throw new LlmError("MODEL_LOAD", `metadata key "${m.arch}.attention.value_length" differs from the key length ${keyLength}: not supported`);
-  }
+  if (m.int("attention.value_length", keyLength) !== keyLength) m.refuse("attention.value_length", `differs from the key length ${keyLength}: not supported`);
   config.rope_parameters = rope(m);
   return config;
 }
@@ -111,7 +114,7 @@ function rope(m: MetadataReader): Record<string, unknown> {
   const type = m.string("rope.scaling.type") ?? "none";
   if (type === "none") return { rope_type: "default", rope_theta: theta };
   if (type === "linear") return { rope_type: "linear", rope_theta: theta, factor: m.number("rope.scaling.factor") };
-  throw new LlmError("MODEL_LOAD", `metadata key "${m.arch}.rope.scaling.type" is ${JSON.stringify(type)}: not supported (none, linear)`);
+  return m.refuse("rope.scaling.type", `is ${JSON.stringify(type)}: not supported (none, linear)`);
 }
 
 /** Per-layer names in the Llama layout: GGUF `blk.i.*` → `model.layers.i.*`. */
@@ -295,6 +298,6 @@ export function ggufArchitecture(m: Metadata): { name: string; arch: GgufArchite
 function vocabSizeOf(m: MetadataReader): number {
   if (m.has("vocab_size")) return m.int("vocab_size");
   const tokens = m.raw("tokenizer.ggml.tokens");
-  if (!Array.isArray(tokens)) throw new LlmError("MODEL_LOAD", `metadata key "tokenizer.ggml.tokens" is missing (and "${m.arch}.vocab_size" too): the vocabulary size is unknown`);
+  if (!Array.isArray(tokens)) return m.refuse("vocab_size", `is missing, and so is "tokenizer.ggml.tokens": the vocabulary size is unknown`);
   return tokens.length;
 }
