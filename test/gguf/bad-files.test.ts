@@ -142,6 +142,13 @@ describe("GGUF: refusing broken files with MODEL_LOAD naming what is wrong", () 
     expect((await expectThrows(() => ggufModelTokenizer(pre))).message).toMatch(/"tokenizer\.ggml\.pre" is "mystery"/);
   });
 
+  it("RoPE divisors (rope_freqs.weight) that are not llama3 scaling's: the tensor", async () => {
+    const path = await converted((_, tensors) => {
+      tensors.push({ name: "rope_freqs.weight", dims: [32], typeId: 0, data: new Uint8Array(Float32Array.from({ length: 32 }, (_, i) => 1 + i).buffer) });
+    });
+    expect((await refused(path)).message).toMatch(/tensor "rope_freqs\.weight" holds RoPE divisors that are not llama3 scaling's/);
+  });
+
   it("a missing tensor: its checkpoint and GGUF names", async () => {
     const path = await converted((_, tensors) => {
       tensors.splice(tensors.findIndex((t) => t.name === "blk.3.ffn_down.weight"), 1);

@@ -6,7 +6,7 @@
  * exactly), give the greedy text and the top logits of the same quantized weights dequantized to float32, within the
  * stated tolerances (the int8 activations are all that differs).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,6 +109,23 @@ describe("GGUF files of kjv-llama", () => {
     expect(worst).toBeLessThan(0.2);
     await untied.model.dispose();
     await tied.model.dispose();
+  });
+
+  it("Llama 3.1/3.2 RoPE scaling, stored as rope_freqs.weight divisors, is found again: exactly the safetensors logits", async () => {
+    // kjv-llama with Llama 3.2's llama3 scaling (factor 32, low 1, high 4, original 8192): over head_dim 64 and base
+    // 10000 some frequencies are divided by 32, some blended, some kept
+    const scaled = join(dir, "kjv-llama3-rope");
+    cpSync(MODEL, scaled, { recursive: true, dereference: true });
+    const config = JSON.parse(readFileSync(join(scaled, "config.json"), "utf8")) as Record<string, unknown>;
+    config.rope_parameters = { rope_type: "llama3", rope_theta: 10000, factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+    writeFileSync(join(scaled, "config.json"), JSON.stringify(config));
+    const path = join(dir, "kjv-llama3-rope.gguf");
+    await convertLlama(scaled, path, { matrices: "F32" });
+    const gguf = await load(path), st = await load(scaled, "float32"), plain = await load(files.F32!);
+    const a = lastLogits(gguf.model), b = lastLogits(st.model);
+    for (let i = 0; i < a.length; i++) expect(a[i]).toEqual(b[i]);
+    expect(a[0]).not.toEqual(lastLogits(plain.model)[0]);
+    for (const m of [gguf, st, plain]) await m.model.dispose();
   });
 
   it("without undoing the converter's q/k interleaving the logits differ (the permutation is exercised)", async () => {

@@ -233,6 +233,8 @@ export async function convertModel(dir: string, out: string, options: ConvertOpt
       add(gguf, shape, values);
       if (gpt2 && gguf === "token_embd.weight") add("output.weight", shape, values);
     }
+    const scaling = config.rope_parameters as { rope_type?: string; factor?: number; low_freq_factor?: number; high_freq_factor?: number; original_max_position_embeddings?: number } | undefined;
+    if (scaling?.rope_type === "llama3") add("rope_freqs.weight", [headDim / 2], llama3Divisors(rope.rope_theta ?? 10000, headDim, scaling as Required<typeof scaling>));
   } finally {
     source.close();
   }
@@ -265,6 +267,18 @@ function gpt2Name(name: string): string | null {
   if (m === null) return null;
   const layer: Record<string, string> = { ln_1: "attn_norm", "attn.c_attn": "attn_qkv", "attn.c_proj": "attn_output", ln_2: "ffn_norm", "mlp.c_fc": "ffn_up", "mlp.c_proj": "ffn_down" };
   return layer[m[2]] === undefined ? null : `blk.${m[1]}.${layer[m[2]]}.${m[3]}`;
+}
+
+/** convert_hf_to_gguf's llama3 RoPE divisors (`rope_freqs.weight`), one per frequency. */
+function llama3Divisors(theta: number, dim: number, s: { factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number }): Float32Array {
+  const low = s.original_max_position_embeddings / s.low_freq_factor, high = s.original_max_position_embeddings / s.high_freq_factor;
+  return Float32Array.from({ length: dim / 2 }, (_, i) => {
+    const wavelen = 2 * Math.PI * theta ** ((2 * i) / dim);
+    if (wavelen < high) return 1;
+    if (wavelen > low) return s.factor;
+    const smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+    return 1 / ((1 - smooth) / s.factor + smooth);
+  });
 }
 
 /** The transpose of a [rows, cols] matrix. */

@@ -28,10 +28,13 @@ export interface Metadata {
   get(key: string): GgufValue | undefined;
 }
 
+/** A small tensor of the file read whole as float32 (RoPE factors), or undefined when the file lacks it. */
+export type SmallTensor = (name: string) => Float32Array | undefined;
+
 /** One GGUF architecture: its config.json and its tensor names. */
 export interface GgufArchitecture {
   /** The Hugging Face config.json for this file's metadata (its `model_type` picks the engine's architecture). */
-  config(m: MetadataReader): Record<string, unknown>;
+  config(m: MetadataReader, tensor: SmallTensor): Record<string, unknown>;
   /** Checkpoint tensor name → GGUF tensor, for every tensor the engine's recipe may ask for. */
   tensors(config: Record<string, unknown>, has: (gguf: string) => boolean): Map<string, TensorMapping>;
   /** GGUF tensors this engine cannot use; present in a file, refused by name (e.g. llama3 RoPE factors). */
@@ -41,6 +44,11 @@ export interface GgufArchitecture {
 /** Typed access to `{arch}.*` keys, refusing (MODEL_LOAD naming the key) a missing or mistyped one. */
 export class MetadataReader {
   constructor(private readonly m: Metadata, readonly arch: string) {}
+
+  /** The file, for messages. */
+  get path(): string {
+    return this.m.path;
+  }
 
   /** The value of `general.*` or `tokenizer.*` key `key` as stored, or undefined. */
   raw(key: string): GgufValue | undefined {
@@ -155,10 +163,40 @@ function layoutTensors(
 
 const LLAMA_OUTER = { "token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight", "output.weight": "lm_head.weight" };
 
+/**
+ * Llama 3.1 / 3.2 files carry their RoPE scaling as per-frequency divisors (`rope_freqs.weight`), as llama.cpp's
+ * converter computes them from transformers' llama3 parameters. Those are found again — factor the largest divisor,
+ * low_freq_factor 1, high_freq_factor 4, original context 8192, what every Llama 3.1 and 3.2 uses — and checked
+ * against every divisor; other divisors are refused naming the tensor.
+ */
+function llama3Rope(m: MetadataReader, tensor: SmallTensor, config: Record<string, unknown>): void {
+  const divisors = tensor("rope_freqs.weight");
+  if (divisors === undefined) return;
+  const rope = config.rope_parameters as { rope_theta: number; rope_type: string };
+  const dim = m.int("rope.dimension_count", config.head_dim as number);
+  const params = { factor: Math.max(...divisors), low: 1, high: 4, old: 8192 };
+  const expected = Array.from({ length: dim / 2 }, (_, i) => {
+    const wavelen = 2 * Math.PI * rope.rope_theta ** ((2 * i) / dim);
+    if (wavelen < params.old / params.high) return 1;
+    if (wavelen > params.old / params.low) return params.factor;
+    const smooth = (params.old / wavelen - params.low) / (params.high - params.low);
+    return 1 / ((1 - smooth) / params.factor + smooth);
+  });
+  const matches = rope.rope_type === "default" && divisors.length === expected.length && expected.every((e, i) => Math.abs(divisors[i] - e) <= 1e-4 * e);
+  if (!matches) {
+    throw new LlmError("MODEL_LOAD", `${m.path}: tensor "rope_freqs.weight" holds RoPE divisors that are not llama3 scaling's (factor ${params.factor}, low_freq_factor 1, high_freq_factor 4, original context 8192): not supported`, { file: m.path });
+  }
+  config.rope_parameters = {
+    rope_type: "llama3", rope_theta: rope.rope_theta, factor: params.factor, low_freq_factor: params.low,
+    high_freq_factor: params.high, original_max_position_embeddings: params.old,
+  };
+}
+
 /** The Llama (and Mistral, which llama.cpp converts as `llama`): q and k rows interleaved per head by the converter. */
 const llama: GgufArchitecture = {
-  config(m) {
+  config(m, tensor) {
     const c = { model_type: "llama", ...llamaDims(m, vocabSizeOf(m)) };
+    llama3Rope(m, tensor, c);
     return c;
   },
   tensors(config, has) {
@@ -168,18 +206,16 @@ const llama: GgufArchitecture = {
     config.tie_word_embeddings = !has("output.weight");
     return map;
   },
-  refusedTensors: ["rope_freqs.weight"],
 };
 
 /** Mistral as its own architecture (newer converters): the Llama with a sliding window. */
 const mistral: GgufArchitecture = {
-  config(m) {
-    const c: Record<string, unknown> = { ...llama.config(m), model_type: "mistral" };
+  config(m, tensor) {
+    const c: Record<string, unknown> = { ...llama.config(m, tensor), model_type: "mistral" };
     c.sliding_window = m.has("attention.sliding_window") ? m.int("attention.sliding_window") : null;
     return c;
   },
   tensors: llama.tensors,
-  refusedTensors: llama.refusedTensors,
 };
 
 /** Qwen2: the Llama layout with q/k/v biases, rotate-half RoPE (no permutation). */
@@ -193,7 +229,7 @@ const qwen2: GgufArchitecture = {
 
 /** Qwen3: Qwen2 with q/k norms and its own head width (`attention.key_length`). */
 const qwen3: GgufArchitecture = {
-  config: (m) => ({ ...qwen2.config(m), model_type: "qwen3" }),
+  config: (m, tensor) => ({ ...qwen2.config(m, tensor), model_type: "qwen3" }),
   tensors(config, has) {
     config.attention_bias = has("blk.0.attn_q.bias");
     return qwen2.tensors(config, has);

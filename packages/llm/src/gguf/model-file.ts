@@ -36,7 +36,7 @@ export function openGgufModel(path: string, onProgress?: ProgressCallback): Gguf
   try {
     const meta = metadataOf(file);
     const { name, arch } = ggufArchitecture(meta);
-    const rawConfig = arch.config(new MetadataReader(meta, name));
+    const rawConfig = arch.config(new MetadataReader(meta, name), (t) => (file.has(t) ? file.toFloat32(t) : undefined));
     const map = arch.tensors(rawConfig, (t) => file.has(t));
     for (const t of arch.refusedTensors ?? []) {
       if (file.has(t)) throw new LlmError("MODEL_LOAD", `${path}: tensor "${t}" (${name}): the RoPE frequency factors it holds are not supported`, { file: path });
