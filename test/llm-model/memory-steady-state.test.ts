@@ -6,7 +6,7 @@
  * model's limits, not the history of shapes (before, each new row count doubled the int8 and ternary products'
  * scratch). Afterwards the model still computes exactly what the fresh one does.
  *
- * The wasm backend serves 2,000 passes per dtype (float32, float16, bfloat16, int8 and ternary on kjv-llama, and the
+ * The wasm backend serves 2,000 passes per dtype (float32, float16, bfloat16, int8, q4 and ternary on kjv-llama, and the
  * packed BitNet model). The js reference (about 0.2 s a pass here) and the gpu backend in gpu.js's cpu mode (about a
  * second a pass) serve fewer, smaller passes: 16 and 4 per dtype after the rising pass, at most 8 rows and 32
  * positions. The gpu backend stores float formats only.
@@ -29,7 +29,7 @@ const KV_TOKENS = 1024;
 /** A model under test: its directory and the dtype it is stored as. */
 type Subject = readonly [label: string, dir: string, format: WeightFormat];
 const FLOATS: Subject[] = [["float32", LLAMA, "float32"], ["float16", LLAMA, "float16"], ["bfloat16", LLAMA, "bfloat16"]];
-const EVERY: Subject[] = [...FLOATS, ["int8", LLAMA, "int8"], ["ternary", LLAMA, "ternary"], ["kjv-bitnet-packed", BITNET, "ternary"]];
+const EVERY: Subject[] = [...FLOATS, ["int8", LLAMA, "int8"], ["q4", LLAMA, "q4"], ["ternary", LLAMA, "ternary"], ["kjv-bitnet-packed", BITNET, "ternary"]];
 
 /** One backend: how to start it, which models, how many passes of at most `rows` rows starting before `maxStart`. */
 interface Backend {

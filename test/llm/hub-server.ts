@@ -1,7 +1,7 @@
 /**
  * A local stand-in for the Hugging Face Hub: a real HTTP server on loopback serving folders in the Hub's URL layout,
  * `/{org}/{name}/resolve/{revision}/{file}`. JSON files answer directly with an ETag; safetensors files answer the way
- * the Hub serves LFS files, with a redirect that carries X-Linked-Etag and X-Linked-Size, to a `/cdn/` URL. Range
+ * the Hub serves LFS files (GGUF files too), with a redirect that carries X-Linked-Etag and X-Linked-Size, to a `/cdn/` URL. Range
  * requests (`bytes=a-` and `bytes=a-b`) are honoured. Tests can cut a file's next transfers short, make it announce
  * the wrong size, answer its next requests with a server error, and read back every request it got.
  */
@@ -71,7 +71,7 @@ export class FakeHub {
     const etag = createHash("sha256").update(body).digest("hex");
     const size = body.length + (this.lies.get(file) ?? 0);
     res.setHeader("X-Repo-Commit", COMMIT);
-    if (!cdn && file.endsWith(".safetensors")) {                        // LFS: the metadata rides on the redirect
+    if (!cdn && (file.endsWith(".safetensors") || file.endsWith(".gguf"))) { // LFS: the metadata rides on the redirect
       res.writeHead(302, { location: `/cdn/${repo}/${file}`, "x-linked-etag": `"${etag}"`, "x-linked-size": String(size), "content-length": "0" });
       return void res.end();
     }

@@ -19,6 +19,7 @@ describe("relaxed SIMD", () => {
     expect(worst.float16).toBeLessThan(2e-5);
     expect(worst.bfloat16).toBeLessThan(2e-5);
     expect(worst.int8).toBeLessThan(2e-3);
+    expect(worst.q4).toBeLessThan(2e-3);
   });
 
   it("this process picks a build its runtime validates, and refuses relaxed SIMD by name when it cannot", async () => {

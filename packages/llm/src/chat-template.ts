@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { LlmError } from "./errors.js";
+import { ggufModelTokenizer, isGgufModel } from "./gguf/model-file.js";
 import { readJsonFile } from "./json-file.js";
 
 /** One chat message: a role (`system`, `developer`, `user`, `assistant` or `tool`) and its text. */
@@ -86,8 +87,9 @@ export class ChatTemplate {
    * rendered text without special tokens). MODEL_LOAD naming the file when a template is malformed.
    */
   static async fromModelDir(dir: string, tokenizerAddsBos: boolean): Promise<ChatTemplate> {
-    const configFile = join(dir, "tokenizer_config.json");
-    const config = await readJsonFile(configFile, { optional: true });
+    const gguf = isGgufModel(dir);
+    const configFile = gguf ? dir : join(dir, "tokenizer_config.json");
+    const config = gguf ? ggufModelTokenizer(dir).tokenizerConfig : await readJsonFile(configFile, { optional: true });
     const json: Json = isObject(config) ? config : {};
     const specials: Record<string, string> = {};
     for (const key of ["bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token"]) {
@@ -95,7 +97,7 @@ export class ChatTemplate {
       if (text !== undefined) specials[key] = text;
     }
     const jinjaFile = join(dir, "chat_template.jinja");
-    const fromFile = await readFile(jinjaFile, "utf8").catch((error: NodeJS.ErrnoException) => {
+    const fromFile = gguf ? undefined : await readFile(jinjaFile, "utf8").catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return undefined;
       throw new LlmError("MODEL_LOAD", `${jinjaFile}: cannot read (${error.code ?? error.message})`, { file: jinjaFile }, { cause: error });
     });

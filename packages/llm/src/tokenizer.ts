@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { LlmError } from "./errors.js";
+import { ggufModelTokenizer, isGgufModel } from "./gguf/model-file.js";
 import { isObject, readJsonFile } from "./json-file.js";
 
 /** Options for {@link Tokenizer.encode}. */
@@ -122,9 +123,14 @@ export class Tokenizer {
 
   /**
    * Load tokenizer.json (required), tokenizer_config.json, generation_config.json and config.json from a model
-   * folder; a config the caller already parsed (`extras`) is used instead of reading its file again.
+   * folder; a config the caller already parsed (`extras`) is used instead of reading its file again. `dir` may be a
+   * GGUF file: its tokenizer metadata stands for those files.
    */
   static async fromDir(dir: string, extras: TokenizerExtras = {}): Promise<Tokenizer> {
+    if (isGgufModel(dir)) {
+      const gguf = ggufModelTokenizer(dir);
+      return Tokenizer.build(gguf.tokenizerJson, gguf.tokenizerConfig, { modelConfig: extras.modelConfig ?? gguf.modelConfig }, { tokenizer: dir, config: dir });
+    }
     const optional = { optional: true };
     const tokenizerJson = await readJsonFile(join(dir, "tokenizer.json"));
     const config = await readJsonFile(join(dir, "tokenizer_config.json"), optional);

@@ -4,10 +4,10 @@
  */
 
 /** Canonical data type names. */
-export type DataTypeName = "float32" | "float16" | "bfloat16" | "int8" | "ternary";
+export type DataTypeName = "float32" | "float16" | "bfloat16" | "int8" | "ternary" | "q4";
 
 /** Every canonical data type name, in the order help texts list them. */
-export const DATA_TYPE_NAMES: readonly DataTypeName[] = Object.freeze(["float32", "float16", "bfloat16", "int8", "ternary"]);
+export const DATA_TYPE_NAMES: readonly DataTypeName[] = Object.freeze(["float32", "float16", "bfloat16", "int8", "ternary", "q4"]);
 
 const NAMES: ReadonlySet<string> = new Set<string>(DATA_TYPE_NAMES);
 
@@ -19,6 +19,7 @@ const ALIASES = Object.freeze({
   bf16: "bfloat16",
   i8: "int8",
   "b1.58": "ternary",
+  q4_0: "q4",
 } as const satisfies Record<string, DataTypeName>);
 
 /** A name accepted where a data type is expected: a canonical name or a short alias (`f32`, `bf16`, `i8`, ...). */

@@ -29,7 +29,7 @@ export function widenHalves(dst: usize, src: usize, n: i32, bf: bool): void {
 }
 
 /** The IEEE half pattern nearest to x (ties to even; overflow → ±inf; subnormals kept). */
-@inline function toHalf(x: f32): u16 {
+@inline export function toHalf(x: f32): u16 {
   const u = reinterpret<u32>(x);
   const sign = (u >>> 16) & 0x8000;
   const exp = <i32>((u >>> 23) & 0xff);

@@ -8,11 +8,12 @@ import { activation, add, glu, scale, softcap, sum } from "./elementwise";
 import { matmulBF16, matmulF16, prepareHalves } from "./matmul-half";
 import { matmulF32 } from "./matmul-f32";
 import { matmulI8, quantizeRows } from "./matmul-i8";
+import { matmulQ4 } from "./matmul-q4";
 import { layernorm, rmsnorm } from "./norm";
 import { addPositions } from "./positions";
 import {
   ActivationRecord, AddPositionsRecord, GatedMatmulRecord, GluQuantizeRecord, RopeKvWriteRecord, RmsnormQuantizeRecord, RmsnormTernaryRecord, AddRecord, AttentionRecord, EmbedRecord, EmbedTernaryRecord, GatherRecord, GluRecord, KvWriteRecord,
-  LayernormRecord, MatmulF32Record, MatmulI8Record, MatmulTernaryRecord, OpHeader, Opcode, PrepareHalvesRecord, PrepareTernaryRecord,
+  LayernormRecord, MatmulF32Record, MatmulI8Record, MatmulQ4Record, MatmulTernaryRecord, OpHeader, Opcode, PrepareHalvesRecord, PrepareTernaryRecord,
   QuantizeRecord, RECORD_WORDS, RmsnormRecord, RopeRecord, ScaleRecord, SoftcapRecord, SumRecord,
 } from "./op-records";
 import { rope } from "./rope";
@@ -127,12 +128,13 @@ export function helperLoop(ctrl: usize, tid: i32, seen: i32): void {
   }
 }
 
-/** Columns n0 .. n1 of out = x · wᵀ for weights stored as `format` (0 float32, 1 float16, 2 bfloat16, 3 int8, 4 ternary), no bias. */
+/** Columns n0 .. n1 of out = x · wᵀ for weights stored as `format` (0 float32, 1 float16, 2 bfloat16, 3 int8, 4 ternary, 5 q4), no bias. */
 function product(format: i32, out: usize, x: usize, scales: usize, sums: usize, w: usize, R: i32, N: i32, K: i32, Kp: i32, tmp: usize, n0: i32, n1: i32): void {
   if (format == 0) matmulF32(out, x, w, R, N, K, 0, n0, n1);
   else if (format == 1) matmulF16(out, x, w, R, N, K, 0, tmp, n0, n1);
   else if (format == 2) matmulBF16(out, x, w, R, N, K, 0, tmp, n0, n1);
   else if (format == 3) matmulI8(out, x, scales, w, R, N, Kp, 0, tmp, n0, n1);
+  else if (format == 5) matmulQ4(out, x, scales, w, R, N, Kp, 0, tmp, n0, n1);
   else matmulTernary(out, x, scales, sums, w, R, N, Kp, 0, tmp, n0, n1);
 }
 
@@ -161,6 +163,12 @@ function execute(op: usize, c: i32, tmp: usize): void {
       const a = changetype<MatmulI8Record>(op);
       setAccumulating(a.accumulate != 0);
       matmulI8(a.out, a.x, a.scales, a.w, a.rows, a.N, a.Kp, a.bias, tmp, from(c, size), upto(c, size, a.N));
+      break;
+    }
+    case Opcode.matmulQ4: {                                                   // activations as for int8
+      const a = changetype<MatmulQ4Record>(op);
+      setAccumulating(a.accumulate != 0);
+      matmulQ4(a.out, a.x, a.scales, a.w, a.rows, a.N, a.Kp, a.bias, tmp, from(c, size), upto(c, size, a.N));
       break;
     }
     case Opcode.quantize: {                                                   // rows to int8 (as i16)
@@ -311,5 +319,6 @@ function execute(op: usize, c: i32, tmp: usize): void {
 }
 
 export { narrowToHalves, packRows, quantizeWeights, widenHalves } from "./convert";
+export { quantizeQ4Weights } from "./convert-q4";
 export { packTernary, ternarizeRows, ternaryAbsSum } from "./ternary";
 export { peakF32, peakI16 } from "./peak";

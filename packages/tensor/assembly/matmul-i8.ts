@@ -72,8 +72,8 @@ function widenTile(h: usize, t: usize, blocks: i32): void {
   }
 }
 
-/** Outputs n .. n+4 of every row of out from a tile widened into h (see widenTile): 2 × 4, then 1 × 4. */
-@inline function widenedRows(out: usize, xq: usize, xs: usize, h: usize, R: i32, N: i32, Kp: i32, b: v128, n: i32): void {
+/** Outputs n .. n+4 of every row of out from a tile widened into h (see widenTile; q4 widens into the same layout): 2 × 4, then 1 × 4. */
+@inline export function widenedRows(out: usize, xq: usize, xs: usize, h: usize, R: i32, N: i32, Kp: i32, b: v128, n: i32): void {
   const xRow = <usize>Kp << 1, end = h + <usize>(Kp / BLOCK) * WIDE;
   let r = 0;
   for (; r + 2 <= R; r += 2) {

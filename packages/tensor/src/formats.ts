@@ -20,18 +20,31 @@
  *              with activation 8f + i, so a kernel unpacks a field for all 8 lanes with one shift (and, in byte
  *              lanes, fields f and f + 4 with one shift and one mask). Matrix products quantize their activations
  *              to int8 per row (absmax) and accumulate in i32: out = Σ q_x q_w · s_x · scale.
+ * - `q4`       4-bit blocks (ggml's Q4_0 numbers): blocks of 32 values q ∈ [-8, 7] with one IEEE half scale d each
+ *              (w = q · d; from float weights d = −m / 8 where m is the block's value of largest magnitude, q =
+ *              round(w / d) clamped, round to nearest even); per (tile, block) the 4 rows' scales (8 bytes), then the 4
+ *              rows' 16 bytes of nibbles, seen as eight little-endian u16 lanes: lane i holds values i, 8 + i, 16 + i
+ *              and 24 + i in its bits 0–3, 4–7, 8–11 and 12–15, each a 4-bit two's complement, so a kernel gets 8
+ *              consecutive values as i16 lanes with at most two 16-bit shifts: 72 bytes, 4.5 bits per weight. Matrix products quantize their activations to int8 per row and
+ *              accumulate in i32, as for int8.
  * A vector (norm weights, biases) is always float32, plain.
  */
 import { bf16BitsToF32, f16BitsToF32 } from "./dtype.js";
 
 /** A weight storage format. */
-export type WeightFormat = "float32" | "float16" | "bfloat16" | "int8" | "ternary";
+export type WeightFormat = "float32" | "float16" | "bfloat16" | "int8" | "ternary" | "q4";
 
 /** Every storage format, in the order the bench and tests go through them. */
-export const WEIGHT_FORMATS: readonly WeightFormat[] = ["float32", "float16", "bfloat16", "int8", "ternary"];
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ["float32", "float16", "bfloat16", "int8", "ternary", "q4"];
 
 /** Values per int8 block (one f32 scale each). */
 export const INT8_BLOCK = 32;
+
+/** Values per q4 block (one half scale each). */
+export const Q4_BLOCK = 32;
+
+/** Bytes of one q4 (tile, block) group: 4 half scales, then 4 rows of 16 bytes of nibbles. */
+const Q4_GROUP = 72;
 
 /** Values per ternary chunk of a row (16 bytes). */
 export const TERNARY_CHUNK = 64;
@@ -61,13 +74,13 @@ export interface MatrixLayout {
   readonly bytes: number;
 }
 
-const CHUNK: Readonly<Record<WeightFormat, number>> = { float32: 4, float16: 8, bfloat16: 8, int8: INT8_BLOCK, ternary: TERNARY_CHUNK };
+const CHUNK: Readonly<Record<WeightFormat, number>> = { float32: 4, float16: 8, bfloat16: 8, int8: INT8_BLOCK, ternary: TERNARY_CHUNK, q4: Q4_BLOCK };
 
 /** The layout of an [N, K] matrix stored as `format`. */
 export function matrixLayout(format: WeightFormat, N: number, K: number): MatrixLayout {
   const chunk = CHUNK[format];
   const chunks = Math.ceil(K / chunk), tiles = Math.ceil(N / TILE_ROWS);
-  const groupBytes = format === "int8" ? 16 + TILE_ROWS * INT8_BLOCK : 64;
+  const groupBytes = format === "int8" ? 16 + TILE_ROWS * INT8_BLOCK : format === "q4" ? Q4_GROUP : 64;
   return { chunk, chunks, tiles, groupBytes, bytes: tiles * chunks * groupBytes + (format === "ternary" ? TERNARY_TRAILER : 0) };
 }
 
@@ -140,6 +153,7 @@ function pieceAt(layout: MatrixLayout, format: WeightFormat, n: number, j: numbe
     case "float16": case "bfloat16": return (group >> 1) + r * 8;
     case "int8": return group + 16 + r * INT8_BLOCK;
     case "ternary": return (group >> 1) + r * 8;
+    case "q4": return group + 8 + r * 16;
   }
 }
 
@@ -174,6 +188,11 @@ export function encodeRows(format: WeightFormat, src: Float32Array, rows: number
         case "ternary":
           packTernaryPiece(dst.u16, at, (k) => ternarize(row[k], inverse), from, to);
           break;
+        case "q4": {
+          const group = (Math.floor(n / TILE_ROWS) * layout.chunks + j) * layout.groupBytes;
+          dst.u16[(group >> 1) + (n % TILE_ROWS)] = quantizeQ4Block(row.subarray(from, to), dst.i8, at);
+          break;
+        }
       }
     }
   }
@@ -204,6 +223,11 @@ export function decodeRow(format: WeightFormat, src: MatrixBytes, n: number, N: 
       case "ternary":
         for (let k = from; k < to; k++) out[k] = Math.fround(ternaryAt(src.u16, at, k - from) * scale);
         break;
+      case "q4": {
+        const d = f16BitsToF32(src.u16[(((Math.floor(n / TILE_ROWS) * layout.chunks + j) * layout.groupBytes) >> 1) + (n % TILE_ROWS)]);
+        for (let k = from; k < to; k++) out[k] = Math.fround(q4At(src.i8, at, k - from) * d);
+        break;
+      }
     }
   }
 }
@@ -216,6 +240,50 @@ export function int8Row(src: MatrixBytes, n: number, N: number, K: number, q: In
     q.set(src.i8.subarray(at, at + INT8_BLOCK), j * INT8_BLOCK);
     scales[j] = src.f32[(((Math.floor(n / TILE_ROWS) * layout.chunks + j) * layout.groupBytes) >> 2) + (n % TILE_ROWS)];
   }
+}
+
+/** Row n of a q4 [N, K] matrix as its values `q` ([chunks · 32], zero padded) and block scales ([chunks]). */
+export function q4Row(src: MatrixBytes, n: number, N: number, K: number, q: Int8Array, scales: Float32Array): void {
+  const layout = matrixLayout("q4", N, K);
+  for (let j = 0; j < layout.chunks; j++) {
+    const at = pieceAt(layout, "q4", n, j);
+    for (let c = 0; c < Q4_BLOCK; c++) q[j * Q4_BLOCK + c] = j * Q4_BLOCK + c < K ? q4At(src.i8, at, c) : 0;
+    scales[j] = f16BitsToF32(src.u16[(((Math.floor(n / TILE_ROWS) * layout.chunks + j) * layout.groupBytes) >> 1) + (n % TILE_ROWS)]);
+  }
+}
+
+/** Byte (from the piece's start) of value c (< 32) of a q4 piece: lane c & 7, nibble c >> 3 (two per byte). */
+const q4Byte = (c: number): number => 2 * (c & 7) + (c >> 4);
+/** Bit shift of value c within its byte. */
+const q4Shift = (c: number): number => (c & 8) >> 1;
+
+/** The value q ∈ [-8, 7] at offset c (< 32) of the q4 piece (16 bytes of nibbles) at byte `at`. */
+function q4At(i8: Int8Array, at: number, c: number): number {
+  return (i8[at + q4Byte(c)] << (28 - q4Shift(c))) >> 28;
+}
+
+/**
+ * One block (up to 32 values; zeros past its end) into q4 nibbles at byte `at` of `i8`: d = −m / 8 where m is the value
+ * of largest magnitude (the first such), rounded to a half; q = round(w / d) (ties to even) clamped to [-8, 7].
+ * Returns d's half bit pattern. For the values a Q4_0 block stands for (largest magnitude −8 · d, as ggml's quantizer
+ * makes them) this gives back exactly that block.
+ */
+function quantizeQ4Block(values: Float32Array, i8: Int8Array, at: number): number {
+  let amax = 0, max = 0;
+  for (let k = 0; k < values.length; k++) {
+    if (Math.abs(values[k]) > amax) {
+      amax = Math.abs(values[k]);
+      max = values[k];
+    }
+  }
+  const bits = f32ToF16Bits(Math.fround(max / -8)), d = f16BitsToF32(bits);
+  const inv = d === 0 ? 0 : Math.fround(1 / d);
+  i8.fill(0, at, at + 16);
+  for (let c = 0; c < 32; c++) {
+    const q = c < values.length ? Math.max(-8, Math.min(7, roundHalfEven(Math.fround(values[c] * inv)))) : 0;
+    i8[at + q4Byte(c)] |= (q & 15) << q4Shift(c);
+  }
+  return bits;
 }
 
 /** One block (up to 32 values) into int8: q = round(w / s) with s = max|w| / 127 (zeros past its end); returns s. */

@@ -10,7 +10,7 @@ export {
 } from "./safetensors.js";
 export {
   WEIGHT_FORMATS, INT8_BLOCK, TILE_ROWS, isWeightFormat, matrixLayout, matrixBytes, matrixViews, encodeRows, decodeRow, int8Row,
-  quantizeRow, roundHalfEven, f32ToF16Bits, f32ToBf16Bits,
+  quantizeRow, roundHalfEven, f32ToF16Bits, f32ToBf16Bits, Q4_BLOCK, q4Row,
   TERNARY_CHUNK, ternaryScalesOf, ternarize, setTernaryScale, ternaryScales, encodeTernaryRows, ternaryRow,
   type WeightFormat, type MatrixLayout, type MatrixBytes, type TernaryScales,
 } from "./formats.js";
@@ -26,3 +26,5 @@ export { createKernels, type CpuKernelsName, type KernelsOptions } from "./creat
 // for backends in other packages (@actorlm/gpu): the batch tables and the checks every backend makes
 export { batchTables, kvElements, type BatchTables } from "./batch-tables.js";
 export { checkLimits, checkRange, checkTernarySource } from "./kernel-checks.js";
+export { GgufFile, GgufError, isGgufFile, type GgufFault, type GgufValue, type GgufTensorInfo, type GgufOpenOptions } from "./gguf.js";
+export { dequantize, ggmlType, ggmlTypeById, ggmlTypeName, ggmlBytes, type GgmlType, type GgmlTypeName } from "./ggml-types.js";

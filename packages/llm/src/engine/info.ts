@@ -21,6 +21,8 @@ export interface ModelInfo {
   simd: string;
   /** Storage format of the weight matrices. */
   dtype: string;
+  /** For a GGUF file: its `general.architecture` and how many matrices of each tensor type it holds (converted to `dtype` at load). */
+  gguf?: { architecture: string; tensorTypes: Partial<Record<string, number>> };
   /** How the weights are stored, in words: which matrices are ternary (BitNet) and whether storing them so was lossy. */
   weights: string;
   /** The weight matrices by storage format: how many, their values, and the kernel memory they take (padding and scales included). */

@@ -35,7 +35,9 @@ export async function loadEngine(args: LlmEngineArgs | string, onProgress?: OnLo
   const started = await startKernels(plan, settings.config.threads, settings.verbose);
   const { kernels } = started;
   try {
-    const { lm, tokenizer, architecture } = await readModelFiles(dir, kernels, format, settings, onProgress);
+    // a GGUF file given no dtype keeps the format nearest to its own tensor types
+    const asked = typeof args === "string" || args.dtype === undefined ? undefined : format;
+    const { lm, tokenizer, architecture, stored, gguf } = await readModelFiles(dir, kernels, asked, settings, onProgress);
     checkVocabulary(tokenizer, lm.config.vocabSize, dir);
     const maxSequenceLength = checkLimits(lm, settings.config.maxSequenceLength, settings.maxConcurrentRequests);
     const info: ModelInfo = {
@@ -48,8 +50,9 @@ export async function loadEngine(args: LlmEngineArgs | string, onProgress?: OnLo
       backend: kernels.name,
       threads: kernels.threads,
       simd: kernels.simd,
-      dtype: format,
-      weights: lm.storage ?? format,
+      dtype: stored,
+      weights: lm.storage ?? stored,
+      ...(gguf === undefined ? {} : { gguf }),
       formats: { ...lm.formats },
       kvCacheTokens: lm.kv.capacityTokens,
       prefixCaching: settings.prefixCaching,
@@ -76,22 +79,23 @@ export async function loadEngine(args: LlmEngineArgs | string, onProgress?: OnLo
 }
 
 /**
- * A Hugging Face directory's model (config.json, safetensors) read into `kernels` as `format`, and its tokenizer
- * (tokenizer.json and the special ids of tokenizer_config, generation_config and config.json).
+ * A Hugging Face directory's model (config.json, safetensors) or a GGUF file read into `kernels` as `format` (a GGUF
+ * file given none: its own types' nearest), and its tokenizer (tokenizer.json and the special ids of
+ * tokenizer_config, generation_config and config.json; a GGUF file's metadata).
  */
 async function readModelFiles(
   dir: string,
   kernels: Kernels,
-  format: WeightFormat,
+  format: WeightFormat | undefined,
   settings: LoadSettings,
   onProgress: OnLoadProgress | undefined,
-): Promise<{ lm: CausalLM; tokenizer: Tokenizer; architecture: string }> {
+): Promise<{ lm: CausalLM; tokenizer: Tokenizer; architecture: string; stored: WeightFormat; gguf: ModelInfo["gguf"] }> {
   const { kvCacheTokens, maxBatchTokens, checkWeights } = settings;
   // every running request may want its logits in the same step
   const maxLogitRows = Math.max(DEFAULT_MAX_LOGIT_ROWS, settings.maxConcurrentRequests);
   const loaded = await loadModel(dir, { kernels, format, onProgress, kvCacheTokens, maxBatchTokens, maxLogitRows, checkWeights });
   const tokenizer = await Tokenizer.fromDir(dir, { modelConfig: loaded.rawConfig });
-  return { lm: loaded.model, tokenizer, architecture: loaded.architecture.name };
+  return { lm: loaded.model, tokenizer, architecture: loaded.architecture.name, stored: loaded.format, gguf: loaded.gguf };
 }
 
 /**

@@ -12,6 +12,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { LlmError } from "../errors.js";
+import { parseGgufModelId, resolveGgufModel } from "./gguf-id.js";
 import { formatModelId, isCommitHash, parseModelId, type ModelId } from "./model-id.js";
 
 /** Where the cache is, from the environment (as huggingface_hub reads it). */
@@ -41,11 +42,14 @@ export function cachedSnapshot(id: ModelId, cacheDir = hubCacheDir()): string | 
 
 /**
  * The directory a model named by `model` lives in: `model` itself when it is a directory; the cached snapshot when it
- * is a Hugging Face id (`org/name[@revision]`). A cached id missing from the cache is refused (MODEL_LOAD, field
+ * is a Hugging Face id (`org/name[@revision]`), the cached .gguf file when it is a GGUF id (`org/name:Q4_0`, see
+ * gguf-id.ts). A cached id missing from the cache is refused (MODEL_LOAD, field
  * `model`) with how to fetch it; anything else is returned as given, so loading names the file it cannot find.
  */
 export function resolveModelDir(model: string, cacheDir = hubCacheDir()): string {
   if (isDirectory(model)) return model;
+  const gguf = existsSync(model) ? null : parseGgufModelId(model);    // org/name:Q4_0, a GGUF file in the cache
+  if (gguf !== null) return resolveGgufModel(model, gguf, cacheDir);
   const id = parseModelId(model);
   if (id === null) return model;
   const snapshot = cachedSnapshot(id, cacheDir);

@@ -22,6 +22,7 @@ import { dirname, join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LlmError } from "../errors.js";
 import { hubCacheDir, repoFolder } from "./cache.js";
+import { parseGgufModelId, type GgufModelId } from "./gguf-id.js";
 import { formatModelId, isCommitHash, parseModelId, type ModelId } from "./model-id.js";
 
 /** Where a download stands, reported after every chunk written. */
@@ -52,7 +53,7 @@ export interface DownloadOptions {
 
 /** What {@link downloadModel} did. */
 export interface DownloadResult {
-  /** The snapshot folder: a model directory the engine loads. */
+  /** The snapshot folder: a model directory the engine loads (for a GGUF file, the file in it). */
   readonly dir: string;
   readonly commit: string;
   /** Files in the snapshot, in the order fetched. */
@@ -80,6 +81,8 @@ interface Remote {
  * whose size is not the one announced.
  */
 export async function downloadModel(model: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const gguf = parseGgufModelId(model);
+  if (gguf !== null) return downloadGguf(model, gguf, options);
   const id = parseModelId(model);
   if (id === null) throw new LlmError("VALIDATION", `model: "${model}" is not a Hugging Face model id (org/name, optionally @revision)`, { field: "model" });
   const hub = new HubClient(id, options);
@@ -125,6 +128,32 @@ export async function downloadModel(model: string, options: DownloadOptions = {}
     await writeFile(join(folder, "refs", id.revision), commit);
   }
   return { dir: snapshot, commit, files: plan.map((r) => r.file), bytesDownloaded: bytes };
+}
+
+/**
+ * Fetches one GGUF file named by id (`org/name[@revision]:file.gguf`) into the cache, as {@link downloadModel} fetches a
+ * model's files. A quantization label (`:Q4_0`) names no file until the repository's file list is known, which the
+ * `resolve/` URLs alone do not give: it is refused (VALIDATION) asking for the file name.
+ */
+async function downloadGguf(model: string, gguf: GgufModelId, options: DownloadOptions): Promise<DownloadResult> {
+  if (!gguf.tag.toLowerCase().endsWith(".gguf")) {
+    throw new LlmError("VALIDATION",
+      `model: "${model}" names a GGUF file by the label ${gguf.tag}, which is matched against the files already cached; to download it, name the file (${gguf.id.repo}:<file>.gguf)`,
+      { field: "model" });
+  }
+  const hub = new HubClient(gguf.id, options);
+  const folder = repoFolder(options.cacheDir ?? hubCacheDir(), gguf.id.repo);
+  const found = await hub.head(gguf.tag, gguf.id.revision, true);
+  const commit = found.commit ?? gguf.id.revision;
+  const snapshot = join(folder, "snapshots", isCommitHash(gguf.id.revision) ? gguf.id.revision : commit);
+  const total = found.remote.size ?? 0;
+  const bytes = await new BlobStore(folder, snapshot).fetch(found.remote, hub, (done) => options.onProgress?.({ file: gguf.tag, done, total }));
+  options.onProgress?.({ file: gguf.tag, done: total, total });
+  if (!isCommitHash(gguf.id.revision)) {
+    await mkdir(join(folder, "refs", dirname(gguf.id.revision)), { recursive: true });
+    await writeFile(join(folder, "refs", gguf.id.revision), commit);
+  }
+  return { dir: join(snapshot, gguf.tag), commit, files: [gguf.tag], bytesDownloaded: bytes };
 }
 
 /** The shard files an index's weight_map names (each once, in order). */

@@ -1,6 +1,6 @@
 // What generation needs from a model architecture, and what loading one takes.
 import { totalmem } from "node:os";
-import type { BatchSequence, Kernels, ProgressCallback, WeightFormat } from "@actorlm/tensor";
+import type { BatchSequence, Kernels, ProgressCallback, TensorSource, WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
 import type { KvStorage } from "../kv-cache.js";
 import type { FormatUse } from "./weights.js";
@@ -58,6 +58,10 @@ export interface ModelLoadOptions {
   readonly onProgress?: ProgressCallback;
   /** Refuse (MODEL_LOAD naming the tensor) a weight holding NaN or ±inf, checked as it is read. Default true. */
   readonly checkWeights?: boolean;
+  /** Read the weights from this source (the caller's to close) instead of the directory's safetensors: a GGUF file. */
+  readonly source?: TensorSource;
+  /** A matrix's storage format where it should differ from `format` (a GGUF file's matrices each in the format nearest their type). */
+  readonly formatOf?: (name: string) => WeightFormat | undefined;
 }
 
 /** Default rows per forward. */

@@ -74,9 +74,9 @@ export function tableFormat(format: WeightFormat): WeightFormat {
 
 /** How a model of any float architecture loaded with `format` stores its weights, in words. */
 export function describeStorage(format: WeightFormat): string {
-  return format === "ternary"
-    ? "ternary decoder linears (post-training ternarization of float weights, BitNet b1.58's scheme: lossy), embeddings and LM head bfloat16"
-    : format;
+  if (format === "ternary") return "ternary decoder linears (post-training ternarization of float weights, BitNet b1.58's scheme: lossy), embeddings and LM head bfloat16";
+  if (format === "q4") return "q4 (4-bit blocks of 32 with a half scale each: float weights rounded to nearest, lossy; a GGUF Q4_0 block is kept exactly)";
+  return format;
 }
 
 /** The parts of a loaded decoder. */
@@ -189,6 +189,7 @@ export async function loadDecoder<C extends DecoderDims, S extends SpecsObject>(
   dir: string, config: C, options: ModelLoadOptions, recipe: DecoderRecipe<C, S>,
 ): Promise<DecoderParts<C>> {
   requireKernels(options);
+  if (options.source !== undefined) return decoderParts(config, options.source, options, recipe);   // a GGUF file, opened by the caller
   const source = await openSafetensors(dir, { onProgress: options.onProgress });
   try {
     return decoderParts(config, source, options, recipe);
@@ -211,7 +212,7 @@ export function decoderParts<C extends DecoderDims, S extends SpecsObject>(
   const headSpec = recipe.headWeight(config, has);
   const head: WeightSpecs<"lmHead"> | null = headSpec === null ? null : { lmHead: table(headSpec) };
   const layerWeights = Array.from({ length: config.numLayers }, (_, i) => recipe.layerWeights(i, config, has));
-  const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress, options.checkWeights ?? true);
+  const w = new WeightLoader(source, ops, format, [outer, ...layerWeights, ...(head ? [head] : [])], options.onProgress, options.checkWeights ?? true, options.formatOf);
   const positions = config.maxPositionEmbeddings;
   const invFreqs = recipe.rotary(config);
   const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 4;

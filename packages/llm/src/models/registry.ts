@@ -4,7 +4,9 @@
  * that architecture's parser and hands the result to its loader.
  */
 import { join } from "node:path";
+import type { GgmlTypeName, WeightFormat } from "@actorlm/tensor";
 import { LlmError } from "../errors.js";
+import { ggufDefaultFormat, ggufNearestFormat, isGgufModel, openGgufModel } from "../gguf/model-file.js";
 import { readJsonFile } from "../json-file.js";
 import { bitnetArchitecture } from "./bitnet/model.js";
 import type { CausalLM, ModelLoadOptions } from "./causal-lm.js";
@@ -66,16 +68,47 @@ export interface LoadedModel {
   readonly architecture: ModelArchitecture<unknown, CausalLM>;
   readonly rawConfig: Readonly<Record<string, unknown>>;
   readonly model: CausalLM;
+  /** The format the matrices were stored in (the one asked for; for a GGUF file given none, the file's own). */
+  readonly format: WeightFormat;
+  /** For a GGUF file: its `general.architecture` and its matrices' tensor types, with how many of each. */
+  readonly gguf?: { readonly architecture: string; readonly tensorTypes: Readonly<Partial<Record<GgmlTypeName, number>>> };
 }
 
-/** Load the model in `dir`: config.json is read and parsed once, then handed to its architecture's loader. */
-export async function loadModel(dir: string, options: ModelLoadOptions): Promise<LoadedModel> {
+/**
+ * Load the model in `dir`: config.json is read and parsed once, then handed to its architecture's loader. `dir` may
+ * be a GGUF file instead: its metadata stands for config.json and its tensors for the safetensors (see `gguf/`); with
+ * no `format` given its matrices keep the format nearest to their own type.
+ */
+export async function loadModel(dir: string, options: Omit<ModelLoadOptions, "format"> & { readonly format?: WeightFormat }): Promise<LoadedModel> {
+  if (isGgufModel(dir)) {
+    const gguf = openGgufModel(dir, options.onProgress);
+    try {
+      const architecture = architectureFor(gguf.rawConfig.model_type, dir);
+      const config = architecture.parseConfig(gguf.rawConfig, dir);
+      let format = options.format ?? ggufDefaultFormat(gguf.tensorTypes);
+      // kernels that store only float formats (the gpu backend) get the file's quantized blocks as float16
+      if (options.format === undefined && !options.kernels.supports("matmul", format)) format = "float16";
+      // given no format, each matrix keeps the one nearest its own type (a Q6_K head beside Q4_0 layers: int8)
+      const formatOf = (name: string): WeightFormat | undefined => {
+        const type = gguf.source.ggufType(name);
+        const nearest = type === undefined ? undefined : ggufNearestFormat(type);
+        return nearest !== undefined && options.format === undefined && options.kernels.supports("matmul", nearest) ? nearest : undefined;
+      };
+      const model = await architecture.load(dir, config, { ...options, format, source: gguf.source, formatOf }).catch((e: unknown) => {
+        throw gguf.source.nameTensors(e);
+      });
+      return { architecture, rawConfig: gguf.rawConfig, model, format, gguf: { architecture: gguf.architecture, tensorTypes: gguf.tensorTypes } };
+    } finally {
+      gguf.source.close();
+    }
+  }
   const path = join(dir, "config.json");
   const rawConfig = await readJsonFile(path);
   const architecture = architectureFor(modelTypeOf(rawConfig, path), path);
   const config = architecture.parseConfig(rawConfig, path);
-  const model = await architecture.load(dir, config, options);
-  return { architecture, rawConfig: rawConfig as Record<string, unknown>, model };
+  const format = options.format ?? "float32";
+  const model = await architecture.load(dir, config, { ...options, format });
+  return { architecture, rawConfig: rawConfig as Record<string, unknown>, model, format };
 }
 
 function modelTypeOf(raw: unknown, path: string): unknown {

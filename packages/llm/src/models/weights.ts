@@ -78,7 +78,8 @@ export class WeightLoader {
 
   /**
    * `plan` is every block's specs, in any order: how many weights they name is the progress denominator. With
-   * `checkFinite` (the default) a tensor holding NaN or ±inf is refused (MODEL_LOAD naming it and where).
+   * `checkFinite` (the default) a tensor holding NaN or ±inf is refused (MODEL_LOAD naming it and where). `formatOf`
+   * names a matrix's own storage format where the source says better than `format` (a GGUF file's tensor types).
    */
   constructor(
     private readonly source: TensorSource,
@@ -87,16 +88,17 @@ export class WeightLoader {
     plan: readonly SpecsObject[],
     private readonly onProgress?: ProgressCallback,
     private readonly checkFinite = true,
+    private readonly formatOf: (name: string) => WeightFormat | undefined = () => undefined,
   ) {
     this.planned = new Set(plan);
     const specs = plan.flatMap((p) => Object.values(p).filter((s): s is WeightSpec => s !== undefined));
     this.total = specs.length;
-    const unsupported = specs.find((s) => s.shape.length === 2 && !kernels.supports("matmul", s.format ?? format));
+    const unsupported = specs.find((s) => s.shape.length === 2 && !kernels.supports("matmul", this.formatFor(s)));
     if (unsupported !== undefined) {
-      const stored = unsupported.format ?? format;
+      const stored = this.formatFor(unsupported);
       throw new LlmError("MODEL_LOAD", `dtype ${stored}: the ${kernels.name} backend cannot store ${stored} weights (${unsupported.name}); run this model on the cpu`, { field: "dtype" });
     }
-    this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(s.format ?? format, s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
+    this.plannedBytes = specs.reduce((n, s) => n + (s.shape.length === 2 ? matrixBytes(this.formatFor(s), s.shape[0], s.shape[1]) : 4 * s.shape[0]), 0);
   }
 
   /** Every weight of `specs` (one of the planned ones); refuses (MODEL_LOAD) a missing, non-float, mis-shaped or non-finite one. */
@@ -109,7 +111,7 @@ export class WeightLoader {
 
   private store(spec: WeightSpec): Weight {
     const { name, shape, map, from, read } = spec;
-    const format = spec.format ?? this.format;
+    const format = this.formatFor(spec);
     if (read !== undefined) return this.stored(this.kernels.weight(shape, format, read(this.source)));
     if (!this.source.has(name)) throw new LlmError("MODEL_LOAD", `weight "${name}" is missing from the checkpoint`);
     const info = this.source.info(name);
@@ -143,6 +145,11 @@ export class WeightLoader {
       weight = this.kernels.weight(shape, format, values);
     }
     return this.stored(weight);
+  }
+
+  /** The format a matrix spec is stored in: the source's own where it names one, else the spec's, else the model's. */
+  private formatFor(spec: WeightSpec): WeightFormat {
+    return (spec.read === undefined ? this.formatOf(spec.name) : undefined) ?? spec.format ?? this.format;
   }
 
   /** Counts a stored weight and reports progress. */

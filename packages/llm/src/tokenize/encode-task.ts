@@ -1,6 +1,7 @@
 // A piscina task (runs on a CpuPool thread): tokenize one text with the tokenizer of a model directory.
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { isGgufModel } from "../gguf/model-file.js";
 import { Tokenizer } from "../tokenizer.js";
 
 /** One text to tokenize with the tokenizer files in `dir`. */
@@ -20,7 +21,7 @@ export default async function encode(task: EncodeTask): Promise<Int32Array> {
 /** The cached tokenizer of `dir` while its tokenizer.json is unchanged; a failed load is not kept. */
 async function tokenizerOf(dir: string): Promise<Tokenizer> {
   // a missing file reads as mtime NaN (never equal): fromDir then rejects naming it
-  const mtimeMs = await stat(join(dir, "tokenizer.json")).then((s) => s.mtimeMs, () => NaN);
+  const mtimeMs = await stat(isGgufModel(dir) ? dir : join(dir, "tokenizer.json")).then((s) => s.mtimeMs, () => NaN);
   const cached = tokenizers.get(dir);
   if (cached && cached.mtimeMs === mtimeMs) return cached.tokenizer;
   const entry = { mtimeMs, tokenizer: Tokenizer.fromDir(dir) };

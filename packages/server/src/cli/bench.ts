@@ -66,6 +66,8 @@ export interface BenchReport {
   prefill_barriers: number;
   /** Kernel memory of the ternary matrices per value, in bits (BitNet, or dtype ternary); absent without any. */
   ternary_bits_per_weight?: number;
+  /** Kernel memory of every weight matrix (embedding and head included) per value, in bits: the resident weights' size. */
+  weight_bits_per_value: number;
   /** wasm backend: one thread's SIMD arithmetic peak for the kind of product the weights run (GFLOP/s or GOP/s), its kind, and prefill's share of the threads' peak. */
   peak_per_thread?: number;
   peak_kind?: string;
@@ -132,7 +134,7 @@ async function peakOf(info: ProductInfo, tokensPerS: number): Promise<{ peak: nu
   if (info.backend !== "wasm") return undefined;
   const measured = await measureSimdPeak();
   const formats = Object.entries(info.formats).sort((a, b) => (b[1]?.values ?? 0) - (a[1]?.values ?? 0));
-  const kind: keyof SimdPeak = formats[0]?.[0] === "int8" || formats[0]?.[0] === "ternary" ? "int8" : "float32";
+  const kind: keyof SimdPeak = ["int8", "ternary", "q4"].includes(formats[0]?.[0] ?? "") ? "int8" : "float32";
   const gflops = (2 * info.productValuesPerToken * tokensPerS) / 1e9;
   return { peak: measured[kind], kind, gflops, fraction: gflops / (info.threads * measured[kind]) };
 }
@@ -366,6 +368,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
       barriers_per_step: round(times.decodeBarriers),
       prefill_ops: round(times.prefillOps),
       prefill_barriers: round(times.prefillBarriers),
+      weight_bits_per_value: round(bitsPerValue(info.formats), 3),
     };
     const ternary = info.formats.ternary;
     if (ternary !== undefined) report.ternary_bits_per_weight = round((8 * ternary.bytes) / ternary.values, 3);
@@ -394,6 +397,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
     ["peak RSS (MB)", String(report.peak_rss_mb)],
     ["kernel memory in use / high-water mark (MB)", `${report.kernel_memory_mb} / ${report.kernel_memory_high_water_mb}`],
     ["weights read per token (MB)", String(report.weight_mb_per_token)],
+    ["weight matrices (bits per value)", String(report.weight_bits_per_value)],
     ...(report.ternary_bits_per_weight === undefined ? [] : [["ternary matrices (bits per weight)", String(report.ternary_bits_per_weight)] as [string, string]]),
     ["memory bandwidth (GB/s)", String(report.bandwidth_gb_per_s)],
     ["fraction of the bandwidth limit", String(report.bandwidth_fraction)],
@@ -409,3 +413,13 @@ async function runBench(flags: BenchFlags): Promise<void> {
 }
 
 
+
+/** Bits of kernel memory per value over every weight matrix (scales and padding included). */
+function bitsPerValue(formats: Partial<Record<string, { values: number; bytes: number }>>): number {
+  let bytes = 0, values = 0;
+  for (const use of Object.values(formats)) {
+    bytes += use?.bytes ?? 0;
+    values += use?.values ?? 0;
+  }
+  return values === 0 ? 0 : (8 * bytes) / values;
+}

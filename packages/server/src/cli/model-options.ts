@@ -33,7 +33,7 @@ export type EngineFlags = Omit<ModelFlags, "model" | "download">;
  * --max-batch-tokens, --max-concurrent-requests, --max-queued-requests, --no-prefix-caching, --no-check-weights, --verbose.
  */
 export function addModelOptions(command: Command): Command {
-  const model = "model directory (Hugging Face layout), or a Hugging Face id org/name[@revision] from the local cache";
+  const model = "model directory (Hugging Face layout), a GGUF file, or a Hugging Face id org/name[@revision] (org/name:Q4_0 for a GGUF file) from the local cache";
   return addEngineOptions(addDownloadOption(command.option("--model <dir|id>", model, EMBEDDED_MODEL_DIR)));
 }
 
@@ -45,7 +45,7 @@ export function addDownloadOption(command: Command): Command {
 /** Adds the engine flags, --model excepted. */
 export function addEngineOptions(command: Command): Command {
   return command
-    .option("--dtype <type>", `weight storage: ${DATA_TYPE_NAMES.join(", ")} (default float32)`)
+    .option("--dtype <type>", `weight storage: ${DATA_TYPE_NAMES.join(", ")} (default float32; a GGUF file: the format nearest its own tensor types)`)
     .option("--device <device>", "cpu, gpu, cuda:N or auto (the GPU if there is one, else the cpu; default cpu)", oneOf("device", isDevice))
     .option("--backend <name>", "kernels: js, wasm or gpu (default: the device's, wasm on the cpu, gpu on a GPU; gpu on the cpu runs its gpu.js kernels in gpu.js's cpu mode)", oneOf("backend", isKernelBackend))
     .option("--threads <n>", "kernel threads, the model worker included (default: every core)", integer)

@@ -49,7 +49,7 @@ export function modelSpec(value: string, previous: ModelSource[] = []): ModelSou
 export function serveCommand(): Command {
   const command = new Command("serve")
     .description("serve models over HTTP (OpenAI and TGI APIs, /metrics, a web playground at /)")
-    .option("--model <[name=]dir|id>", "model directory or Hugging Face id, repeatable; requests pick one by name (default: the embedded model)", modelSpec)
+    .option("--model <[name=]dir|id>", "model directory, GGUF file or Hugging Face id (org/name:Q4_0 for a cached GGUF file), repeatable; requests pick one by name (default: the embedded model)", modelSpec)
     .option("--host <address>", "interface to bind", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", port, 8080)
     .option("--api-key <key>", "require Authorization: Bearer <key> (or set ACTORLM_API_KEY)")

@@ -4,7 +4,7 @@
  * Each takes views sized for exactly its operands.
  */
 import {
-  INT8_BLOCK, decodeRow, int8Row, matrixLayout, quantizeRow, ternaryRow, ternaryScales, type MatrixBytes, type WeightFormat,
+  INT8_BLOCK, decodeRow, int8Row, matrixLayout, q4Row, quantizeRow, ternaryRow, ternaryScales, type MatrixBytes, type WeightFormat,
 } from "../formats.js";
 import type { BatchTables } from "../batch-tables.js";
 import type { Activation } from "../kernels.js";
@@ -20,7 +20,7 @@ export interface StoredMatrix {
 /** out[R, N] = x[R, K] · wᵀ (+ bias). */
 export function matmul(out: Float32Array, x: Float32Array, w: StoredMatrix, R: number, bias?: Float32Array): void {
   const { N, K } = w;
-  if (w.format === "int8") return matmulInt8(out, x, w, R, bias);
+  if (w.format === "int8" || w.format === "q4") return matmulBlocks(out, x, w, R, bias);
   if (w.format === "ternary") return matmulTernary(out, x, w, R, bias);
   const row = new Float32Array(K);
   for (let n = 0; n < N; n++) {
@@ -35,10 +35,10 @@ export function matmul(out: Float32Array, x: Float32Array, w: StoredMatrix, R: n
   }
 }
 
-/** int8 weights: activations quantized per row, integer dot products per block, scaled in float. */
-function matmulInt8(out: Float32Array, x: Float32Array, w: StoredMatrix, R: number, bias?: Float32Array): void {
+/** int8 or q4 weights: activations quantized per row to int8, integer dot products per block, scaled in float. */
+function matmulBlocks(out: Float32Array, x: Float32Array, w: StoredMatrix, R: number, bias?: Float32Array): void {
   const { N, K } = w;
-  const { chunks } = matrixLayout("int8", N, K);
+  const { chunks } = matrixLayout(w.format, N, K);
   const Kp = chunks * INT8_BLOCK;
   const xq = new Int8Array(Kp), q = new Int8Array(Kp), scales = new Float32Array(chunks);
   const sx = new Float32Array(R), xqs = new Int8Array(R * Kp);
@@ -47,7 +47,7 @@ function matmulInt8(out: Float32Array, x: Float32Array, w: StoredMatrix, R: numb
     xqs.set(xq, r * Kp);
   }
   for (let n = 0; n < N; n++) {
-    int8Row(w.bytes, n, N, K, q, scales);
+    (w.format === "q4" ? q4Row : int8Row)(w.bytes, n, N, K, q, scales);
     for (let r = 0; r < R; r++) {
       let s = 0;
       for (let b = 0; b < chunks; b++) {

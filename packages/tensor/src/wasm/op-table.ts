@@ -35,6 +35,8 @@ export const OP_TABLE = {
   matmulBF16: { code: 3, args: product },
   /** x: int8 activations (as i16, rows of Kp), scales: their row scales. */
   matmulI8: { code: 4, args: { out: "ptr", x: "ptr", scales: "ptr", w: "ptr", rows: "i32", N: "i32", Kp: "i32", bias: "ptr", accumulate: "i32" } },
+  /** q4 weights (blocks of 32 with a half scale) times int8 activations (as `matmulI8` takes them). */
+  matmulQ4: { code: 31, args: { out: "ptr", x: "ptr", scales: "ptr", w: "ptr", rows: "i32", N: "i32", Kp: "i32", bias: "ptr", accumulate: "i32" } },
   quantize: { code: 5, args: { q: "ptr", scales: "ptr", x: "ptr", rows: "i32", K: "i32", Kp: "i32" } },
   rmsnorm: { code: 6, args: { out: "ptr", x: "ptr", w: "ptr", rows: "i32", D: "i32", eps: "f32" } },
   layernorm: { code: 7, args: { out: "ptr", x: "ptr", w: "ptr", b: "ptr", rows: "i32", D: "i32", eps: "f32" } },
@@ -95,7 +97,7 @@ export const OP_TABLE = {
   /**
    * out = act(x · gateᵀ) ⊙ (x · upᵀ), chunks of output columns: each chunk runs both products over its columns (the up
    * values into `up`), then the gated activation on them. x, scales, sums: the activations as the format's product
-   * takes them; format: 0 float32, 1 float16, 2 bfloat16, 3 int8, 4 ternary.
+   * takes them; format: 0 float32, 1 float16, 2 bfloat16, 3 int8, 4 ternary, 5 q4.
    */
   gatedMatmul: {
     code: 43,

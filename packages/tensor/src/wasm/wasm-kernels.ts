@@ -60,6 +60,7 @@ interface Conversions {
   narrowToHalves(dst: number, src: number, n: number, bf: number): void;
   packRows(dst: number, src: number, rows: number, K: number, bytes: number, row0: number): void;
   quantizeWeights(q: number, src: number, rows: number, K: number, row0: number): void;
+  quantizeQ4Weights(q: number, src: number, rows: number, K: number, row0: number): void;
   ternaryAbsSum(src: number, n: number, acc: number): number;
   ternarizeRows(dst: number, src: number, rows: number, K: number, row0: number, inverse: number): void;
   packTernary(dst: number, src: number, rows: number, K: number, row0: number): number;
@@ -73,7 +74,7 @@ interface Probes {
 
 /** Control block words (see assembly/index.ts). */
 const CTRL = { gen: 0, list: 1, count: 2, counters: 3, stop: 6, scratch: 8, stride: 9, fault: 10 } as const;
-const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3, ternary: 4 };
+const FORMAT_CODE: Readonly<Record<WeightFormat, number>> = { float32: 0, float16: 1, bfloat16: 2, int8: 3, ternary: 4, q4: 5 };
 const ACT_CODE: Readonly<Record<Activation, number>> = { silu: 0, gelu_tanh: 1, relu2: 2 };
 /** Activation rows from which the ternary kernel unpacks each tile once into per-thread scratch (assembly/ternary.ts). */
 const TERNARY_UNPACK_ROWS = 4;
@@ -338,7 +339,7 @@ export class WasmKernels implements Kernels {
   /** Notes a stored matrix's row length where its products prepare activations (what {@link reserve} sizes for). */
   #widen(m: WasmWeight): void {
     const w = this.#widest;
-    if (m.format === "int8") w.int8 = Math.max(w.int8, m.Kp);
+    if (m.format === "int8" || m.format === "q4") w.int8 = Math.max(w.int8, m.Kp);   // q4 prepares int8's activations
     else if (m.format === "ternary") w.ternary = Math.max(w.ternary, m.Kp);
     else if (m.format !== "float32") w.halves = Math.max(w.halves, m.K);
   }
@@ -386,6 +387,7 @@ export class WasmKernels implements Kernels {
     if (type !== "F32") c.widenHalves(st.f32, st.u16, count, type === "BF16" ? 1 : 0);
     if (format === "float32") return c.packRows(ptr, st.f32, n, K, 4, r0);
     if (format === "int8") return c.quantizeWeights(ptr, st.f32, n, K, r0);
+    if (format === "q4") return c.quantizeQ4Weights(ptr, st.f32, n, K, r0);
     c.narrowToHalves(st.u16, st.f32, count, format === "bfloat16" ? 1 : 0);
     c.packRows(ptr, st.u16, n, K, 2, r0);
   }
@@ -551,8 +553,8 @@ export class WasmKernels implements Kernels {
       case "float16": case "bfloat16":
         this.#begin(m.format === "float16" ? "matmulF16" : "matmulBF16", cut, { out: o, x: a.x, w: m.ptr, rows, N, K, bias: b, accumulate: add });
         break;
-      case "int8":
-        this.#begin("matmulI8", cut, { out: o, x: a.x, scales: a.scales, w: m.ptr, rows, N, Kp, bias: b, accumulate: add });
+      case "int8": case "q4":
+        this.#begin(m.format === "int8" ? "matmulI8" : "matmulQ4", cut, { out: o, x: a.x, scales: a.scales, w: m.ptr, rows, N, Kp, bias: b, accumulate: add });
         break;
       case "ternary":
         this.#begin("matmulTernary", cut, { out: o, x: a.x, scales: a.scales, sums: a.sums, w: m.ptr, rows, N, Kp, bias: b, accumulate: add });
@@ -658,7 +660,7 @@ export class WasmKernels implements Kernels {
         const xp = rows >= HALF_UNPACK_ROWS ? i : this.#prepareHalves(x, rows, K, m.format);
         return { x: xp, scales: 0, sums: 0, bytes: 4 * rows * K };
       }
-      case "int8": {
+      case "int8": case "q4": {                                                  // q4 takes int8's activations
         if (rows >= INT8_UNPACK_ROWS) this.#ensureScratch((17 * Kp) / 8);       // a tile widened to i16, 8.5·Kp bytes
         const q = this.#quantize(x, rows, K, Kp);
         return { x: q.ptr, scales: q.scales, sums: 0, bytes: 2 * rows * Kp };
