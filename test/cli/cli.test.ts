@@ -175,6 +175,11 @@ describe("usage errors: exit 2, one line naming the problem and a hint to --help
     expect(run.stderr.split("\n")[0]).toBe(`actorlm: VALIDATION: ${problem}`);
   });
 
+  it.each(["generate", "bench", "perplexity"])("%s --model /nonexistent: VALIDATION naming --model, before anything loads (as serve)", async (command) => {
+    const run = await cli(command, ...(command === "generate" ? ["--prompt", "x"] : command === "perplexity" ? ["--file", "package.json"] : []), "--model", "/nonexistent");
+    expectUsageError(run, /^actorlm: VALIDATION: --model: "\/nonexistent" is not a directory nor a Hugging Face id/, `actorlm ${command}`);
+  });
+
   it("bench --runs -3: VALIDATION naming --runs", async () => {
     const run = await cli("bench", "--runs", "-3");
     expectUsageError(run, /^actorlm: VALIDATION: --runs: must be an integer ≥ 1, got -3$/, "actorlm bench");
@@ -202,11 +207,12 @@ describe("usage errors: exit 2, one line naming the problem and a hint to --help
 });
 
 describe("failures while running: exit 1, one line with the error code, no hint", () => {
-  it("--model /nonexistent: MODEL_LOAD naming the file", async () => {
-    const run = await cli("generate", "--prompt", "x", "--model", "/nonexistent");
+  it("--model naming a directory with no model in it: MODEL_LOAD naming the file", async () => {
+    const empty = mkdtempSync(join(tmp, "empty-"));
+    const run = await cli("generate", "--prompt", "x", "--model", empty);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
-    expect(run.stderr).toMatch(/^actorlm: MODEL_LOAD: .*\/nonexistent.*\n$/);
+    expect(run.stderr).toMatch(/^actorlm: MODEL_LOAD: .*empty-.*\n$/);
     expect(run.stderr.split("\n")).toHaveLength(2);
   });
 });

@@ -3,8 +3,7 @@
 // stderr and in /health), logs one line per request, restarts crashed model workers, and on SIGINT/SIGTERM drains:
 // /health 503 at once, new requests refused after the drain delay, in-flight ones finished within the grace period
 // (a second signal cancels them), then exits 0.
-import { EMBEDDED_MODEL_DIR, resolveModelDir } from "@actorlm/llm";
-import { existsSync } from "node:fs";
+import { EMBEDDED_MODEL_DIR } from "@actorlm/llm";
 import { InferenceError } from "@actorlm/runtime";
 import { Command, InvalidArgumentError } from "commander";
 import type { RequestLog } from "../context.js";
@@ -14,6 +13,7 @@ import { fetchIfMissing } from "./download.js";
 import { addDownloadOption, addEngineOptions, engineArgs, type EngineFlags } from "./model-options.js";
 import { integer, port } from "./options.js";
 import { showLoadProgress } from "./progress.js";
+import { requireModelDir } from "./start-model.js";
 
 interface ServeFlags extends EngineFlags {
   model?: ModelSource[];
@@ -157,18 +157,4 @@ async function runServe(flags: ServeFlags): Promise<void> {
     if (model.info.fallback !== null) say(`model ${model.name}: ${model.info.fallback}`);
     say(`model ${model.name} ready (${model.dir}, ${Date.now() - t0} ms)`);
   }
-}
-
-/**
- * Refuses, before the server binds, a --model that names neither a directory nor a Hugging Face id in the local
- * cache (VALIDATION naming --model; exit 2): a typo should not start a replica that can never become ready.
- */
-function requireModelDir(model: string): void {
-  let dir: string;
-  try {
-    dir = resolveModelDir(model);
-  } catch (error) {
-    throw new InferenceError("VALIDATION", `model: ${(error as Error).message}`, { field: "model" });
-  }
-  if (!existsSync(dir)) throw new InferenceError("VALIDATION", `model: "${model}" is not a directory nor a Hugging Face id (org/name)`, { field: "model" });
 }

@@ -1,6 +1,7 @@
 // Load a model for a CLI command: a started model host, with a progress bar while it loads.
-import { ModelHost } from "@actorlm/runtime";
-import { LlmEngine, type LlmEngineArgs } from "@actorlm/llm";
+import { existsSync } from "node:fs";
+import { InferenceError, ModelHost } from "@actorlm/runtime";
+import { LlmEngine, resolveModelDir, type LlmEngineArgs } from "@actorlm/llm";
 import { fetchIfMissing } from "./download.js";
 import { showLoadProgress } from "./progress.js";
 
@@ -9,7 +10,9 @@ import { showLoadProgress } from "./progress.js";
  * fetches a Hugging Face id that is not in the local cache. Device `auto` that fell back to the cpu says so on stderr.
  */
 export async function startModel(args: LlmEngineArgs, progress: boolean, download = false): Promise<ModelHost<LlmEngine>> {
+  LlmEngine.validateArgs(args);                    // a bad setting is named before a missing model
   if (download) await fetchIfMissing(args.model);
+  requireModelDir(args.model);
   const host = ModelHost.create(LlmEngine, args);
   const bar = progress ? showLoadProgress(host) : undefined;
   try {
@@ -23,4 +26,18 @@ export async function startModel(args: LlmEngineArgs, progress: boolean, downloa
   const { fallback } = await host.call("info");
   if (fallback !== null) process.stderr.write(`actorlm: ${fallback}\n`);
   return host;
+}
+
+/**
+ * Refuses, before anything loads or binds, a --model that names neither a directory or file nor a Hugging Face id in
+ * the local cache (VALIDATION naming --model; exit 2): a typo should not start a replica that can never become ready.
+ */
+export function requireModelDir(model: string): void {
+  let dir: string;
+  try {
+    dir = resolveModelDir(model);
+  } catch (error) {
+    throw new InferenceError("VALIDATION", `model: ${(error as Error).message}`, { field: "model" });
+  }
+  if (!existsSync(dir)) throw new InferenceError("VALIDATION", `model: "${model}" is not a directory nor a Hugging Face id (org/name)`, { field: "model" });
 }
