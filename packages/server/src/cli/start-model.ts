@@ -29,15 +29,11 @@ export async function startModel(args: LlmEngineArgs, progress: boolean, downloa
 }
 
 /**
- * Refuses, before anything loads or binds, a --model that names neither a directory or file nor a Hugging Face id in
- * the local cache (VALIDATION naming --model; exit 2): a typo should not start a replica that can never become ready.
+ * Refuses, before anything loads or binds, a --model that names nothing: a path with no directory or file there is a
+ * usage error (VALIDATION naming --model; exit 2), so a typo never starts a replica that can never become ready; a
+ * Hugging Face id not in the local cache is MODEL_LOAD naming it and `actorlm download` (exit 1), as loading says.
  */
 export function requireModelDir(model: string): void {
-  let dir: string;
-  try {
-    dir = resolveModelDir(model);
-  } catch (error) {
-    throw new InferenceError("VALIDATION", `model: ${(error as Error).message}`, { field: "model" });
-  }
+  const dir = resolveModelDir(model);
   if (!existsSync(dir)) throw new InferenceError("VALIDATION", `model: "${model}" is not a directory nor a Hugging Face id (org/name)`, { field: "model" });
 }
