@@ -12,3 +12,16 @@ export async function rejection(promise: Promise<unknown>, code: ErrorCode): Pro
   expect((error as InferenceError).code, (error as Error).message).toBe(code);
   return error as InferenceError;
 }
+
+/** Runs `fn`, expects it to throw an InferenceError of VALIDATION, and returns the field it names. */
+export function validationField(fn: () => unknown): string | undefined {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error, "expected a VALIDATION error").toBeInstanceOf(InferenceError);
+  expect((error as InferenceError).code, (error as Error).message).toBe("VALIDATION");
+  return (error as InferenceError).field;
+}

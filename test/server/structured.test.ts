@@ -4,18 +4,8 @@
  * and log-probabilities take OpenAI's chat and completions shapes and TGI's details.
  */
 import { describe, expect, it } from "vitest";
-import { InferenceError } from "@actorlm/runtime";
+import { validationField as fieldOf } from "../assertions.js";
 import { chatLogprobs, completionLogprobs, responseFormatGrammar, tgiGrammar, tgiTokens, toolRequest } from "../../packages/server/src/structured.js";
-
-const fieldOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (error) {
-    expect(InferenceError.is(error, "VALIDATION")).toBe(true);
-    return (error as InferenceError).field;
-  }
-  throw new Error("expected VALIDATION");
-};
 
 describe("response_format", () => {
   it("maps text, json_object and json_schema", () => {

@@ -8,7 +8,7 @@ import {
   checkToolChoice, checkTools, HERMES_FORMAT, LLAMA3_FORMAT, MISTRAL_FORMAT, parseToolCalls, Rng, toolCallFormat, ToolCallStream,
   type ToolCallFormat, type ToolCallDelta,
 } from "@actorlm/llm";
-import { InferenceError } from "@actorlm/runtime";
+import { validationField as fieldOf } from "../assertions.js";
 
 const ids = () => {
   let n = 0;
@@ -97,15 +97,7 @@ describe("streaming", () => {
 
 describe("checks", () => {
   const weather = { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } };
-  const fieldOf = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (error) {
-      expect(InferenceError.is(error, "VALIDATION")).toBe(true);
-      return (error as InferenceError).field;
-    }
-    throw new Error("expected VALIDATION");
-  };
+
   it("names the path of a bad tool or choice", () => {
     expect(checkTools([weather])).toHaveLength(1);
     expect(fieldOf(() => checkTools([{ type: "function", function: { name: "x y" } }]))).toBe("tools[0].function.name");
