@@ -71,8 +71,8 @@ export class Sampler {
 
   /**
    * The next token id for `logits` (one row, length = vocabulary), given the prompt and every token passed to
-   * {@link Sampler.accept} so far. `allowed` (a grammar's bitmask, see `applyTokenMask`) leaves the other ids out. `logits` is not modified. The sampler does not record the id itself: call
-   * `accept` with the token actually appended.
+   * {@link Sampler.accept} so far; `allowed` (a grammar's bitmask, see `applyTokenMask`) leaves the other ids out.
+   * `logits` is not modified. The sampler does not record the id itself: call `accept` with the token actually appended.
    */
   sample(logits: Float32Array, allowed?: Int32Array): number {
     const p = this.params;
